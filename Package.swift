@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Kernels are always compiled with optimisation and for the host CPU: without `-target-cpu`
+/// Swift lowers `addingProduct` to `fmaf` calls, and unoptimised SIMD code is ~100× slower,
+/// which would make even the debug test build unusable for numerics.
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "native"]),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+
+let package = Package(
+    name: "cnnspec",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cnnspec", targets: ["cnnspec"]),
+        .library(name: "CNNSpec", targets: ["CNNSpec"]),
+        .library(name: "CNNKernels", targets: ["CNNKernels"]),
+        .library(name: "CNNTrain", targets: ["CNNTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        /// YAML model specs and run configs → validated graph with inferred shapes. No numerics.
+        .target(name: "CNNSpec", dependencies: ["CYAML"]),
+        /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
+        .target(name: "CNNKernels", swiftSettings: kernelSettings),
+        /// Data loading, executor, training loop, checkpoints.
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CZlib"], swiftSettings: hostCPU),
+        .executableTarget(
+            name: "cnnspec",
+            dependencies: ["CNNSpec", "CNNKernels", "CNNTrain",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: hostCPU),
+        .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
+        .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec"]),
+        .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels"], swiftSettings: hostCPU),
+        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
+    ]
+)

@@ -1,0 +1,4 @@
+/// Benchmarks of the GEMM kernels.
+enum GEMMBenchmarks {
+    static let suite = BenchmarkSuite(name: "gemm") {}
+}

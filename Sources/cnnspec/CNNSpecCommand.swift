@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `cnnspec` command line: one subcommand per job.
+@main
+struct CNNSpecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnnspec",
+        abstract: "Describe a CNN in YAML, check its shapes, train and evaluate it on the CPU.",
+        version: "0.1.0",
+        subcommands: [])
+}

@@ -1,0 +1,4 @@
+import Testing
+import CNNKernels
+
+@Test func kernelLibraryHasAVersion() { #expect(!KernelLibrary.version.isEmpty) }

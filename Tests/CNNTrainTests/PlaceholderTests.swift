@@ -1,0 +1,4 @@
+import Testing
+import CNNTrain
+
+@Test func versionIsSet() { #expect(!CNNSpecVersion.string.isEmpty) }
