@@ -1,4 +1,0 @@
-import Testing
-import CNNKernels
-
-@Test func kernelLibraryHasAVersion() { #expect(!KernelLibrary.version.isEmpty) }
