@@ -93,6 +93,16 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Runs tasks of the current job; returns with no reference to the job left on this thread,
+    /// which `withoutActuallyEscaping` in `run` checks.
+    @inline(never) private func takePart() {
+        pthread_mutex_lock(mutex)
+        let body = job
+        let count = taskCount
+        pthread_mutex_unlock(mutex)
+        if let body { drainTasks(body, count: count) }
+    }
+
     private func drainTasks(_ body: (Int) -> Void, count: Int) {
         while true {
             let index = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -109,11 +119,9 @@ public final class ThreadPool: @unchecked Sendable {
             pthread_mutex_lock(mutex)
             while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
             seen = generation.load(ordering: .acquiring)
-            let body = job
-            let count = taskCount
             pthread_mutex_unlock(mutex)
             if shuttingDown.load(ordering: .acquiring) { return }
-            if let body { drainTasks(body, count: count) }
+            takePart()
             busyWorkers.wrappingSubtract(1, ordering: .releasing)
         }
     }
