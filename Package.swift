@@ -42,8 +42,11 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hostCPU),
         .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
+        /// Loads `../shared/fixtures/pytorch/*.json` for the test targets.
+        .target(name: "PyTorchFixtures", path: "Tests/PyTorchFixtures"),
         .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec"]),
-        .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels"], swiftSettings: hostCPU),
-        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
+        .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures"], swiftSettings: hostCPU),
+        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "PyTorchFixtures"],
+                    swiftSettings: hostCPU),
     ]
 )

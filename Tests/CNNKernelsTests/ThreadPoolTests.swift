@@ -1,6 +1,7 @@
 import Testing
 import Synchronization
 import CNNKernels
+import PyTorchFixtures
 
 @Suite struct ThreadPoolTests {
     @Test(arguments: [1, 2, 3, 4])
@@ -21,4 +22,9 @@ import CNNKernels
         pool.parallelFor(1001, minimumChunk: 10) { range in total.wrappingAdd(range.reduce(0, +), ordering: .relaxed) }
         #expect(total.load(ordering: .relaxed) == 1000 * 1001 / 2)
     }
+}
+
+@Test func fixturesAreReachable() throws {
+    let relu = try PyTorchFixture.load("relu")
+    #expect(try relu.tensor("input").shape == [2, 3, 4, 4])
 }
