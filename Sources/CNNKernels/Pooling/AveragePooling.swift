@@ -1,0 +1,85 @@
+/// Average pooling over NCHW planes (PyTorch `avg_pool2d`, floor mode).
+///
+/// With `countIncludePad` the divisor is the window clipped to the padded input (PyTorch's
+/// `count_include_pad=True`); without it, the number of real input elements in the window.
+public enum AveragePooling {
+    public static func forward(_ g: PoolingGeometry, batch: Int, countIncludePad: Bool, input: UnsafePointer<Float>,
+                               output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let inPlane = g.inPlane, outPlane = g.outPlane
+        let fast = g.isTwoByTwoStrideTwo
+        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
+            let source = input + plane * inPlane
+            let destination = output + plane * outPlane
+            if fast {
+                forwardTwoByTwoPlane(g, source, destination)
+                return
+            }
+            for outRow in 0..<g.outHeight {
+                for outColumn in 0..<g.outWidth {
+                    let window = g.window(outRow: outRow, outColumn: outColumn)
+                    var sum: Float = 0
+                    for row in window.rows {
+                        for column in window.columns { sum += source[row * g.inWidth + column] }
+                    }
+                    destination[outRow * g.outWidth + outColumn] = sum / divisor(g, outRow, outColumn, countIncludePad)
+                }
+            }
+        }
+    }
+
+    /// gradInput = Σ over windows containing the element of gradOutput / divisor.
+    public static func backward(_ g: PoolingGeometry, batch: Int, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
+                                gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let inPlane = g.inPlane, outPlane = g.outPlane
+        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
+            let gradients = gradOutput + plane * outPlane
+            let destination = gradInput + plane * inPlane
+            Elementwise.fill(count: inPlane, value: 0, destination)
+            for outRow in 0..<g.outHeight {
+                for outColumn in 0..<g.outWidth {
+                    let window = g.window(outRow: outRow, outColumn: outColumn)
+                    let share = gradients[outRow * g.outWidth + outColumn] / divisor(g, outRow, outColumn, countIncludePad)
+                    for row in window.rows {
+                        for column in window.columns { destination[row * g.inWidth + column] += share }
+                    }
+                }
+            }
+        }
+    }
+
+    /// PyTorch's divisor: the window clipped to H + P (padded extent) or to the real input.
+    @inline(__always) static func divisor(_ g: PoolingGeometry, _ outRow: Int, _ outColumn: Int, _ countIncludePad: Bool) -> Float {
+        let rowStart = outRow * g.strideHeight - g.paddingHeight
+        let columnStart = outColumn * g.strideWidth - g.paddingWidth
+        if countIncludePad {
+            let rows = min(rowStart + g.kernelHeight, g.inHeight + g.paddingHeight) - rowStart
+            let columns = min(columnStart + g.kernelWidth, g.inWidth + g.paddingWidth) - columnStart
+            return Float(rows * columns)
+        }
+        let window = g.window(outRow: outRow, outColumn: outColumn)
+        return Float(window.rows.count * window.columns.count)
+    }
+
+    /// 2×2 stride 2 forward: (top-left + top-right + bottom-left + bottom-right) / 4, 16 outputs at a time.
+    static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) {
+        let width = g.inWidth, outWidth = g.outWidth
+        for outRow in 0..<g.outHeight {
+            let top = source + 2 * outRow * width
+            let bottom = top + width
+            let out = destination + outRow * outWidth
+            var column = 0
+            while column + 16 <= outWidth {
+                let upper = VectorAccess.load32(top + 2 * column)
+                let lower = VectorAccess.load32(bottom + 2 * column)
+                let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
+                VectorAccess.store(sum * 0.25, out + column)
+                column += 16
+            }
+            while column < outWidth {
+                let left = 2 * column
+                out[column] = ((top[left] + top[left + 1]) + (bottom[left] + bottom[left + 1])) * 0.25
+                column += 1
+            }
+        }
+    }
+}

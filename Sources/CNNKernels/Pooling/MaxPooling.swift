@@ -1,0 +1,169 @@
+/// Max pooling over NCHW planes (PyTorch `max_pool2d`, floor mode, padding acts as −inf).
+public enum MaxPooling {
+    /// `argmax` receives, per output element, the flat index (within its H×W plane) of the FIRST
+    /// maximum of the window, as PyTorch; a NaN in the window wins (and propagates) like PyTorch.
+    public static func forward(_ g: PoolingGeometry, batch: Int, input: UnsafePointer<Float>,
+                               output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, pool: ThreadPool) {
+        let inPlane = g.inPlane, outPlane = g.outPlane
+        let fast = g.isTwoByTwoStrideTwo
+        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
+            let source = input + plane * inPlane
+            let destination = output + plane * outPlane
+            let indices = argmax + plane * outPlane
+            if fast {
+                forwardTwoByTwoPlane(g, source, destination, indices)
+            } else {
+                forwardGenericPlane(g, source, destination, indices)
+            }
+        }
+    }
+
+    /// gradInput = Σ gradOutput routed to each window's argmax (overlapping windows accumulate).
+    public static func backward(_ g: PoolingGeometry, batch: Int, gradOutput: UnsafePointer<Float>,
+                                argmax: UnsafePointer<Int32>, gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let inPlane = g.inPlane, outPlane = g.outPlane
+        let fast = g.isTwoByTwoStrideTwo
+        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
+            let gradients = gradOutput + plane * outPlane
+            let indices = argmax + plane * outPlane
+            let destination = gradInput + plane * inPlane
+            if fast {
+                backwardTwoByTwoPlane(g, gradients, indices, destination)
+            } else {
+                Elementwise.fill(count: inPlane, value: 0, destination)
+                for index in 0..<outPlane { destination[Int(indices[index])] += gradients[index] }
+            }
+        }
+    }
+
+    /// Reference path for any window: scans each clipped window in row-major order.
+    static func forwardGenericPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>,
+                                    _ destination: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>) {
+        let width = g.inWidth
+        for outRow in 0..<g.outHeight {
+            for outColumn in 0..<g.outWidth {
+                let window = g.window(outRow: outRow, outColumn: outColumn)
+                var best = -Float.infinity
+                var bestIndex = window.rows.lowerBound * width + window.columns.lowerBound
+                for row in window.rows {
+                    for column in window.columns {
+                        let value = source[row * width + column]
+                        if value > best || value.isNaN {
+                            best = value
+                            bestIndex = row * width + column
+                        }
+                    }
+                }
+                destination[outRow * g.outWidth + outColumn] = best
+                indices[outRow * g.outWidth + outColumn] = Int32(truncatingIfNeeded: bestIndex)
+            }
+        }
+    }
+
+    /// 2×2 stride 2: each output row reads two input rows; 16 outputs at a time deinterleave 32
+    /// floats of each row into even/odd columns and take the first maximum of the four candidates.
+    static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>,
+                                     _ destination: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>) {
+        let width = g.inWidth, outWidth = g.outWidth
+        let lanePairs = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+        let width32 = Int32(width)
+        for outRow in 0..<g.outHeight {
+            let top = source + 2 * outRow * width
+            let bottom = top + width
+            let out = destination + outRow * outWidth
+            let outIndices = indices + outRow * outWidth
+            let rowBase = Int32(2 * outRow * width)
+            var column = 0
+            while column + 16 <= outWidth {
+                let upper = VectorAccess.load32(top + 2 * column)
+                let lower = VectorAccess.load32(bottom + 2 * column)
+                var best = upper.evenHalf
+                var index = lanePairs &+ (rowBase + Int32(2 * column))
+                let topRight = upper.oddHalf
+                let takeTopRight = (topRight .> best) .| (topRight .!= topRight)
+                best.replace(with: topRight, where: takeTopRight)
+                index.replace(with: index &+ 1, where: takeTopRight)
+                let bottomLeft = lower.evenHalf
+                let takeBottomLeft = (bottomLeft .> best) .| (bottomLeft .!= bottomLeft)
+                best.replace(with: bottomLeft, where: takeBottomLeft)
+                let columnIndex = lanePairs &+ (rowBase + width32 + Int32(2 * column))
+                index.replace(with: columnIndex, where: takeBottomLeft)
+                let bottomRight = lower.oddHalf
+                let takeBottomRight = (bottomRight .> best) .| (bottomRight .!= bottomRight)
+                best.replace(with: bottomRight, where: takeBottomRight)
+                index.replace(with: columnIndex &+ 1, where: takeBottomRight)
+                VectorAccess.store(best, out + column)
+                VectorAccess.store(index, outIndices + column)
+                column += 16
+            }
+            while column < outWidth {
+                let left = 2 * column
+                var best = top[left]
+                var index = Int32(truncatingIfNeeded: 2 * outRow * width + left)
+                let candidates = (top[left + 1], bottom[left], bottom[left + 1])
+                if candidates.0 > best || candidates.0.isNaN { best = candidates.0; index = rowBase + Int32(left + 1) }
+                if candidates.1 > best || candidates.1.isNaN { best = candidates.1; index = rowBase + width32 + Int32(left) }
+                if candidates.2 > best || candidates.2.isNaN { best = candidates.2; index = rowBase + width32 + Int32(left + 1) }
+                out[column] = best
+                outIndices[column] = index
+                column += 1
+            }
+        }
+    }
+
+    /// 2×2 stride 2 backward: windows do not overlap, so every input element is written once —
+    /// the gradient where it is its window's argmax, else 0 — with no separate zeroing pass.
+    static func backwardTwoByTwoPlane(_ g: PoolingGeometry, _ gradients: UnsafePointer<Float>,
+                                      _ indices: UnsafePointer<Int32>, _ destination: UnsafeMutablePointer<Float>) {
+        let width = g.inWidth, outWidth = g.outWidth
+        let lanes = SIMD32<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+        let zero = SIMD32<Float>()
+        for outRow in 0..<g.outHeight {
+            let top = destination + 2 * outRow * width
+            let bottom = top + width
+            let rowGradients = gradients + outRow * outWidth
+            let rowIndices = indices + outRow * outWidth
+            var column = 0
+            while column + 16 <= outWidth {
+                let gradient = VectorAccess.load16(rowGradients + column)
+                let index = VectorAccess.loadIndices16(rowIndices + column)
+                let spreadGradient = gradient.duplicatingEachLane
+                let spreadIndex = index.duplicatingEachLane
+                let topPositions = lanes &+ Int32(2 * outRow * width + 2 * column)
+                let bottomPositions = topPositions &+ Int32(width)
+                VectorAccess.store(zero.replacing(with: spreadGradient, where: spreadIndex .== topPositions), top + 2 * column)
+                VectorAccess.store(zero.replacing(with: spreadGradient, where: spreadIndex .== bottomPositions), bottom + 2 * column)
+                column += 16
+            }
+            while column < outWidth {
+                let left = 2 * column
+                let base = 2 * outRow * width + left
+                let gradient = rowGradients[column]
+                let index = Int(rowIndices[column])
+                top[left] = index == base ? gradient : 0
+                top[left + 1] = index == base + 1 ? gradient : 0
+                bottom[left] = index == base + width ? gradient : 0
+                bottom[left + 1] = index == base + width + 1 ? gradient : 0
+                column += 1
+            }
+            for column in (2 * outWidth)..<width {
+                top[column] = 0
+                bottom[column] = 0
+            }
+        }
+        for row in (2 * g.outHeight)..<g.inHeight {
+            Elementwise.fill(count: width, value: 0, destination + row * width)
+        }
+    }
+}
+
+extension SIMD16 {
+    /// (v0, v0, v1, v1, …, v15, v15): each lane twice, for spreading one value per 2-wide window.
+    @inline(__always) var duplicatingEachLane: SIMD32<Scalar> {
+        SIMD32(self[0], self[0], self[1], self[1], self[2], self[2], self[3], self[3],
+               self[4], self[4], self[5], self[5], self[6], self[6], self[7], self[7],
+               self[8], self[8], self[9], self[9], self[10], self[10], self[11], self[11],
+               self[12], self[12], self[13], self[13], self[14], self[14], self[15], self[15])
+    }
+}

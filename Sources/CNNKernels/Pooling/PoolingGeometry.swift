@@ -1,0 +1,55 @@
+/// Shape of one 2-D pooling layer over NCHW planes, PyTorch floor mode.
+public struct PoolingGeometry: Hashable, Sendable {
+    public var channels: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideHeight: Int
+    public var strideWidth: Int
+    public var paddingHeight: Int
+    public var paddingWidth: Int
+
+    public init(channels: Int, inHeight: Int, inWidth: Int, kernelHeight: Int, kernelWidth: Int,
+                strideHeight: Int, strideWidth: Int, paddingHeight: Int, paddingWidth: Int) {
+        self.channels = channels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight
+        self.strideWidth = strideWidth
+        self.paddingHeight = paddingHeight
+        self.paddingWidth = paddingWidth
+    }
+
+    /// Output rows, floor mode: (H + 2P − K) / S + 1.
+    public var outHeight: Int { (inHeight + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    /// Output columns, floor mode: (W + 2P − K) / S + 1.
+    public var outWidth: Int { (inWidth + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+
+    var inPlane: Int { inHeight * inWidth }
+    var outPlane: Int { outHeight * outWidth }
+
+    /// True for the 2×2, stride 2, unpadded window that the SIMD fast paths handle.
+    var isTwoByTwoStrideTwo: Bool {
+        kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2
+            && paddingHeight == 0 && paddingWidth == 0 && inHeight >= 2 && inWidth >= 2
+    }
+
+    /// Window of output (row, column) clipped to the input: rows `rows`, columns `columns`.
+    @inline(__always) func window(outRow: Int, outColumn: Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let rowStart = outRow * strideHeight - paddingHeight
+        let columnStart = outColumn * strideWidth - paddingWidth
+        return (max(rowStart, 0)..<min(rowStart + kernelHeight, inHeight),
+                max(columnStart, 0)..<min(columnStart + kernelWidth, inWidth))
+    }
+}
+
+/// Runs `body(plane)` for every (image, channel) plane, spread over the pool in contiguous runs.
+@inline(__always) func forEachPoolingPlane(_ planes: Int, planeCost: Int, pool: ThreadPool, _ body: (Int) -> Void) {
+    let minimumPlanes = max(1, 8_192 / max(planeCost, 1))
+    pool.parallelFor(planes, minimumChunk: minimumPlanes) { range in
+        for plane in range { body(plane) }
+    }
+}
