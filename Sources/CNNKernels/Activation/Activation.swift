@@ -11,9 +11,9 @@ public enum Activation {
             case .leakyRelu(let slope):
                 apply(length, x, y, { $0.replacing(with: $0 * slope, where: $0 .< 0) }, { $0 < 0 ? $0 * slope : $0 })
             case .sigmoid:
-                apply(length, x, y, VectorMath.sigmoid, scalarSigmoid)
+                sigmoidForward(length, x, y)
             case .tanh:
-                apply(length, x, y, VectorMath.tanh, scalarTanh)
+                tanhForward(length, x, y)
             }
         }
     }
@@ -38,11 +38,33 @@ public enum Activation {
         }
     }
 
-    /// Scalar sigmoid through the vector path, so SIMD and tail lanes agree bit for bit.
-    @inline(__always) static func scalarSigmoid(_ x: Float) -> Float { VectorMath.sigmoid(SIMD16(repeating: x))[0] }
+    /// Written out rather than passed as a closure: the exp polynomial is then inlined into the loop.
+    private static func sigmoidForward(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        var index = 0
+        while index + 16 <= count {
+            VectorAccess.store(VectorMath.sigmoid(VectorAccess.load16(x + index)), y + index)
+            index += 16
+        }
+        if index < count { tail(count - index, x + index, y + index) { VectorMath.sigmoid($0) } }
+    }
 
-    /// Scalar tanh through the vector path.
-    @inline(__always) static func scalarTanh(_ x: Float) -> Float { VectorMath.tanh(SIMD16(repeating: x))[0] }
+    private static func tanhForward(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        var index = 0
+        while index + 16 <= count {
+            VectorAccess.store(VectorMath.tanh(VectorAccess.load16(x + index)), y + index)
+            index += 16
+        }
+        if index < count { tail(count - index, x + index, y + index) { VectorMath.tanh($0) } }
+    }
+
+    /// The last < 16 elements through the same vector function, via a padded copy.
+    private static func tail(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                             _ function: (SIMD16<Float>) -> SIMD16<Float>) {
+        var lanes = SIMD16<Float>()
+        for lane in 0..<count { lanes[lane] = x[lane] }
+        let result = function(lanes)
+        for lane in 0..<count { y[lane] = result[lane] }
+    }
 
     @inline(__always) private static func apply(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                                 _ vector: (SIMD16<Float>) -> SIMD16<Float>, _ scalar: (Float) -> Float) {

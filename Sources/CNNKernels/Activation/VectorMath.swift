@@ -3,7 +3,9 @@
 enum VectorMath {
     /// e^x; underflows to 0 below −87.3 and saturates at e^88.7 (≈ 3.4e38) above.
     @inline(__always) static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let clamped = x.clamped(lowerBound: SIMD16(repeating: -87.33), upperBound: SIMD16(repeating: 88.72))
+        // Explicit selects: the generic `clamped` is not specialised into min/max instructions. NaN stays NaN.
+        let low = SIMD16<Float>(repeating: -87.33), high = SIMD16<Float>(repeating: 88.72)
+        let clamped = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
         let magic = SIMD16<Float>(repeating: 12_582_912)  // 1.5·2^23: adding it rounds to an integer
         let shifted = (clamped * 1.442_695_04).addingProduct(SIMD16(repeating: 1), magic)
         let n = shifted - magic
@@ -41,5 +43,17 @@ enum VectorMath {
         let largeMagnitude = 1 - 2 / (exp(magnitude + magnitude) + 1)
         let large = unsafeBitCast(unsafeBitCast(largeMagnitude, to: SIMD16<UInt32>.self) | sign, to: SIMD16<Float>.self)
         return large.replacing(with: small, where: magnitude .< 0.625)
+    }
+
+    /// √x for x ≥ 0 (0 at 0) to about 2 ulp: x·rsqrt(x) with a bit-level estimate and three Newton
+    /// steps. The standard library's SIMD `squareRoot()` calls `sqrtf` once per lane.
+    @inline(__always) static func squareRoot(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+        var y = unsafeBitCast(0x5F37_5A86 &- (bits &>> 1), to: SIMD16<Float>.self)
+        let half = x * 0.5
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        return x * y
     }
 }

@@ -24,7 +24,7 @@ public enum AdamUpdate {
             let v = (VectorAccess.load16(secondMoment + i) * b2).addingProduct(oneMinusB2, g * g)
             VectorAccess.store(m, firstMoment + i)
             VectorAccess.store(v, secondMoment + i)
-            let denominator = v.squareRoot() * inverseRootCorrection + epsilon
+            let denominator = VectorMath.squareRoot(v) * inverseRootCorrection + epsilon
             VectorAccess.store(p - stepSize * m / denominator, parameter + i)
         } scalar: { i in
             var p = parameter[i]

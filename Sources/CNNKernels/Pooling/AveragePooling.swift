@@ -31,9 +31,14 @@ public enum AveragePooling {
     public static func backward(_ g: PoolingGeometry, batch: Int, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
                                 gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let inPlane = g.inPlane, outPlane = g.outPlane
+        let fast = g.isTwoByTwoStrideTwo
         forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
             let gradients = gradOutput + plane * outPlane
             let destination = gradInput + plane * inPlane
+            if fast {
+                backwardTwoByTwoPlane(g, gradients, destination)
+                return
+            }
             Elementwise.fill(count: inPlane, value: 0, destination)
             for outRow in 0..<g.outHeight {
                 for outColumn in 0..<g.outWidth {
@@ -80,6 +85,39 @@ public enum AveragePooling {
                 out[column] = ((top[left] + top[left + 1]) + (bottom[left] + bottom[left + 1])) * 0.25
                 column += 1
             }
+        }
+    }
+
+    /// 2×2 stride 2 backward: each input element of a window gets a quarter of its gradient, written
+    /// once (rows and columns cut off by floor mode get 0), with no zeroing pass.
+    static func backwardTwoByTwoPlane(_ g: PoolingGeometry, _ gradients: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) {
+        let width = g.inWidth, outWidth = g.outWidth
+        for outRow in 0..<g.outHeight {
+            let top = destination + 2 * outRow * width
+            let bottom = top + width
+            let rowGradients = gradients + outRow * outWidth
+            var column = 0
+            while column + 16 <= outWidth {
+                let spread = (VectorAccess.load16(rowGradients + column) * 0.25).duplicatingEachLane
+                VectorAccess.store(spread, top + 2 * column)
+                VectorAccess.store(spread, bottom + 2 * column)
+                column += 16
+            }
+            while column < outWidth {
+                let share = rowGradients[column] * 0.25
+                top[2 * column] = share
+                top[2 * column + 1] = share
+                bottom[2 * column] = share
+                bottom[2 * column + 1] = share
+                column += 1
+            }
+            for column in (2 * outWidth)..<width {
+                top[column] = 0
+                bottom[column] = 0
+            }
+        }
+        for row in (2 * g.outHeight)..<g.inHeight {
+            Elementwise.fill(count: width, value: 0, destination + row * width)
         }
     }
 }
