@@ -2,8 +2,8 @@ import CNNKernels
 import Testing
 
 /// GEMM against a Float64 naive reference over shapes, transposes, alpha/beta and leading dimensions.
+/// Each test owns its pool: a pool runs one job at a time and tests run concurrently.
 struct GEMMTests {
-    static let pools = [ThreadPool(threadCount: 1), ThreadPool(threadCount: 2)]
 
     /// One random case; returns the worst error of GEMM against the reference, relative to the sum of
     /// magnitudes of the terms (|α|·Σ|a·b| + |β·c|), which bounds float32 rounding without cancellation noise.
@@ -57,7 +57,7 @@ struct GEMMTests {
 
     @Test(arguments: [1, 2])
     func randomShapesAllTransposes(threads: Int) {
-        let gemm = GEMM(pool: Self.pools[threads - 1])
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
         var random = TestRandom(seed: 42 + UInt64(threads))
         let shapes: [(Int, Int, Int)] = [
             (1, 1, 1), (1, 7, 3), (7, 1, 5), (13, 31, 17), (8, 32, 1), (9, 33, 257), (16, 200, 25),
@@ -75,7 +75,7 @@ struct GEMMTests {
     }
 
     @Test func alphaBetaAndLeadingDimensions() {
-        let gemm = GEMM(pool: Self.pools[1])
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         var random = TestRandom(seed: 7)
         for _ in 0..<24 {
             let m = random.int(1...70), n = random.int(1...300), k = random.int(1...300)
@@ -90,7 +90,7 @@ struct GEMMTests {
     }
 
     @Test func zeroDepthScalesC() {
-        let gemm = GEMM(pool: Self.pools[0])
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
         var random = TestRandom(seed: 3)
         for beta: Float in [0, 0.5] {
             let error = check(m: 5, n: 9, k: 0, transposeA: false, transposeB: false, alpha: 1, beta: beta,
