@@ -5,6 +5,9 @@
 /// 8-row micro-panels (with alpha folded in); the 8×32 micro-kernel (`GEMMMicroKernel`) then
 /// multiplies one A micro-panel with one B micro-panel in 16 `SIMD16<Float>` accumulators. Edges are
 /// zero-padded in the packed panels, so the micro-kernel always runs full tiles.
+///
+/// One call at a time per instance (it runs on `pool` and reuses its packing buffers); the convolution
+/// kernels built with a GEMM share it and must not run concurrently with each other either.
 public final class GEMM: @unchecked Sendable {
     /// Depth of one packed slice (rows of op(B), columns of op(A)).
     static let kc = 256
