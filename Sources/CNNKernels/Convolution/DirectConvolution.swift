@@ -1,0 +1,220 @@
+/// Convolution by the definition's loops, vectorised with `WideConvolution` (SIMD16 over output pixels of
+/// the padded "wide" grid, register-blocked 4 output channels × 64 pixels) and threaded over images.
+///
+/// - forward: each image is zero-padded into a per-thread buffer, convolved on the stride-1 wide grid for
+///   4 output channels at a time, then the valid (every S-th) pixels are copied out with the bias.
+/// - backwardData: the transposed convolution — gradOutput is dilated by the stride and padded by K−1−P,
+///   then convolved with the flipped, channel-swapped kernel (the same vectorised kernel).
+/// - backwardWeights: gradOutput is scattered onto the wide grid (zeros elsewhere) and correlated with the
+///   padded input, 4 output channels × 4 kernel columns per register block; per-thread sums are added.
+/// Strided layers compute the full stride-1 grid and keep every S-th pixel (S_h·S_w× the work).
+final class DirectConvolution: ConvolutionKernel {
+    let geometry: ConvolutionGeometry
+    let kind = ConvolutionBackendKind.direct
+    private let pool: ThreadPool
+    private let threads: Int
+    private let forwardGrid: WideGrid
+    private let backwardGrid: WideGrid
+    private let outBlocks: Int
+    private let inBlocks: Int
+    private let bufferSize: Int
+    private let wideSize: Int
+    private let buffers: [UnsafeMutablePointer<Float>]
+    private let wide: [UnsafeMutablePointer<Float>]
+    private let partialWeights: [UnsafeMutablePointer<Float>]
+    private let partialBias: UnsafeMutablePointer<Float>
+    private let forwardWeights: UnsafeMutablePointer<Float>
+    private let backwardWeights: UnsafeMutablePointer<Float>
+
+    init(geometry g: ConvolutionGeometry, gemm: GEMM) {
+        geometry = g
+        pool = gemm.pool
+        threads = gemm.slotCount
+        forwardGrid = WideGrid(rows: g.inHeight + 2 * g.paddingHeight, width: g.inWidth + 2 * g.paddingWidth,
+                               kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
+        backwardGrid = WideGrid(rows: g.inHeight + g.kernelHeight - 1, width: g.inWidth + g.kernelWidth - 1,
+                                kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
+        outBlocks = (g.outChannels + 3) / 4
+        inBlocks = (g.inChannels + 3) / 4
+        let bufferSize = max(forwardGrid.bufferSize(channels: g.inChannels),
+                             backwardGrid.bufferSize(channels: g.outChannels))
+        let wideSize = max(4 * backwardGrid.paddedOutput, 4 * outBlocks * forwardGrid.paddedOutput)
+        self.bufferSize = bufferSize
+        self.wideSize = wideSize
+        let weightCount = g.outChannels * g.patchSize
+        buffers = (0..<threads).map { _ in GEMM.allocateAligned(bufferSize) }
+        wide = (0..<threads).map { _ in GEMM.allocateAligned(wideSize) }
+        partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(weightCount) }
+        partialBias = GEMM.allocateAligned(threads * g.outChannels)
+        forwardWeights = GEMM.allocateAligned(4 * outBlocks * g.patchSize)
+        backwardWeights = GEMM.allocateAligned(4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
+    }
+
+    deinit {
+        (buffers + wide + partialWeights).forEach { $0.deallocate() }
+        partialBias.deallocate()
+        forwardWeights.deallocate()
+        backwardWeights.deallocate()
+    }
+
+    var workspaceBytes: Int {
+        let g = geometry
+        let perThread = bufferSize + wideSize + g.outChannels * g.patchSize + g.outChannels
+        return 4 * (threads * perThread + 4 * outBlocks * g.patchSize
+            + 4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
+    }
+
+    func prepare(weight: UnsafePointer<Float>) {}
+
+    private func forEachImageRange(batch: Int, _ body: (Int, Range<Int>) -> Void) {
+        let tasks = min(threads, batch)
+        pool.run(tasks: tasks) { task in
+            let range = (batch * task / tasks)..<(batch * (task + 1) / tasks)
+            if !range.isEmpty { body(task, range) }
+        }
+    }
+
+    /// Zeroes `count` floats of `buffer`, then writes source[c][y][x] at buffer[c·channelStride + (y·sy + oy)·width + x·sx + ox]
+    /// where that lies inside rows × width.
+    private static func place(_ source: UnsafePointer<Float>, channels: Int, height: Int, width sourceWidth: Int,
+                              strideY: Int, strideX: Int, offsetY: Int, offsetX: Int,
+                              into buffer: UnsafeMutablePointer<Float>, count: Int, channelStride: Int,
+                              rows: Int, width: Int) {
+        buffer.update(repeating: 0, count: count)
+        // Source columns x with 0 ≤ x·strideX + offsetX < width.
+        let firstColumn = offsetX >= 0 ? 0 : (-offsetX + strideX - 1) / strideX
+        let endColumn = width - 1 - offsetX < 0 ? 0 : min(sourceWidth, (width - 1 - offsetX) / strideX + 1)
+        if firstColumn >= endColumn { return }
+        for c in 0..<channels {
+            for y in 0..<height {
+                let row = y * strideY + offsetY
+                if row < 0 || row >= rows { continue }
+                let from = source + (c * height + y) * sourceWidth
+                let to = buffer + c * channelStride + row * width + offsetX
+                if strideX == 1 {
+                    (to + firstColumn).update(from: from + firstColumn, count: endColumn - firstColumn)
+                } else {
+                    for x in firstColumn..<endColumn { to[x * strideX] = from[x] }
+                }
+            }
+        }
+    }
+
+    func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 output: UnsafeMutablePointer<Float>) {
+        let g = geometry, grid = forwardGrid, taps = g.patchSize
+        // packed[block][ci][kh][kw][j] = weight[4·block + j][ci][kh][kw]
+        for block in 0..<outBlocks {
+            for j in 0..<4 {
+                let co = 4 * block + j
+                for t in 0..<taps { forwardWeights[(block * taps + t) * 4 + j] = co < g.outChannels ? weight[co * taps + t] : 0 }
+            }
+        }
+        let oh = g.outHeight, ow = g.outWidth
+        forEachImageRange(batch: batch) { slot, images in
+            let buffer = buffers[slot], y = wide[slot]
+            for n in images {
+                DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
+                                        width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
+                                        offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
+                for block in 0..<outBlocks {
+                    WideConvolution.convolve(grid: grid, channels: g.inChannels, x: buffer,
+                                             weights: forwardWeights + block * taps * 4, y: y)
+                    for j in 0..<min(4, g.outChannels - 4 * block) {
+                        let co = 4 * block + j
+                        let out = output + (n * g.outChannels + co) * oh * ow
+                        let source = y + j * grid.paddedOutput
+                        let shift = bias?[co] ?? 0
+                        for r in 0..<oh {
+                            let line = source + r * g.strideHeight * grid.width
+                            let target = out + r * ow
+                            if g.strideWidth == 1 {
+                                for x in 0..<ow { target[x] = line[x] + shift }
+                            } else {
+                                for x in 0..<ow { target[x] = line[x * g.strideWidth] + shift }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      gradInput: UnsafeMutablePointer<Float>) {
+        let g = geometry, grid = backwardGrid, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
+        let perBlock = g.outChannels * taps
+        // packed[block][co][a][b][j] = weight[co][4·block + j][KH−1−a][KW−1−b]
+        for block in 0..<inBlocks {
+            for j in 0..<4 {
+                let ci = 4 * block + j
+                for co in 0..<g.outChannels {
+                    for t in 0..<taps {
+                        let flipped = taps - 1 - t
+                        backwardWeights[(block * perBlock + co * taps + t) * 4 + j] =
+                            ci < g.inChannels ? weight[(co * g.inChannels + ci) * taps + flipped] : 0
+                    }
+                }
+            }
+        }
+        forEachImageRange(batch: batch) { slot, images in
+            let buffer = buffers[slot], y = wide[slot]
+            for n in images {
+                DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
+                                        height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
+                                        strideX: g.strideWidth, offsetY: kh - 1 - g.paddingHeight,
+                                        offsetX: kw - 1 - g.paddingWidth, into: buffer, count: bufferSize,
+                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
+                for block in 0..<inBlocks {
+                    WideConvolution.convolve(grid: grid, channels: g.outChannels, x: buffer,
+                                             weights: backwardWeights + block * perBlock * 4, y: y)
+                    for j in 0..<min(4, g.inChannels - 4 * block) {
+                        let ci = 4 * block + j
+                        let target = gradInput + (n * g.inChannels + ci) * g.inHeight * g.inWidth
+                        let source = y + j * grid.paddedOutput
+                        for r in 0..<g.inHeight {
+                            (target + r * g.inWidth).update(from: source + r * grid.width, count: g.inWidth)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                         gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        let g = geometry, grid = forwardGrid, weightCount = g.outChannels * g.patchSize
+        let tasks = min(threads, batch)
+        gradWeight.update(repeating: 0, count: weightCount)
+        forEachImageRange(batch: batch) { slot, images in
+            let buffer = buffers[slot], gradGrid = wide[slot]
+            let partial = slot == 0 ? gradWeight : partialWeights[slot]
+            if slot != 0 { partial.update(repeating: 0, count: weightCount) }
+            for n in images {
+                DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
+                                        width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
+                                        offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
+                DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
+                                        height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
+                                        strideX: g.strideWidth, offsetY: 0, offsetX: 0, into: gradGrid,
+                                        count: 4 * outBlocks * grid.paddedOutput, channelStride: grid.paddedOutput,
+                                        rows: grid.outRows, width: grid.width)
+                WideConvolution.correlate(grid: grid, channels: g.inChannels, outChannels: g.outChannels,
+                                          x: buffer, g: gradGrid, partial: partial)
+            }
+            if let gradBias {
+                PatchLowering.biasGradient(g, batch: images.count, gradOutput: gradOutput + images.lowerBound * g.outputImageSize,
+                                           gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
+            }
+        }
+        if batch <= 0 { gradBias?.update(repeating: 0, count: g.outChannels); return }
+        for slot in 1..<max(tasks, 1) {
+            ConvolutionReduction.add(partialWeights[slot], into: gradWeight, count: weightCount)
+            if let gradBias {
+                ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+/// Convolution by lowering: each image's patches become a matrix `col[Cin·KH·KW, OH·OW]` and
+/// the layer is `output_n[Cout, OH·OW] = weight[Cout, Cin·KH·KW] · col`, one single-threaded GEMM per image
+/// with images spread over the pool (each thread lowers into its own cache-resident `col`).
+/// backwardData: `gradCol = weightᵀ · gradOutput_n`, then col2im. backwardWeights:
+/// `gradWeight += gradOutput_n · col_nᵀ` per thread, then a sum over threads.
+/// 1×1 stride-1 unpadded kernels use the input itself as `col` (no lowering).
+///
+/// Workspace: per thread one `col` (Cin·KH·KW·OH·OW floats) and one partial weight gradient.
+final class Im2ColConvolution: ConvolutionKernel {
+    let geometry: ConvolutionGeometry
+    let kind = ConvolutionBackendKind.im2col
+    private let gemm: GEMM
+    private let threads: Int
+    private let columns: [UnsafeMutablePointer<Float>]
+    private let partialWeights: [UnsafeMutablePointer<Float>]
+    private let partialBias: UnsafeMutablePointer<Float>
+
+    init(geometry: ConvolutionGeometry, gemm: GEMM) {
+        self.geometry = geometry
+        self.gemm = gemm
+        threads = gemm.slotCount
+        let colSize = geometry.isPointwise ? 0 : geometry.patchSize * geometry.outPlane
+        columns = (0..<threads).map { _ in GEMM.allocateAligned(colSize) }
+        partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(geometry.outChannels * geometry.patchSize) }
+        partialBias = GEMM.allocateAligned(threads * geometry.outChannels)
+    }
+
+    deinit {
+        columns.forEach { $0.deallocate() }
+        partialWeights.forEach { $0.deallocate() }
+        partialBias.deallocate()
+    }
+
+    var workspaceBytes: Int {
+        let colSize = geometry.isPointwise ? 0 : geometry.patchSize * geometry.outPlane
+        return 4 * threads * (colSize + geometry.outChannels * geometry.patchSize + geometry.outChannels)
+    }
+
+    func prepare(weight: UnsafePointer<Float>) {}
+
+    /// Runs `body(slot, images)` over contiguous image ranges, one per pool thread.
+    private func forEachImageRange(batch: Int, _ body: (Int, Range<Int>) -> Void) {
+        let tasks = min(threads, batch)
+        gemm.pool.run(tasks: tasks) { task in
+            let range = (batch * task / tasks)..<(batch * (task + 1) / tasks)
+            if !range.isEmpty { body(task, range) }
+        }
+    }
+
+    /// The lowered matrix of image `n` in slot `slot`'s workspace (or the image itself when pointwise).
+    private func lowered(_ input: UnsafePointer<Float>, image n: Int, slot: Int) -> UnsafePointer<Float> {
+        let image = input + n * geometry.inputImageSize
+        if geometry.isPointwise { return image }
+        PatchLowering.im2col(geometry, image: image, col: columns[slot])
+        return UnsafePointer(columns[slot])
+    }
+
+    func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 output: UnsafeMutablePointer<Float>) {
+        let g = geometry, plane = g.outPlane
+        forEachImageRange(batch: batch) { slot, images in
+            for n in images {
+                let col = lowered(input, image: n, slot: slot)
+                let out = output + n * g.outputImageSize
+                if let bias { PatchLowering.fillBias(g, images: 1, bias: bias, output: out) }
+                gemm.multiplySerial(slot: slot, m: g.outChannels, n: plane, k: g.patchSize,
+                                    a: weight, lda: g.patchSize, transposeA: false,
+                                    b: col, ldb: plane, transposeB: false,
+                                    c: out, ldc: plane, alpha: 1, beta: bias == nil ? 0 : 1)
+            }
+        }
+    }
+
+    func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      gradInput: UnsafeMutablePointer<Float>) {
+        let g = geometry, plane = g.outPlane
+        forEachImageRange(batch: batch) { slot, images in
+            for n in images {
+                let gradImage = gradInput + n * g.inputImageSize
+                let target = g.isPointwise ? gradImage : columns[slot]
+                gemm.multiplySerial(slot: slot, m: g.patchSize, n: plane, k: g.outChannels,
+                                    a: weight, lda: g.patchSize, transposeA: true,
+                                    b: gradOutput + n * g.outputImageSize, ldb: plane, transposeB: false,
+                                    c: target, ldc: plane, alpha: 1, beta: 0)
+                if !g.isPointwise { PatchLowering.col2im(g, col: columns[slot], image: gradImage) }
+            }
+        }
+    }
+
+    func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                         gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        let g = geometry, plane = g.outPlane, weightCount = g.outChannels * g.patchSize
+        let tasks = min(threads, batch)
+        forEachImageRange(batch: batch) { slot, images in
+            let partial = slot == 0 ? gradWeight : partialWeights[slot]
+            for n in images {
+                let col = lowered(input, image: n, slot: slot)
+                gemm.multiplySerial(slot: slot, m: g.outChannels, n: g.patchSize, k: plane,
+                                    a: gradOutput + n * g.outputImageSize, lda: plane, transposeA: false,
+                                    b: col, ldb: plane, transposeB: true,
+                                    c: partial, ldc: g.patchSize, alpha: 1, beta: n == images.lowerBound ? 0 : 1)
+            }
+            if let gradBias {
+                let start = gradOutput + images.lowerBound * g.outputImageSize
+                PatchLowering.biasGradient(g, batch: images.count, gradOutput: start,
+                                           gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
+            }
+        }
+        if batch <= 0 {
+            gradWeight.update(repeating: 0, count: weightCount)
+            gradBias?.update(repeating: 0, count: g.outChannels)
+            return
+        }
+        for slot in 1..<max(tasks, 1) {
+            ConvolutionReduction.add(partialWeights[slot], into: gradWeight, count: weightCount)
+            if let gradBias {
+                ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
+            }
+        }
+    }
+}
+
+/// Sums of per-thread partial results.
+enum ConvolutionReduction {
+    /// target[i] += source[i].
+    static func add(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let sum = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
+                + UnsafeRawPointer(target + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count { target[i] += source[i]; i += 1 }
+    }
+}

@@ -1,0 +1,94 @@
+/// Convolution as one matrix product per batch, after the doubly block Toeplitz formulation of the
+/// tutorials: the kernel becomes T of shape [Cout·OH·OW, Cin·H·W] (padding and stride folded in),
+/// `T[(co, oy, ox)][(ci, iy, ix)] = weight[co][ci][iy − oy·S + P][ix − ox·S + P]` (zero outside the kernel),
+/// and each image is one vector:
+/// - forward: `Out[N, Cout·OH·OW] = In[N, Cin·H·W] · Tᵀ` (+ bias), one GEMM;
+/// - backwardData: `gradIn[N, Cin·H·W] = gradOut[N, Cout·OH·OW] · T`, one GEMM;
+/// - backwardWeights reuses the im2col path: the full `gradOutᵀ · In` would cost Cout·OH·OW·Cin·H·W per image
+///   to recover only Cout·Cin·KH·KW entries.
+///
+/// Memory: T takes 4·Cout·OH·OW·Cin·H·W bytes — e.g. 39 MB for 1→16 5×5 "same" on 28×28, 79 MB for
+/// 16→32 on 14×14, 184 MB for 10→20 on 24×24 — and multiplies by H·W/(KH·KW)-times more zeros than weights,
+/// which makes it much slower than im2col for real layers. Above `byteLimit` (256 MiB) `makeConvolution`
+/// throws `ConvolutionError.toeplitzTooLarge`. T is zeroed once; `prepare(weight:)` rewrites only its
+/// Cout·OH·OW·Cin·KH·KW kernel entries.
+final class ToeplitzConvolution: ConvolutionKernel {
+    /// Largest Toeplitz matrix built, in bytes.
+    static let byteLimit = 256 << 20
+
+    let geometry: ConvolutionGeometry
+    let kind = ConvolutionBackendKind.toeplitz
+    private let gemm: GEMM
+    private let matrix: UnsafeMutablePointer<Float>
+    private let rows: Int
+    private let columns: Int
+    private let weightPath: Im2ColConvolution
+
+    init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
+        let (rowCount, overflowRows) = g.outputImageSize.multipliedReportingOverflow(by: 1)
+        let (elements, overflow) = rowCount.multipliedReportingOverflow(by: g.inputImageSize)
+        let bytes = overflow || overflowRows ? Int.max : elements.multipliedReportingOverflow(by: 4).partialValue
+        if overflow || bytes > ToeplitzConvolution.byteLimit || bytes < 0 {
+            throw ConvolutionError.toeplitzTooLarge(bytes: bytes, limit: ToeplitzConvolution.byteLimit)
+        }
+        geometry = g
+        self.gemm = gemm
+        rows = g.outputImageSize
+        columns = g.inputImageSize
+        matrix = GEMM.allocateAligned(elements)
+        matrix.update(repeating: 0, count: elements)
+        weightPath = Im2ColConvolution(geometry: g, gemm: gemm)
+    }
+
+    deinit { matrix.deallocate() }
+
+    var workspaceBytes: Int { 4 * rows * columns + weightPath.workspaceBytes }
+
+    func prepare(weight: UnsafePointer<Float>) {
+        let g = geometry, oh = g.outHeight, ow = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth
+        let plane = g.inHeight * g.inWidth
+        let columnRanges = (0..<kw).map {
+            PatchLowering.validRange(offset: $0, stride: g.strideWidth, padding: g.paddingWidth,
+                                     width: g.inWidth, outWidth: ow)
+        }
+        gemm.pool.parallelFor(g.outChannels) { channels in
+            for co in channels {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let row = matrix + ((co * oh + oy) * ow + ox) * columns
+                        for ci in 0..<g.inChannels {
+                            let kernel = weight + (co * g.inChannels + ci) * kh * kw
+                            for a in 0..<kh {
+                                let iy = oy * g.strideHeight - g.paddingHeight + a
+                                if iy < 0 || iy >= g.inHeight { continue }
+                                let base = ci * plane + iy * g.inWidth + ox * g.strideWidth - g.paddingWidth
+                                for b in 0..<kw where columnRanges[b].contains(ox) {
+                                    row[base + b] = kernel[a * kw + b]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 output: UnsafeMutablePointer<Float>) {
+        if let bias { PatchLowering.fillBias(geometry, images: batch, bias: bias, output: output) }
+        gemm.multiply(m: batch, n: rows, k: columns, a: input, lda: columns, transposeA: false,
+                      b: matrix, ldb: columns, transposeB: true, c: output, ldc: rows, beta: bias == nil ? 0 : 1)
+    }
+
+    func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      gradInput: UnsafeMutablePointer<Float>) {
+        gemm.multiply(m: batch, n: columns, k: rows, a: gradOutput, lda: rows, transposeA: false,
+                      b: matrix, ldb: columns, transposeB: false, c: gradInput, ldc: columns)
+    }
+
+    func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                         gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        weightPath.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                   gradBias: gradBias)
+    }
+}

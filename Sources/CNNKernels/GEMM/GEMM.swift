@@ -1,0 +1,162 @@
+/// Row-major SGEMM with caller-visible transposes. Owns its packing buffers (allocated once in init, per thread).
+///
+/// Blocked after the BLIS/Goto scheme: for each NC-wide column block and KC-deep slice of op(B), the
+/// slice is packed into 32-column micro-panels; for each MC-tall block of op(A), the block is packed into
+/// 8-row micro-panels (with alpha folded in); the 8×32 micro-kernel (`GEMMMicroKernel`) then
+/// multiplies one A micro-panel with one B micro-panel in 16 `SIMD16<Float>` accumulators. Edges are
+/// zero-padded in the packed panels, so the micro-kernel always runs full tiles.
+///
+/// One call at a time per instance (it runs on `pool` and reuses its packing buffers); the convolution
+/// kernels built with a GEMM share it and must not run concurrently with each other either.
+public final class GEMM: @unchecked Sendable {
+    /// Depth of one packed slice (rows of op(B), columns of op(A)).
+    static let kc = 256
+    /// Rows of op(A) per packed block.
+    static let mc = 128
+    /// Columns of op(B) per packed block.
+    static let nc = 2048
+    /// Micro-tile rows and columns.
+    static let mr = 8
+    static let nr = 32
+
+    public let pool: ThreadPool
+    /// Per-thread packing buffers, indexed by task (= thread slot) number.
+    private let packedA: [UnsafeMutablePointer<Float>]
+    private let packedB: [UnsafeMutablePointer<Float>]
+
+    public init(pool: ThreadPool) {
+        self.pool = pool
+        var aBuffers: [UnsafeMutablePointer<Float>] = []
+        var bBuffers: [UnsafeMutablePointer<Float>] = []
+        for _ in 0..<pool.threadCount {
+            aBuffers.append(GEMM.allocateAligned(GEMM.mc * GEMM.kc))
+            bBuffers.append(GEMM.allocateAligned(GEMM.kc * GEMM.nc))
+        }
+        packedA = aBuffers
+        packedB = bBuffers
+    }
+
+    deinit {
+        for buffer in packedA { buffer.deallocate() }
+        for buffer in packedB { buffer.deallocate() }
+    }
+
+    /// Number of independent packing-buffer slots; `multiplySerial` may run on slots 0..<slotCount concurrently.
+    var slotCount: Int { packedA.count }
+
+    static func allocateAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 16))
+    }
+
+    /// C[m×n] = alpha·op(A)·op(B) + beta·C. op(A) is m×k: A stored m×k (lda) or, if transposeA, stored k×m.
+    /// op(B) is k×n: B stored k×n (ldb) or, if transposeB, stored n×k. beta 0 ignores C's old contents (NaN-safe).
+    public func multiply(m: Int, n: Int, k: Int,
+                         a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        if m <= 0 || n <= 0 { return }
+        let threads = pool.threadCount
+        let work = m * n * max(k, 1)
+        let nPanels = (n + GEMM.nr - 1) / GEMM.nr
+        let mPanels = (m + GEMM.mr - 1) / GEMM.mr
+        if threads == 1 || work < 200_000 || (nPanels < 2 && mPanels < 2) {
+            multiplySerial(slot: 0, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
+                           b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+            return
+        }
+        // Split the dimension with more micro-panels; chunks are whole micro-panels.
+        let splitN = nPanels >= mPanels || nPanels >= 4 * threads
+        let panels = splitN ? nPanels : mPanels
+        let tasks = min(threads, panels)
+        pool.run(tasks: tasks) { task in
+            let first = panels * task / tasks
+            let last = panels * (task + 1) / tasks
+            if first >= last { return }
+            if splitN {
+                let j0 = first * GEMM.nr
+                let j1 = min(n, last * GEMM.nr)
+                let bOffset = transposeB ? j0 * ldb : j0
+                multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
+                               b: b + bOffset, ldb: ldb, transposeB: transposeB, c: c + j0, ldc: ldc,
+                               alpha: alpha, beta: beta)
+            } else {
+                let i0 = first * GEMM.mr
+                let i1 = min(m, last * GEMM.mr)
+                let aOffset = transposeA ? i0 : i0 * lda
+                multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
+                               b: b, ldb: ldb, transposeB: transposeB, c: c + i0 * ldc, ldc: ldc,
+                               alpha: alpha, beta: beta)
+            }
+        }
+    }
+
+    /// Same contract as `multiply`, on the calling thread only, using packing buffers `slot`
+    /// (callers running inside a pool task pass their task number, which is < `slotCount`).
+    func multiplySerial(slot: Int, m: Int, n: Int, k: Int,
+                        a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+        if m <= 0 || n <= 0 { return }
+        if k <= 0 || alpha == 0 {
+            GEMM.scale(m: m, n: n, c: c, ldc: ldc, beta: beta)
+            return
+        }
+        let aPack = packedA[slot]
+        let bPack = packedB[slot]
+        var jc = 0
+        while jc < n {
+            let ncCur = min(GEMM.nc, n - jc)
+            var pc = 0
+            while pc < k {
+                let kcCur = min(GEMM.kc, k - pc)
+                GEMMPacking.packB(k: kcCur, n: ncCur, b: b, ldb: ldb, transposed: transposeB,
+                                  row: pc, column: jc, into: bPack)
+                let overwrite = pc == 0 && beta == 0
+                let cScale: Float = pc == 0 ? beta : 1
+                var ic = 0
+                while ic < m {
+                    let mcCur = min(GEMM.mc, m - ic)
+                    GEMMPacking.packA(m: mcCur, k: kcCur, a: a, lda: lda, transposed: transposeA,
+                                      row: ic, column: pc, alpha: alpha, into: aPack)
+                    macroKernel(m: mcCur, n: ncCur, k: kcCur, aPack: aPack, bPack: bPack,
+                                c: c + ic * ldc + jc, ldc: ldc, overwrite: overwrite, cScale: cScale)
+                    ic += mcCur
+                }
+                pc += kcCur
+            }
+            jc += ncCur
+        }
+    }
+
+    @inline(__always)
+    private func macroKernel(m: Int, n: Int, k: Int, aPack: UnsafeMutablePointer<Float>,
+                             bPack: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             overwrite: Bool, cScale: Float) {
+        var jr = 0
+        while jr < n {
+            let nrCur = min(GEMM.nr, n - jr)
+            let bPanel = bPack + jr * k
+            var ir = 0
+            while ir < m {
+                let mrCur = min(GEMM.mr, m - ir)
+                GEMMMicroKernel.run(k: k, a: aPack + ir * k, b: bPanel, c: c + ir * ldc + jr, ldc: ldc,
+                                    rows: mrCur, columns: nrCur, overwrite: overwrite, cScale: cScale)
+                ir += GEMM.mr
+            }
+            jr += GEMM.nr
+        }
+    }
+
+    /// C = beta·C (beta 0 writes zeros without reading C).
+    static func scale(m: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 {
+                row.update(repeating: 0, count: n)
+            } else if beta != 1 {
+                for j in 0..<n { row[j] *= beta }
+            }
+        }
+    }
+}

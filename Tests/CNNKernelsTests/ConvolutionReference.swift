@@ -1,0 +1,97 @@
+@testable import CNNKernels
+
+/// Float64 convolution by the definition's loops, the reference the backends are compared to.
+enum ConvolutionReference {
+    /// Calls `body(n, co, ci, oy, ox, iy, ix, kh, kw)` for every in-bounds tap.
+    static func forEachTap(_ g: ConvolutionGeometry, batch: Int,
+                           _ body: (Int, Int, Int, Int, Int, Int, Int, Int, Int) -> Void) {
+        for n in 0..<batch { for co in 0..<g.outChannels { for ci in 0..<g.inChannels {
+            for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+                for kh in 0..<g.kernelHeight {
+                    let iy = oy * g.strideHeight - g.paddingHeight + kh
+                    if iy < 0 || iy >= g.inHeight { continue }
+                    for kw in 0..<g.kernelWidth {
+                        let ix = ox * g.strideWidth - g.paddingWidth + kw
+                        if ix < 0 || ix >= g.inWidth { continue }
+                        body(n, co, ci, oy, ox, iy, ix, kh, kw)
+                    }
+                }
+            } }
+        } } }
+    }
+
+    static func outIndex(_ g: ConvolutionGeometry, _ n: Int, _ co: Int, _ oy: Int, _ ox: Int) -> Int {
+        ((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox
+    }
+    static func inIndex(_ g: ConvolutionGeometry, _ n: Int, _ ci: Int, _ iy: Int, _ ix: Int) -> Int {
+        ((n * g.inChannels + ci) * g.inHeight + iy) * g.inWidth + ix
+    }
+    static func weightIndex(_ g: ConvolutionGeometry, _ co: Int, _ ci: Int, _ kh: Int, _ kw: Int) -> Int {
+        ((co * g.inChannels + ci) * g.kernelHeight + kh) * g.kernelWidth + kw
+    }
+
+    static func forward(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float], bias: [Float]?) -> [Float] {
+        var out = [Double](repeating: 0, count: batch * g.outputImageSize)
+        if let bias {
+            for i in 0..<out.count { out[i] = Double(bias[(i / g.outPlane) % g.outChannels]) }
+        }
+        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
+            out[outIndex(g, n, co, oy, ox)] += Double(input[inIndex(g, n, ci, iy, ix)])
+                * Double(weight[weightIndex(g, co, ci, kh, kw)])
+        }
+        return out.map { Float($0) }
+    }
+
+    static func backwardData(_ g: ConvolutionGeometry, batch: Int, gradOutput: [Float], weight: [Float]) -> [Float] {
+        var grad = [Double](repeating: 0, count: batch * g.inputImageSize)
+        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
+            grad[inIndex(g, n, ci, iy, ix)] += Double(gradOutput[outIndex(g, n, co, oy, ox)])
+                * Double(weight[weightIndex(g, co, ci, kh, kw)])
+        }
+        return grad.map { Float($0) }
+    }
+
+    static func backwardWeights(_ g: ConvolutionGeometry, batch: Int, input: [Float], gradOutput: [Float])
+        -> (weight: [Float], bias: [Float]) {
+        var grad = [Double](repeating: 0, count: g.outChannels * g.patchSize)
+        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
+            grad[weightIndex(g, co, ci, kh, kw)] += Double(gradOutput[outIndex(g, n, co, oy, ox)])
+                * Double(input[inIndex(g, n, ci, iy, ix)])
+        }
+        var bias = [Double](repeating: 0, count: g.outChannels)
+        for i in 0..<(batch * g.outputImageSize) { bias[(i / g.outPlane) % g.outChannels] += Double(gradOutput[i]) }
+        return (grad.map { Float($0) }, bias.map { Float($0) })
+    }
+}
+
+/// Runs a backend's three passes on arrays.
+struct ConvolutionRun {
+    let kernel: any ConvolutionKernel
+    var g: ConvolutionGeometry { kernel.geometry }
+
+    func forward(batch: Int, input: [Float], weight: [Float], bias: [Float]?) -> [Float] {
+        var output = [Float](repeating: .nan, count: batch * g.outputImageSize)
+        kernel.prepare(weight: weight)
+        if let bias {
+            kernel.forward(batch: batch, input: input, weight: weight, bias: bias, output: &output)
+        } else {
+            kernel.forward(batch: batch, input: input, weight: weight, bias: nil, output: &output)
+        }
+        return output
+    }
+
+    func backwardData(batch: Int, gradOutput: [Float], weight: [Float]) -> [Float] {
+        var gradInput = [Float](repeating: .nan, count: batch * g.inputImageSize)
+        kernel.prepare(weight: weight)
+        kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: &gradInput)
+        return gradInput
+    }
+
+    func backwardWeights(batch: Int, input: [Float], gradOutput: [Float]) -> (weight: [Float], bias: [Float]) {
+        var gradWeight = [Float](repeating: .nan, count: g.outChannels * g.patchSize)
+        var gradBias = [Float](repeating: .nan, count: g.outChannels)
+        kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: &gradWeight,
+                               gradBias: &gradBias)
+        return (gradWeight, gradBias)
+    }
+}

@@ -1,0 +1,101 @@
+import CNNKernels
+import Testing
+
+/// GEMM against a Float64 naive reference over shapes, transposes, alpha/beta and leading dimensions.
+/// Each test owns its pool: a pool runs one job at a time and tests run concurrently.
+struct GEMMTests {
+
+    /// One random case; returns the worst error of GEMM against the reference, relative to the sum of
+    /// magnitudes of the terms (|α|·Σ|a·b| + |β·c|), which bounds float32 rounding without cancellation noise.
+    func check(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float, beta: Float,
+               pad: Int, gemm: GEMM, random: inout TestRandom) -> Float {
+        let aRows = transposeA ? k : m, aCols = transposeA ? m : k
+        let bRows = transposeB ? n : k, bCols = transposeB ? k : n
+        let lda = aCols + pad, ldb = bCols + pad, ldc = n + pad
+        let a = random.array(aRows * lda)
+        let b = random.array(bRows * ldb)
+        var c = random.array(m * ldc)
+        if beta == 0 { for i in stride(from: 0, to: c.count, by: 3) { c[i] = .nan } }
+        var expected = [Float](repeating: 0, count: m * n)
+        var magnitude = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0, absSum = 0.0
+                for p in 0..<k {
+                    let av = transposeA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += Double(av) * Double(bv)
+                    absSum += abs(Double(av) * Double(bv))
+                }
+                let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+                expected[i * n + j] = Float(Double(alpha) * sum + old)
+                magnitude[i * n + j] = Float(abs(Double(alpha)) * absSum + abs(old)) + 1e-6
+            }
+        }
+        let padding = c  // pad columns must stay untouched
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    gemm.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, transposeA: transposeA,
+                                  b: bp.baseAddress!, ldb: ldb, transposeB: transposeB,
+                                  c: cp.baseAddress!, ldc: ldc, alpha: alpha, beta: beta)
+                }
+            }
+        }
+        var worst: Float = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                let error = abs(c[i * ldc + j] - expected[i * n + j]) / magnitude[i * n + j]
+                if !(error <= worst) { worst = error.isNaN ? .infinity : max(worst, error) }
+            }
+            for j in n..<ldc where !(c[i * ldc + j].isNaN && padding[i * ldc + j].isNaN) {
+                if c[i * ldc + j] != padding[i * ldc + j] { return .infinity }
+            }
+        }
+        return worst
+    }
+
+    @Test(arguments: [1, 2])
+    func randomShapesAllTransposes(threads: Int) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
+        var random = TestRandom(seed: 42 + UInt64(threads))
+        let shapes: [(Int, Int, Int)] = [
+            (1, 1, 1), (1, 7, 3), (7, 1, 5), (13, 31, 17), (8, 32, 1), (9, 33, 257), (16, 200, 25),
+            (6, 1000, 25), (32, 333, 400), (130, 70, 300), (97, 2100, 11), (3, 5, 600), (200, 41, 2),
+        ]
+        for (m, n, k) in shapes {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    let error = check(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                      alpha: 1, beta: 0, pad: 0, gemm: gemm, random: &random)
+                    #expect(error < 1e-5, "m \(m) n \(n) k \(k) tA \(transposeA) tB \(transposeB): \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func alphaBetaAndLeadingDimensions() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        var random = TestRandom(seed: 7)
+        for _ in 0..<24 {
+            let m = random.int(1...70), n = random.int(1...300), k = random.int(1...300)
+            let alpha: Float = [1, -0.5, 2.25][random.int(0...2)]
+            let beta: Float = [0, 1, 0.75][random.int(0...2)]
+            let transposeA = random.int(0...1) == 1, transposeB = random.int(0...1) == 1
+            let pad = random.int(1...5)
+            let error = check(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                              alpha: alpha, beta: beta, pad: pad, gemm: gemm, random: &random)
+            #expect(error < 1e-5, "m \(m) n \(n) k \(k) α \(alpha) β \(beta) pad \(pad): \(error)")
+        }
+    }
+
+    @Test func zeroDepthScalesC() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+        var random = TestRandom(seed: 3)
+        for beta: Float in [0, 0.5] {
+            let error = check(m: 5, n: 9, k: 0, transposeA: false, transposeB: false, alpha: 1, beta: beta,
+                              pad: 1, gemm: gemm, random: &random)
+            #expect(error == 0)
+        }
+    }
+}
