@@ -167,7 +167,7 @@ public final class TransformPipeline: @unchecked Sendable {
 
     /// Pillow's `Image.rotate(angle, NEAREST, fillcolor=0)` (counter-clockwise about the centre,
     /// same size), as torchvision's `RandomRotation` does to PIL images.
-    private static func rotate(_ source: UnsafePointer<UInt8>, into destination: UnsafeMutablePointer<UInt8>,
+    static func rotate(_ source: UnsafePointer<UInt8>, into destination: UnsafeMutablePointer<UInt8>,
                                channels: Int, height: Int, width: Int, degrees: Double) {
         let radians = -degrees * Double.pi / 180
         let round15 = { (value: Double) in (value * 1e15).rounded() / 1e15 }
