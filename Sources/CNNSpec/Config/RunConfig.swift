@@ -1,0 +1,248 @@
+/// A training run, fully resolved: every key of the run-config YAML with its default filled in.
+///
+/// Produced by `RunConfigLoader.load(path:overrides:)`; written back with `yamlText` into the run
+/// folder, identified by `hash`. The schema is documented in docs/run-config.md.
+public struct RunConfig: Hashable, Sendable {
+    /// The run's name: the `name` key, else the config file name without its extension.
+    public var name: String
+    /// The config file this was loaded from, as given.
+    public var configPath: String
+    /// The model spec, resolved against the config file's folder.
+    public var modelPath: String
+    public var data: DataConfig
+    public var train: TrainConfig
+    public var output: OutputConfig
+
+    public init(name: String, configPath: String, modelPath: String, data: DataConfig = DataConfig(),
+                train: TrainConfig = TrainConfig(), output: OutputConfig = OutputConfig()) {
+        self.name = name; self.configPath = configPath; self.modelPath = modelPath
+        self.data = data; self.train = train; self.output = output
+    }
+}
+
+/// The datasets cnnspec can load.
+public enum DatasetName: String, Hashable, Sendable, CaseIterable {
+    case mnist
+    case fashionMNIST = "fashion-mnist"
+    case cifar10
+}
+
+/// Where the data comes from and how each sample is transformed.
+public struct DataConfig: Hashable, Sendable {
+    public var dataset: DatasetName
+    /// Folder holding the dataset files; nil searches `data/<dataset>` (current directory), then system folders.
+    public var root: String?
+    /// Fraction of the training file held out for validation, in [0, 1).
+    public var validationSplit: Double
+    /// Seed of the train/validation split; nil uses `train.seed`.
+    public var splitSeed: Int?
+    /// Transforms applied to training samples, in order.
+    public var trainTransforms: [TransformSpec]
+    /// Transforms applied to validation and test samples, in order.
+    public var evalTransforms: [TransformSpec]
+
+    public init(dataset: DatasetName = .mnist, root: String? = nil, validationSplit: Double = 0.1,
+                splitSeed: Int? = nil, trainTransforms: [TransformSpec] = [.scale],
+                evalTransforms: [TransformSpec] = [.scale]) {
+        self.dataset = dataset; self.root = root; self.validationSplit = validationSplit
+        self.splitSeed = splitSeed; self.trainTransforms = trainTransforms; self.evalTransforms = evalTransforms
+    }
+}
+
+/// One step of a sample's transform pipeline (torchvision semantics).
+///
+/// Geometric steps work on the 8-bit image, as torchvision does on PIL images before `ToTensor()`;
+/// `scale` is `ToTensor()`'s division by 255 and `normalize` follows it.
+public enum TransformSpec: Hashable, Sendable {
+    /// Divide by 255 (torchvision `ToTensor()`).
+    case scale
+    /// `(x − mean[c]) / std[c]` (torchvision `Normalize`).
+    case normalize(NormalizeSpec)
+    /// PIL bilinear resize of the 8-bit image to `height`×`width` (torchvision `Resize((h, w))`).
+    case resize(height: Int, width: Int)
+    /// Rotate by an angle drawn uniformly from [−degrees, degrees], nearest neighbour, fill 0
+    /// (torchvision `RandomRotation(degrees, fill=0)`).
+    case randomRotation(degrees: Double)
+    /// Zero-pad by `padding` on every side, then crop `height`×`width` at a random place
+    /// (torchvision `RandomCrop(size, padding)`).
+    case randomCrop(height: Int, width: Int, padding: Int)
+    /// Mirror left–right with probability `probability` (torchvision `RandomHorizontalFlip(p)`).
+    case horizontalFlip(probability: Double)
+
+    /// True for steps that draw random numbers.
+    public var isRandom: Bool {
+        switch self {
+        case .randomRotation, .randomCrop, .horizontalFlip: return true
+        case .scale, .normalize, .resize: return false
+        }
+    }
+}
+
+/// The mean and standard deviation of `normalize`.
+public enum NormalizeSpec: Hashable, Sendable {
+    /// Computed per channel over the whole training file after `scale` (mean and unbiased std, as
+    /// `train_data.data.float().mean() / 255` and `.std() / 255` in the Fashion-MNIST tutorial).
+    case auto
+    /// Given per channel; a single value applies to every channel.
+    case fixed(mean: [Double], std: [Double])
+}
+
+/// The training recipe.
+public struct TrainConfig: Hashable, Sendable {
+    public var batchSize: Int
+    /// Batch size for validation and test passes.
+    public var evalBatchSize: Int
+    public var length: TrainingLength
+    public var optimizer: OptimizerConfig
+    public var schedule: ScheduleConfig
+    /// Evaluate on the validation set every this many iterations; nil means never mid-epoch.
+    public var evalEveryIterations: Int?
+    /// Evaluate on the validation set at the end of every epoch.
+    public var evalEveryEpoch: Bool
+    /// Seed of initialisation, shuffling, augmentation and (unless `data.split_seed`) the split.
+    public var seed: Int
+    /// Worker threads; 0 uses every core.
+    public var threads: Int
+    /// Convolution backend for every conv layer unless a layer override or the model spec says otherwise.
+    public var backend: ConvBackend
+    /// Per-layer backend overrides, in file order.
+    public var layerBackends: [LayerBackend]
+
+    public init(batchSize: Int = 64, evalBatchSize: Int? = nil, length: TrainingLength = .epochs(10),
+                optimizer: OptimizerConfig = OptimizerConfig(), schedule: ScheduleConfig = ScheduleConfig(),
+                evalEveryIterations: Int? = nil, evalEveryEpoch: Bool = true, seed: Int = 0, threads: Int = 0,
+                backend: ConvBackend = .auto, layerBackends: [LayerBackend] = []) {
+        self.batchSize = batchSize; self.evalBatchSize = evalBatchSize ?? batchSize; self.length = length
+        self.optimizer = optimizer; self.schedule = schedule; self.evalEveryIterations = evalEveryIterations
+        self.evalEveryEpoch = evalEveryEpoch; self.seed = seed; self.threads = threads
+        self.backend = backend; self.layerBackends = layerBackends
+    }
+}
+
+/// How long to train: whole epochs, or a number of optimizer steps (batches).
+public enum TrainingLength: Hashable, Sendable {
+    case epochs(Int)
+    case iterations(Int)
+}
+
+/// How convolutions are computed.
+public enum ConvBackend: String, Hashable, Sendable, CaseIterable {
+    case direct, im2col, toeplitz, auto
+}
+
+/// A backend chosen for one named layer of the model spec.
+public struct LayerBackend: Hashable, Sendable {
+    public var layer: String
+    public var backend: ConvBackend
+    /// Where the override was written, for "no such layer" errors.
+    public var location: SourceLocation?
+
+    public init(layer: String, backend: ConvBackend, location: SourceLocation? = nil) {
+        self.layer = layer; self.backend = backend; self.location = location
+    }
+
+    /// Equal when layer and backend agree, wherever they were written.
+    public static func == (lhs: LayerBackend, rhs: LayerBackend) -> Bool {
+        lhs.layer == rhs.layer && lhs.backend == rhs.backend
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(layer)
+        hasher.combine(backend)
+    }
+}
+
+/// The optimizers cnnspec implements.
+public enum OptimizerName: String, Hashable, Sendable, CaseIterable {
+    case sgd, adam, adamw
+}
+
+/// Optimizer hyperparameters with PyTorch's names and defaults.
+public struct OptimizerConfig: Hashable, Sendable {
+    public var name: OptimizerName
+    public var learningRate: Double
+    /// SGD only.
+    public var momentum: Double
+    /// SGD only.
+    public var dampening: Double
+    /// SGD only.
+    public var nesterov: Bool
+    /// L2 penalty (SGD, Adam) or decoupled decay (AdamW).
+    public var weightDecay: Double
+    /// Adam/AdamW only.
+    public var betas: (Double, Double) { (beta1, beta2) }
+    public var beta1: Double
+    public var beta2: Double
+    /// Adam/AdamW only.
+    public var eps: Double
+
+    /// PyTorch's defaults for `name`: SGD lr 0.01; Adam lr 0.001; AdamW lr 0.001, weight_decay 0.01.
+    public init(name: OptimizerName = .sgd, learningRate: Double? = nil, momentum: Double = 0,
+                dampening: Double = 0, nesterov: Bool = false, weightDecay: Double? = nil,
+                beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) {
+        self.name = name
+        self.learningRate = learningRate ?? (name == .sgd ? 0.01 : 0.001)
+        self.momentum = momentum; self.dampening = dampening; self.nesterov = nesterov
+        self.weightDecay = weightDecay ?? (name == .adamw ? 0.01 : 0)
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+    }
+}
+
+/// The learning-rate schedules cnnspec implements (PyTorch's, stepped once per epoch).
+public enum ScheduleName: String, Hashable, Sendable, CaseIterable {
+    case constant, step, multistep, exponential, cosine
+}
+
+/// Learning-rate schedule parameters with PyTorch's names.
+public struct ScheduleConfig: Hashable, Sendable {
+    public var name: ScheduleName
+    /// `step`: decay every this many epochs.
+    public var stepSize: Int
+    /// `step`, `multistep`, `exponential`: decay factor.
+    public var gamma: Double
+    /// `multistep`: epochs at which the rate is multiplied by `gamma`.
+    public var milestones: [Int]
+    /// `cosine`: half-period in epochs; nil means the run's length in epochs.
+    public var tMax: Int?
+    /// `cosine`: the lowest rate.
+    public var etaMin: Double
+    /// Linear warm-up length, if any.
+    public var warmup: Warmup?
+
+    public init(name: ScheduleName = .constant, stepSize: Int = 10, gamma: Double = 0.1, milestones: [Int] = [],
+                tMax: Int? = nil, etaMin: Double = 0, warmup: Warmup? = nil) {
+        self.name = name; self.stepSize = stepSize; self.gamma = gamma; self.milestones = milestones
+        self.tMax = tMax; self.etaMin = etaMin; self.warmup = warmup
+    }
+}
+
+/// Linear warm-up measured in epochs or iterations.
+public enum Warmup: Hashable, Sendable {
+    case epochs(Int)
+    case iterations(Int)
+}
+
+/// Where a run writes and what it keeps.
+public struct OutputConfig: Hashable, Sendable {
+    /// Run folder; nil means `runs/<name>/<timestamp>` under the current directory.
+    public var directory: String?
+    public var checkpoint: CheckpointPolicy
+
+    public init(directory: String? = nil, checkpoint: CheckpointPolicy = CheckpointPolicy()) {
+        self.directory = directory; self.checkpoint = checkpoint
+    }
+}
+
+/// Which checkpoints a run writes.
+public struct CheckpointPolicy: Hashable, Sendable {
+    /// `best.safetensors`: the weights with the lowest validation loss so far.
+    public var best: Bool
+    /// `last.safetensors`: the weights at the end of training.
+    public var last: Bool
+    /// `epoch-<n>.safetensors` every this many epochs; 0 disables.
+    public var everyEpochs: Int
+
+    public init(best: Bool = true, last: Bool = true, everyEpochs: Int = 0) {
+        self.best = best; self.last = last; self.everyEpochs = everyEpochs
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// Writes files so that readers see either the old file or the complete new one, never a partial write.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file in `url`'s folder, flushes it, then renames it over `url`.
+    /// Creates the folder if needed. Errors name the file.
+    public static func write(_ data: Data, to url: URL) throws(FileWriteError) {
+        let folder = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw FileWriteError(path: url.path, reason: "cannot create folder '\(folder.path)': \(error.localizedDescription)")
+        }
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard descriptor >= 0 else {
+            throw FileWriteError(path: url.path, reason: "cannot create '\(temporary.path)': \(String(cString: strerror(errno)))")
+        }
+        var failure: String?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)  // invariant: count > 0
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if failure == nil && rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temporary.path)
+            throw FileWriteError(path: url.path, reason: failure)
+        }
+    }
+
+    /// Writes `text` as UTF-8, atomically.
+    public static func write(_ text: String, to url: URL) throws(FileWriteError) {
+        try write(Data(text.utf8), to: url)
+    }
+}
+
+/// A file that could not be written.
+public struct FileWriteError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path): error: cannot write: \(reason)" }
+}

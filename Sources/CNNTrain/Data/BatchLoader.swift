@@ -1,0 +1,87 @@
+import CNNKernels
+
+/// Assembles batches of transformed samples into caller-provided buffers.
+///
+/// The order of samples is reshuffled per epoch from (seed, epoch) when `shuffle` is on; random
+/// transforms draw from a generator seeded by (seed, epoch, sample index), so a batch is the same
+/// whatever the thread count. Scratch is allocated once at init; `fill` allocates nothing.
+public final class BatchLoader: @unchecked Sendable {
+    public let dataset: Dataset
+    public let pipeline: TransformPipeline
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    /// Batches per epoch; the last may be smaller (PyTorch `drop_last=False`).
+    public let batchCount: Int
+    /// The sample indices (into `dataset`) in this epoch's order.
+    public private(set) var order: [Int]
+    public private(set) var epoch = 0
+
+    private let indices: [Int]
+    private let threadPool: ThreadPool?
+    private let slots: Int
+    private let scratch: UnsafeMutablePointer<UInt8>
+
+    public var sampleCount: Int { indices.count }
+
+    /// - Parameters:
+    ///   - indices: which samples of `dataset` this loader serves (e.g. a `DatasetSplit` part).
+    ///   - threadPool: spreads a batch's samples over threads; nil runs on the caller's thread.
+    public init(dataset: Dataset, indices: [Int], pipeline: TransformPipeline, batchSize: Int, shuffle: Bool,
+                seed: UInt64, threadPool: ThreadPool? = nil) {
+        self.dataset = dataset; self.indices = indices; self.pipeline = pipeline
+        self.batchSize = max(1, batchSize); self.shuffle = shuffle; self.seed = seed; self.threadPool = threadPool
+        batchCount = (indices.count + self.batchSize - 1) / self.batchSize
+        order = indices
+        slots = max(1, threadPool?.threadCount ?? 1)
+        scratch = .allocate(capacity: max(1, slots * pipeline.scratchBytes))
+        startEpoch(0)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Sets the sample order for 0-based `epoch` (a seeded shuffle when `shuffle` is on).
+    public func startEpoch(_ epoch: Int) {
+        self.epoch = epoch
+        order = indices
+        if shuffle {
+            var random = SplitMix64(seed: seed, epoch: epoch, sample: -1)
+            random.shuffle(&order)
+        }
+    }
+
+    /// Number of samples in batch `batch` of the current epoch.
+    public func samples(inBatch batch: Int) -> Int {
+        max(0, min(batchSize, indices.count - batch * batchSize))
+    }
+
+    /// Writes batch `batch` of the current epoch: `samples(inBatch:)` transformed samples into `images`
+    /// ([n, C, H, W] with the pipeline's output shape) and their labels into `labels`. Returns n.
+    @discardableResult
+    public func fill(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
+        let count = samples(inBatch: batch)
+        guard count > 0 else { return 0 }
+        let start = batch * batchSize
+        let chunks = min(slots, count)
+        let chunkSize = (count + chunks - 1) / chunks
+        let sampleBytes = dataset.sampleSize, outputCount = pipeline.outputCount
+        dataset.images.withUnsafeBufferPointer { pixels in
+            dataset.labels.withUnsafeBufferPointer { allLabels in
+                order.withUnsafeBufferPointer { order in
+                    let work = { (chunk: Int) in
+                        let workspace = self.scratch + chunk * self.pipeline.scratchBytes
+                        for position in (chunk * chunkSize)..<min(count, (chunk + 1) * chunkSize) {
+                            let sample = order[start + position]
+                            var random = SplitMix64(seed: self.seed, epoch: self.epoch, sample: sample)
+                            self.pipeline.apply(pixels.baseAddress! + sample * sampleBytes,  // invariant: non-empty dataset
+                                                into: images + position * outputCount, scratch: workspace, random: &random)
+                            labels[position] = allLabels[sample]
+                        }
+                    }
+                    if let threadPool, chunks > 1 { threadPool.run(tasks: chunks, work) } else { for chunk in 0..<chunks { work(chunk) } }
+                }
+            }
+        }
+        return count
+    }
+}
