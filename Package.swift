@@ -30,6 +30,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        /// Counts heap allocations (overrides malloc for the process it is linked into): for `cnnspec time`
+        /// and the zero-allocation tests.
+        .target(name: "CAllocationCounter"),
         /// YAML model specs and run configs → validated graph with inferred shapes. No numerics.
         .target(name: "CNNSpec", dependencies: ["CYAML"]),
         /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
@@ -38,15 +41,15 @@ let package = Package(
         .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CZlib"], swiftSettings: hostCPU),
         .executableTarget(
             name: "cnnspec",
-            dependencies: ["CNNSpec", "CNNKernels", "CNNTrain",
+            dependencies: ["CNNSpec", "CNNKernels", "CNNTrain", "CAllocationCounter",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hostCPU),
         .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
         /// Loads `../shared/fixtures/pytorch/*.json` for the test targets.
         .target(name: "PyTorchFixtures", path: "Tests/PyTorchFixtures"),
         .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec"]),
-        .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures"], swiftSettings: hostCPU),
-        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "PyTorchFixtures"],
+        .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures", "CAllocationCounter"], swiftSettings: hostCPU),
+        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "PyTorchFixtures", "CAllocationCounter"],
                     swiftSettings: hostCPU),
     ]
 )

@@ -1,4 +1,0 @@
-import Testing
-import CNNTrain
-
-@Test func versionIsSet() { #expect(!CNNSpecVersion.string.isEmpty) }
