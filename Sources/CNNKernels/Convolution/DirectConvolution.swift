@@ -25,6 +25,14 @@ final class DirectConvolution: ConvolutionKernel {
     private let partialBias: UnsafeMutablePointer<Float>
     private let forwardWeights: UnsafeMutablePointer<Float>
     private let backwardWeights: UnsafeMutablePointer<Float>
+    /// Weight-gradient layout when `StackedGrid.supports` the geometry (else the per-image wide grid is used).
+    private let stackedGrid: StackedGrid?
+    private let stackedInputs: [UnsafeMutablePointer<Float>]
+    private let stackedGradients: [UnsafeMutablePointer<Float>]
+    /// `StackedGrid.tapOffset` of every patch entry, padded to whole `StackedCorrelation` tiles.
+    private let patchOffsets: UnsafeMutablePointer<Int>
+    /// Floats of one thread's stacked input + gradient block the image count per block is sized to (L2-resident).
+    static let stackedBlockFloats = 65_536
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {
         geometry = g
@@ -48,10 +56,37 @@ final class DirectConvolution: ConvolutionKernel {
         partialBias = GEMM.allocateAligned(threads * g.outChannels)
         forwardWeights = GEMM.allocateAligned(4 * outBlocks * g.patchSize)
         backwardWeights = GEMM.allocateAligned(4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
+        let tiles = (g.patchSize + StackedCorrelation.tapsPerTile - 1) / StackedCorrelation.tapsPerTile
+        patchOffsets = UnsafeMutablePointer<Int>.allocate(capacity: tiles * StackedCorrelation.tapsPerTile)
+        patchOffsets.initialize(repeating: 0, count: tiles * StackedCorrelation.tapsPerTile)
+        if StackedGrid.supports(g) {
+            let probe = StackedGrid(g, images: 1)
+            let perImage = (g.inChannels + 4 * outBlocks) * probe.imagePlane
+            let grid = StackedGrid(g, images: max(1, min(g.batch, DirectConvolution.stackedBlockFloats / perImage)))
+            stackedGrid = grid
+            let inputSize = g.inChannels * grid.channelStride
+            stackedInputs = (0..<threads).map { _ in GEMM.allocateAligned(inputSize) }
+            let gradientSize = 4 * outBlocks * grid.length(images: grid.images)
+            stackedGradients = (0..<threads).map { _ in GEMM.allocateAligned(gradientSize) }
+            var p = 0
+            for ci in 0..<g.inChannels {
+                for kh in 0..<g.kernelHeight {
+                    for kw in 0..<g.kernelWidth {
+                        patchOffsets[p] = grid.tapOffset(channel: ci, row: kh, column: kw)
+                        p += 1
+                    }
+                }
+            }
+        } else {
+            stackedGrid = nil
+            stackedInputs = []
+            stackedGradients = []
+        }
     }
 
     deinit {
-        (buffers + wide + partialWeights).forEach { $0.deallocate() }
+        (buffers + wide + partialWeights + stackedInputs + stackedGradients).forEach { $0.deallocate() }
+        patchOffsets.deallocate()
         partialBias.deallocate()
         forwardWeights.deallocate()
         backwardWeights.deallocate()
@@ -59,7 +94,10 @@ final class DirectConvolution: ConvolutionKernel {
 
     var workspaceBytes: Int {
         let g = geometry
-        let perThread = bufferSize + wideSize + g.outChannels * g.patchSize + g.outChannels
+        var perThread = bufferSize + wideSize + g.outChannels * g.patchSize + g.outChannels
+        if let grid = stackedGrid {
+            perThread += g.inChannels * grid.channelStride + 4 * outBlocks * grid.length(images: grid.images)
+        }
         return 4 * (threads * perThread + 4 * outBlocks * g.patchSize
             + 4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
     }
@@ -191,7 +229,23 @@ final class DirectConvolution: ConvolutionKernel {
             let buffer = buffers[slot], gradGrid = wide[slot]
             let partial = slot == 0 ? gradWeight : partialWeights[slot]
             if slot != 0 { partial.update(repeating: 0, count: weightCount) }
-            for n in images {
+            if let stacked = stackedGrid {
+                let x = stackedInputs[slot], gradGrid = stackedGradients[slot]
+                var first = images.lowerBound
+                while first < images.upperBound {
+                    let count = min(stacked.images, images.upperBound - first)
+                    StackedCorrelation.placeInput(input + first * g.inputImageSize, images: count,
+                                                  channels: g.inChannels, grid: stacked, into: x)
+                    StackedCorrelation.placeGradient(gradOutput + first * g.outputImageSize, images: count,
+                                                     channels: g.outChannels, rows: 4 * outBlocks, grid: stacked,
+                                                     into: gradGrid)
+                    StackedCorrelation.accumulate(grid: stacked, images: count, input: x, gradient: gradGrid,
+                                                  outChannels: g.outChannels, offsets: patchOffsets,
+                                                  patchSize: g.patchSize, partial: partial)
+                    first += count
+                }
+            }
+            for n in images where stackedGrid == nil {
                 DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
                                         width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
                                         offsetX: g.paddingWidth, into: buffer, count: bufferSize,

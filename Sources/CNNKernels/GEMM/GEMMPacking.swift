@@ -54,8 +54,21 @@ enum GEMMPacking {
         while j0 < n {
             let columns = min(nr, n - j0)
             let out = dst + panel * k * nr
-            if transposed {
-                // op(B)[p][j] = b[j·ldb + p]: read each column contiguously, write with stride 32.
+            if transposed && columns == nr {
+                // op(B)[p][j] = b[j·ldb + p]: 16 steps × 16 columns at a time, transposed in registers.
+                let src = b + (column + j0) * ldb + row
+                var p0 = 0
+                while p0 + 16 <= k {
+                    transpose16(src + p0, stride: ldb, into: out + p0 * nr, outStride: nr)
+                    transpose16(src + 16 * ldb + p0, stride: ldb, into: out + p0 * nr + 16, outStride: nr)
+                    p0 += 16
+                }
+                for cIndex in 0..<nr {
+                    let line = src + cIndex * ldb
+                    for p in p0..<k { out[p * nr + cIndex] = line[p] }
+                }
+            } else if transposed {
+                // Partial panel: read each column contiguously, write with stride 32.
                 for cIndex in 0..<columns {
                     let src = b + (column + j0 + cIndex) * ldb + row
                     for p in 0..<k { out[p * nr + cIndex] = src[p] }
@@ -82,5 +95,39 @@ enum GEMMPacking {
             panel += 1
             j0 += nr
         }
+    }
+
+    /// dst[p·outStride + c] = src[c·stride + p] for a 16×16 block (p, c < 16).
+    @inline(__always)
+    static func transpose16(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>,
+                            outStride: Int) {
+        // Four perfect-shuffle rounds: round i zips rows r and r + 8 into rows 2r and 2r + 1, which rotates the
+        // 8-bit (row, lane) index left by one; four rotations swap row and lane.
+        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 32) { rows in
+            let v = rows.baseAddress!  // invariant: capacity 32
+            for r in 0..<16 { v[r] = UnsafeRawPointer(src + r * stride).loadUnaligned(as: SIMD16<Float>.self) }
+            var from = v, to = v + 16
+            for _ in 0..<4 {
+                for r in 0..<8 {
+                    to[2 * r] = zipLow(from[r], from[r + 8])
+                    to[2 * r + 1] = zipHigh(from[r], from[r + 8])
+                }
+                swap(&from, &to)
+            }
+            for r in 0..<16 { UnsafeMutableRawPointer(dst + r * outStride).storeBytes(of: from[r], as: SIMD16<Float>.self) }
+        }
+    }
+
+    /// [a0, b0, a1, b1, …, a7, b7].
+    @inline(__always)
+    static func zipLow(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+    }
+
+    /// [a8, b8, a9, b9, …, a15, b15].
+    @inline(__always)
+    static func zipHigh(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(a[8], b[8], a[9], b[9], a[10], b[10], a[11], b[11], a[12], b[12], a[13], b[13], a[14], b[14],
+               a[15], b[15])
     }
 }
