@@ -1,72 +1,138 @@
 import CNNKernels
 import Foundation
 
-/// Benchmarks of the convolution backends at every conv layer of the tutorial models, 2 threads.
+/// Benchmarks of the convolution backends at every conv layer of the tutorial models, 2 threads, at the
+/// tutorials' batch sizes, then the convolution share of one training step per model.
 /// GFLOP/s count the convolution's own 2·MACs for every backend (lowering, padding and the Toeplitz
 /// matrix's zeros are overhead, not credited work).
 enum ConvolutionBenchmarks {
-    struct Layer {
+    struct Layer: Hashable {
         let name: String
         let inChannels: Int, outChannels: Int, size: Int, kernel: Int, padding: Int
     }
 
-    static let layers = [
-        Layer(name: "Model A/B conv1", inChannels: 1, outChannels: 16, size: 28, kernel: 5, padding: 2),
-        Layer(name: "Model A/B conv2", inChannels: 16, outChannels: 32, size: 14, kernel: 5, padding: 2),
-        Layer(name: "Model C conv1", inChannels: 1, outChannels: 16, size: 28, kernel: 5, padding: 0),
-        Layer(name: "Model C conv2", inChannels: 16, outChannels: 32, size: 12, kernel: 5, padding: 0),
-        Layer(name: "LeNet-5 conv1", inChannels: 1, outChannels: 6, size: 32, kernel: 5, padding: 0),
-        Layer(name: "LeNet-5 conv2", inChannels: 6, outChannels: 16, size: 14, kernel: 5, padding: 0),
-        Layer(name: "dropout CNN conv1", inChannels: 1, outChannels: 10, size: 28, kernel: 5, padding: 0),
-        Layer(name: "dropout CNN conv2", inChannels: 10, outChannels: 20, size: 24, kernel: 5, padding: 0),
+    /// One tutorial model's conv layers (first to last) and its training batch size.
+    struct Model {
+        let name: String
+        let batch: Int
+        let layers: [Layer]
+    }
+
+    static let modelAConv1 = Layer(name: "Model A/B conv1", inChannels: 1, outChannels: 16, size: 28, kernel: 5, padding: 2)
+    static let modelAConv2 = Layer(name: "Model A/B conv2", inChannels: 16, outChannels: 32, size: 14, kernel: 5, padding: 2)
+    static let modelCConv1 = Layer(name: "Model C conv1", inChannels: 1, outChannels: 16, size: 28, kernel: 5, padding: 0)
+    static let modelCConv2 = Layer(name: "Model C conv2", inChannels: 16, outChannels: 32, size: 12, kernel: 5, padding: 0)
+    static let leNetConv1 = Layer(name: "LeNet-5 conv1", inChannels: 1, outChannels: 6, size: 32, kernel: 5, padding: 0)
+    static let leNetConv2 = Layer(name: "LeNet-5 conv2", inChannels: 6, outChannels: 16, size: 14, kernel: 5, padding: 0)
+    static let dropoutConv1 = Layer(name: "dropout CNN conv1", inChannels: 1, outChannels: 10, size: 28, kernel: 5, padding: 0)
+    static let dropoutConv2 = Layer(name: "dropout CNN conv2", inChannels: 10, outChannels: 20, size: 24, kernel: 5, padding: 0)
+    static let fashionConv1 = Layer(name: "Fashion LeNet conv1", inChannels: 1, outChannels: 6, size: 28, kernel: 5, padding: 0)
+    static let fashionConv2 = Layer(name: "Fashion LeNet conv2", inChannels: 6, outChannels: 16, size: 12, kernel: 5, padding: 0)
+
+    static let models = [
+        Model(name: "Model A / Model B", batch: 100, layers: [modelAConv1, modelAConv2]),
+        Model(name: "Model C", batch: 100, layers: [modelCConv1, modelCConv2]),
+        Model(name: "LeNet-5", batch: 128, layers: [leNetConv1, leNetConv2]),
+        Model(name: "LeNet-5 max-pool", batch: 64, layers: [leNetConv1, leNetConv2]),
+        Model(name: "dropout CNN", batch: 64, layers: [dropoutConv1, dropoutConv2]),
+        Model(name: "Fashion LeNet", batch: 64, layers: [fashionConv1, fashionConv2]),
     ]
+
+    /// Median seconds of one pass per backend (nil: the backend cannot build this layer).
+    struct Timing {
+        var forward: [ConvolutionBackendKind: Double] = [:]
+        var data: [ConvolutionBackendKind: Double] = [:]
+        var weights: [ConvolutionBackendKind: Double] = [:]
+    }
+
+    struct RunKey: Hashable { let layer: Layer; let batch: Int }
 
     static let suite = BenchmarkSuite(name: "conv") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         print("| layer | batch | backend | forward GFLOP/s | backwardData GFLOP/s | backwardWeights GFLOP/s | prepare ms |")
         print("|---|---|---|---|---|---|---|")
-        var runs: [(Layer, Int)] = []
-        for layer in layers { for batch in [64, 128] { runs.append((layer, batch)) } }
-        runs.insert((layers[1], 100), at: 3)
-        for (layer, batch) in runs {
-            let g = ConvolutionGeometry(batch: batch, inChannels: layer.inChannels, inHeight: layer.size,
-                                        inWidth: layer.size, outChannels: layer.outChannels,
-                                        kernelHeight: layer.kernel, kernelWidth: layer.kernel,
-                                        strideHeight: 1, strideWidth: 1,
-                                        paddingHeight: layer.padding, paddingWidth: layer.padding)
-            let inputCount = batch * layer.inChannels * layer.size * layer.size
-            let outputCount = batch * layer.outChannels * g.outHeight * g.outWidth
-            let weightCount = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel
-            let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
-            let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
-            let weight = BenchmarkTiming.randomBuffer(weightCount), gradWeight = BenchmarkTiming.randomBuffer(weightCount)
-            let bias = BenchmarkTiming.randomBuffer(layer.outChannels)
-            let gradBias = BenchmarkTiming.randomBuffer(layer.outChannels)
-            defer { [input, gradInput, output, gradOutput, weight, gradWeight, bias, gradBias].forEach { $0.deallocate() } }
-            let flops = 2.0 * Double(batch * g.macsPerImage)
-            for kind in ConvolutionBackendKind.allCases {
-                let kernel: any ConvolutionKernel
-                do {
-                    kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
-                } catch {
-                    print("| \(layer.name) | \(batch) | \(kind) | — | — | — | \(error) |")
-                    continue
-                }
-                let prepare = BenchmarkTiming.median(minimumSeconds: 0.02) { kernel.prepare(weight: weight) }
-                let forward = BenchmarkTiming.median(minimumSeconds: 0.1) {
-                    kernel.forward(batch: batch, input: input, weight: weight, bias: bias, output: output)
-                }
-                let data = BenchmarkTiming.median(minimumSeconds: 0.1) {
-                    kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
-                }
-                let weights = BenchmarkTiming.median(minimumSeconds: 0.1) {
-                    kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput,
-                                           gradWeight: gradWeight, gradBias: gradBias)
-                }
-                let rate = { (seconds: Double) in String(format: "%.1f", flops / seconds / 1e9) }
-                print("| \(layer.name) | \(batch) | \(kind) | \(rate(forward)) | \(rate(data)) | \(rate(weights)) | "
-                      + String(format: "%.2f", prepare * 1e3) + " |")
+        var timings: [RunKey: Timing] = [:]
+        for model in models {
+            for layer in model.layers where timings[RunKey(layer: layer, batch: model.batch)] == nil {
+                timings[RunKey(layer: layer, batch: model.batch)] = measure(layer, batch: model.batch, gemm: gemm)
             }
         }
+        print("\nConvolution share of one training step (best backend per pass; the first conv needs no backwardData):\n")
+        print("| model | batch | forward ms | backwardData ms | backwardWeights ms | conv step ms | backends (per layer: forward/data/weights) |")
+        print("|---|---|---|---|---|---|---|")
+        for model in models {
+            var forward = 0.0, data = 0.0, weights = 0.0
+            var choices: [String] = []
+            for (index, layer) in model.layers.enumerated() {
+                guard let timing = timings[RunKey(layer: layer, batch: model.batch)] else { continue }
+                let bestForward = best(timing.forward), bestWeights = best(timing.weights)
+                forward += bestForward.seconds
+                weights += bestWeights.seconds
+                var choice = "\(bestForward.kind)/"
+                if index > 0 {
+                    let bestData = best(timing.data)
+                    data += bestData.seconds
+                    choice += "\(bestData.kind)/"
+                } else {
+                    choice += "—/"
+                }
+                choices.append(choice + "\(bestWeights.kind)")
+            }
+            let ms = { (seconds: Double) in String(format: "%.2f", seconds * 1e3) }
+            print("| \(model.name) | \(model.batch) | \(ms(forward)) | \(ms(data)) | \(ms(weights)) | "
+                  + "\(ms(forward + data + weights)) | \(choices.joined(separator: ", ")) |")
+        }
+    }
+
+    static func best(_ times: [ConvolutionBackendKind: Double]) -> (kind: ConvolutionBackendKind, seconds: Double) {
+        let entry = times.min { $0.value < $1.value }
+        return (entry?.key ?? .direct, entry?.value ?? .nan)
+    }
+
+    /// Times every backend on one layer and batch, prints its table rows and returns the medians.
+    static func measure(_ layer: Layer, batch: Int, gemm: GEMM) -> Timing {
+        let g = ConvolutionGeometry(batch: batch, inChannels: layer.inChannels, inHeight: layer.size,
+                                    inWidth: layer.size, outChannels: layer.outChannels,
+                                    kernelHeight: layer.kernel, kernelWidth: layer.kernel,
+                                    strideHeight: 1, strideWidth: 1,
+                                    paddingHeight: layer.padding, paddingWidth: layer.padding)
+        let inputCount = batch * layer.inChannels * layer.size * layer.size
+        let outputCount = batch * layer.outChannels * g.outHeight * g.outWidth
+        let weightCount = layer.outChannels * layer.inChannels * layer.kernel * layer.kernel
+        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
+        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
+        let weight = BenchmarkTiming.randomBuffer(weightCount), gradWeight = BenchmarkTiming.randomBuffer(weightCount)
+        let bias = BenchmarkTiming.randomBuffer(layer.outChannels)
+        let gradBias = BenchmarkTiming.randomBuffer(layer.outChannels)
+        defer { [input, gradInput, output, gradOutput, weight, gradWeight, bias, gradBias].forEach { $0.deallocate() } }
+        let flops = 2.0 * Double(batch * g.macsPerImage)
+        var timing = Timing()
+        for kind in ConvolutionBackendKind.allCases {
+            let kernel: any ConvolutionKernel
+            do {
+                kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
+            } catch {
+                print("| \(layer.name) | \(batch) | \(kind) | — | — | — | \(error) |")
+                continue
+            }
+            let prepare = BenchmarkTiming.median(minimumSeconds: 0.02) { kernel.prepare(weight: weight) }
+            let forward = BenchmarkTiming.median(minimumSeconds: 0.1) {
+                kernel.forward(batch: batch, input: input, weight: weight, bias: bias, output: output)
+            }
+            let data = BenchmarkTiming.median(minimumSeconds: 0.1) {
+                kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+            }
+            let weights = BenchmarkTiming.median(minimumSeconds: 0.1) {
+                kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput,
+                                       gradWeight: gradWeight, gradBias: gradBias)
+            }
+            timing.forward[kind] = forward
+            timing.data[kind] = data
+            timing.weights[kind] = weights
+            let rate = { (seconds: Double) in String(format: "%.1f", flops / seconds / 1e9) }
+            print("| \(layer.name) | \(batch) | \(kind) | \(rate(forward)) | \(rate(data)) | \(rate(weights)) | "
+                  + String(format: "%.2f", prepare * 1e3) + " |")
+        }
+        return timing
     }
 }

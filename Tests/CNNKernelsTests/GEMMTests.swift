@@ -98,4 +98,23 @@ struct GEMMTests {
             #expect(error == 0)
         }
     }
+
+    /// Transposed B goes through 16×16 in-register transposes for full 32-column panels and whole
+    /// 16-step groups, scalar copies for the rest: cover depths around multiples of 16 and of KC, widths
+    /// around multiples of 32, and row padding (ldb > k).
+    @Test func transposedPackingEdges() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+        var random = TestRandom(seed: 11)
+        for n in [31, 32, 64, 65] {
+            for k in [15, 16, 17, 48, 255, 257, 300] {
+                for pad in [0, 3] {
+                    for transposeA in [false, true] {
+                        let error = check(m: 9, n: n, k: k, transposeA: transposeA, transposeB: true, alpha: 1,
+                                          beta: 0, pad: pad, gemm: gemm, random: &random)
+                        #expect(error < 1e-5, "n \(n) k \(k) pad \(pad) tA \(transposeA): \(error)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -97,25 +97,39 @@ enum GEMMPacking {
         }
     }
 
+    /// Sixteen SIMD16 rows of a 16×16 block.
+    typealias Block16 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
+                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+
     /// dst[p·outStride + c] = src[c·stride + p] for a 16×16 block (p, c < 16).
     @inline(__always)
     static func transpose16(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>,
                             outStride: Int) {
-        // Four perfect-shuffle rounds: round i zips rows r and r + 8 into rows 2r and 2r + 1, which rotates the
-        // 8-bit (row, lane) index left by one; four rotations swap row and lane.
-        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 32) { rows in
-            let v = rows.baseAddress!  // invariant: capacity 32
-            for r in 0..<16 { v[r] = UnsafeRawPointer(src + r * stride).loadUnaligned(as: SIMD16<Float>.self) }
-            var from = v, to = v + 16
-            for _ in 0..<4 {
-                for r in 0..<8 {
-                    to[2 * r] = zipLow(from[r], from[r + 8])
-                    to[2 * r + 1] = zipHigh(from[r], from[r + 8])
-                }
-                swap(&from, &to)
-            }
-            for r in 0..<16 { UnsafeMutableRawPointer(dst + r * outStride).storeBytes(of: from[r], as: SIMD16<Float>.self) }
+        @inline(__always) func row(_ r: Int) -> SIMD16<Float> {
+            UnsafeRawPointer(src + r * stride).loadUnaligned(as: SIMD16<Float>.self)
         }
+        var v: Block16 = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7),
+                          row(8), row(9), row(10), row(11), row(12), row(13), row(14), row(15))
+        v = perfectShuffle(perfectShuffle(perfectShuffle(perfectShuffle(v))))
+        @inline(__always) func store(_ r: Int, _ value: SIMD16<Float>) {
+            UnsafeMutableRawPointer(dst + r * outStride).storeBytes(of: value, as: SIMD16<Float>.self)
+        }
+        store(0, v.0); store(1, v.1); store(2, v.2); store(3, v.3)
+        store(4, v.4); store(5, v.5); store(6, v.6); store(7, v.7)
+        store(8, v.8); store(9, v.9); store(10, v.10); store(11, v.11)
+        store(12, v.12); store(13, v.13); store(14, v.14); store(15, v.15)
+    }
+
+    /// Zips rows r and r + 8 into rows 2r and 2r + 1: rotates the 8-bit (row, lane) index of every element
+    /// left by one bit, so four rounds swap row and lane (a transpose).
+    @inline(__always)
+    static func perfectShuffle(_ v: Block16) -> Block16 {
+        (zipLow(v.0, v.8), zipHigh(v.0, v.8), zipLow(v.1, v.9), zipHigh(v.1, v.9),
+         zipLow(v.2, v.10), zipHigh(v.2, v.10), zipLow(v.3, v.11), zipHigh(v.3, v.11),
+         zipLow(v.4, v.12), zipHigh(v.4, v.12), zipLow(v.5, v.13), zipHigh(v.5, v.13),
+         zipLow(v.6, v.14), zipHigh(v.6, v.14), zipLow(v.7, v.15), zipHigh(v.7, v.15))
     }
 
     /// [a0, b0, a1, b1, …, a7, b7].
