@@ -4,6 +4,8 @@ struct ShapeInference {
 
     /// Largest activation (elements per image) accepted; keeps every later product far from overflow.
     static let maximumElements = 1 << 40
+    /// Largest model-wide total of parameters, MACs or activation elements; totals in bytes stay far below `Int.max`.
+    static let maximumTotal = 1 << 56
 
     /// What one layer turns into: its op, shape and costs.
     private struct Inferred {
@@ -23,6 +25,8 @@ struct ShapeInference {
         // nodeOf[i]: node index of layer i (0 = input), nil when its shape is unknown.
         var nodeOf: [Int?] = [0]
         var complete = true
+        var totals = (parameters: 0, macs: 0, elements: input.elementCount)
+        var reportedTotal = false
         for layer in layers {
             let inputNodes = layer.inputs.map { $0 < nodeOf.count ? nodeOf[$0] : nil }
             guard let spec = layer.spec, !inputNodes.contains(where: { $0 == nil }) else {
@@ -50,6 +54,20 @@ struct ShapeInference {
                 complete = false
                 continue
             }
+            guard let parameters = CheckedArithmetic.sum(totals.parameters, result.parameters),
+                  let macs = CheckedArithmetic.sum(totals.macs, result.macs),
+                  let elements = CheckedArithmetic.sum(totals.elements, 2 * result.shape.elementCount),
+                  max(parameters, macs, elements) <= Self.maximumTotal else {
+                if !reportedTotal {
+                    diagnostics.error("\(layer.name): the model's total parameters, MACs or activations exceed 2^56", at: layer.location,
+                                      hint: "check the channel counts, feature sizes and input size")
+                }
+                reportedTotal = true
+                nodeOf.append(nil)
+                complete = false
+                continue
+            }
+            totals = (parameters, macs, elements)
             nodes.append(GraphNode(name: layer.name, op: result.op, inputs: sources, outputShape: result.shape,
                                    parameterCount: result.parameters, macs: result.macs, location: layer.location))
             nodeOf.append(nodes.count - 1)

@@ -1,9 +1,22 @@
 /// Gathers every problem found in one file so all of them can be reported at once.
 final class DiagnosticCollector {
+    /// Most diagnostics kept; a mistake inside a large `repeat` would otherwise be reported once per copy.
+    static let maximumCount = 100
+
     private(set) var diagnostics: [Diagnostic] = []
+    private var seen: Set<Diagnostic> = []
+    /// True once `maximumCount` diagnostics were recorded; later ones are dropped.
+    private(set) var isFull = false
 
     func error(_ message: String, at location: SourceLocation?, hint: String? = nil) {
-        diagnostics.append(Diagnostic(message, at: location, hint: hint))
+        let diagnostic = Diagnostic(message, at: location, hint: hint)
+        guard !isFull, seen.insert(diagnostic).inserted else { return }
+        if diagnostics.count == Self.maximumCount - 1 {
+            isFull = true
+            diagnostics.append(Diagnostic("too many errors; stopped after \(Self.maximumCount - 1)", at: nil))
+            return
+        }
+        diagnostics.append(diagnostic)
     }
 
     var isEmpty: Bool { diagnostics.isEmpty }

@@ -45,7 +45,7 @@ final class LayerListExpander {
             diagnostics.error("the layer list is empty", at: list.location, hint: "add at least one layer, e.g. '- linear: 10'")
         }
         for item in items {
-            guard !exceededLimit else { return }
+            guard !exceededLimit, !diagnostics.isFull else { return }
             expandItem(item, prefixes: prefixes, scopeInput: scopeInput, depth: depth, activeBlocks: activeBlocks)
         }
     }
@@ -190,7 +190,7 @@ final class LayerListExpander {
             return
         }
         for index in 0..<count {
-            guard !exceededLimit else { return }
+            guard !exceededLimit, !diagnostics.isFull else { return }
             let innerPrefixes = name.map { [prefixes[0] + "\($0).\(index)."] + prefixes } ?? prefixes
             expand(body, prefixes: innerPrefixes, scopeInput: layers.count - 1, depth: depth + 1, activeBlocks: activeBlocks)
         }
@@ -318,6 +318,7 @@ final class LayerListExpander {
     }
 
     private func reportTooDeep(at location: SourceLocation) {
+        exceededLimit = true
         diagnostics.error("repeat and block uses are nested more than \(SpecLimits.maximumExpansionDepth) deep", at: location)
     }
 }
