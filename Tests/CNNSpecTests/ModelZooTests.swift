@@ -17,6 +17,8 @@ import Testing
         "vgg16.yaml": 138_357_544,
         "resnet18.yaml": 11_689_512,
         "inception-module.yaml": 163_696,
+        "mnist-cnn.yaml": 107_002,
+        "fashion-cnn.yaml": 390_634,
     ]
 
     @Test func everyModelFileIsCovered() throws {

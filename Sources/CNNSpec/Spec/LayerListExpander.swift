@@ -175,7 +175,7 @@ final class LayerListExpander {
             case "name": name = checkedName(value)
             default:
                 let word = key.scalarText ?? key.kindDescription
-                let suggestion = Suggestion.closest(to: word, among: ["repeat", "layers", "name"])
+                let suggestion = DidYouMean.suggestion(for: word, among: ["repeat", "layers", "name"])
                 diagnostics.error("unknown key '\(word)' in a repeat", at: key.location,
                                   hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a repeat takes repeat, layers and name")
             }
@@ -218,7 +218,7 @@ final class LayerListExpander {
                 } else {
                     ok = false
                     let names = block.arguments.map(\.name)
-                    let suggestion = Suggestion.closest(to: word, among: names + ["name"])
+                    let suggestion = DidYouMean.suggestion(for: word, among: names + ["name"])
                     let takes = names.isEmpty ? "block '\(block.name)' takes no arguments"
                         : "block '\(block.name)' takes \(names.joined(separator: ", ")) and name"
                     diagnostics.error("unknown argument '\(word)' for block '\(block.name)'", at: key.location,
@@ -310,7 +310,7 @@ final class LayerListExpander {
 
     private func reportUnknownKind(_ word: String, at location: SourceLocation) {
         let candidates = LayerKind.allSpellings + blocks.keys.sorted() + ["repeat"]
-        let suggestion = Suggestion.closest(to: word, among: candidates)
+        let suggestion = DidYouMean.suggestion(for: word, among: candidates)
         let kinds = LayerKind.allCases.map(\.rawValue).joined(separator: ", ")
         diagnostics.error("unknown layer kind '\(word.prefix(80))'", at: location,
                           hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "layer kinds: \(kinds)"

@@ -85,7 +85,7 @@ struct LayerResolver {
         }
         let earlier = layers[0..<position].map(\.name)
         let local = earlier.compactMap { name in layer.prefixes.first { !$0.isEmpty && name.hasPrefix($0) }.map { String(name.dropFirst($0.count)) } }
-        let suggestion = Suggestion.closest(to: text, among: earlier + local)
+        let suggestion = DidYouMean.suggestion(for: text, among: earlier + local)
         diagnostics.error("\(layer.name): 'from' names '\(text.prefix(80))', but no earlier layer has that name", at: location,
                           hint: suggestion.map { "did you mean '\($0)'?" } ?? "name the layer with 'name: \(text.prefix(80))' or use 'input'")
         return nil

@@ -25,7 +25,7 @@ struct LayerSpecParser {
                 continue
             }
             let candidates = kind.parameterKeys + kind.keyAliases.keys.sorted() + ["name", "from"]
-            let suggestion = Suggestion.closest(to: parameter.key, among: candidates)
+            let suggestion = DidYouMean.suggestion(for: parameter.key, among: candidates)
             let valid = kind.parameterKeys.isEmpty ? "\(kind.rawValue) takes only name and from"
                 : "\(kind.rawValue) takes \(kind.parameterKeys.joined(separator: ", ")), name, from"
             diagnostics.error("\(name): unknown key '\(parameter.key)' for \(kind.rawValue)", at: parameter.keyLocation,
@@ -116,7 +116,7 @@ struct LayerSpecParser {
             case "same": return .same
             case "valid": return .valid
             default:
-                let suggestion = Suggestion.closest(to: text, among: ["same", "valid"])
+                let suggestion = DidYouMean.suggestion(for: text, among: ["same", "valid"])
                 diagnostics.error("\(reader.owner): padding must be a number, [height, width], same or valid, got '\(text)'",
                                   at: node.location, hint: suggestion.map { "did you mean '\($0)'?" })
                 return nil

@@ -29,7 +29,7 @@ public enum ModelSpecLoader {
         for (key, _) in pairs {
             let word = key.scalarText ?? key.kindDescription
             guard !topLevelKeys.contains(word) else { continue }
-            let suggestion = Suggestion.closest(to: word, among: topLevelKeys)
+            let suggestion = DidYouMean.suggestion(for: word, among: topLevelKeys)
             diagnostics.error("unknown top-level key '\(word.prefix(80))'", at: key.location,
                               hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a model file has \(topLevelKeys.joined(separator: ", "))")
         }
@@ -151,7 +151,7 @@ public enum ModelSpecLoader {
                     }
                 default:
                     let word = fieldKey.scalarText ?? fieldKey.kindDescription
-                    let suggestion = Suggestion.closest(to: word, among: ["args", "layers"])
+                    let suggestion = DidYouMean.suggestion(for: word, among: ["args", "layers"])
                     diagnostics.error("unknown key '\(word)' in block '\(name)'", at: fieldKey.location,
                                       hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a block has args and layers")
                 }

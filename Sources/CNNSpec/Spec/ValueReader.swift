@@ -56,7 +56,7 @@ struct ValueReader {
 
     func string(_ node: YAMLNode, key: String, among choices: [String]) -> String? {
         guard let text = node.scalarText, choices.contains(text.lowercased()) else {
-            let suggestion = node.scalarText.flatMap { Suggestion.closest(to: $0, among: choices) }
+            let suggestion = node.scalarText.flatMap { DidYouMean.suggestion(for: $0, among: choices) }
             diagnostics.error("\(owner): \(key) must be one of \(choices.joined(separator: ", ")), got \(node.kindDescription)",
                               at: node.location, hint: suggestion.map { "did you mean '\($0)'?" })
             return nil
