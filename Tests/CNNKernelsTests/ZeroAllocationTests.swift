@@ -157,7 +157,6 @@ import Testing
         values.initialize(repeating: 0, count: 2)
         defer { values.deallocate() }
         let fewest = steadyStateAllocations(pool, repetitions: 5) { pool.run(tasks: 2) { values[$0] += 1 } }
-        print("closure run: \(fewest) allocations per \(Self.iterations) calls")
         #expect(fewest >= UInt64(Self.iterations))
     }
 }
