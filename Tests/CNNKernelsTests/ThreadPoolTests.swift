@@ -105,6 +105,36 @@ private struct Hits {
         #expect(pool.parallelJobs > 0)
     }
 
+    /// Both tasks of a 2-task job wait for each other, which only completes if a worker really runs one
+    /// of them while the caller runs the other (a serial pool would time out and record a failure).
+    @Test func workersRunTasksConcurrentlyWithTheCaller() {
+        struct Rendezvous {
+            let arrived: UnsafeMutablePointer<Atomic<Int>>
+            let timeouts: UnsafeMutablePointer<Atomic<Int>>
+        }
+        let pool = ThreadPool(threadCount: 2)
+        let arrived = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        arrived.initialize(to: Atomic(0))
+        let timeouts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        timeouts.initialize(to: Atomic(0))
+        defer { arrived.deallocate(); timeouts.deallocate() }
+        for round in 1...20 {
+            pool.run(tasks: 2, context: Rendezvous(arrived: arrived, timeouts: timeouts)) { raw, _ in
+                let rendezvous = raw.load(as: Rendezvous.self)
+                let target = (rendezvous.arrived.pointee.wrappingAdd(1, ordering: .relaxed).newValue + 1) / 2 * 2
+                let deadline = ContinuousClock.now + .seconds(5)
+                while rendezvous.arrived.pointee.load(ordering: .relaxed) < target {
+                    if ContinuousClock.now > deadline {
+                        rendezvous.timeouts.pointee.wrappingAdd(1, ordering: .relaxed)
+                        return
+                    }
+                }
+            }
+            #expect(arrived.pointee.load(ordering: .relaxed) == 2 * round)
+        }
+        #expect(timeouts.pointee.load(ordering: .relaxed) == 0)
+    }
+
     /// A job started from inside a task (nested) cannot use the busy workers: it runs inline, completely.
     @Test func nestedRunCompletesInline() {
         struct Nested {
