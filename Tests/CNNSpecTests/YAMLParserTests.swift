@@ -42,5 +42,7 @@ import Testing
     @Test func didYouMeanFindsTypos() {
         #expect(DidYouMean.suggestion(for: "kernal", among: ["kernel", "stride", "padding"]) == "kernel")
         #expect(DidYouMean.suggestion(for: "zzzzzz", among: ["kernel", "stride"]) == nil)
+        #expect(DidYouMean.suggestion(for: "rleu", among: ["relu", "tanh", "linear"]) == "relu")
+        #expect(DidYouMean.editDistance("rleu", "relu") == 1)
     }
 }

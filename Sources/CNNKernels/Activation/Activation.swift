@@ -3,17 +3,19 @@
 public enum Activation {
     public static func forward(_ kind: ActivationKind, count: Int, input: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        ElementwiseChunking.forEachChunk(count, pool: pool) { start, length in
-            let x = input + start, y = output + start
-            switch kind {
+        let pass = ForwardPass(kind: kind, input: input, output: output)
+        ElementwiseChunking.forEachChunk(count, pool: pool, context: pass) { raw, start, end in
+            let pass = raw.load(as: ForwardPass.self)
+            let length = end - start, x = pass.input + start, y = pass.output + start
+            switch pass.kind {
             case .relu:
-                apply(length, x, y, { $0.replacing(with: 0, where: $0 .< 0) }, { max($0, 0) })
+                Activation.apply(length, x, y, { $0.replacing(with: 0, where: $0 .< 0) }, { max($0, 0) })
             case .leakyRelu(let slope):
-                apply(length, x, y, { $0.replacing(with: $0 * slope, where: $0 .< 0) }, { $0 < 0 ? $0 * slope : $0 })
+                Activation.apply(length, x, y, { $0.replacing(with: $0 * slope, where: $0 .< 0) }, { $0 < 0 ? $0 * slope : $0 })
             case .sigmoid:
-                sigmoidForward(length, x, y)
+                Activation.sigmoidForward(length, x, y)
             case .tanh:
-                tanhForward(length, x, y)
+                Activation.tanhForward(length, x, y)
             }
         }
     }
@@ -22,18 +24,21 @@ public enum Activation {
     /// PyTorch: ReLU's gradient at exactly 0 is 0, leaky ReLU's is the negative slope.
     public static func backward(_ kind: ActivationKind, count: Int, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                                 gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        ElementwiseChunking.forEachChunk(count, pool: pool) { start, length in
-            let dy = gradOutput + start, dx = gradInput + start
-            switch kind {
+        let pass = BackwardPass(kind: kind, input: input, output: output, gradOutput: gradOutput, gradInput: gradInput)
+        ElementwiseChunking.forEachChunk(count, pool: pool, context: pass) { raw, start, end in
+            let pass = raw.load(as: BackwardPass.self)
+            let input = pass.input, output = pass.output
+            let length = end - start, dy = pass.gradOutput + start, dx = pass.gradInput + start
+            switch pass.kind {
             case .relu:
-                combine(length, input + start, dy, dx, { x, g in g.replacing(with: 0, where: x .<= 0) }, { x, g in x > 0 ? g : 0 })
+                Activation.combine(length, input + start, dy, dx, { x, g in g.replacing(with: 0, where: x .<= 0) }, { x, g in x > 0 ? g : 0 })
             case .leakyRelu(let slope):
-                combine(length, input + start, dy, dx, { x, g in g.replacing(with: g * slope, where: x .<= 0) },
+                Activation.combine(length, input + start, dy, dx, { x, g in g.replacing(with: g * slope, where: x .<= 0) },
                         { x, g in x > 0 ? g : g * slope })
             case .sigmoid:
-                combine(length, output + start, dy, dx, { y, g in g * y * (1 - y) }, { y, g in g * y * (1 - y) })
+                Activation.combine(length, output + start, dy, dx, { y, g in g * y * (1 - y) }, { y, g in g * y * (1 - y) })
             case .tanh:
-                combine(length, output + start, dy, dx, { y, g in g * (1 - y * y) }, { y, g in g * (1 - y * y) })
+                Activation.combine(length, output + start, dy, dx, { y, g in g * (1 - y * y) }, { y, g in g * (1 - y * y) })
             }
         }
     }
@@ -92,5 +97,21 @@ public enum Activation {
             out[index] = scalar(a[index], g[index])
             index += 1
         }
+    }
+
+    /// What a forward chunk task reads (C-convention tasks cannot capture).
+    private struct ForwardPass {
+        let kind: ActivationKind
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+    }
+
+    /// What a backward chunk task reads.
+    private struct BackwardPass {
+        let kind: ActivationKind
+        let input: UnsafePointer<Float>
+        let output: UnsafePointer<Float>
+        let gradOutput: UnsafePointer<Float>
+        let gradInput: UnsafeMutablePointer<Float>
     }
 }

@@ -104,12 +104,9 @@ final class DirectConvolution: ConvolutionKernel {
 
     func prepare(weight: UnsafePointer<Float>) {}
 
-    private func forEachImageRange(batch: Int, _ body: (Int, Range<Int>) -> Void) {
-        let tasks = min(threads, batch)
-        pool.run(tasks: tasks) { task in
-            let range = (batch * task / tasks)..<(batch * (task + 1) / tasks)
-            if !range.isEmpty { body(task, range) }
-        }
+    /// Runs `body(context, slot, start, end)` over contiguous image ranges, one per pool thread.
+    private func forEachImageRange<Context>(batch: Int, context: Context, _ body: ParallelPartTask) {
+        pool.forEachPart(of: batch, parts: min(threads, batch), context: context, body)
     }
 
     /// Zeroes `count` floats of `buffer`, then writes source[c][y][x] at buffer[c·channelStride + (y·sy + oy)·width + x·sx + ox]
@@ -140,7 +137,7 @@ final class DirectConvolution: ConvolutionKernel {
 
     func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  output: UnsafeMutablePointer<Float>) {
-        let g = geometry, grid = forwardGrid, taps = g.patchSize
+        let g = geometry, taps = g.patchSize
         // packed[block][ci][kh][kw][j] = weight[4·block + j][ci][kh][kw]
         for block in 0..<outBlocks {
             for j in 0..<4 {
@@ -148,30 +145,40 @@ final class DirectConvolution: ConvolutionKernel {
                 for t in 0..<taps { forwardWeights[(block * taps + t) * 4 + j] = co < g.outChannels ? weight[co * taps + t] : 0 }
             }
         }
+        let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), input: input, bias: bias, output: output)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: ForwardPass.self)
+            pass.kernel.takeUnretainedValue().forward(images: first..<end, slot: slot, input: pass.input, bias: pass.bias,
+                                                      output: pass.output)
+        }
+    }
+
+    /// One thread's share of `forward`, with the packed `forwardWeights`.
+    private func forward(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                         output: UnsafeMutablePointer<Float>) {
+        let g = geometry, grid = forwardGrid, taps = g.patchSize
         let oh = g.outHeight, ow = g.outWidth
-        forEachImageRange(batch: batch) { slot, images in
-            let buffer = buffers[slot], y = wide[slot]
-            for n in images {
-                DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
-                                        width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
-                                        offsetX: g.paddingWidth, into: buffer, count: bufferSize,
-                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
-                for block in 0..<outBlocks {
-                    WideConvolution.convolve(grid: grid, channels: g.inChannels, x: buffer,
-                                             weights: forwardWeights + block * taps * 4, y: y)
-                    for j in 0..<min(4, g.outChannels - 4 * block) {
-                        let co = 4 * block + j
-                        let out = output + (n * g.outChannels + co) * oh * ow
-                        let source = y + j * grid.paddedOutput
-                        let shift = bias?[co] ?? 0
-                        for r in 0..<oh {
-                            let line = source + r * g.strideHeight * grid.width
-                            let target = out + r * ow
-                            if g.strideWidth == 1 {
-                                for x in 0..<ow { target[x] = line[x] + shift }
-                            } else {
-                                for x in 0..<ow { target[x] = line[x * g.strideWidth] + shift }
-                            }
+        let buffer = buffers[slot], y = wide[slot]
+        for n in images {
+            DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
+                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
+                                    offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                    channelStride: grid.plane, rows: grid.rows, width: grid.width)
+            for block in 0..<outBlocks {
+                WideConvolution.convolve(grid: grid, channels: g.inChannels, x: buffer,
+                                         weights: forwardWeights + block * taps * 4, y: y)
+                for j in 0..<min(4, g.outChannels - 4 * block) {
+                    let co = 4 * block + j
+                    let out = output + (n * g.outChannels + co) * oh * ow
+                    let source = y + j * grid.paddedOutput
+                    let shift = bias?[co] ?? 0
+                    for r in 0..<oh {
+                        let line = source + r * g.strideHeight * grid.width
+                        let target = out + r * ow
+                        if g.strideWidth == 1 {
+                            for x in 0..<ow { target[x] = line[x] + shift }
+                        } else {
+                            for x in 0..<ow { target[x] = line[x * g.strideWidth] + shift }
                         }
                     }
                 }
@@ -181,7 +188,7 @@ final class DirectConvolution: ConvolutionKernel {
 
     func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       gradInput: UnsafeMutablePointer<Float>) {
-        let g = geometry, grid = backwardGrid, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
+        let g = geometry, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
         let perBlock = g.outChannels * taps
         // packed[block][co][a][b][j] = weight[co][4·block + j][KH−1−a][KW−1−b]
         for block in 0..<inBlocks {
@@ -196,24 +203,35 @@ final class DirectConvolution: ConvolutionKernel {
                 }
             }
         }
-        forEachImageRange(batch: batch) { slot, images in
-            let buffer = buffers[slot], y = wide[slot]
-            for n in images {
-                DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
-                                        height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
-                                        strideX: g.strideWidth, offsetY: kh - 1 - g.paddingHeight,
-                                        offsetX: kw - 1 - g.paddingWidth, into: buffer, count: bufferSize,
-                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
-                for block in 0..<inBlocks {
-                    WideConvolution.convolve(grid: grid, channels: g.outChannels, x: buffer,
-                                             weights: backwardWeights + block * perBlock * 4, y: y)
-                    for j in 0..<min(4, g.inChannels - 4 * block) {
-                        let ci = 4 * block + j
-                        let target = gradInput + (n * g.inChannels + ci) * g.inHeight * g.inWidth
-                        let source = y + j * grid.paddedOutput
-                        for r in 0..<g.inHeight {
-                            (target + r * g.inWidth).update(from: source + r * grid.width, count: g.inWidth)
-                        }
+        let pass = BackwardDataPass(kernel: Unmanaged.passUnretained(self), gradOutput: gradOutput, gradInput: gradInput)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: BackwardDataPass.self)
+            pass.kernel.takeUnretainedValue().backwardData(images: first..<end, slot: slot, gradOutput: pass.gradOutput,
+                                                           gradInput: pass.gradInput)
+        }
+    }
+
+    /// One thread's share of `backwardData`, with the packed `backwardWeights`.
+    private func backwardData(images: Range<Int>, slot: Int, gradOutput: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>) {
+        let g = geometry, grid = backwardGrid, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
+        let perBlock = g.outChannels * taps
+        let buffer = buffers[slot], y = wide[slot]
+        for n in images {
+            DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
+                                    height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
+                                    strideX: g.strideWidth, offsetY: kh - 1 - g.paddingHeight,
+                                    offsetX: kw - 1 - g.paddingWidth, into: buffer, count: bufferSize,
+                                    channelStride: grid.plane, rows: grid.rows, width: grid.width)
+            for block in 0..<inBlocks {
+                WideConvolution.convolve(grid: grid, channels: g.outChannels, x: buffer,
+                                         weights: backwardWeights + block * perBlock * 4, y: y)
+                for j in 0..<min(4, g.inChannels - 4 * block) {
+                    let ci = 4 * block + j
+                    let target = gradInput + (n * g.inChannels + ci) * g.inHeight * g.inWidth
+                    let source = y + j * grid.paddedOutput
+                    for r in 0..<g.inHeight {
+                        (target + r * g.inWidth).update(from: source + r * grid.width, count: g.inWidth)
                     }
                 }
             }
@@ -222,46 +240,16 @@ final class DirectConvolution: ConvolutionKernel {
 
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-        let g = geometry, grid = forwardGrid, weightCount = g.outChannels * g.patchSize
+        let g = geometry, weightCount = g.outChannels * g.patchSize
         let tasks = min(threads, batch)
         gradWeight.update(repeating: 0, count: weightCount)
-        forEachImageRange(batch: batch) { slot, images in
-            let buffer = buffers[slot], gradGrid = wide[slot]
-            let partial = slot == 0 ? gradWeight : partialWeights[slot]
-            if slot != 0 { partial.update(repeating: 0, count: weightCount) }
-            if let stacked = stackedGrid {
-                let x = stackedInputs[slot], gradGrid = stackedGradients[slot]
-                var first = images.lowerBound
-                while first < images.upperBound {
-                    let count = min(stacked.images, images.upperBound - first)
-                    StackedCorrelation.placeInput(input + first * g.inputImageSize, images: count,
-                                                  channels: g.inChannels, grid: stacked, into: x)
-                    StackedCorrelation.placeGradient(gradOutput + first * g.outputImageSize, images: count,
-                                                     channels: g.outChannels, rows: 4 * outBlocks, grid: stacked,
-                                                     into: gradGrid)
-                    StackedCorrelation.accumulate(grid: stacked, images: count, input: x, gradient: gradGrid,
-                                                  outChannels: g.outChannels, offsets: patchOffsets,
-                                                  patchSize: g.patchSize, partial: partial)
-                    first += count
-                }
-            }
-            for n in images where stackedGrid == nil {
-                DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
-                                        width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
-                                        offsetX: g.paddingWidth, into: buffer, count: bufferSize,
-                                        channelStride: grid.plane, rows: grid.rows, width: grid.width)
-                DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
-                                        height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
-                                        strideX: g.strideWidth, offsetY: 0, offsetX: 0, into: gradGrid,
-                                        count: 4 * outBlocks * grid.paddedOutput, channelStride: grid.paddedOutput,
-                                        rows: grid.outRows, width: grid.width)
-                WideConvolution.correlate(grid: grid, channels: g.inChannels, outChannels: g.outChannels,
-                                          x: buffer, g: gradGrid, partial: partial)
-            }
-            if let gradBias {
-                PatchLowering.biasGradient(g, batch: images.count, gradOutput: gradOutput + images.lowerBound * g.outputImageSize,
-                                           gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
-            }
+        let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), input: input, gradOutput: gradOutput,
+                                       gradWeight: gradWeight, gradBias: gradBias)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: BackwardWeightsPass.self)
+            pass.kernel.takeUnretainedValue().backwardWeights(images: first..<end, slot: slot, input: pass.input,
+                                                              gradOutput: pass.gradOutput, gradWeight: pass.gradWeight,
+                                                              gradBias: pass.gradBias)
         }
         if batch <= 0 { gradBias?.update(repeating: 0, count: g.outChannels); return }
         for slot in 1..<max(tasks, 1) {
@@ -270,5 +258,69 @@ final class DirectConvolution: ConvolutionKernel {
                 ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
             }
         }
+    }
+
+    /// One thread's share of `backwardWeights`: slot 0 accumulates into `gradWeight`/`gradBias`, other
+    /// slots into their partials.
+    private func backwardWeights(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                 gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        let g = geometry, grid = forwardGrid, weightCount = g.outChannels * g.patchSize
+        let buffer = buffers[slot], gradGrid = wide[slot]
+        let partial = slot == 0 ? gradWeight : partialWeights[slot]
+        if slot != 0 { partial.update(repeating: 0, count: weightCount) }
+        if let stacked = stackedGrid {
+            let x = stackedInputs[slot], gradGrid = stackedGradients[slot]
+            var first = images.lowerBound
+            while first < images.upperBound {
+                let count = min(stacked.images, images.upperBound - first)
+                StackedCorrelation.placeInput(input + first * g.inputImageSize, images: count,
+                                              channels: g.inChannels, grid: stacked, into: x)
+                StackedCorrelation.placeGradient(gradOutput + first * g.outputImageSize, images: count,
+                                                 channels: g.outChannels, rows: 4 * outBlocks, grid: stacked,
+                                                 into: gradGrid)
+                StackedCorrelation.accumulate(grid: stacked, images: count, input: x, gradient: gradGrid,
+                                              outChannels: g.outChannels, offsets: patchOffsets,
+                                              patchSize: g.patchSize, partial: partial)
+                first += count
+            }
+        }
+        for n in images where stackedGrid == nil {
+            DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
+                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
+                                    offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                    channelStride: grid.plane, rows: grid.rows, width: grid.width)
+            DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
+                                    height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
+                                    strideX: g.strideWidth, offsetY: 0, offsetX: 0, into: gradGrid,
+                                    count: 4 * outBlocks * grid.paddedOutput, channelStride: grid.paddedOutput,
+                                    rows: grid.outRows, width: grid.width)
+            WideConvolution.correlate(grid: grid, channels: g.inChannels, outChannels: g.outChannels,
+                                      x: buffer, g: gradGrid, partial: partial)
+        }
+        if let gradBias {
+            PatchLowering.biasGradient(g, batch: images.count, gradOutput: gradOutput + images.lowerBound * g.outputImageSize,
+                                       gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
+        }
+    }
+
+    /// What a forward task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
+    private struct ForwardPass {
+        let kernel: Unmanaged<DirectConvolution>
+        let input: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let output: UnsafeMutablePointer<Float>
+    }
+
+    /// What a backwardData task reads.
+    private struct BackwardDataPass {
+        let kernel: Unmanaged<DirectConvolution>
+        let gradOutput: UnsafePointer<Float>
+        let gradInput: UnsafeMutablePointer<Float>
+    }
+
+    /// What a backwardWeights task reads.
+    private struct BackwardWeightsPass {
+        let kernel: Unmanaged<DirectConvolution>
+        let input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
+        let gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
     }
 }

@@ -38,13 +38,9 @@ final class Im2ColConvolution: ConvolutionKernel {
 
     func prepare(weight: UnsafePointer<Float>) {}
 
-    /// Runs `body(slot, images)` over contiguous image ranges, one per pool thread.
-    private func forEachImageRange(batch: Int, _ body: (Int, Range<Int>) -> Void) {
-        let tasks = min(threads, batch)
-        gemm.pool.run(tasks: tasks) { task in
-            let range = (batch * task / tasks)..<(batch * (task + 1) / tasks)
-            if !range.isEmpty { body(task, range) }
-        }
+    /// Runs `body(context, slot, start, end)` over contiguous image ranges, one per pool thread.
+    private func forEachImageRange<Context>(batch: Int, context: Context, _ body: ParallelPartTask) {
+        gemm.pool.forEachPart(of: batch, parts: min(threads, batch), context: context, body)
     }
 
     /// The lowered matrix of image `n` in slot `slot`'s workspace (or the image itself when pointwise).
@@ -57,54 +53,64 @@ final class Im2ColConvolution: ConvolutionKernel {
 
     func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  output: UnsafeMutablePointer<Float>) {
+        let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), input: input, weight: weight, bias: bias, output: output)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: ForwardPass.self)
+            pass.kernel.takeUnretainedValue().forward(images: first..<end, slot: slot, input: pass.input, weight: pass.weight,
+                                                      bias: pass.bias, output: pass.output)
+        }
+    }
+
+    private func forward(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
         let g = geometry, plane = g.outPlane
-        forEachImageRange(batch: batch) { slot, images in
-            for n in images {
-                let col = lowered(input, image: n, slot: slot)
-                let out = output + n * g.outputImageSize
-                if let bias { PatchLowering.fillBias(g, images: 1, bias: bias, output: out) }
-                gemm.multiplySerial(slot: slot, m: g.outChannels, n: plane, k: g.patchSize,
-                                    a: weight, lda: g.patchSize, transposeA: false,
-                                    b: col, ldb: plane, transposeB: false,
-                                    c: out, ldc: plane, alpha: 1, beta: bias == nil ? 0 : 1)
-            }
+        for n in images {
+            let col = lowered(input, image: n, slot: slot)
+            let out = output + n * g.outputImageSize
+            if let bias { PatchLowering.fillBias(g, images: 1, bias: bias, output: out) }
+            gemm.multiplySerial(slot: slot, m: g.outChannels, n: plane, k: g.patchSize,
+                                a: weight, lda: g.patchSize, transposeA: false,
+                                b: col, ldb: plane, transposeB: false,
+                                c: out, ldc: plane, alpha: 1, beta: bias == nil ? 0 : 1)
         }
     }
 
     func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       gradInput: UnsafeMutablePointer<Float>) {
+        let pass = BackwardDataPass(kernel: Unmanaged.passUnretained(self), gradOutput: gradOutput, weight: weight,
+                                    gradInput: gradInput)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: BackwardDataPass.self)
+            pass.kernel.takeUnretainedValue().backwardData(images: first..<end, slot: slot, gradOutput: pass.gradOutput,
+                                                           weight: pass.weight, gradInput: pass.gradInput)
+        }
+    }
+
+    private func backwardData(images: Range<Int>, slot: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>) {
         let g = geometry, plane = g.outPlane
-        forEachImageRange(batch: batch) { slot, images in
-            for n in images {
-                let gradImage = gradInput + n * g.inputImageSize
-                let target = g.isPointwise ? gradImage : columns[slot]
-                gemm.multiplySerial(slot: slot, m: g.patchSize, n: plane, k: g.outChannels,
-                                    a: weight, lda: g.patchSize, transposeA: true,
-                                    b: gradOutput + n * g.outputImageSize, ldb: plane, transposeB: false,
-                                    c: target, ldc: plane, alpha: 1, beta: 0)
-                if !g.isPointwise { PatchLowering.col2im(g, col: columns[slot], image: gradImage) }
-            }
+        for n in images {
+            let gradImage = gradInput + n * g.inputImageSize
+            let target = g.isPointwise ? gradImage : columns[slot]
+            gemm.multiplySerial(slot: slot, m: g.patchSize, n: plane, k: g.outChannels,
+                                a: weight, lda: g.patchSize, transposeA: true,
+                                b: gradOutput + n * g.outputImageSize, ldb: plane, transposeB: false,
+                                c: target, ldc: plane, alpha: 1, beta: 0)
+            if !g.isPointwise { PatchLowering.col2im(g, col: columns[slot], image: gradImage) }
         }
     }
 
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-        let g = geometry, plane = g.outPlane, weightCount = g.outChannels * g.patchSize
+        let g = geometry, weightCount = g.outChannels * g.patchSize
         let tasks = min(threads, batch)
-        forEachImageRange(batch: batch) { slot, images in
-            let partial = slot == 0 ? gradWeight : partialWeights[slot]
-            for n in images {
-                let col = lowered(input, image: n, slot: slot)
-                gemm.multiplySerial(slot: slot, m: g.outChannels, n: g.patchSize, k: plane,
-                                    a: gradOutput + n * g.outputImageSize, lda: plane, transposeA: false,
-                                    b: col, ldb: plane, transposeB: true,
-                                    c: partial, ldc: g.patchSize, alpha: 1, beta: n == images.lowerBound ? 0 : 1)
-            }
-            if let gradBias {
-                let start = gradOutput + images.lowerBound * g.outputImageSize
-                PatchLowering.biasGradient(g, batch: images.count, gradOutput: start,
-                                           gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
-            }
+        let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), input: input, gradOutput: gradOutput,
+                                       gradWeight: gradWeight, gradBias: gradBias)
+        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+            let pass = raw.load(as: BackwardWeightsPass.self)
+            pass.kernel.takeUnretainedValue().backwardWeights(images: first..<end, slot: slot, input: pass.input,
+                                                              gradOutput: pass.gradOutput, gradWeight: pass.gradWeight,
+                                                              gradBias: pass.gradBias)
         }
         if batch <= 0 {
             gradWeight.update(repeating: 0, count: weightCount)
@@ -117,6 +123,46 @@ final class Im2ColConvolution: ConvolutionKernel {
                 ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
             }
         }
+    }
+
+    /// One thread's share of `backwardWeights`: slot 0 writes `gradWeight`/`gradBias`, other slots their partials.
+    private func backwardWeights(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                 gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        let g = geometry, plane = g.outPlane
+        let partial = slot == 0 ? gradWeight : partialWeights[slot]
+        for n in images {
+            let col = lowered(input, image: n, slot: slot)
+            gemm.multiplySerial(slot: slot, m: g.outChannels, n: g.patchSize, k: plane,
+                                a: gradOutput + n * g.outputImageSize, lda: plane, transposeA: false,
+                                b: col, ldb: plane, transposeB: true,
+                                c: partial, ldc: g.patchSize, alpha: 1, beta: n == images.lowerBound ? 0 : 1)
+        }
+        if let gradBias {
+            let start = gradOutput + images.lowerBound * g.outputImageSize
+            PatchLowering.biasGradient(g, batch: images.count, gradOutput: start,
+                                       gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
+        }
+    }
+
+    /// What a forward task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
+    private struct ForwardPass {
+        let kernel: Unmanaged<Im2ColConvolution>
+        let input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let output: UnsafeMutablePointer<Float>
+    }
+
+    /// What a backwardData task reads.
+    private struct BackwardDataPass {
+        let kernel: Unmanaged<Im2ColConvolution>
+        let gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>
+        let gradInput: UnsafeMutablePointer<Float>
+    }
+
+    /// What a backwardWeights task reads.
+    private struct BackwardWeightsPass {
+        let kernel: Unmanaged<Im2ColConvolution>
+        let input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
+        let gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
     }
 }
 

@@ -45,13 +45,22 @@ final class ToeplitzConvolution: ConvolutionKernel {
     var workspaceBytes: Int { 4 * rows * columns + weightPath.workspaceBytes }
 
     func prepare(weight: UnsafePointer<Float>) {
-        let g = geometry, oh = g.outHeight, ow = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth
-        let plane = g.inHeight * g.inWidth
-        let columnRanges = (0..<kw).map {
-            PatchLowering.validRange(offset: $0, stride: g.strideWidth, padding: g.paddingWidth,
-                                     width: g.inWidth, outWidth: ow)
+        let pass = KernelPlacement(geometry: geometry, weight: weight, matrix: matrix, columns: columns)
+        gemm.pool.parallelFor(geometry.outChannels, context: pass) { raw, first, end in
+            raw.load(as: KernelPlacement.self).place(channels: first..<end)
         }
-        gemm.pool.parallelFor(g.outChannels) { channels in
+    }
+
+    /// Writes the kernel entries of output channels `channels` into T (read by C-convention pool tasks).
+    private struct KernelPlacement {
+        let geometry: ConvolutionGeometry
+        let weight: UnsafePointer<Float>
+        let matrix: UnsafeMutablePointer<Float>
+        let columns: Int
+
+        func place(channels: Range<Int>) {
+            let g = geometry, oh = g.outHeight, ow = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth
+            let plane = g.inHeight * g.inWidth
             for co in channels {
                 for oy in 0..<oh {
                     for ox in 0..<ow {
@@ -62,8 +71,9 @@ final class ToeplitzConvolution: ConvolutionKernel {
                                 let iy = oy * g.strideHeight - g.paddingHeight + a
                                 if iy < 0 || iy >= g.inHeight { continue }
                                 let base = ci * plane + iy * g.inWidth + ox * g.strideWidth - g.paddingWidth
-                                for b in 0..<kw where columnRanges[b].contains(ox) {
-                                    row[base + b] = kernel[a * kw + b]
+                                for b in 0..<kw {
+                                    let ix = ox * g.strideWidth - g.paddingWidth + b
+                                    if ix >= 0 && ix < g.inWidth { row[base + b] = kernel[a * kw + b] }
                                 }
                             }
                         }

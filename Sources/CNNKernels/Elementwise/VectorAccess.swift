@@ -34,19 +34,11 @@ enum VectorAccess {
 enum ElementwiseChunking {
     static let minimumChunk = 16_384
 
-    /// Runs `body(start, count)` over `0..<count` in parallel chunks whose starts are multiples of 16.
-    @inline(__always) static func forEachChunk(_ count: Int, pool: ThreadPool, _ body: (Int, Int) -> Void) {
-        if count < 2 * minimumChunk || pool.threadCount == 1 {
-            body(0, count)
-            return
-        }
-        let chunks = min(pool.threadCount, count / minimumChunk)
-        let size = ((count + chunks - 1) / chunks + 15) & ~15
-        pool.run(tasks: chunks) { chunk in
-            let start = chunk * size
-            let end = min(count, start + size)
-            if start < end { body(start, end - start) }
-        }
+    /// Runs `body(context, start, end)` over `0..<count` in parallel chunks whose starts are multiples of 16
+    /// (one inline call when the buffer is small or the pool has one thread). No heap allocation.
+    @inline(__always) static func forEachChunk<Context>(_ count: Int, pool: ThreadPool, context: Context,
+                                                        _ body: ParallelRangeTask) {
+        pool.parallelFor(count, minimumChunk: minimumChunk, chunkAlignment: 16, context: context, body)
     }
 }
 

@@ -69,24 +69,43 @@ public final class GEMM: @unchecked Sendable {
         let splitN = nPanels >= mPanels || nPanels >= 4 * threads
         let panels = splitN ? nPanels : mPanels
         let tasks = min(threads, panels)
-        pool.run(tasks: tasks) { task in
+        let split = PanelSplit(gemm: Unmanaged.passUnretained(self), splitN: splitN, panels: panels, tasks: tasks,
+                               m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+                               transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        pool.run(tasks: tasks, context: split) { raw, task in raw.load(as: PanelSplit.self).run(task: task) }
+    }
+
+    /// One `multiply` split over whole micro-panels of N (or M): task `t` computes panels
+    /// `panels·t/tasks ..< panels·(t+1)/tasks` with packing buffers `t`. Read by C-convention pool tasks,
+    /// hence the unretained reference (the caller keeps the GEMM alive until `run` returns).
+    private struct PanelSplit {
+        let gemm: Unmanaged<GEMM>
+        let splitN: Bool, panels: Int, tasks: Int
+        let m: Int, n: Int, k: Int
+        let a: UnsafePointer<Float>, lda: Int, transposeA: Bool
+        let b: UnsafePointer<Float>, ldb: Int, transposeB: Bool
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let alpha: Float, beta: Float
+
+        func run(task: Int) {
             let first = panels * task / tasks
             let last = panels * (task + 1) / tasks
             if first >= last { return }
+            let gemm = gemm.takeUnretainedValue()
             if splitN {
                 let j0 = first * GEMM.nr
                 let j1 = min(n, last * GEMM.nr)
                 let bOffset = transposeB ? j0 * ldb : j0
-                multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
-                               b: b + bOffset, ldb: ldb, transposeB: transposeB, c: c + j0, ldc: ldc,
-                               alpha: alpha, beta: beta)
+                gemm.multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
+                                    b: b + bOffset, ldb: ldb, transposeB: transposeB, c: c + j0, ldc: ldc,
+                                    alpha: alpha, beta: beta)
             } else {
                 let i0 = first * GEMM.mr
                 let i1 = min(m, last * GEMM.mr)
                 let aOffset = transposeA ? i0 : i0 * lda
-                multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                               b: b, ldb: ldb, transposeB: transposeB, c: c + i0 * ldc, ldc: ldc,
-                               alpha: alpha, beta: beta)
+                gemm.multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
+                                    b: b, ldb: ldb, transposeB: transposeB, c: c + i0 * ldc, ldc: ldc,
+                                    alpha: alpha, beta: beta)
             }
         }
     }

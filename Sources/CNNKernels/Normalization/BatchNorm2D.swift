@@ -10,23 +10,12 @@ public enum BatchNorm2D {
                                        output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let count = batch * spatial
         guard count > 0 else { return }
-        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool) { channel in
-            let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
-            var sum: Double = 0
-            for image in 0..<batch { sum += Double(planeSum(input + planes.offset(image), spatial)) }
-            let mean = Float(sum / Double(count))
-            var squares: Double = 0
-            for image in 0..<batch { squares += Double(planeSquaredDeviation(input + planes.offset(image), spatial, mean)) }
-            let variance = squares / Double(count)
-            let invStd = Float(1 / (variance + Double(eps)).squareRoot())
-            saveMean[channel] = mean
-            saveInvStd[channel] = invStd
-            let unbiased = count > 1 ? variance * Double(count) / Double(count - 1) : variance
-            runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean
-            runningVar[channel] = (1 - momentum) * runningVar[channel] + momentum * Float(unbiased)
-            let scale = weight[channel] * invStd
-            let shift = bias[channel] - mean * scale
-            for image in 0..<batch { planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+        let pass = TrainingForward(batch: batch, channels: channels, spatial: spatial, eps: eps, momentum: momentum,
+                                   input: input, weight: weight, bias: bias, runningMean: runningMean,
+                                   runningVar: runningVar, saveMean: saveMean, saveInvStd: saveInvStd, output: output)
+        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: TrainingForward.self)
+            for channel in first..<end { pass.normalise(channel: channel) }
         }
     }
 
@@ -34,11 +23,12 @@ public enum BatchNorm2D {
     public static func forwardInference(batch: Int, channels: Int, spatial: Int, eps: Float, input: UnsafePointer<Float>,
                                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, runningMean: UnsafePointer<Float>,
                                         runningVar: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool) { channel in
-            let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
-            let scale = weight[channel] / (runningVar[channel] + eps).squareRoot()
-            let shift = bias[channel] - runningMean[channel] * scale
-            for image in 0..<batch { planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+        let pass = InferenceForward(batch: batch, channels: channels, spatial: spatial, eps: eps, input: input,
+                                    weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                    output: output)
+        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: InferenceForward.self)
+            for channel in first..<end { pass.normalise(channel: channel) }
         }
     }
 
@@ -50,13 +40,77 @@ public enum BatchNorm2D {
                                 gradBias: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let count = batch * spatial
         guard count > 0 else { return }
-        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool) { channel in
+        let pass = TrainingBackward(batch: batch, channels: channels, spatial: spatial, input: input,
+                                    gradOutput: gradOutput, weight: weight, saveMean: saveMean, saveInvStd: saveInvStd,
+                                    gradInput: gradInput, gradWeight: gradWeight, gradBias: gradBias)
+        forEachChannel(channels, batch: batch, spatial: spatial, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: TrainingBackward.self)
+            for channel in first..<end { pass.backward(channel: channel) }
+        }
+    }
+
+    /// What a training-forward channel task reads (C-convention tasks cannot capture).
+    private struct TrainingForward {
+        let batch: Int, channels: Int, spatial: Int
+        let eps: Float, momentum: Float
+        let input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>
+        let saveMean: UnsafeMutablePointer<Float>, saveInvStd: UnsafeMutablePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+
+        func normalise(channel: Int) {
+            let count = batch * spatial
+            let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
+            var sum: Double = 0
+            for image in 0..<batch { sum += Double(BatchNorm2D.planeSum(input + planes.offset(image), spatial)) }
+            let mean = Float(sum / Double(count))
+            var squares: Double = 0
+            for image in 0..<batch { squares += Double(BatchNorm2D.planeSquaredDeviation(input + planes.offset(image), spatial, mean)) }
+            let variance = squares / Double(count)
+            let invStd = Float(1 / (variance + Double(eps)).squareRoot())
+            saveMean[channel] = mean
+            saveInvStd[channel] = invStd
+            let unbiased = count > 1 ? variance * Double(count) / Double(count - 1) : variance
+            runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean
+            runningVar[channel] = (1 - momentum) * runningVar[channel] + momentum * Float(unbiased)
+            let scale = weight[channel] * invStd
+            let shift = bias[channel] - mean * scale
+            for image in 0..<batch { BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+        }
+    }
+
+    /// What an inference-forward channel task reads.
+    private struct InferenceForward {
+        let batch: Int, channels: Int, spatial: Int
+        let eps: Float
+        let input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+
+        func normalise(channel: Int) {
+            let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
+            let scale = weight[channel] / (runningVar[channel] + eps).squareRoot()
+            let shift = bias[channel] - runningMean[channel] * scale
+            for image in 0..<batch { BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+        }
+    }
+
+    /// What a backward channel task reads.
+    private struct TrainingBackward {
+        let batch: Int, channels: Int, spatial: Int
+        let input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>
+        let saveMean: UnsafePointer<Float>, saveInvStd: UnsafePointer<Float>
+        let gradInput: UnsafeMutablePointer<Float>, gradWeight: UnsafeMutablePointer<Float>
+        let gradBias: UnsafeMutablePointer<Float>
+
+        func backward(channel: Int) {
+            let count = batch * spatial
             let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
             let mean = saveMean[channel], invStd = saveInvStd[channel]
             var sumGradient: Double = 0
             var sumGradientCentered: Double = 0
             for image in 0..<batch {
-                let sums = planeGradientSums(input + planes.offset(image), gradOutput + planes.offset(image), spatial, mean)
+                let sums = BatchNorm2D.planeGradientSums(input + planes.offset(image), gradOutput + planes.offset(image), spatial, mean)
                 sumGradient += Double(sums.gradient)
                 sumGradientCentered += Double(sums.gradientCentered)
             }
@@ -84,12 +138,11 @@ public enum BatchNorm2D {
         @inline(__always) func offset(_ image: Int) -> Int { (image * channels + channel) * spatial }
     }
 
-    @inline(__always) private static func forEachChannel(_ channels: Int, batch: Int, spatial: Int, pool: ThreadPool,
-                                                         _ body: (Int) -> Void) {
+    /// Runs `body(context, first, end)` over channel ranges, at least ~16K elements of work per chunk.
+    @inline(__always) private static func forEachChannel<Context>(_ channels: Int, batch: Int, spatial: Int, pool: ThreadPool,
+                                                                  context: Context, _ body: ParallelRangeTask) {
         let perChannel = max(1, batch * spatial)
-        pool.parallelFor(channels, minimumChunk: max(1, 16_384 / perChannel)) { range in
-            for channel in range { body(channel) }
-        }
+        pool.parallelFor(channels, minimumChunk: max(1, 16_384 / perChannel), context: context, body)
     }
 
     @inline(__always) private static func planeSum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {

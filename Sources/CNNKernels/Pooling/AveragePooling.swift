@@ -5,23 +5,28 @@
 public enum AveragePooling {
     public static func forward(_ g: PoolingGeometry, batch: Int, countIncludePad: Bool, input: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let inPlane = g.inPlane, outPlane = g.outPlane
-        let fast = g.isTwoByTwoStrideTwo
-        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
-            let source = input + plane * inPlane
-            let destination = output + plane * outPlane
-            if fast {
-                forwardTwoByTwoPlane(g, source, destination)
-                return
-            }
-            for outRow in 0..<g.outHeight {
-                for outColumn in 0..<g.outWidth {
-                    let window = g.window(outRow: outRow, outColumn: outColumn)
-                    var sum: Float = 0
-                    for row in window.rows {
-                        for column in window.columns { sum += source[row * g.inWidth + column] }
+        let pass = Pass(geometry: g, countIncludePad: countIncludePad, source: input, destination: output)
+        forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: Pass.self)
+            let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
+            let fast = g.isTwoByTwoStrideTwo, countIncludePad = pass.countIncludePad
+            for plane in first..<end {
+                let source = pass.source + plane * inPlane
+                let destination = pass.destination + plane * outPlane
+                if fast {
+                    AveragePooling.forwardTwoByTwoPlane(g, source, destination)
+                    continue
+                }
+                for outRow in 0..<g.outHeight {
+                    for outColumn in 0..<g.outWidth {
+                        let window = g.window(outRow: outRow, outColumn: outColumn)
+                        var sum: Float = 0
+                        for row in window.rows {
+                            for column in window.columns { sum += source[row * g.inWidth + column] }
+                        }
+                        destination[outRow * g.outWidth + outColumn] =
+                            sum / AveragePooling.divisor(g, outRow, outColumn, countIncludePad)
                     }
-                    destination[outRow * g.outWidth + outColumn] = sum / divisor(g, outRow, outColumn, countIncludePad)
                 }
             }
         }
@@ -30,22 +35,27 @@ public enum AveragePooling {
     /// gradInput = Σ over windows containing the element of gradOutput / divisor.
     public static func backward(_ g: PoolingGeometry, batch: Int, countIncludePad: Bool, gradOutput: UnsafePointer<Float>,
                                 gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let inPlane = g.inPlane, outPlane = g.outPlane
-        let fast = g.isTwoByTwoStrideTwo
-        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
-            let gradients = gradOutput + plane * outPlane
-            let destination = gradInput + plane * inPlane
-            if fast {
-                backwardTwoByTwoPlane(g, gradients, destination)
-                return
-            }
-            Elementwise.fill(count: inPlane, value: 0, destination)
-            for outRow in 0..<g.outHeight {
-                for outColumn in 0..<g.outWidth {
-                    let window = g.window(outRow: outRow, outColumn: outColumn)
-                    let share = gradients[outRow * g.outWidth + outColumn] / divisor(g, outRow, outColumn, countIncludePad)
-                    for row in window.rows {
-                        for column in window.columns { destination[row * g.inWidth + column] += share }
+        let pass = Pass(geometry: g, countIncludePad: countIncludePad, source: gradOutput, destination: gradInput)
+        forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: Pass.self)
+            let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
+            let fast = g.isTwoByTwoStrideTwo, countIncludePad = pass.countIncludePad
+            for plane in first..<end {
+                let gradients = pass.source + plane * outPlane
+                let destination = pass.destination + plane * inPlane
+                if fast {
+                    AveragePooling.backwardTwoByTwoPlane(g, gradients, destination)
+                    continue
+                }
+                Elementwise.fill(count: inPlane, value: 0, destination)
+                for outRow in 0..<g.outHeight {
+                    for outColumn in 0..<g.outWidth {
+                        let window = g.window(outRow: outRow, outColumn: outColumn)
+                        let share = gradients[outRow * g.outWidth + outColumn]
+                            / AveragePooling.divisor(g, outRow, outColumn, countIncludePad)
+                        for row in window.rows {
+                            for column in window.columns { destination[row * g.inWidth + column] += share }
+                        }
                     }
                 }
             }
@@ -119,5 +129,14 @@ public enum AveragePooling {
         for row in (2 * g.outHeight)..<g.inHeight {
             Elementwise.fill(count: width, value: 0, destination + row * width)
         }
+    }
+
+    /// What a plane task reads (C-convention tasks cannot capture): forward reads `source` = input and
+    /// writes `destination` = output; backward reads gradOutput and writes gradInput.
+    private struct Pass {
+        let geometry: PoolingGeometry
+        let countIncludePad: Bool
+        let source: UnsafePointer<Float>
+        let destination: UnsafeMutablePointer<Float>
     }
 }

@@ -4,16 +4,20 @@ public enum MaxPooling {
     /// maximum of the window, as PyTorch; a NaN in the window wins (and propagates) like PyTorch.
     public static func forward(_ g: PoolingGeometry, batch: Int, input: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, pool: ThreadPool) {
-        let inPlane = g.inPlane, outPlane = g.outPlane
-        let fast = g.isTwoByTwoStrideTwo
-        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
-            let source = input + plane * inPlane
-            let destination = output + plane * outPlane
-            let indices = argmax + plane * outPlane
-            if fast {
-                forwardTwoByTwoPlane(g, source, destination, indices)
-            } else {
-                forwardGenericPlane(g, source, destination, indices)
+        let pass = ForwardPass(geometry: g, input: input, output: output, argmax: argmax)
+        forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: ForwardPass.self)
+            let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
+            let fast = g.isTwoByTwoStrideTwo
+            for plane in first..<end {
+                let source = pass.input + plane * inPlane
+                let destination = pass.output + plane * outPlane
+                let indices = pass.argmax + plane * outPlane
+                if fast {
+                    MaxPooling.forwardTwoByTwoPlane(g, source, destination, indices)
+                } else {
+                    MaxPooling.forwardGenericPlane(g, source, destination, indices)
+                }
             }
         }
     }
@@ -21,17 +25,21 @@ public enum MaxPooling {
     /// gradInput = Σ gradOutput routed to each window's argmax (overlapping windows accumulate).
     public static func backward(_ g: PoolingGeometry, batch: Int, gradOutput: UnsafePointer<Float>,
                                 argmax: UnsafePointer<Int32>, gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let inPlane = g.inPlane, outPlane = g.outPlane
-        let fast = g.isTwoByTwoStrideTwo
-        forEachPoolingPlane(batch * g.channels, planeCost: inPlane, pool: pool) { plane in
-            let gradients = gradOutput + plane * outPlane
-            let indices = argmax + plane * outPlane
-            let destination = gradInput + plane * inPlane
-            if fast {
-                backwardTwoByTwoPlane(g, gradients, indices, destination)
-            } else {
-                Elementwise.fill(count: inPlane, value: 0, destination)
-                for index in 0..<outPlane { destination[Int(indices[index])] += gradients[index] }
+        let pass = BackwardPass(geometry: g, gradOutput: gradOutput, argmax: argmax, gradInput: gradInput)
+        forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
+            let pass = raw.load(as: BackwardPass.self)
+            let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
+            let fast = g.isTwoByTwoStrideTwo
+            for plane in first..<end {
+                let gradients = pass.gradOutput + plane * outPlane
+                let indices = pass.argmax + plane * outPlane
+                let destination = pass.gradInput + plane * inPlane
+                if fast {
+                    MaxPooling.backwardTwoByTwoPlane(g, gradients, indices, destination)
+                } else {
+                    Elementwise.fill(count: inPlane, value: 0, destination)
+                    for index in 0..<outPlane { destination[Int(indices[index])] += gradients[index] }
+                }
             }
         }
     }
@@ -156,6 +164,22 @@ public enum MaxPooling {
             Elementwise.fill(count: width, value: 0, destination + row * width)
         }
     }
+
+    /// What a forward plane task reads (C-convention tasks cannot capture).
+    private struct ForwardPass {
+        let geometry: PoolingGeometry
+        let input: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let argmax: UnsafeMutablePointer<Int32>
+    }
+
+    /// What a backward plane task reads.
+    private struct BackwardPass {
+        let geometry: PoolingGeometry
+        let gradOutput: UnsafePointer<Float>
+        let argmax: UnsafePointer<Int32>
+        let gradInput: UnsafeMutablePointer<Float>
+    }
 }
 
 extension SIMD16 {
@@ -166,4 +190,5 @@ extension SIMD16 {
                self[8], self[8], self[9], self[9], self[10], self[10], self[11], self[11],
                self[12], self[12], self[13], self[13], self[14], self[14], self[15], self[15])
     }
+
 }

@@ -46,10 +46,11 @@ public struct PoolingGeometry: Hashable, Sendable {
     }
 }
 
-/// Runs `body(plane)` for every (image, channel) plane, spread over the pool in contiguous runs.
-@inline(__always) func forEachPoolingPlane(_ planes: Int, planeCost: Int, pool: ThreadPool, _ body: (Int) -> Void) {
+/// Runs `body(context, first, end)` over the (image, channel) planes `0..<planes`, spread over the pool
+/// in contiguous runs of planes. No heap allocation.
+@inline(__always) func forEachPoolingPlane<Context>(_ planes: Int, planeCost: Int, pool: ThreadPool, context: Context,
+                                                    _ body: ParallelRangeTask) {
     let minimumPlanes = max(1, 8_192 / max(planeCost, 1))
-    pool.parallelFor(planes, minimumChunk: minimumPlanes) { range in
-        for plane in range { body(plane) }
-    }
+    pool.parallelFor(planes, minimumChunk: minimumPlanes, context: context, body)
 }
+

@@ -61,27 +61,49 @@ public final class BatchLoader: @unchecked Sendable {
     public func fill(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
         let count = samples(inBatch: batch)
         guard count > 0 else { return 0 }
-        let start = batch * batchSize
-        let chunks = min(slots, count)
-        let chunkSize = (count + chunks - 1) / chunks
-        let sampleBytes = dataset.sampleSize, outputCount = pipeline.outputCount
+        let parts = min(slots, count)
         dataset.images.withUnsafeBufferPointer { pixels in
             dataset.labels.withUnsafeBufferPointer { allLabels in
                 order.withUnsafeBufferPointer { order in
-                    let work = { (chunk: Int) in
-                        let workspace = self.scratch + chunk * self.pipeline.scratchBytes
-                        for position in (chunk * chunkSize)..<min(count, (chunk + 1) * chunkSize) {
-                            let sample = order[start + position]
-                            var random = SplitMix64(seed: self.seed, epoch: self.epoch, sample: sample)
-                            self.pipeline.apply(pixels.baseAddress! + sample * sampleBytes,  // invariant: non-empty dataset
-                                                into: images + position * outputCount, scratch: workspace, random: &random)
-                            labels[position] = allLabels[sample]
+                    // invariant: count > 0 implies a non-empty dataset and order
+                    let job = FillJob(loader: Unmanaged.passUnretained(self), pixels: pixels.baseAddress!,
+                                      allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize,
+                                      images: images, labels: labels)
+                    if let threadPool, parts > 1 {
+                        threadPool.forEachPart(of: count, parts: parts, context: job) { raw, part, start, end in
+                            let job = raw.load(as: FillJob.self)
+                            job.loader.takeUnretainedValue().fill(job, part: part, positions: start..<end)
                         }
+                    } else {
+                        fill(job, part: 0, positions: 0..<count)
                     }
-                    if let threadPool, chunks > 1 { threadPool.run(tasks: chunks, work) } else { for chunk in 0..<chunks { work(chunk) } }
                 }
             }
         }
         return count
     }
+
+    /// Transforms the samples at `positions` of a batch, using part `part`'s scratch.
+    private func fill(_ job: FillJob, part: Int, positions: Range<Int>) {
+        let workspace = scratch + part * pipeline.scratchBytes
+        let sampleBytes = dataset.sampleSize, outputCount = pipeline.outputCount
+        for position in positions {
+            let sample = job.order[position]
+            var random = SplitMix64(seed: seed, epoch: epoch, sample: sample)
+            pipeline.apply(job.pixels + sample * sampleBytes, into: job.images + position * outputCount,
+                           scratch: workspace, random: &random)
+            job.labels[position] = job.allLabels[sample]
+        }
+    }
+}
+
+/// What the parts of one `fill` share (passed to the pool without allocating).
+private struct FillJob {
+    let loader: Unmanaged<BatchLoader>
+    let pixels: UnsafePointer<UInt8>
+    let allLabels: UnsafePointer<Int32>
+    /// The batch's first entry in the epoch's order.
+    let order: UnsafePointer<Int>
+    let images: UnsafeMutablePointer<Float>
+    let labels: UnsafeMutablePointer<Int32>
 }

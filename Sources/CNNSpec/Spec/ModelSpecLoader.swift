@@ -1,0 +1,167 @@
+import Foundation
+
+/// Loads a model file (see docs/model-yaml.md) into a `ModelGraph` with every shape inferred.
+///
+/// All problems in the file are reported together in one `SpecError`, sorted by line.
+public enum ModelSpecLoader {
+    /// Top-level keys of a model file.
+    static let topLevelKeys = ["name", "description", "input", "layers", "blocks"]
+
+    /// Reads a model file. `inputOverride` replaces the file's `input:` (e.g. `--input 3,64,64`).
+    public static func load(path: String, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+        let document = try YAMLParser.parse(contentsOf: path)
+        return try load(document: document, defaultName: modelName(fromPath: path), inputOverride: inputOverride)
+    }
+
+    /// Parses a model from YAML text; `file` names it in messages.
+    public static func load(yaml: String, file: String = "model.yaml", inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+        let document = try YAMLParser.parse(yaml, file: file)
+        return try load(document: document, defaultName: modelName(fromPath: file), inputOverride: inputOverride)
+    }
+
+    /// Builds a model from an already parsed document (a run config may embed its model as a mapping).
+    public static func load(document: YAMLNode, defaultName: String, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+        let diagnostics = DiagnosticCollector()
+        guard case .mapping(let pairs, let location) = document else {
+            throw SpecError(Diagnostic("a model file is a mapping with 'input:' and 'layers:', got \(document.kindDescription)",
+                                       at: document.location, hint: exampleHint))
+        }
+        for (key, _) in pairs {
+            let word = key.scalarText ?? key.kindDescription
+            guard !topLevelKeys.contains(word) else { continue }
+            let suggestion = DidYouMean.suggestion(for: word, among: topLevelKeys)
+            diagnostics.error("unknown top-level key '\(word.prefix(80))'", at: key.location,
+                              hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a model file has \(topLevelKeys.joined(separator: ", "))")
+        }
+        var name = defaultName
+        if let nameNode = document["name"] {
+            if let text = nameNode.scalarText, !nameNode.isNull { name = text } else {
+                diagnostics.error("name must be a word, got \(nameNode.kindDescription)", at: nameNode.location)
+            }
+        }
+        var inputShape: TensorShape? = inputOverride
+        if let inputNode = document["input"] {
+            let written = parseInput(inputNode, diagnostics: diagnostics)
+            if inputShape == nil { inputShape = written }
+        } else if inputOverride == nil {
+            diagnostics.error("the model has no 'input:'", at: location, hint: "add 'input: [1, 28, 28]' (channels, height, width)")
+        }
+        let blocks = parseBlocks(document["blocks"], diagnostics: diagnostics)
+        guard let layersNode = document["layers"] else {
+            diagnostics.error("the model has no 'layers:'", at: location, hint: exampleHint)
+            try diagnostics.throwIfAny()
+            return ModelGraph(name: name, nodes: [])  // invariant: unreachable, an error was just recorded
+        }
+        let expander = LayerListExpander(diagnostics: diagnostics, blocks: blocks, inputLocation: document["input"]?.location ?? location)
+        expander.expand(layersNode, prefixes: [""], scopeInput: 0, depth: 0, activeBlocks: [])
+        var pending = expander.layers
+        let resolver = LayerResolver(diagnostics: diagnostics)
+        resolver.assignNames(&pending)
+        let inputs = resolver.resolveInputs(pending)
+        let parser = LayerSpecParser(diagnostics: diagnostics)
+        var resolved: [ResolvedLayer] = []
+        for (position, layer) in pending.enumerated().dropFirst() {
+            var spec: LayerSpec?
+            if let kind = layer.kind {
+                spec = parser.parse(kind: kind, name: layer.name, parameters: layer.parameters, at: layer.location)
+            }
+            if !layer.isWellFormed { spec = nil }
+            resolved.append(ResolvedLayer(name: layer.name, spec: inputs[position] == nil ? nil : spec,
+                                          inputs: inputs[position] ?? [], location: layer.location))
+        }
+        let inputLocation = document["input"]?.location
+        let graph = ShapeInference(diagnostics: diagnostics)
+            .infer(modelName: name, input: inputShape, inputLocation: inputLocation, layers: resolved)
+        try diagnostics.throwIfAny()
+        guard let graph else {
+            throw SpecError(Diagnostic("the model could not be built", at: location))  // invariant: inference reports why
+        }
+        return graph
+    }
+
+    /// Parses `--input C,H,W` (also `CxHxW`, `C×H×W`).
+    public static func parseInputShape(_ text: String) throws(SpecError) -> TensorShape {
+        let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" || $0 == "×" || $0 == " " })
+        let numbers = parts.compactMap { Int($0) }
+        guard parts.count == 3, numbers.count == 3 else {
+            throw SpecError(Diagnostic("--input must be three whole numbers channels,height,width, got '\(text)'", at: nil,
+                                       hint: "for example --input 3,32,32"))
+        }
+        for number in numbers where number < 1 || number > SpecLimits.maximumDimension {
+            throw SpecError(Diagnostic("--input sizes must be from 1 to \(SpecLimits.maximumDimension), got \(number)", at: nil))
+        }
+        return .image(channels: numbers[0], height: numbers[1], width: numbers[2])
+    }
+
+    static let exampleHint = "for example:\n      input: [1, 28, 28]\n      layers:\n        - conv: {out: 16, kernel: 5, padding: same}\n        - relu\n        - maxpool: 2\n        - flatten\n        - linear: 10"
+
+    static func modelName(fromPath path: String) -> String {
+        let file = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return file.isEmpty ? "model" : file
+    }
+
+    private static func parseInput(_ node: YAMLNode, diagnostics: DiagnosticCollector) -> TensorShape? {
+        guard case .sequence(let items, let location) = node, items.count == 3 else {
+            diagnostics.error("input must be [channels, height, width], got \(node.kindDescription)", at: node.location,
+                              hint: "MNIST is input: [1, 28, 28]; CIFAR-10 is input: [3, 32, 32]")
+            return nil
+        }
+        let reader = ValueReader(diagnostics: diagnostics, owner: "input")
+        let names = ["channels", "height", "width"]
+        let values = zip(items, names).map { reader.integer($0, key: $1, minimum: 1) }
+        guard let c = values[0], let h = values[1], let w = values[2] else { return nil }
+        _ = location
+        return .image(channels: c, height: h, width: w)
+    }
+
+    private static func parseBlocks(_ node: YAMLNode?, diagnostics: DiagnosticCollector) -> [String: BlockTemplate] {
+        guard let node else { return [:] }
+        guard case .mapping(let pairs, _) = node else {
+            diagnostics.error("blocks must be a mapping of block names to definitions, got \(node.kindDescription)", at: node.location)
+            return [:]
+        }
+        var blocks: [String: BlockTemplate] = [:]
+        for (key, value) in pairs {
+            guard let name = key.scalarText, !key.isNull else {
+                diagnostics.error("a block name must be a word", at: key.location)
+                continue
+            }
+            if LayerKind.named(name) != nil || name == "repeat" {
+                diagnostics.error("block name '\(name)' is already a layer kind", at: key.location, hint: "choose another name")
+                continue
+            }
+            guard case .mapping(let fields, _) = value else {
+                diagnostics.error("block '\(name)' must be a mapping with 'layers:' (and optional 'args:')", at: value.location)
+                continue
+            }
+            var arguments: [(name: String, defaultValue: YAMLNode?)] = []
+            var layers: YAMLNode?
+            for (fieldKey, fieldValue) in fields {
+                switch fieldKey.scalarText {
+                case "layers": layers = fieldValue
+                case "args":
+                    guard case .mapping(let argumentPairs, _) = fieldValue else {
+                        diagnostics.error("args of block '\(name)' must be a mapping of names to defaults (~ for required)",
+                                          at: fieldValue.location)
+                        continue
+                    }
+                    for (argumentKey, defaultValue) in argumentPairs {
+                        guard let argumentName = argumentKey.scalarText else { continue }
+                        arguments.append((argumentName, defaultValue.isNull ? nil : defaultValue))
+                    }
+                default:
+                    let word = fieldKey.scalarText ?? fieldKey.kindDescription
+                    let suggestion = DidYouMean.suggestion(for: word, among: ["args", "layers"])
+                    diagnostics.error("unknown key '\(word)' in block '\(name)'", at: fieldKey.location,
+                                      hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a block has args and layers")
+                }
+            }
+            guard let layers else {
+                diagnostics.error("block '\(name)' has no 'layers:'", at: key.location)
+                continue
+            }
+            blocks[name] = BlockTemplate(name: name, arguments: arguments, layers: layers, location: key.location)
+        }
+        return blocks
+    }
+}

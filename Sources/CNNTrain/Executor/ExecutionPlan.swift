@@ -1,0 +1,296 @@
+import CNNKernels
+import CNNSpec
+import Foundation
+
+/// A network compiled for a batch capacity: every activation, gradient and workspace is allocated
+/// here, once, so forward and backward passes never allocate.
+///
+/// Usage per step: fill `input` (and the labels), call `trainStep` (forward, loss, backward), let an
+/// optimizer update `parameters`, then call `parametersDidChange()`.
+public final class ExecutionPlan {
+    public let graph: ModelGraph
+    public let batchCapacity: Int
+    public let parameters: ParameterStore
+    public let pool: ThreadPool
+    public let gemm: GEMM
+    /// The backend each convolution layer runs on, and why.
+    public private(set) var backendSelections: [BackendSelection] = []
+    /// When true, `forwardNanoseconds`/`backwardNanoseconds` accumulate per node.
+    public var isProfiling = false
+    public private(set) var forwardNanoseconds: [UInt64]
+    public private(set) var backwardNanoseconds: [UInt64]
+
+    private var layers: [ExecutableLayer?]
+    private var activations: [UnsafeMutablePointer<Float>]
+    private var gradients: [UnsafeMutablePointer<Float>?]
+    private var ownedBuffers: [AlignedBuffer<Float>] = []
+    /// Per consumer node: (scratch it writes an input's gradient into, the input's gradient to add it to, floats per image).
+    private var accumulations: [[(scratch: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>, perImage: Int)]]
+    private var multiConsumerGradients: [(pointer: UnsafeMutablePointer<Float>, perImage: Int)] = []
+
+    /// The input batch buffer, [batchCapacity, C, H, W].
+    public var input: UnsafeMutablePointer<Float> { activations[0] }
+    /// The logits of the last forward pass, [batch, classes].
+    public var logits: UnsafePointer<Float> { UnsafePointer(activations[activations.count - 1]) }
+    /// Number of output classes (the last node's features).
+    public var classCount: Int { graph.outputShape.elementCount }
+
+    /// Compiles `graph`. `backend` applies to every convolution unless `perLayerBackends` (by layer
+    /// name) or the model spec names one; `auto` times the candidates on the layer's real shapes.
+    public init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
+                perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0) throws {
+        precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
+        self.graph = graph
+        self.batchCapacity = batchCapacity
+        pool = ThreadPool(threadCount: threads)
+        gemm = GEMM(pool: pool)
+        parameters = ParameterStore(graph: graph)
+        ParameterInitializer.initialize(parameters, graph: graph, seed: seed)
+        let count = graph.nodes.count
+        layers = Array(repeating: nil, count: count)
+        forwardNanoseconds = Array(repeating: 0, count: count)
+        backwardNanoseconds = Array(repeating: 0, count: count)
+        accumulations = Array(repeating: [], count: count)
+        activations = []
+        gradients = []
+        try allocateBuffers()
+        for index in 1..<count {
+            layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
+        }
+    }
+
+    private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let owned = AlignedBuffer<Float>(count: count)
+        ownedBuffers.append(owned)
+        return owned.pointer
+    }
+
+    private func consumers(of index: Int) -> Int {
+        graph.nodes.reduce(0) { $0 + $1.inputs.filter { $0 == index }.count }
+    }
+
+    private func allocateBuffers() throws {
+        for (index, node) in graph.nodes.enumerated() {
+            let perImage = node.outputShape.elementCount
+            if case .flatten = node.op, let source = node.inputs.first {
+                activations.append(activations[source])
+                let aliasesGradient = consumers(of: source) == 1 && consumers(of: index) == 1 && source != 0
+                gradients.append(aliasesGradient ? gradients[source] : buffer(batchCapacity * perImage))
+                if consumers(of: index) > 1, let gradient = gradients[index] { multiConsumerGradients.append((gradient, perImage)) }
+                continue
+            }
+            activations.append(buffer(batchCapacity * perImage))
+            if index == 0 {
+                gradients.append(nil)
+            } else {
+                let gradient = buffer(batchCapacity * perImage)
+                gradients.append(gradient)
+                if consumers(of: index) > 1 { multiConsumerGradients.append((gradient, perImage)) }
+            }
+        }
+    }
+
+    /// Where consumer `consumer` writes its gradient for input `input`, arranging accumulation when
+    /// `input` feeds several layers.
+    private func gradientTarget(consumer: Int, input: Int, required: Bool) -> UnsafeMutablePointer<Float>? {
+        let perImage = graph.nodes[input].outputShape.elementCount
+        guard input != 0, let gradient = gradients[input] else {
+            return required ? buffer(batchCapacity * perImage) : nil
+        }
+        if consumers(of: input) == 1 { return gradient }
+        let scratch = buffer(batchCapacity * perImage)
+        accumulations[consumer].append((scratch, gradient, perImage))
+        return scratch
+    }
+
+    private func makeLayer(_ index: Int, backend: BackendRequest, perLayerBackends: [String: BackendRequest],
+                           seed: UInt64) throws -> ExecutableLayer {
+        let node = graph.nodes[index]
+        let requiresInputGradient: Bool
+        if case .batchNorm2d = node.op { requiresInputGradient = true } else { requiresInputGradient = false }
+        let wiring = LayerWiring(
+            inputs: node.inputs.map { activations[$0] },
+            inputShapes: node.inputs.map { graph.nodes[$0].outputShape },
+            output: activations[index],
+            outputShape: node.outputShape,
+            outputGradient: gradients[index] ?? buffer(batchCapacity * node.outputShape.elementCount),
+            inputGradients: node.inputs.map { gradientTarget(consumer: index, input: $0, required: requiresInputGradient) })
+        switch node.op {
+        case .input:
+            throw PlanError.unsupported(layer: node.name, reason: "only node 0 may be the input")
+        case .conv2d(let conv):
+            let request = try backendRequest(for: node, conv: conv, global: backend, perLayer: perLayerBackends)
+            let kernel = try convolutionKernel(node: node, conv: conv, request: request,
+                                               needsDataGradient: wiring.inputGradient != nil)
+            return ConvolutionLayer(kernel: kernel, wiring: wiring, weight: try parameter(node.name + ".weight"),
+                                    bias: parameters.pointer(node.name + ".bias"),
+                                    gradWeight: try gradient(node.name + ".weight"),
+                                    gradBias: parameters.gradientPointer(node.name + ".bias"))
+        case .maxPool2d(let op):
+            return PoolingLayer(wiring: wiring, geometry: poolingGeometry(op, input: wiring.inputShape), mode: .max,
+                                batchCapacity: batchCapacity, pool: pool)
+        case .avgPool2d(let op):
+            return PoolingLayer(wiring: wiring, geometry: poolingGeometry(op, input: wiring.inputShape),
+                                mode: .average(countIncludePad: op.countIncludePad), batchCapacity: batchCapacity, pool: pool)
+        case .relu:
+            return ActivationLayer(wiring: wiring, kind: .relu, pool: pool)
+        case .leakyRelu(let slope):
+            return ActivationLayer(wiring: wiring, kind: .leakyRelu(negativeSlope: slope), pool: pool)
+        case .sigmoid:
+            return ActivationLayer(wiring: wiring, kind: .sigmoid, pool: pool)
+        case .tanh:
+            return ActivationLayer(wiring: wiring, kind: .tanh, pool: pool)
+        case .flatten:
+            return FlattenLayer(wiring: wiring)
+        case .linear(let inFeatures, let outFeatures, _):
+            return LinearLayer(wiring: wiring, inFeatures: inFeatures, outFeatures: outFeatures,
+                               weight: try parameter(node.name + ".weight"), bias: parameters.pointer(node.name + ".bias"),
+                               gradWeight: try gradient(node.name + ".weight"),
+                               gradBias: parameters.gradientPointer(node.name + ".bias"), gemm: gemm)
+        case .dropout(let p):
+            return DropoutLayer(wiring: wiring, probability: p, channelWise: false, batchCapacity: batchCapacity,
+                                seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
+        case .dropout2d(let p):
+            return DropoutLayer(wiring: wiring, probability: p, channelWise: true, batchCapacity: batchCapacity,
+                                seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
+        case .batchNorm2d(_, let eps, let momentum):
+            return try BatchNormLayer(wiring: wiring, eps: eps, momentum: momentum, store: parameters, name: node.name, pool: pool)
+        case .add:
+            return AddLayer(wiring: wiring)
+        case .concat:
+            return ConcatLayer(wiring: wiring)
+        }
+    }
+
+    private func parameter(_ name: String) throws -> UnsafeMutablePointer<Float> {
+        guard let pointer = parameters.pointer(name) else { throw PlanError.missingParameter(name) }
+        return pointer
+    }
+
+    private func gradient(_ name: String) throws -> UnsafeMutablePointer<Float> {
+        guard let pointer = parameters.gradientPointer(name) else { throw PlanError.missingParameter(name) }
+        return pointer
+    }
+
+    private func poolingGeometry(_ op: PoolingOp, input: TensorShape) -> PoolingGeometry {
+        let (channels, height, width) = input.chw
+        return PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
+                               kernelHeight: op.kernel.height, kernelWidth: op.kernel.width,
+                               strideHeight: op.stride.height, strideWidth: op.stride.width,
+                               paddingHeight: op.padding.height, paddingWidth: op.padding.width)
+    }
+
+    private func backendRequest(for node: GraphNode, conv: ConvolutionOp, global: BackendRequest,
+                                perLayer: [String: BackendRequest]) throws -> BackendRequest {
+        if let request = perLayer[node.name] { return request }
+        if let name = conv.backend {
+            guard let request = BackendRequest(name: name) else { throw PlanError.unknownBackend(layer: node.name, name: name) }
+            return request
+        }
+        return global
+    }
+
+    private func convolutionKernel(node: GraphNode, conv: ConvolutionOp, request: BackendRequest,
+                                   needsDataGradient: Bool) throws -> any ConvolutionKernel {
+        let (channels, height, width) = graph.nodes[node.inputs[0]].outputShape.chw
+        let geometry = ConvolutionGeometry(
+            batch: batchCapacity, inChannels: channels, inHeight: height, inWidth: width, outChannels: conv.outChannels,
+            kernelHeight: conv.kernel.height, kernelWidth: conv.kernel.width, strideHeight: conv.stride.height,
+            strideWidth: conv.stride.width, paddingHeight: conv.padding.height, paddingWidth: conv.padding.width)
+        switch request {
+        case .fixed(let kind):
+            do {
+                let kernel = try makeConvolution(kind, geometry: geometry, gemm: gemm)
+                backendSelections.append(BackendSelection(layer: node.name, chosen: kind, requested: request, timings: []))
+                return kernel
+            } catch {
+                throw PlanError.backendUnavailable(layer: node.name, backend: kind.rawValue, reason: "\(error)")
+            }
+        case .auto:
+            let timer = BackendTimer(geometry: geometry, needsDataGradient: needsDataGradient)
+            var best: (kernel: any ConvolutionKernel, milliseconds: Double)?
+            var timings: [(backend: ConvolutionBackendKind, milliseconds: Double?, note: String?)] = []
+            for kind in ConvolutionBackendKind.allCases {
+                do {
+                    let kernel = try makeConvolution(kind, geometry: geometry, gemm: gemm)
+                    let milliseconds = timer.measure(kernel)
+                    timings.append((kind, milliseconds, nil))
+                    if milliseconds < best?.milliseconds ?? .infinity { best = (kernel, milliseconds) }
+                } catch {
+                    timings.append((kind, nil, "\(error)"))
+                }
+            }
+            guard let best else {
+                throw PlanError.backendUnavailable(layer: node.name, backend: "auto", reason: "no backend can run it")
+            }
+            backendSelections.append(BackendSelection(layer: node.name, chosen: best.kernel.kind, requested: .auto, timings: timings))
+            return best.kernel
+        }
+    }
+
+    // MARK: - Running
+
+    /// Runs every layer forward on the first `batch` images of `input`.
+    public func forward(batch: Int, training: Bool) {
+        for index in 1..<layers.count {
+            guard let layer = layers[index] else { continue }
+            if isProfiling {
+                let start = DispatchTime.now().uptimeNanoseconds
+                layer.forward(batch: batch, training: training)
+                forwardNanoseconds[index] &+= DispatchTime.now().uptimeNanoseconds &- start
+            } else {
+                layer.forward(batch: batch, training: training)
+            }
+        }
+    }
+
+    /// Mean cross-entropy of the last forward pass against `labels`, writing the logits' gradient.
+    public func loss(batch: Int, labels: UnsafePointer<Int32>, computeGradient: Bool) -> (loss: Float, correct: Int) {
+        let last = activations.count - 1
+        return SoftmaxCrossEntropy.forwardBackward(batch: batch, classes: classCount, logits: activations[last],
+                                                   labels: labels, gradLogits: computeGradient ? gradients[last] : nil)
+    }
+
+    /// Back-propagates the logits' gradient (from `loss`) to every parameter gradient.
+    public func backward(batch: Int) {
+        for (pointer, perImage) in multiConsumerGradients {
+            Elementwise.fill(count: batch * perImage, value: 0, pointer)
+        }
+        for index in stride(from: layers.count - 1, through: 1, by: -1) {
+            guard let layer = layers[index] else { continue }
+            let start = isProfiling ? DispatchTime.now().uptimeNanoseconds : 0
+            layer.backward(batch: batch)
+            for (scratch, target, perImage) in accumulations[index] {
+                Elementwise.accumulate(count: batch * perImage, scratch, into: target)
+            }
+            if isProfiling { backwardNanoseconds[index] &+= DispatchTime.now().uptimeNanoseconds &- start }
+        }
+    }
+
+    /// One training pass: forward in training mode, loss and its gradient, backward.
+    public func trainStep(batch: Int, labels: UnsafePointer<Int32>) -> (loss: Float, correct: Int) {
+        forward(batch: batch, training: true)
+        let result = loss(batch: batch, labels: labels, computeGradient: true)
+        backward(batch: batch)
+        return result
+    }
+
+    /// Evaluation pass: forward in inference mode and the loss, no gradients.
+    public func evaluate(batch: Int, labels: UnsafePointer<Int32>) -> (loss: Float, correct: Int) {
+        forward(batch: batch, training: false)
+        return loss(batch: batch, labels: labels, computeGradient: false)
+    }
+
+    /// Tells layers that cache weight-derived data (the Toeplitz backend) to rebuild it.
+    public func parametersDidChange() {
+        for case let layer? in layers { layer.parametersDidChange() }
+    }
+
+    /// Clears the profiling counters.
+    public func resetProfile() {
+        for index in forwardNanoseconds.indices {
+            forwardNanoseconds[index] = 0
+            backwardNanoseconds[index] = 0
+        }
+    }
+}

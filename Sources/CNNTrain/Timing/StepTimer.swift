@@ -1,0 +1,111 @@
+import CNNKernels
+import CNNSpec
+import Foundation
+
+/// Per-layer and whole-step timings of a plan, in the spirit of `caffe time`.
+public struct TimingReport: Sendable {
+    public struct Layer: Sendable {
+        public var name: String
+        public var kind: String
+        public var backend: String?
+        public var forwardMilliseconds: Double
+        public var backwardMilliseconds: Double
+    }
+
+    public var batch: Int
+    public var threads: Int
+    public var iterations: Int
+    public var layers: [Layer]
+    /// Median wall time of a whole training step (forward, loss, backward, optimizer update).
+    public var trainStepMilliseconds: Double
+    /// Median wall time of an inference forward pass.
+    public var inferenceMilliseconds: Double
+    /// Heap allocations per steady-state training step (nil where they cannot be counted).
+    public var allocationsPerStep: Double?
+
+    public var trainImagesPerSecond: Double { Double(batch) / trainStepMilliseconds * 1000 }
+    public var inferenceImagesPerSecond: Double { Double(batch) / inferenceMilliseconds * 1000 }
+
+    /// A fixed-width table followed by the whole-step figures.
+    public func render() -> String {
+        var lines = ["layer                 kind          backend     forward ms  backward ms"]
+        for layer in layers {
+            lines.append(layer.name.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + layer.kind.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + (layer.backend ?? "").padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(format: "%11.3f  %11.3f", layer.forwardMilliseconds, layer.backwardMilliseconds))
+        }
+        let forward = layers.reduce(0) { $0 + $1.forwardMilliseconds }
+        let backward = layers.reduce(0) { $0 + $1.backwardMilliseconds }
+        lines.append("total (layers)".padding(toLength: 46, withPad: " ", startingAt: 0)
+            + String(format: "%11.3f  %11.3f", forward, backward))
+        lines.append("")
+        lines.append(String(format: "training step:  %.3f ms median, %.0f images/s (batch %d, %d threads)",
+                            trainStepMilliseconds, trainImagesPerSecond, batch, threads))
+        lines.append(String(format: "inference:      %.3f ms median, %.0f images/s", inferenceMilliseconds, inferenceImagesPerSecond))
+        if let allocations = allocationsPerStep {
+            lines.append(String(format: "allocations per training step (steady state): %.1f", allocations))
+        } else {
+            lines.append("allocations per training step: not counted on this platform")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Measures a plan on random data of its input shape.
+public enum StepTimer {
+    /// Runs `warmup` steps, then `iterations` profiled training steps and as many inference passes.
+    /// `allocationCount`, when given, reads the process's allocation counter.
+    public static func measure(plan: ExecutionPlan, optimizer: Optimizer, batch: Int, warmup: Int, iterations: Int,
+                               allocationCount: (() -> UInt64)? = nil) -> TimingReport {
+        var generator = SeededGenerator(seed: 7)
+        let inputCount = batch * plan.graph.inputShape.elementCount
+        for index in 0..<inputCount { plan.input[index] = Float.random(in: 0..<1, using: &generator) }
+        let labels = AlignedBuffer<Int32>(count: batch)
+        for index in 0..<batch { labels.pointer[index] = Int32.random(in: 0..<Int32(plan.classCount), using: &generator) }
+        var stepSamples = [Double](repeating: 0, count: iterations)
+        var inferenceSamples = [Double](repeating: 0, count: iterations)
+
+        func trainStep() {
+            _ = plan.trainStep(batch: batch, labels: labels.pointer)
+            optimizer.step(learningRate: 1e-4)
+            plan.parametersDidChange()
+        }
+        for _ in 0..<warmup { trainStep() }
+        let allocationsBefore = allocationCount?()
+        for index in 0..<iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            trainStep()
+            stepSamples[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        let allocationsAfter = allocationCount?()
+        plan.resetProfile()
+        plan.isProfiling = true
+        for _ in 0..<iterations { trainStep() }
+        plan.isProfiling = false
+        for index in 0..<iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = plan.evaluate(batch: batch, labels: labels.pointer)
+            inferenceSamples[index] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        let backends = Dictionary(plan.backendSelections.map { ($0.layer, $0.chosen.rawValue) }, uniquingKeysWith: { a, _ in a })
+        let layers = plan.graph.nodes.enumerated().dropFirst().map { index, node in
+            TimingReport.Layer(name: node.name, kind: node.op.kindName, backend: backends[node.name],
+                               forwardMilliseconds: Double(plan.forwardNanoseconds[index]) / 1e6 / Double(iterations),
+                               backwardMilliseconds: Double(plan.backwardNanoseconds[index]) / 1e6 / Double(iterations))
+        }
+        var allocations: Double?
+        if let before = allocationsBefore, let after = allocationsAfter, after > 0 {
+            allocations = Double(after - before) / Double(max(1, iterations))
+        }
+        return TimingReport(batch: batch, threads: plan.pool.threadCount, iterations: iterations, layers: layers,
+                            trainStepMilliseconds: median(stepSamples), inferenceMilliseconds: median(inferenceSamples),
+                            allocationsPerStep: allocations)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+}

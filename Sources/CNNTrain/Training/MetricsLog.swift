@@ -1,0 +1,42 @@
+import Foundation
+
+/// One evaluation: which split, when, and how the model did.
+public struct MetricsRow: Sendable {
+    public var epoch: Int
+    public var iteration: Int
+    /// `train`, `validation` or `test`.
+    public var split: String
+    public var loss: Double
+    public var accuracy: Double
+    public var learningRate: Double
+    /// Wall time since the run started.
+    public var seconds: Double
+    /// Training throughput over the epoch (train rows only).
+    public var imagesPerSecond: Double?
+
+    var csvLine: String {
+        let throughput = imagesPerSecond.map { String(format: "%.1f", $0) } ?? ""
+        return "\(epoch),\(iteration),\(split),\(String(format: "%.6f", loss)),\(String(format: "%.6f", accuracy)),"
+            + "\(learningRate),\(String(format: "%.3f", seconds)),\(throughput)"
+    }
+}
+
+/// `metrics.csv` of a run folder: one row per evaluation, rewritten atomically after each new row.
+public final class MetricsLog {
+    public static let header = "epoch,iteration,split,loss,accuracy,learning_rate,seconds,images_per_second"
+    private let folder: RunFolder
+    private var lines: [String]
+
+    /// Continues an existing `metrics.csv` (on resume) or starts a new one.
+    public init(folder: RunFolder) {
+        self.folder = folder
+        let existing = (try? String(contentsOf: folder.file(RunFolder.metricsFile), encoding: .utf8)) ?? ""
+        let rows = existing.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        lines = rows.first == Self.header ? rows : [Self.header]
+    }
+
+    public func append(_ row: MetricsRow) throws(FileWriteError) {
+        lines.append(row.csvLine)
+        try folder.write(lines.joined(separator: "\n") + "\n", to: RunFolder.metricsFile)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shows training progress: a live bar redrawn in place on a terminal, plain periodic lines otherwise (CI, logs).
+public final class ProgressReporter {
+    public let isTerminal: Bool
+    private let plainInterval: Double
+    private var lastDraw: Double = 0
+    private var lastPlain: Double = 0
+    private var hasLiveLine = false
+
+    /// `plainInterval`: seconds between plain lines when output is not a terminal.
+    public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 10) {
+        self.isTerminal = isTerminal
+        self.plainInterval = plainInterval
+    }
+
+    /// Current progress within an epoch; cheap to call every step (draws at most ~10 times a second).
+    public func update(epoch: Int, epochs: Int, step: Int, steps: Int, imagesPerSecond: Double,
+                       runningLoss: Double, runningAccuracy: Double, etaSeconds: Double) {
+        let now = ProcessInfo.processInfo.systemUptime
+        let status = String(format: "loss %.4f  acc %5.2f%%  %6.0f img/s  ETA %@", runningLoss, runningAccuracy * 100,
+                            imagesPerSecond, Self.duration(etaSeconds))
+        if isTerminal {
+            guard now - lastDraw >= 0.1 || step == steps else { return }
+            lastDraw = now
+            let width = 28
+            let filled = steps > 0 ? min(width, width * step / steps) : 0
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            let line = "epoch \(epoch)/\(epochs) \(bar) \(step)/\(steps)  \(status)"
+            write("\r\u{1B}[2K" + line)
+            hasLiveLine = true
+        } else if now - lastPlain >= plainInterval {
+            lastPlain = now
+            write("  epoch \(epoch)/\(epochs) step \(step)/\(steps)  \(status)\n")
+        }
+    }
+
+    /// Prints a permanent line (per-epoch summary, messages), clearing a live bar first.
+    public func line(_ text: String) {
+        if hasLiveLine {
+            write("\r\u{1B}[2K")
+            hasLiveLine = false
+        }
+        write(text + "\n")
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// `1h02m`, `3m05s` or `12s`.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "--" }
+        let total = Int(seconds.rounded())
+        if total >= 3600 { return String(format: "%dh%02dm", total / 3600, total % 3600 / 60) }
+        if total >= 60 { return String(format: "%dm%02ds", total / 60, total % 60) }
+        return "\(total)s"
+    }
+}

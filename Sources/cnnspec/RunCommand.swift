@@ -1,0 +1,80 @@
+import ArgumentParser
+import CNNSpec
+import CNNTrain
+import Foundation
+
+/// `cnnspec run CONFIG`: train, evaluate and leave a run folder.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Train a model from a run config, evaluate it, and write a run folder.",
+        discussion: """
+            The run folder (default runs/<config-name>/<timestamp>) holds config.yaml (resolved), train.log,
+            metrics.csv, summary.json and safetensors checkpoints with PyTorch state_dict names.
+            Ctrl-C stops after saving; `cnnspec run --resume RUN_DIR` continues from there.
+            """)
+
+    @Argument(help: "Run config (YAML). Not needed with --resume.")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set train.optimizer.lr=0.05.",
+                                                         valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("Continue an interrupted run from its folder.", valueName: "run-dir"))
+    var resume: String?
+
+    func validate() throws {
+        if config == nil && resume == nil { throw ValidationError("give a run config, e.g. `cnnspec run configs/modelA.yaml`") }
+        if config != nil && resume != nil { throw ValidationError("--resume takes its config from the run folder; drop the CONFIG argument") }
+    }
+
+    func run() throws {
+        try reportingUserErrors {
+            let folder: RunFolder
+            let setup: RunSetup
+            if let resume {
+                let url = URL(fileURLWithPath: resume).standardizedFileURL
+                let configURL = url.appendingPathComponent(RunFolder.configFile)
+                guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
+                    throw UsageError("\(url.path): error: not a resumable run folder (no \(RunFolder.resumeFile))")
+                }
+                setup = try RunSetup(configPath: configURL.path, overrides: overrides)
+                folder = try RunFolder(url: url)
+            } else {
+                setup = try RunSetup(configPath: config ?? "", overrides: overrides)
+                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            }
+            let reporter = ProgressReporter()
+            reporter.line("cnnspec \(CNNSpecVersion.string): \(setup.config.name) — model \(setup.graph.name) "
+                + "(\(setup.graph.totalParameters.formatted()) parameters), run folder \(folder.url.path)")
+            let data = try setup.loadData()
+            if resume == nil {
+                var resolved = setup.config
+                resolved.data = data.resolving(setup.config.data)
+                try folder.write(resolved.yamlText, to: RunFolder.configFile)
+            }
+            InterruptFlag.install()
+            let trainer = try Trainer(config: setup.config, graph: setup.graph, data: data, folder: folder,
+                                      reporter: reporter, resume: resume != nil)
+            let summary = try trainer.run(shouldStop: { InterruptFlag.isRaised })
+            var lines: [String] = []
+            if let accuracy = summary.testAccuracy, let loss = summary.testLoss {
+                lines.append(String(format: "test: loss %.4f, accuracy %.2f%% (%d images)", loss, accuracy * 100,
+                                    data.test.count))
+            }
+            if let best = summary.bestEpoch, let loss = summary.bestValidationLoss {
+                lines.append(String(format: "best validation loss %.4f at epoch %d", loss, best))
+            }
+            lines.append(String(format: "training throughput %.0f images/s (%d threads); data pipeline %.1f%% of training time",
+                                summary.imagesPerSecond, trainer.plan.pool.threadCount, summary.dataShare * 100))
+            for checkpoint in summary.checkpoints { lines.append("checkpoint: \(checkpoint)") }
+            lines.append("run folder: \(folder.url.path)")
+            for line in lines {
+                reporter.line(line)
+                folder.log(line)
+            }
+            if summary.interrupted { throw ExitCode(130) }
+        }
+    }
+}

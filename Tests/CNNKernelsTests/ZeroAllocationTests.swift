@@ -1,0 +1,162 @@
+import CAllocationCounter
+@testable import CNNKernels
+import Testing
+
+/// Steady-state kernel calls at sizes that thread (2-thread pool) make no heap allocation.
+///
+/// The allocation counter is process-wide and other suites run concurrently, so each check takes the
+/// minimum count over repeated loops: a zero-allocation loop reads 0 at least once, while one allocation
+/// per call would read at least `iterations` every time. Serialized so these loops don't disturb each other.
+@Suite(.serialized) struct ZeroAllocationTests {
+    private static let iterations = 20
+
+    /// Fewest allocations seen over up to `repetitions` loops of `iterations` calls of `body`, after a warm-up;
+    /// also checks that the loop actually spread jobs over `pool`'s workers.
+    private func steadyStateAllocations(_ pool: ThreadPool, repetitions: Int = 200, _ body: () -> Void) -> UInt64 {
+        for _ in 0..<3 { body() }
+        let jobsBefore = pool.parallelJobs
+        var fewest = UInt64.max
+        for _ in 0..<repetitions {
+            let before = cnnspec_allocation_count()
+            for _ in 0..<Self.iterations { body() }
+            fewest = min(fewest, cnnspec_allocation_count() &- before)
+            if fewest == 0 { break }
+        }
+        #expect(pool.parallelJobs - jobsBefore >= Self.iterations, "the sizes must use the pool's workers")
+        return fewest
+    }
+
+    /// A float buffer of random values in [−1, 1), freed by `deinit`.
+    private final class Buffer {
+        let pointer: UnsafeMutablePointer<Float>
+        init(_ count: Int, seed: UInt64 = 1) {
+            pointer = .allocate(capacity: count)
+            var random = TestRandom(seed: seed)
+            for index in 0..<count { pointer[index] = random.uniform() }
+        }
+        deinit { pointer.deallocate() }
+        var read: UnsafePointer<Float> { UnsafePointer(pointer) }
+    }
+
+    @Test func poolJobsWithContextDoNotAllocate() {
+        struct Counters { let values: UnsafeMutablePointer<Int> }
+        let pool = ThreadPool(threadCount: 2)
+        let values = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        values.initialize(repeating: 0, count: 64)
+        defer { values.deallocate() }
+        let context = Counters(values: values)
+        #expect(steadyStateAllocations(pool) {
+            pool.run(tasks: 2, context: context) { raw, index in raw.load(as: Counters.self).values[index] += 1 }
+            pool.parallelFor(64, context: context) { raw, start, end in
+                for index in start..<end { raw.load(as: Counters.self).values[index] += 1 }
+            }
+            pool.forEachPart(of: 64, parts: 2, context: context) { raw, _, start, end in
+                for index in start..<end { raw.load(as: Counters.self).values[index] += 1 }
+            }
+        } == 0)
+    }
+
+    @Test func reluForwardAndBackwardDoNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let count = 4 * 16 * 32 * 32
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        #expect(steadyStateAllocations(pool) {
+            Activation.forward(.relu, count: count, input: input.read, output: output.pointer, pool: pool)
+            Activation.backward(.relu, count: count, input: input.read, output: output.read, gradOutput: gradOutput.read,
+                                gradInput: gradInput.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func maxPoolingForwardAndBackwardDoNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let g = PoolingGeometry(channels: 16, inHeight: 28, inWidth: 28, kernelHeight: 2, kernelWidth: 2,
+                                strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0)
+        let batch = 4, inCount = batch * 16 * 28 * 28, outCount = inCount / 4
+        let input = Buffer(inCount), output = Buffer(outCount), gradInput = Buffer(inCount)
+        let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
+        defer { argmax.deallocate() }
+        #expect(steadyStateAllocations(pool) {
+            MaxPooling.forward(g, batch: batch, input: input.read, output: output.pointer, argmax: argmax, pool: pool)
+            MaxPooling.backward(g, batch: batch, gradOutput: output.read, argmax: argmax, gradInput: gradInput.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func batchNormForwardAndBackwardDoNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let batch = 4, channels = 16, spatial = 28 * 28, count = batch * channels * spatial
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        let weight = Buffer(channels), bias = Buffer(channels), runningMean = Buffer(channels), runningVar = Buffer(channels)
+        let saveMean = Buffer(channels), saveInvStd = Buffer(channels), gradWeight = Buffer(channels), gradBias = Buffer(channels)
+        for c in 0..<channels { runningVar.pointer[c] = 1 }
+        #expect(steadyStateAllocations(pool) {
+            BatchNorm2D.forwardTraining(batch: batch, channels: channels, spatial: spatial, eps: 1e-5, momentum: 0.1,
+                                        input: input.read, weight: weight.read, bias: bias.read,
+                                        runningMean: runningMean.pointer, runningVar: runningVar.pointer,
+                                        saveMean: saveMean.pointer, saveInvStd: saveInvStd.pointer,
+                                        output: output.pointer, pool: pool)
+            BatchNorm2D.backward(batch: batch, channels: channels, spatial: spatial, input: input.read,
+                                 gradOutput: gradOutput.read, weight: weight.read, saveMean: saveMean.read,
+                                 saveInvStd: saveInvStd.read, gradInput: gradInput.pointer,
+                                 gradWeight: gradWeight.pointer, gradBias: gradBias.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func threadedGEMMDoesNotAllocate() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let m = 64, n = 128, k = 64
+        let a = Buffer(m * k), b = Buffer(k * n, seed: 2), c = Buffer(m * n)
+        #expect(steadyStateAllocations(gemm.pool) {
+            gemm.multiply(m: m, n: n, k: k, a: a.read, lda: k, transposeA: false, b: b.read, ldb: n, transposeB: false,
+                          c: c.pointer, ldc: n)
+            gemm.multiply(m: n, n: m, k: k, a: b.read, lda: n, transposeA: true, b: a.read, ldb: k, transposeB: true,
+                          c: c.pointer, ldc: m)
+        } == 0)
+    }
+
+    @Test func linearForwardAndBackwardDoNotAllocate() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let batch = 32, inFeatures = 256, outFeatures = 128
+        let input = Buffer(batch * inFeatures), weight = Buffer(outFeatures * inFeatures, seed: 2), bias = Buffer(outFeatures)
+        let output = Buffer(batch * outFeatures), gradInput = Buffer(batch * inFeatures)
+        let gradWeight = Buffer(outFeatures * inFeatures), gradBias = Buffer(outFeatures)
+        #expect(steadyStateAllocations(gemm.pool) {
+            Linear.forward(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures, input: input.read,
+                           weight: weight.read, bias: bias.read, output: output.pointer, gemm: gemm)
+            Linear.backward(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures, input: input.read,
+                            weight: weight.read, gradOutput: output.read, gradInput: gradInput.pointer,
+                            gradWeight: gradWeight.pointer, gradBias: gradBias.pointer, gemm: gemm)
+        } == 0)
+    }
+
+    @Test(arguments: ConvolutionBackendKind.allCases)
+    func convolutionPassesDoNotAllocate(kind: ConvolutionBackendKind) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let batch = 4
+        let g = ConvolutionGeometry(batch: batch, inChannels: 3, inHeight: 12, inWidth: 12, outChannels: 8,
+                                    kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                    paddingHeight: 1, paddingWidth: 1)
+        let kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
+        let input = Buffer(batch * g.inputImageSize), gradInput = Buffer(batch * g.inputImageSize)
+        let output = Buffer(batch * g.outputImageSize), gradOutput = Buffer(batch * g.outputImageSize, seed: 2)
+        let weight = Buffer(g.outChannels * g.patchSize, seed: 3), bias = Buffer(g.outChannels)
+        let gradWeight = Buffer(g.outChannels * g.patchSize), gradBias = Buffer(g.outChannels)
+        #expect(steadyStateAllocations(gemm.pool) {
+            kernel.prepare(weight: weight.read)
+            kernel.forward(batch: batch, input: input.read, weight: weight.read, bias: bias.read, output: output.pointer)
+            kernel.backwardData(batch: batch, gradOutput: gradOutput.read, weight: weight.read, gradInput: gradInput.pointer)
+            kernel.backwardWeights(batch: batch, input: input.read, gradOutput: gradOutput.read,
+                                   gradWeight: gradWeight.pointer, gradBias: gradBias.pointer)
+        } == 0, "\(kind)")
+    }
+
+    /// The closure form of `run` is documented as allocating; this pins down that the counter sees it,
+    /// so the zero readings above are meaningful.
+    @Test func closureRunIsSeenAllocating() {
+        let pool = ThreadPool(threadCount: 2)
+        let values = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        values.initialize(repeating: 0, count: 2)
+        defer { values.deallocate() }
+        let fewest = steadyStateAllocations(pool, repetitions: 5) { pool.run(tasks: 2) { values[$0] += 1 } }
+        #expect(fewest >= UInt64(Self.iterations))
+    }
+}

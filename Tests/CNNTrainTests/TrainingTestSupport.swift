@@ -1,0 +1,77 @@
+import CNNKernels
+import CNNSpec
+import Foundation
+@testable import CNNTrain
+
+/// Helpers for tests that train: small datasets, temp run folders, quiet progress.
+enum TrainingTestSupport {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// MNIST subsets from `data/mnist` when the files are there (scripts/fetch-data mnist), else nil.
+    static func mnistSubset(train: Int, test: Int) -> (train: Dataset, test: Dataset)? {
+        let root = repository.appendingPathComponent("data/mnist").path
+        guard let (full, fullTest) = try? DatasetLocator.load(.mnist, root: root) else { return nil }
+        return (prefix(full, train), prefix(fullTest, test))
+    }
+
+    static func prefix(_ dataset: Dataset, _ count: Int) -> Dataset {
+        let size = dataset.sampleSize
+        // invariant: a prefix of a valid dataset is valid
+        return try! Dataset(name: dataset.name, images: Array(dataset.images.prefix(count * size)),
+                            labels: Array(dataset.labels.prefix(count)), channels: dataset.channels,
+                            height: dataset.height, width: dataset.width, classNames: dataset.classNames)
+    }
+
+    /// A learnable 10-class 28×28 set: class k is a bright 6×6 square at a class-specific place, plus noise.
+    static func syntheticDigits(count: Int, seed: UInt64) -> Dataset {
+        var generator = SeededGenerator(seed: seed)
+        var images = [UInt8](repeating: 0, count: count * 784)
+        var labels = [Int32](repeating: 0, count: count)
+        for index in 0..<count {
+            let label = Int(generator.next() % 10)
+            labels[index] = Int32(label)
+            let top = 3 + (label / 5) * 12 + Int(generator.next() % 3)
+            let left = 2 + (label % 5) * 5 + Int(generator.next() % 2)
+            for pixel in 0..<784 { images[index * 784 + pixel] = UInt8(generator.next() % 60) }
+            for y in top..<(top + 6) { for x in left..<(left + 4) { images[index * 784 + y * 28 + x] = 255 } }
+        }
+        // invariant: sizes are consistent by construction
+        return try! Dataset(name: "synthetic", images: images, labels: labels, channels: 1, height: 28, width: 28,
+                            classNames: (0...9).map(String.init))
+    }
+
+    /// Real MNIST subsets when present, else the synthetic set (both must be learnable).
+    static func smallData(train: Int = 2000, test: Int = 500) -> (train: Dataset, test: Dataset, isReal: Bool) {
+        if let real = mnistSubset(train: train, test: test) { return (real.train, real.test, true) }
+        return (syntheticDigits(count: train, seed: 1), syntheticDigits(count: test, seed: 2), false)
+    }
+
+    /// A fresh empty folder under the temporary directory.
+    static func temporaryFolder() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cnnspec-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Model A from models/modelA.yaml and a short SGD recipe over `data`.
+    static func modelARun(epochs: Int = 2, batch: Int = 50, backend: ConvBackend = .direct, threads: Int = 2,
+                          folder: URL) throws -> (config: RunConfig, graph: ModelGraph) {
+        let modelPath = repository.appendingPathComponent("models/modelA.yaml").path
+        let yaml = """
+            model: \(modelPath)
+            data: {dataset: mnist, validation_split: 0.1}
+            train:
+              batch_size: \(batch)
+              epochs: \(epochs)
+              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              threads: \(threads)
+              backend: \(backend.rawValue)
+            output: {dir: \(folder.path)}
+            """
+        let config = try RunConfigLoader.parse(yaml, file: "test.yaml")
+        return (config, try ModelSpecLoader.load(path: modelPath))
+    }
+
+    static var quiet: ProgressReporter { ProgressReporter(isTerminal: false, plainInterval: .infinity) }
+}
