@@ -60,8 +60,8 @@ struct RunCommand: ParsableCommand {
             let summary = try trainer.run(shouldStop: { InterruptFlag.isRaised })
             var lines: [String] = []
             if let accuracy = summary.testAccuracy, let loss = summary.testLoss {
-                lines.append(String(format: "test: loss %.4f, accuracy %.2f%% (%d images)", loss, accuracy * 100,
-                                    data.test.count))
+                lines.append(String(format: "test: loss %.4f, accuracy %.2f%% (%d images, %@ weights)", loss, accuracy * 100,
+                                    data.test.count, summary.testWeights))
             }
             if let best = summary.bestEpoch, let loss = summary.bestValidationLoss {
                 lines.append(String(format: "best validation loss %.4f at epoch %d", loss, best))

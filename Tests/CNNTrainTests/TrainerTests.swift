@@ -27,6 +27,7 @@ import Testing
         #expect(losses.count == 2)
         #expect(losses[1] < losses[0])
         #expect((summary.testAccuracy ?? 0) > 0.8, "test accuracy \(summary.testAccuracy ?? 0) on 2,000 images")
+        #expect(summary.testWeights == "best validation epoch \(summary.bestEpoch ?? 0)")
         for file in ["last.safetensors", "best.safetensors", RunFolder.metricsFile, RunFolder.summaryFile, RunFolder.resumeFile] {
             #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(file) missing")
         }

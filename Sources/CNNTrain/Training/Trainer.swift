@@ -138,11 +138,18 @@ public final class Trainer {
             testLoss: nil, testAccuracy: nil, bestEpoch: progress.bestEpoch,
             bestValidationLoss: progress.bestValidationLoss.isFinite ? progress.bestValidationLoss : nil,
             epochsCompleted: progress.epoch, iterations: progress.iteration, interrupted: interrupted,
-            imagesPerSecond: Double(imagesSeen) / max(Double(dataNanoseconds + computeNanoseconds) / 1e9, 1e-9),
+            testWeights: "last", imagesPerSecond: Double(imagesSeen) / max(Double(dataNanoseconds + computeNanoseconds) / 1e9, 1e-9),
             dataShare: Double(dataNanoseconds) / max(Double(dataNanoseconds + computeNanoseconds), 1),
             checkpoints: checkpoints)
         if !interrupted {
             if config.output.checkpoint.last { try saveCheckpoint("last.safetensors", into: &summary.checkpoints) }
+            let best = folder.file("best.safetensors")
+            if config.output.checkpoint.best, let bestEpoch = progress.bestEpoch,
+               FileManager.default.fileExists(atPath: best.path) {
+                try CheckpointIO.load(into: plan.parameters, from: best)
+                plan.parametersDidChange()
+                summary.testWeights = "best validation epoch \(bestEpoch)"
+            }
             let test = evaluate(testLoader)
             summary.testLoss = test.loss
             summary.testAccuracy = test.accuracy
@@ -255,6 +262,7 @@ public final class Trainer {
         add("config_hash", "\"\(config.hash)\"")
         add("test_loss", number(summary.testLoss))
         add("test_accuracy", number(summary.testAccuracy))
+        add("test_weights", "\"\(summary.testWeights)\"")
         add("best_epoch", summary.bestEpoch.map(String.init) ?? "null")
         add("best_validation_loss", number(summary.bestValidationLoss))
         add("epochs_completed", "\(summary.epochsCompleted)")

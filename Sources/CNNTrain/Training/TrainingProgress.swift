@@ -42,6 +42,9 @@ public struct TrainingSummary: Sendable {
     public var epochsCompleted: Int
     public var iterations: Int
     public var interrupted: Bool
+    /// Which weights the test figures are of: the best validation epoch's (as the tutorials reload
+    /// their best checkpoint before testing) when a best checkpoint exists, else the last.
+    public var testWeights: String
     /// Mean training throughput over the run (images per second, data pipeline included).
     public var imagesPerSecond: Double
     /// Fraction of training wall time spent assembling batches.
