@@ -31,29 +31,32 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let folder: RunFolder
             let setup: RunSetup
+            var resumeURL: URL?
             if let resume {
                 let url = URL(fileURLWithPath: resume).standardizedFileURL
-                let configURL = url.appendingPathComponent(RunFolder.configFile)
                 guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
                     throw UsageError("\(url.path): error: not a resumable run folder (no \(RunFolder.resumeFile))")
                 }
-                setup = try RunSetup(configPath: configURL.path, overrides: overrides)
-                folder = try RunFolder(url: url)
+                setup = try RunSetup(configPath: url.appendingPathComponent(RunFolder.configFile).path, overrides: overrides)
+                resumeURL = url
             } else {
                 setup = try RunSetup(configPath: config ?? "", overrides: overrides)
-                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
             }
             let reporter = ProgressReporter()
             reporter.line("cnnspec \(CNNSpecVersion.string): \(setup.config.name) — model \(setup.graph.name) "
-                + "(\(setup.graph.totalParameters.formatted()) parameters), run folder \(folder.url.path)")
+                + "(\(setup.graph.totalParameters.formatted()) parameters)")
             let data = try setup.loadData()
-            if resume == nil {
+            let folder: RunFolder
+            if let resumeURL {
+                folder = try RunFolder(url: resumeURL)
+            } else {
+                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
                 var resolved = setup.config
                 resolved.data = data.resolving(setup.config.data)
                 try folder.write(resolved.yamlText, to: RunFolder.configFile)
             }
+            reporter.line("run folder: \(folder.url.path)")
             InterruptFlag.install()
             let trainer = try Trainer(config: setup.config, graph: setup.graph, data: data, folder: folder,
                                       reporter: reporter, resume: resume != nil)
