@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
         abstract: "Train a model from a run config, evaluate it, and write a run folder.",
         discussion: """
             The run folder (default runs/<config-name>/<timestamp>) holds config.yaml (resolved), train.log,
-            metrics.csv, summary.json and safetensors checkpoints with PyTorch state_dict names.
+            metrics.csv, summary.json, report.html and safetensors checkpoints with PyTorch state_dict names.
             Ctrl-C stops after saving; `cnnspec run --resume RUN_DIR` continues from there.
             """)
 
@@ -23,6 +23,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Continue an interrupted run from its folder.", valueName: "run-dir"))
     var resume: String?
+
+    @Flag(name: .customLong("no-report"), help: "Do not write report.html into the run folder at the end.")
+    var noReport = false
 
     func validate() throws {
         if config == nil && resume == nil { throw ValidationError("give a run config, e.g. `cnnspec run configs/modelA.yaml`") }
@@ -76,6 +79,16 @@ struct RunCommand: ParsableCommand {
             for line in lines {
                 reporter.line(line)
                 folder.log(line)
+            }
+            if !noReport && !summary.interrupted {
+                do {
+                    let report = try RunReport.write(runFolder: folder.url, threads: setup.config.train.threads)
+                    reporter.line("report: \(report.path)")
+                } catch {
+                    let warning = "warning: could not write \(RunReport.fileName): \(error)"
+                    reporter.line(warning)
+                    folder.log(warning)
+                }
             }
             if summary.interrupted { throw ExitCode(130) }
         }

@@ -1,0 +1,50 @@
+import CZlib
+import Foundation
+
+/// Writes 8-bit grey or RGB PNG files (zlib-compressed, filter 0, non-interlaced).
+///
+/// Hand-written on the zlib the package already links (CRC and deflate come from zlib), so the report
+/// needs no libpng: a PNG writer is ~40 lines once deflate and CRC-32 exist.
+public enum PNGEncoder {
+    /// The PNG file bytes of `image` (1 or 3 channels).
+    public static func encode(_ image: RasterImage) -> Data {
+        precondition(image.channels == 1 || image.channels == 3)  // invariant: report code builds grey/RGB only
+        var out = Data(PNGDecoder.signature)
+        var header = Data()
+        header.appendBigEndian(UInt32(image.width))
+        header.appendBigEndian(UInt32(image.height))
+        header.append(contentsOf: [8, image.channels == 1 ? 0 : 2, 0, 0, 0])
+        appendChunk("IHDR", header, to: &out)
+        let rowBytes = image.width * image.channels
+        var raw = [UInt8](repeating: 0, count: image.height * (rowBytes + 1))
+        for y in 0..<image.height {
+            for x in 0..<rowBytes { raw[y * (rowBytes + 1) + 1 + x] = image.pixels[y * rowBytes + x] }
+        }
+        var compressedCount = compressBound(uLong(raw.count))
+        var compressed = [UInt8](repeating: 0, count: Int(compressedCount))
+        let status = compress2(&compressed, &compressedCount, raw, uLong(raw.count), 9)
+        precondition(status == Z_OK)  // invariant: the output buffer has compressBound bytes
+        appendChunk("IDAT", Data(compressed.prefix(Int(compressedCount))), to: &out)
+        appendChunk("IEND", Data(), to: &out)
+        return out
+    }
+
+    /// `data:image/png;base64,…` for embedding in HTML.
+    public static func dataURI(_ image: RasterImage) -> String {
+        "data:image/png;base64," + encode(image).base64EncodedString()
+    }
+
+    private static func appendChunk(_ type: String, _ payload: Data, to out: inout Data) {
+        out.appendBigEndian(UInt32(payload.count))
+        var typed = Data(type.utf8)
+        typed.append(payload)
+        out.append(typed)
+        out.appendBigEndian(PNGDecoder.crc(typed))
+    }
+}
+
+extension Data {
+    mutating func appendBigEndian(_ value: UInt32) {
+        append(contentsOf: [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)])
+    }
+}

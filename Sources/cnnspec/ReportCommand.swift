@@ -1,0 +1,45 @@
+import ArgumentParser
+import CNNTrain
+import Foundation
+
+/// `cnnspec report RUN_DIR… [-o report.html]`: one self-contained HTML page for one or several runs.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write an HTML report (curves, confusion matrix, test images, config, shapes) for run folders.",
+        discussion: """
+            With several folders (e.g. every run of a sweep) the curves are overlaid with a legend and each
+            run gets its own section. Test predictions use each folder's best.safetensors (else last.safetensors).
+            The page has no scripts and loads nothing from the network; images are embedded PNGs.
+            """)
+
+    @Argument(help: "Run folders written by `cnnspec run`.")
+    var runDirs: [String]
+
+    @Option(name: .shortAndLong, help: "Output file (default: report.html inside the run folder when one is given, else ./report.html).")
+    var output: String?
+
+    @Option(help: "Threads for evaluating the test set (0 = the run's setting).")
+    var threads: Int = 0
+
+    func validate() throws {
+        if runDirs.isEmpty { throw ValidationError("give at least one run folder, e.g. `cnnspec report runs/modelA/20260101-120000`") }
+    }
+
+    func run() throws {
+        try reportingUserErrors {
+            var folders: [URL] = []
+            for path in runDirs {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw UsageError("\(path): error: no such run folder")
+                }
+                folders.append(URL(fileURLWithPath: path).standardizedFileURL)
+            }
+            let target = output.map { URL(fileURLWithPath: $0) }
+                ?? (folders.count == 1 ? folders[0].appendingPathComponent(RunReport.fileName) : URL(fileURLWithPath: RunReport.fileName))
+            let written = try RunReport.write(runFolders: folders, to: target, threads: threads)
+            print("report: \(written.path)")
+        }
+    }
+}
