@@ -101,15 +101,19 @@ public enum PNGDecoder {
                 case 1: predictor = left
                 case 2: predictor = up
                 case 3: predictor = (left + up) / 2
-                case 4:
-                    let estimate = left + up - upLeft
-                    let distanceLeft = abs(estimate - left), distanceUp = abs(estimate - up), distanceUpLeft = abs(estimate - upLeft)
-                    predictor = distanceLeft <= distanceUp && distanceLeft <= distanceUpLeft ? left : (distanceUp <= distanceUpLeft ? up : upLeft)
+                case 4: predictor = paeth(left, up, upLeft)
                 default: throw fail("corrupt PNG: unknown filter type \(filter) on row \(y)")
                 }
                 out[row + x] = UInt8(truncatingIfNeeded: Int(value) + predictor)
             }
         }
+    }
+
+    /// The PNG Paeth predictor.
+    static func paeth(_ left: Int, _ up: Int, _ upLeft: Int) -> Int {
+        let estimate = left + up - upLeft
+        let distanceLeft = abs(estimate - left), distanceUp = abs(estimate - up), distanceUpLeft = abs(estimate - upLeft)
+        return distanceLeft <= distanceUp && distanceLeft <= distanceUpLeft ? left : (distanceUp <= distanceUpLeft ? up : upLeft)
     }
 
     /// CRC-32 of `data` (zlib's, which is PNG's).

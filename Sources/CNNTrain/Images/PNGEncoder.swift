@@ -7,7 +7,11 @@ import Foundation
 /// needs no libpng: a PNG writer is ~40 lines once deflate and CRC-32 exist.
 public enum PNGEncoder {
     /// The PNG file bytes of `image` (1 or 3 channels).
-    public static func encode(_ image: RasterImage) -> Data {
+    public static func encode(_ image: RasterImage) -> Data { encode(image, filter: 0) }
+
+    /// `filter` (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth) is applied to every row; the tests use it to
+    /// exercise the decoder's filters.
+    static func encode(_ image: RasterImage, filter: UInt8) -> Data {
         precondition(image.channels == 1 || image.channels == 3)  // invariant: report code builds grey/RGB only
         var out = Data(PNGDecoder.signature)
         var header = Data()
@@ -17,8 +21,24 @@ public enum PNGEncoder {
         appendChunk("IHDR", header, to: &out)
         let rowBytes = image.width * image.channels
         var raw = [UInt8](repeating: 0, count: image.height * (rowBytes + 1))
+        let bpp = image.channels
         for y in 0..<image.height {
-            for x in 0..<rowBytes { raw[y * (rowBytes + 1) + 1 + x] = image.pixels[y * rowBytes + x] }
+            raw[y * (rowBytes + 1)] = filter
+            for x in 0..<rowBytes {
+                let value = Int(image.pixels[y * rowBytes + x])
+                let left = x >= bpp ? Int(image.pixels[y * rowBytes + x - bpp]) : 0
+                let up = y > 0 ? Int(image.pixels[(y - 1) * rowBytes + x]) : 0
+                let upLeft = (y > 0 && x >= bpp) ? Int(image.pixels[(y - 1) * rowBytes + x - bpp]) : 0
+                let predictor: Int
+                switch filter {
+                case 1: predictor = left
+                case 2: predictor = up
+                case 3: predictor = (left + up) / 2
+                case 4: predictor = PNGDecoder.paeth(left, up, upLeft)
+                default: predictor = 0
+                }
+                raw[y * (rowBytes + 1) + 1 + x] = UInt8(truncatingIfNeeded: value - predictor)
+            }
         }
         var compressedCount = compressBound(uLong(raw.count))
         var compressed = [UInt8](repeating: 0, count: Int(compressedCount))
