@@ -1,0 +1,37 @@
+import CNNSpec
+import Foundation
+import Testing
+@testable import CNNTrain
+
+/// `RunReport.write(runFolder:)` on a real run folder: config.yaml + metrics + checkpoint → report.html.
+@Suite(.serialized) struct ReportRunFolderTests {
+    @Test func writesReportForATrainedRunFolder() throws {
+        let root = TrainingTestSupport.repository.appendingPathComponent("data/mnist").path
+        guard let (train, test) = try? DatasetLocator.load(.mnist, root: root) else { return }  // needs scripts/fetch-data mnist
+        let folder = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var (config, graph) = try TrainingTestSupport.modelARun(epochs: 1, folder: folder)
+        config.data.root = root
+        let data = try TrainingData(trainFile: TrainingTestSupport.prefix(train, 2000), test: test, config: config.data,
+                                    seed: config.train.seed)
+        let runFolder = try RunFolder(url: folder)
+        try runFolder.write(config.yamlText, to: RunFolder.configFile)
+        let summary = try Trainer(config: config, graph: graph, data: data, folder: runFolder, reporter: TrainingTestSupport.quiet).run()
+        let url = try RunReport.write(runFolder: folder, threads: 2)
+        let html = try String(contentsOf: url, encoding: .utf8)
+        #expect(url.lastPathComponent == "report.html")
+        #expect(html.contains("<table class=\"confusion\""))
+        #expect(html.contains("with best.safetensors weights"))
+        #expect(html.contains(String(format: "test accuracy <b class=\"test-accuracy\">%.2f%%</b> on 10000 images", (summary.testAccuracy ?? -1) * 100)),
+                "the report's accuracy is the run's test accuracy")
+        #expect(html.contains("<pre class=\"shapes\">"))
+        #expect(html.contains("data-series=\"validation\""))
+        #expect(!html.contains("class=\"note\""))
+    }
+
+    @Test func folderWithoutRunFilesIsAClearError() throws {
+        let folder = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: ReportError.self) { try RunReport.write(runFolder: folder) }
+    }
+}
