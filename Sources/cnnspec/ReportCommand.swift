@@ -8,12 +8,13 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write an HTML report (curves, confusion matrix, test images, config, shapes) for run folders.",
         discussion: """
-            With several folders (e.g. every run of a sweep) the curves are overlaid with a legend and each
+            A folder that is not a run folder stands for the run folders up to two levels below it (a sweep's
+            folder, runs/modelA). With several runs the curves are overlaid with a legend and each
             run gets its own section. Test predictions use each folder's best.safetensors (else last.safetensors).
             The page has no scripts and loads nothing from the network; images are embedded PNGs.
             """)
 
-    @Argument(help: "Run folders written by `cnnspec run`.")
+    @Argument(help: "Run folders written by `cnnspec run` (or folders holding them, e.g. a sweep's).")
     var runDirs: [String]
 
     @Option(name: .shortAndLong, help: "Output file (default: report.html inside the run folder when one is given, else ./report.html).")
@@ -36,6 +37,7 @@ struct ReportCommand: ParsableCommand {
                 }
                 folders.append(URL(fileURLWithPath: path).standardizedFileURL)
             }
+            folders = RunReport.expand(folders)
             let target = output.map { URL(fileURLWithPath: $0) }
                 ?? (folders.count == 1 ? folders[0].appendingPathComponent(RunReport.fileName) : URL(fileURLWithPath: RunReport.fileName))
             let written = try RunReport.write(runFolders: folders, to: target, threads: threads)

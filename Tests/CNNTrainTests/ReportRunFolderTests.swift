@@ -35,3 +35,22 @@ import Testing
         #expect(throws: ReportError.self) { try RunReport.write(runFolder: folder) }
     }
 }
+
+struct ReportFolderExpansionTests {
+    @Test func foldersHoldingRunsExpandToTheRuns() throws {
+        let root = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let runs = ["sweep/lr-0.1", "sweep/lr-0.01", "nested/modelA/20260101-000000"].map { root.appendingPathComponent($0) }
+        for run in runs {
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            try Data("epoch\n".utf8).write(to: run.appendingPathComponent(RunFolder.metricsFile))
+        }
+        let sweep = root.appendingPathComponent("sweep"), nested = root.appendingPathComponent("nested")
+        #expect(RunReport.expand([sweep]).map(\.lastPathComponent) == ["lr-0.01", "lr-0.1"])
+        #expect(RunReport.expand([nested]).map(\.path) == [runs[2].path])
+        #expect(RunReport.expand([runs[0]]).map(\.path) == [runs[0].path])
+        let empty = root.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        #expect(RunReport.expand([empty]).map(\.path) == [empty.path], "left for write(runFolders:) to reject with a clear error")
+    }
+}

@@ -11,6 +11,26 @@ public enum RunReport {
         return output
     }
 
+    /// `folders` with every folder that is not itself a run folder (no metrics.csv or config.yaml) replaced by
+    /// the run folders up to two levels below it, sorted by path: a sweep's folder or `runs/modelA` gives all its runs.
+    public static func expand(_ folders: [URL]) -> [URL] {
+        func isRun(_ url: URL) -> Bool {
+            [RunFolder.metricsFile, RunFolder.configFile].contains { FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path) }
+        }
+        func children(_ url: URL) -> [URL] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            return names.sorted().map { url.appendingPathComponent($0) }.filter {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: $0.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            }
+        }
+        return folders.flatMap { folder -> [URL] in
+            if isRun(folder) { return [folder] }
+            let found = children(folder).flatMap { child in isRun(child) ? [child] : children(child).filter(isRun) }
+            return found.isEmpty ? [folder] : found
+        }
+    }
+
     /// Writes `report.html` into the run folder itself.
     @discardableResult
     public static func write(runFolder: URL, threads: Int = 0) throws -> URL {
