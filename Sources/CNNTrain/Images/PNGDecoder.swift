@@ -7,7 +7,7 @@ import Foundation
 public enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     /// Refuse pictures larger than this many pixels (a corrupt header must not allocate gigabytes).
-    static let maximumPixels = 64 << 20
+    static let maximumPixels = 16 << 20
 
     /// True when `bytes` start with the PNG signature.
     public static func isPNG(_ bytes: [UInt8]) -> Bool { bytes.starts(with: signature) }
