@@ -5,9 +5,12 @@ import Testing
 
 /// `RunReport.write(runFolder:)` on a real run folder: config.yaml + metrics + checkpoint → report.html.
 @Suite(.serialized) struct ReportRunFolderTests {
-    @Test func writesReportForATrainedRunFolder() throws {
-        let root = TrainingTestSupport.repository.appendingPathComponent("data/mnist").path
-        guard let (train, test) = try? DatasetLocator.load(.mnist, root: root) else { return }  // needs scripts/fetch-data mnist
+    static let mnistRoot = TrainingTestSupport.repository.appendingPathComponent("data/mnist").path
+
+    @Test(.enabled(if: (try? DatasetLocator.load(.mnist, root: mnistRoot)) != nil, "needs MNIST: scripts/fetch-data mnist"))
+    func writesReportForATrainedRunFolder() throws {
+        let root = Self.mnistRoot
+        let (train, test) = try DatasetLocator.load(.mnist, root: root)
         let folder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         var (config, graph) = try TrainingTestSupport.modelARun(epochs: 1, folder: folder)
