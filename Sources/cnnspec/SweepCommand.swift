@@ -64,19 +64,16 @@ struct SweepCommand: ParsableCommand {
                 if split.jobs < jobs {
                     printError("note: running \(split.jobs) job(s) at once (\(cores) cores, \(plan.points.count) points)")
                 }
-                print("sweep \(spec.name): \(plan.points.count) points, \(split.jobs) at a time × \(split.threads) thread(s), "
+                say("sweep \(spec.name): \(plan.points.count) points, \(split.jobs) at a time × \(split.threads) thread(s), "
                     + "in \(plan.display(plan.folder, relativeTo: workingDirectory))")
                 InterruptFlag.install()
-                let runner = SweepRunner(plan: plan, executable: executablePath, jobs: split.jobs, threadsPerJob: split.threads) {
-                    FileHandle.standardOutput.write(Data(($0 + "\n").utf8))
-                }
+                let runner = SweepRunner(plan: plan, executable: executablePath, jobs: split.jobs, threadsPerJob: split.threads,
+                                         say: say)
                 let outcome = try runner.run(shouldStop: { InterruptFlag.isRaised })
-                print("")
-                print(outcome.table.markdown, terminator: "")
                 let results = plan.display(plan.folder.appendingPathComponent("results.md"), relativeTo: workingDirectory)
-                print("\nresults: \(results) (and results.csv)")
+                say("\n" + outcome.table.markdown + "\nresults: \(results) (and results.csv)")
                 if outcome.interrupted {
-                    print("interrupted: rerun `cnnspec sweep \(sweep)` to resume")
+                    say("interrupted: rerun `cnnspec sweep \(sweep)` to resume")
                     throw ExitCode(130)
                 }
                 if !outcome.failures.isEmpty {
@@ -84,6 +81,11 @@ struct SweepCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// One line to standard output, unbuffered so it interleaves with the runs' progress in order.
+    private func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     private var executablePath: String {

@@ -24,17 +24,18 @@ private func writeRun(_ folder: URL, validation: [Double], test: Double?, interr
     try writeRun(plan.folder(of: plan.points[2]), validation: [], test: 0.96)                  // no validation: test
     try writeRun(plan.folder(of: plan.points[3]), validation: [0.99], test: nil, interrupted: true)  // unfinished
     let table = plan.results(relativeTo: fake.root)
-    #expect(table.rows.map(\.point.index) == [3, 1, 2, 0])
-    #expect(table.rows.map(\.score) == [0.99, 0.97, 0.96, 0.95])
-    #expect(table.rows.map(\.scoreIsTestFallback) == [false, false, true, false])
-    #expect(table.rows[1].result.epochSeconds == 10)
+    #expect(table.rows.map(\.point.index) == [1, 2, 0, 3], "finished points first, the unfinished one last")
+    #expect(table.rows.map(\.score) == [0.97, 0.96, 0.95, 0.99])
+    #expect(table.rows.map(\.scoreIsTestFallback) == [false, true, false, false])
+    #expect(table.rows[0].result.epochSeconds == 10)
     let markdown = table.markdown
-    #expect(markdown.contains("| 3 | 002-lr0.001 | 0.001 | 96.00 % (test) | 96.00 % |"))
-    #expect(markdown.contains("| 1 | 003-lr0.0001 | 0.0001 | 99.00 % | — | 10.0 | not started | runs/sweeps/t/003-lr0.0001 |"))
+    #expect(markdown.contains("| 2 | 002-lr0.001 | 0.001 | 96.00 % (test) | 96.00 % |"))
+    #expect(markdown.contains("| — | 003-lr0.0001 | 0.0001 | 99.00 % | — | 10.0 | — | not started | runs/sweeps/t/003-lr0.0001 |"))
     #expect(markdown.contains("(test): the run has no validation split"))
     let csv = table.csv.split(separator: "\n")
-    #expect(csv[0] == "rank,point,train.optimizer.lr,best_validation_accuracy,test_accuracy,epoch_seconds,status,run_folder,score_is_test_accuracy")
-    #expect(csv[1] == "1,003-lr0.0001,0.0001,0.990000,,10.0,not started,runs/sweeps/t/003-lr0.0001,false")
+    #expect(csv[0] == "rank,point,train.optimizer.lr,best_validation_accuracy,test_accuracy,epoch_seconds,"
+        + "train_images_per_second,status,run_folder,score_is_test_accuracy")
+    #expect(csv[1] == "1,001-lr0.01,0.01,0.970000,0.960000,10.0,,finished,runs/sweeps/t/001-lr0.01,false")
 }
 
 @Test func lossMetricsRankLowestFirstAndUnscoredLast() throws {

@@ -19,7 +19,8 @@ public struct SweepPointResult: Sendable {
     /// Highest accuracy over the `validation` rows of metrics.csv.
     public var bestValidationAccuracy: Double?
     public var bestValidationLoss: Double?
-    /// Wall seconds per completed epoch (from metrics.csv train rows), nil before the first epoch ends.
+    /// Wall seconds per epoch (from metrics.csv train rows: time of the last one / their number; an epoch
+    /// cut short by `train.iterations` counts as one), nil before the first epoch ends.
     public var epochSeconds: Double?
     public var trainImagesPerSecond: Double?
     public var seconds: Double?

@@ -16,7 +16,8 @@ public struct SweepResultsTable: Sendable {
 
     public var metric: SweepMetric
     public var keyPaths: [String]
-    /// Best first; points without a score last, in sweep order.
+    /// Finished points best first, then unfinished ones (ranked by their figures so far, unnumbered);
+    /// points without a score last, in sweep order.
     public var rows: [Row]
 
     public init(spec: SweepSpec, entries: [(point: SweepPoint, result: SweepPointResult, folder: String)]) {
@@ -39,6 +40,8 @@ public struct SweepResultsTable: Sendable {
         }
         let higher = spec.metric.higherIsBetter
         rows = unranked.sorted { a, b in
+            let aDone = a.result.status == .finished, bDone = b.result.status == .finished
+            if aDone != bDone { return aDone }
             switch (a.score, b.score) {
             case let (x?, y?): return x != y ? (higher ? x > y : x < y) : a.point.index < b.point.index
             case (_?, nil): return true
@@ -49,7 +52,7 @@ public struct SweepResultsTable: Sendable {
     }
 
     private var header: [String] {
-        ["rank", "point"] + keyPaths + [metric.rawValue, "test_accuracy", "epoch_seconds", "status", "run_folder"]
+        ["rank", "point"] + keyPaths + [metric.rawValue, "test_accuracy", "epoch_seconds", "train_images_per_second", "status", "run_folder"]
     }
 
     private func cells(_ row: Row, rank: Int, forCSV: Bool) -> [String] {
@@ -63,9 +66,12 @@ public struct SweepResultsTable: Sendable {
         } else {
             scoreText = row.score.map { String(format: forCSV ? "%.6f" : "%.4f", $0) } ?? (forCSV ? "" : "—")
         }
-        let epoch = row.result.epochSeconds.map { String(format: "%.1f", $0) } ?? (forCSV ? "" : "—")
-        return [row.score == nil ? (forCSV ? "" : "—") : String(rank), row.point.id] + row.point.assignments.map(\.value)
-            + [scoreText, percent(row.result.status == .finished ? row.result.testAccuracy : nil), epoch,
+        let missing = forCSV ? "" : "—"
+        let finished = row.result.status == .finished
+        let epoch = row.result.epochSeconds.map { String(format: "%.1f", $0) } ?? missing
+        let throughput = finished ? row.result.trainImagesPerSecond.map { String(format: "%.0f", $0) } ?? missing : missing
+        return [row.score == nil || !finished ? missing : String(rank), row.point.id] + row.point.assignments.map(\.value)
+            + [scoreText, percent(finished ? row.result.testAccuracy : nil), epoch, throughput,
                row.result.status.rawValue, row.folder]
     }
 
