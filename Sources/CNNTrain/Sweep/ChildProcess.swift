@@ -1,0 +1,77 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Starts and watches the `cnnspec run` processes of a sweep.
+///
+/// Children get their own process group, so a Ctrl-C at the terminal (or `timeout -s INT`, which signals
+/// its whole group) reaches only the sweep, which forwards exactly one SIGINT to each child: a second
+/// SIGINT would make a run exit without saving.
+enum ChildProcess {
+    /// Spawns `executable arguments…` with standard output and error appended to `logPath`.
+    static func spawn(_ executable: String, _ arguments: [String], logPath: String) throws(SweepError) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // own process group; SIGINT at its default even if this process was started with it ignored
+        // (e.g. `cnnspec sweep … &` from a script), so that a forwarded SIGINT always reaches the run
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        var status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        // a script just written may briefly be "busy" while a concurrent fork still holds its write handle
+        for _ in 0..<50 where status == ETXTBSY {
+            usleep(20_000)
+            status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        }
+        guard status == 0 else {
+            throw SweepError("cannot start '\(executable)': \(String(cString: strerror(status)))")
+        }
+        return pid
+    }
+
+    /// How a child ended, or nil while it runs.
+    static func poll(_ pid: pid_t) -> Termination? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == 0 { return nil }
+        if result < 0 { return .exited(code: -1) }
+        let signal = status & 0x7f
+        return signal == 0 ? .exited(code: (status >> 8) & 0xff) : .signalled(signal)
+    }
+
+    enum Termination: Equatable {
+        case exited(code: Int32)
+        case signalled(Int32)
+    }
+
+    /// The running executable's path (for starting `cnnspec run` children).
+    static var currentExecutable: String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        let argument = CommandLine.arguments.first ?? "cnnspec"
+        return URL(fileURLWithPath: argument).standardizedFileURL.path
+    }
+}
+
+/// A sweep problem that is not in the sweep file (processes, folders).
+public struct SweepError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ message: String) { description = message.contains("error:") ? message : "error: " + message }
+}
