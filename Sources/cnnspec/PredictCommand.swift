@@ -59,9 +59,9 @@ struct PredictCommand: ParsableCommand {
             if format == "json" {
                 let entries = zip(images, predictions).map { path, prediction in
                     let top = prediction.ranked.prefix(k).map {
-                        "{\"class\": \(jsonString(names[$0.index])), \"index\": \($0.index), \"probability\": \(String(format: "%.6f", $0.probability))}"
+                        "{\"class\": \(JSONText.quoted(names[$0.index])), \"index\": \($0.index), \"probability\": \(String(format: "%.6f", $0.probability))}"
                     }
-                    return "  {\"image\": \(jsonString(path)), \"top\": [\(top.joined(separator: ", "))]}"
+                    return "  {\"image\": \(JSONText.quoted(path)), \"top\": [\(top.joined(separator: ", "))]}"
                 }
                 print("[\n" + entries.joined(separator: ",\n") + "\n]")
             } else {
@@ -71,19 +71,5 @@ struct PredictCommand: ParsableCommand {
                 }
             }
         }
-    }
-
-    private func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func jsonStringsAreEscaped() {
-        #expect(ShapeReport.jsonString("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+        #expect(JSONText.quoted("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
         #expect(ShapeReport.grouped(138_357_544) == "138,357,544" && ShapeReport.grouped(0) == "0")
     }
 

@@ -5,11 +5,11 @@ extension RunConfig {
     /// `RunConfigLoader.parse(yamlText, …)` reads it back to an equal config (model path is absolute).
     public var yamlText: String {
         var lines = ["# cnnspec \(name): resolved run config (every default filled in)"]
-        lines.append("name: \(quoted(name))")
-        lines.append("model: \(quoted(modelPath))")
+        lines.append("name: \(JSONText.quoted(name))")
+        lines.append("model: \(JSONText.quoted(modelPath))")
         lines.append("data:")
         lines.append("  dataset: \(data.dataset.rawValue)")
-        lines.append("  root: \(data.root.map(quoted) ?? "null")")
+        lines.append("  root: \(data.root.map(JSONText.quoted) ?? "null")")
         lines.append("  validation_split: \(number(data.validationSplit))")
         lines.append("  split_seed: \(data.splitSeed.map { "\($0)" } ?? "null")")
         for (key, list) in [("train_transforms", data.trainTransforms), ("eval_transforms", data.evalTransforms)] {
@@ -57,10 +57,10 @@ extension RunConfig {
         lines.append("  seed: \(train.seed)")
         lines.append("  threads: \(train.threads)")
         lines.append("  backend: \(train.backend.rawValue)")
-        let overrides = train.layerBackends.map { "\(quoted($0.layer)): \($0.backend.rawValue)" }
+        let overrides = train.layerBackends.map { "\(JSONText.quoted($0.layer)): \($0.backend.rawValue)" }
         lines.append("  layer_backends: {\(overrides.joined(separator: ", "))}")
         lines.append("output:")
-        lines.append("  dir: \(output.directory.map(quoted) ?? "null")")
+        lines.append("  dir: \(output.directory.map(JSONText.quoted) ?? "null")")
         let policy = output.checkpoint
         lines.append("  checkpoint: {best: \(policy.best), last: \(policy.last), every_epochs: \(policy.everyEpochs)}")
         return lines.joined(separator: "\n") + "\n"
@@ -95,18 +95,3 @@ private func yaml(_ transform: TransformSpec) -> String {
 /// Shortest text that reads back as the same Double.
 private func number(_ value: Double) -> String { "\(value)" }
 
-/// A YAML double-quoted string.
-private func quoted(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\t": result += "\\t"
-        default:
-            if scalar.value < 0x20 { result += String(format: "\\x%02x", scalar.value) } else { result.unicodeScalars.append(scalar) }
-        }
-    }
-    return result + "\""
-}

@@ -96,21 +96,21 @@ public struct ShapeReport: Sendable {
         for (index, node) in graph.nodes.enumerated() {
             var fields: [(String, String)] = [
                 ("index", String(index)),
-                ("name", Self.jsonString(node.name)),
-                ("kind", Self.jsonString(node.op.kindName)),
-                ("inputs", "[" + node.inputs.map { Self.jsonString(graph.nodes[$0].name) }.joined(separator: ", ") + "]"),
+                ("name", JSONText.quoted(node.name)),
+                ("kind", JSONText.quoted(node.op.kindName)),
+                ("inputs", "[" + node.inputs.map { JSONText.quoted(graph.nodes[$0].name) }.joined(separator: ", ") + "]"),
                 ("output", Self.jsonArray(node.outputShape.dimensions)),
                 ("parameters", String(node.parameterCount)),
                 ("macs", String(node.macs)),
             ]
             fields.append(contentsOf: Self.jsonHyperparameters(node.op))
             if let location = node.location { fields.append(("line", String(location.line))) }
-            layers.append("    {" + fields.map { "\(Self.jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
+            layers.append("    {" + fields.map { "\(JSONText.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         }
         var text = "{\n"
         text += "  \"format\": \"cnnspec-shapes/1\",\n"
-        text += "  \"model\": \(Self.jsonString(graph.name)),\n"
-        text += "  \"file\": \(Self.jsonString(file)),\n"
+        text += "  \"model\": \(JSONText.quoted(graph.name)),\n"
+        text += "  \"file\": \(JSONText.quoted(file)),\n"
         text += "  \"input\": \(Self.jsonArray(graph.inputShape.dimensions)),\n"
         text += "  \"output\": \(Self.jsonArray(graph.outputShape.dimensions)),\n"
         text += "  \"layers\": [\n" + layers.joined(separator: ",\n") + "\n  ],\n"
@@ -127,7 +127,7 @@ public struct ShapeReport: Sendable {
             var fields = [("in_channels", String(conv.inChannels)), ("out_channels", String(conv.outChannels)),
                           ("kernel", pair(conv.kernel)), ("stride", pair(conv.stride)), ("padding", pair(conv.padding)),
                           ("bias", String(conv.bias))]
-            if let backend = conv.backend { fields.append(("backend", jsonString(backend))) }
+            if let backend = conv.backend { fields.append(("backend", JSONText.quoted(backend))) }
             return fields
         case .maxPool2d(let pool):
             return [("kernel", pair(pool.kernel)), ("stride", pair(pool.stride)), ("padding", pair(pool.padding))]
@@ -146,27 +146,6 @@ public struct ShapeReport: Sendable {
 
     private static func jsonNumber(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
     private static func jsonArray(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
     /// `61,706`.
     public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)

@@ -1,4 +1,5 @@
 import Foundation
+import CNNSpec
 
 /// Reads and writes the safetensors format (https://github.com/huggingface/safetensors): an 8-byte
 /// little-endian header length, a JSON header `{name: {dtype, shape, data_offsets}, "__metadata__": {…}}`
@@ -23,7 +24,7 @@ public enum SafetensorsFile {
     public static func encode(tensors: [String: Tensor], metadata: [String: String]) throws(CheckpointError) -> Data {
         var header: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0] ?? ""))" }
+            let fields = metadata.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(metadata[$0] ?? ""))" }
             header.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
@@ -35,7 +36,7 @@ public enum SafetensorsFile {
                 throw CheckpointError(path: "(writing)", problem: "tensor '\(name)' has shape \(tensor.shape) but \(tensor.data.count) values")
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            header.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 4 * count)]}")
+            header.append("\(JSONText.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 4 * count)]}")
             offset += 4 * count
         }
         var headerBytes = Array("{\(header.joined(separator: ","))}".utf8)
@@ -138,19 +139,6 @@ public enum SafetensorsFile {
             throw fail("the data section has \(dataSection) bytes but the tensors cover \(expectedStart) (truncated or trailing bytes)")
         }
         return contents
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            default:
-                if scalar.value < 0x20 { result += String(format: "\\u%04x", scalar.value) } else { result.unicodeScalars.append(scalar) }
-            }
-        }
-        return result + "\""
     }
 }
 

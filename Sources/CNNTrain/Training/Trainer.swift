@@ -258,11 +258,11 @@ public final class Trainer {
         var fields: [String] = []
         func add(_ key: String, _ value: String) { fields.append("  \"\(key)\": \(value)") }
         func number(_ value: Double?) -> String { value.map { String(format: "%.6f", $0) } ?? "null" }
-        add("config", "\"\(config.name)\"")
-        add("config_hash", "\"\(config.hash)\"")
+        add("config", JSONText.quoted(config.name))
+        add("config_hash", JSONText.quoted(config.hash))
         add("test_loss", number(summary.testLoss))
         add("test_accuracy", number(summary.testAccuracy))
-        add("test_weights", "\"\(summary.testWeights)\"")
+        add("test_weights", JSONText.quoted(summary.testWeights))
         add("best_epoch", summary.bestEpoch.map(String.init) ?? "null")
         add("best_validation_loss", number(summary.bestValidationLoss))
         add("epochs_completed", "\(summary.epochsCompleted)")
@@ -271,7 +271,8 @@ public final class Trainer {
         add("train_images_per_second", String(format: "%.1f", summary.imagesPerSecond))
         add("data_pipeline_share", String(format: "%.4f", summary.dataShare))
         add("seconds", String(format: "%.2f", elapsed))
-        add("backends", "{" + plan.backendSelections.map { "\"\($0.layer)\": \"\($0.chosen.rawValue)\"" }.joined(separator: ", ") + "}")
+        add("backends", "{" + plan.backendSelections.map { "\(JSONText.quoted($0.layer)): \"\($0.chosen.rawValue)\"" }
+            .joined(separator: ", ") + "}")
         try folder.write("{\n" + fields.joined(separator: ",\n") + "\n}\n", to: RunFolder.summaryFile)
     }
 }
