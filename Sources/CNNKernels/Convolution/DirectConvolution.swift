@@ -252,12 +252,8 @@ final class DirectConvolution: ConvolutionKernel {
                                                               gradBias: pass.gradBias)
         }
         if batch <= 0 { gradBias?.update(repeating: 0, count: g.outChannels); return }
-        for slot in 1..<max(tasks, 1) {
-            ConvolutionReduction.add(partialWeights[slot], into: gradWeight, count: weightCount)
-            if let gradBias {
-                ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
-            }
-        }
+        ConvolutionReduction.addPartials(weights: partialWeights, bias: partialBias, slots: tasks, into: gradWeight,
+                                         gradBias: gradBias, weightCount: weightCount, outChannels: g.outChannels)
     }
 
     /// One thread's share of `backwardWeights`: slot 0 accumulates into `gradWeight`/`gradBias`, other

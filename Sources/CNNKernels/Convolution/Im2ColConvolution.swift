@@ -117,12 +117,8 @@ final class Im2ColConvolution: ConvolutionKernel {
             gradBias?.update(repeating: 0, count: g.outChannels)
             return
         }
-        for slot in 1..<max(tasks, 1) {
-            ConvolutionReduction.add(partialWeights[slot], into: gradWeight, count: weightCount)
-            if let gradBias {
-                ConvolutionReduction.add(partialBias + slot * g.outChannels, into: gradBias, count: g.outChannels)
-            }
-        }
+        ConvolutionReduction.addPartials(weights: partialWeights, bias: partialBias, slots: tasks, into: gradWeight,
+                                         gradBias: gradBias, weightCount: weightCount, outChannels: g.outChannels)
     }
 
     /// One thread's share of `backwardWeights`: slot 0 writes `gradWeight`/`gradBias`, other slots their partials.
@@ -163,20 +159,5 @@ final class Im2ColConvolution: ConvolutionKernel {
         let kernel: Unmanaged<Im2ColConvolution>
         let input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
         let gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
-    }
-}
-
-/// Sums of per-thread partial results.
-enum ConvolutionReduction {
-    /// target[i] += source[i].
-    static func add(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count {
-            let sum = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self)
-                + UnsafeRawPointer(target + i).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count { target[i] += source[i]; i += 1 }
     }
 }
