@@ -38,6 +38,7 @@ public struct RunReportData: Sendable {
             let config = try RunConfigLoader.load(path: configURL.path)
             data.name = "\(config.name) / \(folder.lastPathComponent)"
             let graph = try ModelSpecLoader.load(path: config.modelPath)
+            data.name = "\(graph.name) / \(folder.lastPathComponent)"
             data.shapesTable = ShapeReport(graph: graph, file: config.modelPath).render(.table)
             guard let checkpoint = ["best.safetensors", "last.safetensors"].map({ folder.appendingPathComponent($0) })
                 .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
