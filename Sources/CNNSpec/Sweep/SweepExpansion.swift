@@ -28,16 +28,16 @@ public enum SweepExpansion {
     }
 
     static func random(_ domains: [SweepDomain], count: Int, seed: UInt64) -> [[String]] {
-        var generator = SweepRandom(seed: seed)
+        var generator = SplitMix64(seed: seed)
         return (0..<count).map { _ in
             domains.map { domain in
                 switch domain {
                 case .values(let values): return values[generator.index(below: values.count)]
                 case .uniform(let range):
-                    return format(range.lowerBound + (range.upperBound - range.lowerBound) * generator.unit())
+                    return format(range.lowerBound + (range.upperBound - range.lowerBound) * generator.nextUnit())
                 case .logUniform(let range):
                     let low = Foundation.log(range.lowerBound), high = Foundation.log(range.upperBound)
-                    return format(exp(low + (high - low) * generator.unit()))
+                    return format(exp(low + (high - low) * generator.nextUnit()))
                 }
             }
         }

@@ -1,4 +1,5 @@
 import CNNKernels
+import CNNSpec
 
 /// Assembles batches of transformed samples into caller-provided buffers.
 ///

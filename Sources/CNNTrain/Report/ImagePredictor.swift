@@ -1,4 +1,5 @@
 import CNNKernels
+import CNNSpec
 import Foundation
 
 /// Classifies picture files with a trained plan: each image is converted to the dataset's raw sample

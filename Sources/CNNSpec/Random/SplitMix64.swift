@@ -1,5 +1,6 @@
-/// A small, fast, seedable random generator (SplitMix64). Used wherever results must be reproducible
-/// from a seed: splits, shuffles and per-sample augmentation (seeded from seed, epoch and sample).
+/// A small, fast, seedable random generator (SplitMix64), identical on every platform. Used wherever
+/// results must be reproducible from a seed: random sweeps (so a rerun draws the same points and can
+/// resume), splits, shuffles and per-sample augmentation (seeded from seed, epoch and sample).
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
@@ -22,6 +23,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Uniform in 0..<count (count > 0).
+    public mutating func index(below count: Int) -> Int { Int(next() % UInt64(count)) }
 
     /// Fisher–Yates shuffle, identical on every platform for the same seed.
     public mutating func shuffle(_ values: inout [Int]) {
