@@ -34,7 +34,7 @@ struct ReportPageTests {
         #expect(table.rows.count == 6)
         #expect(table.rows(split: "validation").map(\.loss) == [0.6, 0.4, 0.35])
         #expect(table.iterationsPerEpoch == 100)
-        #expect(table.position(of: MetricsTable.Row(epoch: 2, iteration: 150, split: "validation", loss: 0, accuracy: 0, learningRate: 0)) == 1.5)
+        #expect(table.position(of: MetricsRow(epoch: 2, iteration: 150, split: "validation", loss: 0, accuracy: 0, learningRate: 0, seconds: 0)) == 1.5)
     }
 
     @Test func pageHasCurvesMatrixGridConfigAndShapes() throws {

@@ -48,20 +48,12 @@ public struct SweepPointResult: Sendable {
 
     private mutating func readMetrics(_ url: URL) {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
-        var lastTrainSeconds: Double?
-        var trainRows = 0
-        for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count >= 7, let accuracy = Double(fields[4]), let loss = Double(fields[3]),
-                  let seconds = Double(fields[6]) else { continue }
-            if fields[2] == "validation" {
-                bestValidationAccuracy = max(bestValidationAccuracy ?? accuracy, accuracy)
-                bestValidationLoss = min(bestValidationLoss ?? loss, loss)
-            } else if fields[2] == "train" {
-                trainRows += 1
-                lastTrainSeconds = seconds
-            }
+        let rows = MetricsTable(csv: text).rows
+        for row in rows where row.split == "validation" {
+            bestValidationAccuracy = max(bestValidationAccuracy ?? row.accuracy, row.accuracy)
+            bestValidationLoss = min(bestValidationLoss ?? row.loss, row.loss)
         }
-        if let lastTrainSeconds, trainRows > 0 { epochSeconds = lastTrainSeconds / Double(trainRows) }
+        let trainRows = rows.filter { $0.split == "train" }
+        if let last = trainRows.last, last.seconds.isFinite { epochSeconds = last.seconds / Double(trainRows.count) }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One evaluation: which split, when, and how the model did.
-public struct MetricsRow: Sendable {
+public struct MetricsRow: Sendable, Equatable {
     public var epoch: Int
     public var iteration: Int
     /// `train`, `validation` or `test`.
@@ -13,6 +13,13 @@ public struct MetricsRow: Sendable {
     public var seconds: Double
     /// Training throughput over the epoch (train rows only).
     public var imagesPerSecond: Double?
+
+    public init(epoch: Int, iteration: Int, split: String, loss: Double, accuracy: Double, learningRate: Double,
+                seconds: Double, imagesPerSecond: Double? = nil) {
+        self.epoch = epoch; self.iteration = iteration; self.split = split; self.loss = loss
+        self.accuracy = accuracy; self.learningRate = learningRate; self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
 
     var csvLine: String {
         let throughput = imagesPerSecond.map { String(format: "%.1f", $0) } ?? ""

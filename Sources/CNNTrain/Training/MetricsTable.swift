@@ -2,14 +2,7 @@ import Foundation
 
 /// The rows of a run folder's `metrics.csv` (`epoch,iteration,split,loss,accuracy,learning_rate,…`).
 public struct MetricsTable: Sendable {
-    public struct Row: Sendable, Equatable {
-        public var epoch: Int
-        public var iteration: Int
-        public var split: String
-        public var loss: Double
-        public var accuracy: Double
-        public var learningRate: Double
-    }
+    public typealias Row = MetricsRow
 
     public var rows: [Row]
 
@@ -21,13 +14,15 @@ public struct MetricsTable: Sendable {
         func column(_ name: String) -> Int? { header.firstIndex(of: name) }
         guard let epoch = column("epoch"), let iteration = column("iteration"), let split = column("split"),
               let loss = column("loss"), let accuracy = column("accuracy") else { rows = []; return }
-        let rate = column("learning_rate")
+        let rate = column("learning_rate"), seconds = column("seconds"), throughput = column("images_per_second")
         for line in lines.dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == header.count, let e = Int(fields[epoch]), let i = Int(fields[iteration]),
                   let l = Double(fields[loss]), let a = Double(fields[accuracy]) else { continue }
             parsed.append(Row(epoch: e, iteration: i, split: fields[split], loss: l, accuracy: a,
-                              learningRate: rate.flatMap { Double(fields[$0]) } ?? .nan))
+                              learningRate: rate.flatMap { Double(fields[$0]) } ?? .nan,
+                              seconds: seconds.flatMap { Double(fields[$0]) } ?? .nan,
+                              imagesPerSecond: throughput.flatMap { Double(fields[$0]) }))
         }
         rows = parsed
     }
