@@ -21,18 +21,18 @@ public final class ProgressReporter {
     public func update(epoch: Int, epochs: Int, step: Int, steps: Int, imagesPerSecond: Double,
                        runningLoss: Double, runningAccuracy: Double, etaSeconds: Double) {
         let now = ProcessInfo.processInfo.systemUptime
+        let isDue = isTerminal ? now - lastDraw >= 0.1 || step == steps : now - lastPlain >= plainInterval
+        guard isDue else { return }
         let status = String(format: "loss %.4f  acc %5.2f%%  %6.0f img/s  ETA %@", runningLoss, runningAccuracy * 100,
                             imagesPerSecond, Self.duration(etaSeconds))
         if isTerminal {
-            guard now - lastDraw >= 0.1 || step == steps else { return }
             lastDraw = now
             let width = 28
             let filled = steps > 0 ? min(width, width * step / steps) : 0
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            let line = "epoch \(epoch)/\(epochs) \(bar) \(step)/\(steps)  \(status)"
-            write("\r\u{1B}[2K" + line)
+            write("\r\u{1B}[2K" + "epoch \(epoch)/\(epochs) \(bar) \(step)/\(steps)  \(status)")
             hasLiveLine = true
-        } else if now - lastPlain >= plainInterval {
+        } else {
             lastPlain = now
             write("  epoch \(epoch)/\(epochs) step \(step)/\(steps)  \(status)\n")
         }
