@@ -4,18 +4,6 @@ import Testing
 
 /// Random and mutated model files must give a graph or diagnostics, never a trap.
 @Suite struct SpecFuzzTests {
-    /// SplitMix64: a small seeded generator so failures reproduce.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let tokens = ["9999999999999999999", "-1", "0", "-9223372036854775808", "1048577", "same", "valid", "~", "[]", "{}",
                          "[[[[[[", "]]", "{out: 4}", "relu", "add", "concat", "from: input", "name: x", "$out", "repeat: 1000",
                          "&a", "*a", "'quoted'", "1e308", ".nan", ":", "- ", "\t", "0x7fffffffffffffff", "global_avgpool"]
@@ -30,7 +18,7 @@ import Testing
         }
     }
 
-    private func mutate(_ text: String, using rng: inout SeededGenerator) -> String {
+    private func mutate(_ text: String, using rng: inout SplitMix64) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             guard !lines.isEmpty else { break }
@@ -63,7 +51,7 @@ import Testing
     }
 
     @Test func mutatedModelFilesNeverTrap() throws {
-        var rng = SeededGenerator(state: 20_251_123)
+        var rng = SplitMix64(seed: 20_251_123)
         let files = try FileManager.default.contentsOfDirectory(atPath: SpecTestSupport.modelsDirectory.path)
             .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("vgg") && !$0.hasPrefix("alexnet") }.sorted()
         let sources = try files.map { try String(contentsOfFile: SpecTestSupport.modelPath($0), encoding: .utf8) }
@@ -74,7 +62,7 @@ import Testing
     }
 
     @Test func randomTokenSoupNeverTraps() {
-        var rng = SeededGenerator(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<500 {
             var text = "input: [1, 28, 28]\nlayers:\n"
             for _ in 0..<Int.random(in: 0...12, using: &rng) {

@@ -22,9 +22,13 @@ public struct ConvolutionGeometry: Hashable, Sendable {
     }
 
     /// (H + 2P − K)/S + 1, floor.
-    public var outHeight: Int { (inHeight + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    public var outHeight: Int {
+        floorModeOutputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, padding: paddingHeight)
+    }
     /// (W + 2P − K)/S + 1, floor.
-    public var outWidth: Int { (inWidth + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+    public var outWidth: Int {
+        floorModeOutputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, padding: paddingWidth)
+    }
 
     /// Elements of one input image, Cin·H·W.
     var inputImageSize: Int { inChannels * inHeight * inWidth }

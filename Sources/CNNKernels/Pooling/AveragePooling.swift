@@ -121,14 +121,8 @@ public enum AveragePooling {
                 bottom[2 * column + 1] = share
                 column += 1
             }
-            for column in (2 * outWidth)..<width {
-                top[column] = 0
-                bottom[column] = 0
-            }
         }
-        for row in (2 * g.outHeight)..<g.inHeight {
-            Elementwise.fill(count: width, value: 0, destination + row * width)
-        }
+        g.zeroTwoByTwoRemainder(destination)
     }
 
     /// What a plane task reads (C-convention tasks cannot capture): forward reads `source` = input and

@@ -155,14 +155,8 @@ public enum MaxPooling {
                 bottom[left + 1] = index == base + width + 1 ? gradient : 0
                 column += 1
             }
-            for column in (2 * outWidth)..<width {
-                top[column] = 0
-                bottom[column] = 0
-            }
         }
-        for row in (2 * g.outHeight)..<g.inHeight {
-            Elementwise.fill(count: width, value: 0, destination + row * width)
-        }
+        g.zeroTwoByTwoRemainder(destination)
     }
 
     /// What a forward plane task reads (C-convention tasks cannot capture).

@@ -24,9 +24,13 @@ public struct PoolingGeometry: Hashable, Sendable {
     }
 
     /// Output rows, floor mode: (H + 2P − K) / S + 1.
-    public var outHeight: Int { (inHeight + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    public var outHeight: Int {
+        floorModeOutputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, padding: paddingHeight)
+    }
     /// Output columns, floor mode: (W + 2P − K) / S + 1.
-    public var outWidth: Int { (inWidth + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+    public var outWidth: Int {
+        floorModeOutputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, padding: paddingWidth)
+    }
 
     var inPlane: Int { inHeight * inWidth }
     var outPlane: Int { outHeight * outWidth }
@@ -35,6 +39,20 @@ public struct PoolingGeometry: Hashable, Sendable {
     var isTwoByTwoStrideTwo: Bool {
         kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2
             && paddingHeight == 0 && paddingWidth == 0 && inHeight >= 2 && inWidth >= 2
+    }
+
+    /// Zeroes the elements of an input plane that no 2×2 stride-2 window covers (floor mode drops an
+    /// odd last row and column); the 2×2 backward passes write every other element themselves.
+    func zeroTwoByTwoRemainder(_ plane: UnsafeMutablePointer<Float>) {
+        let coveredRows = 2 * outHeight, coveredColumns = 2 * outWidth
+        if coveredColumns < inWidth {
+            for row in 0..<coveredRows {
+                for column in coveredColumns..<inWidth { plane[row * inWidth + column] = 0 }
+            }
+        }
+        for row in coveredRows..<inHeight {
+            Elementwise.fill(count: inWidth, value: 0, plane + row * inWidth)
+        }
     }
 
     /// Window of output (row, column) clipped to the input: rows `rows`, columns `columns`.
