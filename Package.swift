@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "cnnspec", targets: ["cnnspec"]),
         .library(name: "CNNSpec", targets: ["CNNSpec"]),
         .library(name: "CNNKernels", targets: ["CNNKernels"]),
+        .library(name: "CNNLayers", targets: ["CNNLayers"]),
         .library(name: "CNNTrain", targets: ["CNNTrain"]),
     ],
     dependencies: [
@@ -37,19 +38,22 @@ let package = Package(
         .target(name: "CNNSpec", dependencies: ["CYAML"]),
         /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
         .target(name: "CNNKernels", swiftSettings: kernelSettings),
+        /// The layer kinds, one file each: YAML keys, shape rule, parameters, and the layer that runs it
+        /// on the kernels; plus the building blocks layers are made of (parameter store, wiring).
+        .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
         /// Data loading, executor, training loop, checkpoints.
-        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CZlib"], swiftSettings: hostCPU),
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib"], swiftSettings: hostCPU),
         .executableTarget(
             name: "cnnspec",
-            dependencies: ["CNNSpec", "CNNKernels", "CNNTrain", "CAllocationCounter",
+            dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CNNTrain", "CAllocationCounter",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hostCPU),
         .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
         /// Loads `../shared/fixtures/pytorch/*.json` for the test targets.
         .target(name: "PyTorchFixtures", path: "Tests/PyTorchFixtures"),
-        .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec"]),
+        .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec", "CNNLayers"]),
         .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures", "CAllocationCounter"], swiftSettings: hostCPU),
-        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "PyTorchFixtures", "CAllocationCounter"],
+        .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "CNNLayers", "PyTorchFixtures", "CAllocationCounter"],
                     swiftSettings: hostCPU),
     ]
 )

@@ -10,9 +10,9 @@ struct RunSetup {
     /// Loads the config (with `--set` overrides) and its model, and checks per-layer backends name real conv layers.
     init(configPath: String, overrides: [String]) throws {
         config = try RunConfigLoader.load(path: configPath, overrides: overrides)
-        graph = try ModelSpecLoader.load(path: config.modelPath)
+        graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
         var problems: [Diagnostic] = []
-        let convolutions = graph.nodes.filter { if case .conv2d = $0.op { return true } else { return false } }.map(\.name)
+        let convolutions = graph.nodes.filter { $0.op is Conv2dOperation }.map(\.name)
         for override in config.train.layerBackends where !convolutions.contains(override.layer) {
             let suggestion = DidYouMean.suggestion(for: override.layer, among: convolutions)
             problems.append(Diagnostic("train.layer_backends: '\(override.layer)' is not a convolution layer of \(graph.name)",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNNLayers
 import CNNSpec
 
 /// `cnnspec shapes FILE`: every layer's output shape, parameters and MACs, then totals.
@@ -24,7 +25,7 @@ struct ShapesCommand: ParsableCommand {
         }
         do {
             let inputOverride = try input.map { text throws(SpecError) in try ModelSpecLoader.parseInputShape(text) }
-            let (graph, modelFile) = try ModelOrConfigLoader.load(path: file, inputOverride: inputOverride)
+            let (graph, modelFile) = try ModelOrConfigLoader.load(path: file, catalog: .standard, inputOverride: inputOverride)
             print(ShapeReport(graph: graph, file: modelFile).render(outputFormat), terminator: "")
         } catch {
             printError(error.description)

@@ -1,4 +1,5 @@
 import Testing
+import CNNLayers
 @testable import CNNSpec
 
 @Suite struct OutputSizeFormulaTests {
@@ -27,7 +28,7 @@ import Testing
 
     @Test func inferredShapesUseTheFormula() throws {
         let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(
-            ["conv: {out: 2, kernel: 3, stride: 2}", "maxpool: {kernel: 3, stride: 2, padding: 1}"], input: "[1, 8, 9]"))
+            ["conv: {out: 2, kernel: 3, stride: 2}", "maxpool: {kernel: 3, stride: 2, padding: 1}"], input: "[1, 8, 9]"), catalog: .standard)
         #expect(graph.nodes[1].outputShape == .image(channels: 2, height: 3, width: 4))
         #expect(graph.nodes[2].outputShape == .image(channels: 2, height: 2, width: 2))
     }

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import CNNLayers
 @testable import CNNSpec
 
 @Suite struct ShapeReportTests {
     private func modelAReport() throws -> ShapeReport {
         let path = SpecTestSupport.modelPath("modelA.yaml")
-        return ShapeReport(graph: try ModelSpecLoader.load(path: path), file: "models/modelA.yaml")
+        return ShapeReport(graph: try ModelSpecLoader.load(path: path, catalog: .standard), file: "models/modelA.yaml")
     }
 
     @Test func jsonIsParseableAndComplete() throws {
@@ -56,10 +57,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("run.yaml")
         try "model: \(SpecTestSupport.modelPath("modelC.yaml"))\ntraining: {epochs: 1}\n".write(to: config, atomically: true, encoding: .utf8)
-        let (graph, _) = try ModelOrConfigLoader.load(path: config.path)
+        let (graph, _) = try ModelOrConfigLoader.load(path: config.path, catalog: .standard)
         #expect(graph.totalParameters == 18_378)
         try "model: missing.yaml\n".write(to: config, atomically: true, encoding: .utf8)
-        #expect { try ModelOrConfigLoader.load(path: config.path) } throws: { error in
+        #expect { try ModelOrConfigLoader.load(path: config.path, catalog: .standard) } throws: { error in
             String(describing: error).contains("run.yaml:1:8: error: model file 'missing.yaml' not found")
         }
     }

@@ -28,14 +28,14 @@ import Testing
         #expect(!diagnostic.message.contains("height ("))
     }
 
-    @Test func samePaddingNeedsOddKernelAndStrideOne() throws {
+    @Test func samePaddingNeedsStrideOneAndItsHintIsPossible() throws {
         let diagnostics = SpecTestSupport.diagnostics(SpecTestSupport.model([
             "conv: {out: 4, kernel: 4, padding: same}", "conv: {out: 4, kernel: 3, stride: 2, padding: same, from: input}",
         ]))
-        try #require(diagnostics.count == 2)
-        #expect(diagnostics[0].message.contains("padding: same needs an odd kernel, got kernel 4") && diagnostics[0].location?.line == 3)
-        #expect(diagnostics[0].hint?.contains("(K − 1)/2") == true)
-        #expect(diagnostics[1].message.contains("padding: same needs stride 1, got stride 2") && diagnostics[1].location?.line == 4)
+        try #require(diagnostics.count == 1)
+        #expect(diagnostics[0].message.contains("padding: same needs stride 1, got stride 2") && diagnostics[0].location?.line == 4)
+        // The suggested explicit padding is itself valid: no kernel change is proposed.
+        #expect(diagnostics[0].hint?.contains("padding: 1") == true && diagnostics[0].hint?.contains("kernel") == false)
     }
 
     @Test func unknownKeysAndKindsSuggestTheClosestWord() {

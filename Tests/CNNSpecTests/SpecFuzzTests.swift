@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CNNLayers
 @testable import CNNSpec
 
 /// Random and mutated model files must give a graph or diagnostics, never a trap.
@@ -10,7 +11,7 @@ import Testing
 
     private func loadNeverTraps(_ text: String) {
         do {
-            let graph = try ModelSpecLoader.load(yaml: text, file: "fuzz.yaml")
+            let graph = try ModelSpecLoader.load(yaml: text, file: "fuzz.yaml", catalog: .standard)
             #expect(!graph.nodes.isEmpty)
             _ = ShapeReport(graph: graph, file: "fuzz.yaml").render(.json)
         } catch {

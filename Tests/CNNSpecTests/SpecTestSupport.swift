@@ -1,3 +1,4 @@
+import CNNLayers
 import Foundation
 @testable import CNNSpec
 
@@ -12,7 +13,7 @@ enum SpecTestSupport {
     /// The diagnostics loading `yaml` produces (empty when it loads).
     static func diagnostics(_ yaml: String, file: String = "m.yaml") -> [Diagnostic] {
         do {
-            _ = try ModelSpecLoader.load(yaml: yaml, file: file)
+            _ = try ModelSpecLoader.load(yaml: yaml, file: file, catalog: .standard)
             return []
         } catch {
             return error.diagnostics

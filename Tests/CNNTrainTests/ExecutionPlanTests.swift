@@ -1,3 +1,4 @@
+@testable import CNNLayers
 import CNNKernels
 import CNNSpec
 import PyTorchFixtures
@@ -6,24 +7,28 @@ import Testing
 
 /// Model A of tutorial 002 written as a graph by hand, so the executor is tested apart from the YAML layer.
 func modelAGraph() -> ModelGraph {
-    func node(_ name: String, _ op: LayerOp, _ input: Int, _ shape: TensorShape, params: Int = 0) -> GraphNode {
+    func node(_ name: String, _ op: any LayerOperation, _ input: Int, _ shape: TensorShape, params: Int = 0) -> GraphNode {
         GraphNode(name: name, op: op, inputs: [input], outputShape: shape, parameterCount: params, macs: 0, location: nil)
     }
-    let same = Pair2D(square: 2), five = Pair2D(square: 5), one = Pair2D(square: 1), two = Pair2D(square: 2)
-    let pool = PoolingOp(kernel: two, stride: two, padding: Pair2D(square: 0))
+    func conv(_ inChannels: Int, _ outChannels: Int) -> Conv2dOperation {
+        Conv2dOperation(inChannels: inChannels, outChannels: outChannels, kernel: Pair2D(square: 5), stride: Pair2D(square: 1),
+                        dilation: Pair2D(square: 1), paddingTop: 2, paddingBottom: 2, paddingLeft: 2, paddingRight: 2, groups: 1,
+                        paddingMode: .zeros, bias: true, backend: nil)
+    }
+    let two = Pair2D(square: 2)
+    let pool = PoolingOperation(kindName: "maxpool", mode: .max, kernel: two, stride: two, padding: Pair2D(square: 0), ceilMode: false)
+    let relu = ActivationOperation(kindName: "relu", activation: .relu, summary: "", jsonFields: [])
     return ModelGraph(name: "modelA", nodes: [
-        GraphNode(name: "input", op: .input, inputs: [], outputShape: .image(channels: 1, height: 28, width: 28),
+        GraphNode(name: "input", op: InputOperation(), inputs: [], outputShape: .image(channels: 1, height: 28, width: 28),
                   parameterCount: 0, macs: 0, location: nil),
-        node("cnn1", .conv2d(ConvolutionOp(inChannels: 1, outChannels: 16, kernel: five, stride: one, padding: same, bias: true)),
-             0, .image(channels: 16, height: 28, width: 28), params: 416),
-        node("relu1", .relu, 1, .image(channels: 16, height: 28, width: 28)),
-        node("maxpool1", .maxPool2d(pool), 2, .image(channels: 16, height: 14, width: 14)),
-        node("cnn2", .conv2d(ConvolutionOp(inChannels: 16, outChannels: 32, kernel: five, stride: one, padding: same, bias: true)),
-             3, .image(channels: 32, height: 14, width: 14), params: 12832),
-        node("relu2", .relu, 4, .image(channels: 32, height: 14, width: 14)),
-        node("maxpool2", .maxPool2d(pool), 5, .image(channels: 32, height: 7, width: 7)),
-        node("flatten", .flatten, 6, .vector(features: 1568)),
-        node("fc1", .linear(inFeatures: 1568, outFeatures: 10, bias: true), 7, .vector(features: 10), params: 15690),
+        node("cnn1", conv(1, 16), 0, .image(channels: 16, height: 28, width: 28), params: 416),
+        node("relu1", relu, 1, .image(channels: 16, height: 28, width: 28)),
+        node("maxpool1", pool, 2, .image(channels: 16, height: 14, width: 14)),
+        node("cnn2", conv(16, 32), 3, .image(channels: 32, height: 14, width: 14), params: 12832),
+        node("relu2", relu, 4, .image(channels: 32, height: 14, width: 14)),
+        node("maxpool2", pool, 5, .image(channels: 32, height: 7, width: 7)),
+        node("flatten", ViewOperation(kindName: "flatten"), 6, .vector(features: 1568)),
+        node("fc1", LinearOperation(inFeatures: 1568, outFeatures: 10, bias: true), 7, .vector(features: 10), params: 15690),
     ])
 }
 
@@ -69,16 +74,17 @@ func modelAGraph() -> ModelGraph {
         let one = Pair2D(square: 1), three = Pair2D(square: 3)
         let image = TensorShape.image(channels: 2, height: 5, width: 5)
         let nodes = [
-            GraphNode(name: "input", op: .input, inputs: [], outputShape: image, parameterCount: 0, macs: 0, location: nil),
-            GraphNode(name: "a", op: .conv2d(ConvolutionOp(inChannels: 2, outChannels: 2, kernel: three, stride: one,
-                                                          padding: one, bias: true)),
+            GraphNode(name: "input", op: InputOperation(), inputs: [], outputShape: image, parameterCount: 0, macs: 0, location: nil),
+            GraphNode(name: "a", op: Conv2dOperation(inChannels: 2, outChannels: 2, kernel: three, stride: one, dilation: one,
+                                                     paddingTop: 1, paddingBottom: 1, paddingLeft: 1, paddingRight: 1, groups: 1,
+                                                     paddingMode: .zeros, bias: true, backend: nil),
                       inputs: [0], outputShape: image, parameterCount: 38, macs: 0, location: nil),
-            GraphNode(name: "r", op: .tanh, inputs: [1], outputShape: image, parameterCount: 0, macs: 0, location: nil),
-            GraphNode(name: "sum", op: .add, inputs: [2, 0], outputShape: image, parameterCount: 0, macs: 0, location: nil),
-            GraphNode(name: "cat", op: .concat, inputs: [3, 2], outputShape: .image(channels: 4, height: 5, width: 5),
+            GraphNode(name: "r", op: ActivationOperation(kindName: "tanh", activation: .tanh, summary: "", jsonFields: []), inputs: [1], outputShape: image, parameterCount: 0, macs: 0, location: nil),
+            GraphNode(name: "sum", op: MergeOperation(merge: .add), inputs: [2, 0], outputShape: image, parameterCount: 0, macs: 0, location: nil),
+            GraphNode(name: "cat", op: MergeOperation(merge: .concat), inputs: [3, 2], outputShape: .image(channels: 4, height: 5, width: 5),
                       parameterCount: 0, macs: 0, location: nil),
-            GraphNode(name: "flat", op: .flatten, inputs: [4], outputShape: .vector(features: 100), parameterCount: 0, macs: 0, location: nil),
-            GraphNode(name: "fc", op: .linear(inFeatures: 100, outFeatures: 3, bias: true), inputs: [5],
+            GraphNode(name: "flat", op: ViewOperation(kindName: "flatten"), inputs: [4], outputShape: .vector(features: 100), parameterCount: 0, macs: 0, location: nil),
+            GraphNode(name: "fc", op: LinearOperation(inFeatures: 100, outFeatures: 3, bias: true), inputs: [5],
                       outputShape: .vector(features: 3), parameterCount: 303, macs: 0, location: nil),
         ]
         let plan = try ExecutionPlan(graph: ModelGraph(name: "merge", nodes: nodes), batchCapacity: 2, backend: .fixed(.direct),

@@ -1,6 +1,7 @@
 import CNNSpec
 import Foundation
 import Testing
+import CNNLayers
 @testable import CNNTrain
 
 /// Every config in configs/ loads, names a model that loads, and its data fits that model.
@@ -22,7 +23,7 @@ import Testing
     @Test(arguments: configs)
     func configFitsItsModel(path: String) throws {
         let config = try RunConfigLoader.load(path: path)
-        let graph = try ModelSpecLoader.load(path: config.modelPath)
+        let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
         let (channels, size) = config.data.dataset == .cifar10 ? (3, 32) : (1, 28)
         let statistics = try Dataset(name: "blank", images: [UInt8](repeating: 128, count: 2 * channels * size * size),
                                      labels: [0, 1], channels: channels, height: size, width: size,

@@ -1,3 +1,4 @@
+import CNNLayers
 import CNNKernels
 import CNNSpec
 import Foundation
@@ -70,7 +71,7 @@ enum TrainingTestSupport {
             output: {dir: \(folder.path)}
             """
         let config = try RunConfigLoader.parse(yaml, file: "test.yaml")
-        return (config, try ModelSpecLoader.load(path: modelPath))
+        return (config, try ModelSpecLoader.load(path: modelPath, catalog: .standard))
     }
 
     static var quiet: ProgressReporter { ProgressReporter(isTerminal: false, plainInterval: .infinity) }

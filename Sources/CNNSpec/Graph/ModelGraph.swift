@@ -2,7 +2,7 @@
 public struct GraphNode: Sendable {
     /// Unique in the graph; also the prefix of its parameters in checkpoints (`conv1.weight`).
     public var name: String
-    public var op: LayerOp
+    public var op: any LayerOperation
     /// Indices of the nodes this one reads, in order; empty only for the input node.
     public var inputs: [Int]
     public var outputShape: TensorShape
@@ -13,7 +13,7 @@ public struct GraphNode: Sendable {
     /// Where the layer is written in the model file.
     public var location: SourceLocation?
 
-    public init(name: String, op: LayerOp, inputs: [Int], outputShape: TensorShape,
+    public init(name: String, op: any LayerOperation, inputs: [Int], outputShape: TensorShape,
                 parameterCount: Int, macs: Int, location: SourceLocation?) {
         self.name = name; self.op = op; self.inputs = inputs; self.outputShape = outputShape
         self.parameterCount = parameterCount; self.macs = macs; self.location = location

@@ -31,22 +31,9 @@ public struct ShapeReport: Sendable {
         }
     }
 
-    /// `k5 s1 p2` for windows, `p 0.25` for dropout, and so on; empty when the layer has none.
-    public static func hyperparameters(_ op: LayerOp) -> String {
-        switch op {
-        case .conv2d(let conv): return "k\(conv.kernel) s\(conv.stride) p\(conv.padding)" + (conv.bias ? "" : " no-bias")
-        case .maxPool2d(let pool), .avgPool2d(let pool): return "k\(pool.kernel) s\(pool.stride) p\(pool.padding)"
-        case .leakyRelu(let slope): return "slope \(slope)"
-        case .dropout(let p), .dropout2d(let p): return "p \(p)"
-        case .linear(_, _, let bias): return bias ? "" : "no-bias"
-        case .batchNorm2d(_, let eps, let momentum): return "eps \(eps) m \(momentum)"
-        default: return ""
-        }
-    }
-
     private var rows: [[String]] {
         graph.nodes.enumerated().map { index, node in
-            [String(index), node.name, node.op.kindName, Self.hyperparameters(node.op), node.outputShape.description,
+            [String(index), node.name, node.op.kindName, node.op.summary, node.outputShape.description,
              Self.grouped(node.parameterCount), Self.grouped(node.macs)]
         }
     }
@@ -103,7 +90,7 @@ public struct ShapeReport: Sendable {
                 ("parameters", String(node.parameterCount)),
                 ("macs", String(node.macs)),
             ]
-            fields.append(contentsOf: Self.jsonHyperparameters(node.op))
+            fields.append(contentsOf: node.op.jsonFields.map { ($0.key, $0.value.text) })
             if let location = node.location { fields.append(("line", String(location.line))) }
             layers.append("    {" + fields.map { "\(JSONText.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         }
@@ -120,31 +107,6 @@ public struct ShapeReport: Sendable {
         return text
     }
 
-    private static func jsonHyperparameters(_ op: LayerOp) -> [(String, String)] {
-        func pair(_ p: Pair2D) -> String { jsonArray([p.height, p.width]) }
-        switch op {
-        case .conv2d(let conv):
-            var fields = [("in_channels", String(conv.inChannels)), ("out_channels", String(conv.outChannels)),
-                          ("kernel", pair(conv.kernel)), ("stride", pair(conv.stride)), ("padding", pair(conv.padding)),
-                          ("bias", String(conv.bias))]
-            if let backend = conv.backend { fields.append(("backend", JSONText.quoted(backend))) }
-            return fields
-        case .maxPool2d(let pool):
-            return [("kernel", pair(pool.kernel)), ("stride", pair(pool.stride)), ("padding", pair(pool.padding))]
-        case .avgPool2d(let pool):
-            return [("kernel", pair(pool.kernel)), ("stride", pair(pool.stride)), ("padding", pair(pool.padding)),
-                    ("count_include_pad", String(pool.countIncludePad))]
-        case .linear(let inFeatures, let outFeatures, let bias):
-            return [("in_features", String(inFeatures)), ("out_features", String(outFeatures)), ("bias", String(bias))]
-        case .leakyRelu(let slope): return [("negative_slope", jsonNumber(slope))]
-        case .dropout(let p), .dropout2d(let p): return [("p", jsonNumber(p))]
-        case .batchNorm2d(let channels, let eps, let momentum):
-            return [("channels", String(channels)), ("eps", jsonNumber(eps)), ("momentum", jsonNumber(momentum))]
-        default: return []
-        }
-    }
-
-    private static func jsonNumber(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
     private static func jsonArray(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
     /// `61,706`.
     public static func grouped(_ value: Int) -> String {

@@ -1,7 +1,7 @@
 /// A layer as found in the file, after `repeat` and blocks are expanded, before names and inputs are resolved.
 struct PendingLayer {
     /// Nil only for the network input (index 0).
-    var kind: LayerKind?
+    var kind: LayerDefinition?
     var parameters: [WrittenParameter]
     var location: SourceLocation
     /// The written name with its scope prefix (`layer1.0.conv1`).
@@ -23,12 +23,14 @@ struct PendingLayer {
 final class LayerListExpander {
     let diagnostics: DiagnosticCollector
     let blocks: [String: BlockTemplate]
+    let catalog: LayerCatalog
     private(set) var layers: [PendingLayer]
     private var exceededLimit = false
     private var automaticBlockCounts: [String: Int] = [:]
 
-    init(diagnostics: DiagnosticCollector, blocks: [String: BlockTemplate], inputLocation: SourceLocation) {
+    init(diagnostics: DiagnosticCollector, catalog: LayerCatalog, blocks: [String: BlockTemplate], inputLocation: SourceLocation) {
         self.diagnostics = diagnostics
+        self.catalog = catalog
         self.blocks = blocks
         layers = [PendingLayer(kind: nil, parameters: [], location: inputLocation, explicitName: "input", prefixes: [""],
                                from: nil, previous: 0, scopeInput: 0, isWellFormed: true, name: "input")]
@@ -57,7 +59,7 @@ final class LayerListExpander {
                 diagnostics.error("empty layer entry", at: location, hint: "write a layer kind after '- ', e.g. '- relu'")
                 return
             }
-            if let kind = LayerKind.named(word) {
+            if let kind = catalog.definition(named: word) {
                 append(kind: kind, parameters: [], name: nil, from: nil, at: location, prefixes: prefixes,
                        scopeInput: scopeInput, wellFormed: true)
             } else if let block = blocks[word] {
@@ -113,7 +115,7 @@ final class LayerListExpander {
                      depth: depth, activeBlocks: activeBlocks)
             return
         }
-        guard let kind = LayerKind.named(first.word) else {
+        guard let kind = catalog.definition(named: first.word) else {
             reportUnknownKind(first.word, at: first.key.location)
             return
         }
@@ -135,20 +137,19 @@ final class LayerListExpander {
                     if word == "name" { nameNode = value } else { fromNode = value }
                     continue
                 }
-                parameters.append(WrittenParameter(key: kind.keyAliases[word] ?? word, keyLocation: key.location, value: value))
+                parameters.append(WrittenParameter(key: kind.canonicalKey(word) ?? word, keyLocation: key.location, value: value))
             }
         case .scalar where first.value.isNull:
             break
         case .scalar, .sequence:
-            if let key = kind.shortFormKey, case .scalar = first.value {
-                parameters.append(WrittenParameter(key: key, keyLocation: first.value.location, value: first.value))
-            } else if kind.shortFormKey == "kernel" {
-                parameters.append(WrittenParameter(key: "kernel", keyLocation: first.value.location, value: first.value))
+            if let key = kind.shortFormKey.flatMap(kind.key), case .scalar = first.value {
+                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
+            } else if let key = kind.shortFormKey.flatMap(kind.key), key.acceptsList {
+                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
             } else {
                 wellFormed = false
-                let hint = kind.parameterKeys.isEmpty ? "write just '- \(kind.rawValue)'"
-                    : "write '- \(kind.rawValue): {\(kind.parameterKeys.prefix(2).map { "\($0): …" }.joined(separator: ", "))}'"
-                diagnostics.error("\(kind.rawValue) does not take \(first.value.kindDescription) as its value", at: first.value.location,
+                let hint = kind.keys.isEmpty ? "write just '- \(kind.name)'" : "write '\(kind.example)'"
+                diagnostics.error("\(kind.name) does not take \(first.value.kindDescription) as its value", at: first.value.location,
                                   hint: hint)
             }
         }
@@ -257,7 +258,7 @@ final class LayerListExpander {
                activeBlocks: activeBlocks.union([block.name]))
     }
 
-    private func append(kind: LayerKind, parameters: [WrittenParameter], name: String?,
+    private func append(kind: LayerDefinition, parameters: [WrittenParameter], name: String?,
                         from: [(text: String, location: SourceLocation)]?, at location: SourceLocation,
                         prefixes: [String], scopeInput: Int, wellFormed: Bool) {
         guard !exceededLimit else { return }
@@ -309,9 +310,9 @@ final class LayerListExpander {
     }
 
     private func reportUnknownKind(_ word: String, at location: SourceLocation) {
-        let candidates = LayerKind.allSpellings + blocks.keys.sorted() + ["repeat"]
+        let candidates = catalog.allSpellings + blocks.keys.sorted() + ["repeat"]
         let suggestion = DidYouMean.suggestion(for: word, among: candidates)
-        let kinds = LayerKind.allCases.map(\.rawValue).joined(separator: ", ")
+        let kinds = catalog.names.joined(separator: ", ")
         diagnostics.error("unknown layer kind '\(word.prefix(80))'", at: location,
                           hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "layer kinds: \(kinds)"
                               + (blocks.isEmpty ? "" : "; blocks: \(blocks.keys.sorted().joined(separator: ", "))"))

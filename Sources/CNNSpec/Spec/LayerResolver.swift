@@ -41,9 +41,9 @@ struct LayerResolver {
             let layer = layers[position]
             guard let kind = layer.kind else { result.append(nil); continue }  // invariant: unreachable past index 0
             guard let from = layer.from else {
-                if kind.isMerge {
-                    diagnostics.error("\(layer.name): \(kind.rawValue) needs 'from' to say which layers it merges", at: layer.location,
-                                      hint: "write - \(kind.rawValue): {from: [branch1, branch2]}; with one name, the layer before is merged with it")
+                if kind.arity == .merge {
+                    diagnostics.error("\(layer.name): \(kind.name) needs 'from' to say which layers it merges", at: layer.location,
+                                      hint: "write - \(kind.name): {from: [branch1, branch2]}; with one name, the layer before is merged with it")
                     result.append(nil)
                 } else {
                     result.append([layer.previous])
@@ -60,10 +60,10 @@ struct LayerResolver {
                 }
             }
             guard resolved else { result.append(nil); continue }
-            if kind.isMerge {
+            if kind.arity == .merge {
                 if inputs.count == 1 { inputs.insert(layer.previous, at: 0) }
             } else if inputs.count > 1 {
-                diagnostics.error("\(layer.name): \(kind.rawValue) takes one input, but 'from' names \(inputs.count)",
+                diagnostics.error("\(layer.name): \(kind.name) takes one input, but 'from' names \(inputs.count)",
                                   at: from[1].location, hint: "merge them first with add or concat")
                 result.append(nil)
                 continue

@@ -4,11 +4,11 @@ import Foundation
 public enum ModelOrConfigLoader {
     /// The graph and the model file it came from. A config's `model:` is a path relative to the config,
     /// or an inline model mapping.
-    public static func load(path: String, inputOverride: TensorShape? = nil) throws(SpecError) -> (graph: ModelGraph, modelFile: String) {
+    public static func load(path: String, catalog: LayerCatalog, inputOverride: TensorShape? = nil) throws(SpecError) -> (graph: ModelGraph, modelFile: String) {
         let document = try YAMLParser.parse(contentsOf: path)
         guard document["layers"] == nil, let model = document["model"] else {
             let graph = try ModelSpecLoader.load(document: document, defaultName: ModelSpecLoader.modelName(fromPath: path),
-                                                 inputOverride: inputOverride)
+                                                 catalog: catalog, inputOverride: inputOverride)
             return (graph, path)
         }
         switch model {
@@ -20,10 +20,10 @@ public enum ModelOrConfigLoader {
                 throw SpecError(Diagnostic("model file '\(text)' not found (looked for \(relativePath))", at: location,
                                            hint: "model: is a path relative to the config file"))
             }
-            return (try ModelSpecLoader.load(path: relativePath, inputOverride: inputOverride), relativePath)
+            return (try ModelSpecLoader.load(path: relativePath, catalog: catalog, inputOverride: inputOverride), relativePath)
         case .mapping:
             let graph = try ModelSpecLoader.load(document: model, defaultName: ModelSpecLoader.modelName(fromPath: path),
-                                                 inputOverride: inputOverride)
+                                                 catalog: catalog, inputOverride: inputOverride)
             return (graph, path)
         default:
             throw SpecError(Diagnostic("model: must be the path of a model file or a model mapping, got \(model.kindDescription)",

@@ -8,19 +8,21 @@ public enum ModelSpecLoader {
     static let topLevelKeys = ["name", "description", "input", "layers", "blocks"]
 
     /// Reads a model file. `inputOverride` replaces the file's `input:` (e.g. `--input 3,64,64`).
-    public static func load(path: String, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+    public static func load(path: String, catalog: LayerCatalog, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
         let document = try YAMLParser.parse(contentsOf: path)
-        return try load(document: document, defaultName: modelName(fromPath: path), inputOverride: inputOverride)
+        return try load(document: document, defaultName: modelName(fromPath: path), catalog: catalog, inputOverride: inputOverride)
     }
 
     /// Parses a model from YAML text; `file` names it in messages.
-    public static func load(yaml: String, file: String = "model.yaml", inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+    public static func load(yaml: String, file: String = "model.yaml", catalog: LayerCatalog,
+                            inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
         let document = try YAMLParser.parse(yaml, file: file)
-        return try load(document: document, defaultName: modelName(fromPath: file), inputOverride: inputOverride)
+        return try load(document: document, defaultName: modelName(fromPath: file), catalog: catalog, inputOverride: inputOverride)
     }
 
     /// Builds a model from an already parsed document (a run config may embed its model as a mapping).
-    public static func load(document: YAMLNode, defaultName: String, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+    public static func load(document: YAMLNode, defaultName: String, catalog: LayerCatalog,
+                            inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
         let diagnostics = DiagnosticCollector()
         guard case .mapping(let pairs, let location) = document else {
             throw SpecError(Diagnostic("a model file is a mapping with 'input:' and 'layers:', got \(document.kindDescription)",
@@ -46,31 +48,31 @@ public enum ModelSpecLoader {
         } else if inputOverride == nil {
             diagnostics.error("the model has no 'input:'", at: location, hint: "add 'input: [1, 28, 28]' (channels, height, width)")
         }
-        let blocks = parseBlocks(document["blocks"], diagnostics: diagnostics)
+        let blocks = parseBlocks(document["blocks"], catalog: catalog, diagnostics: diagnostics)
         guard let layersNode = document["layers"] else {
             diagnostics.error("the model has no 'layers:'", at: location, hint: exampleHint)
             try diagnostics.throwIfAny()
             return ModelGraph(name: name, nodes: [])  // invariant: unreachable, an error was just recorded
         }
-        let expander = LayerListExpander(diagnostics: diagnostics, blocks: blocks, inputLocation: document["input"]?.location ?? location)
+        let expander = LayerListExpander(diagnostics: diagnostics, catalog: catalog, blocks: blocks, inputLocation: document["input"]?.location ?? location)
         expander.expand(layersNode, prefixes: [""], scopeInput: 0, depth: 0, activeBlocks: [])
         var pending = expander.layers
         let resolver = LayerResolver(diagnostics: diagnostics)
         resolver.assignNames(&pending)
         let inputs = resolver.resolveInputs(pending)
-        let parser = LayerSpecParser(diagnostics: diagnostics)
+        let parser = LayerArgumentParser(diagnostics: diagnostics)
         var resolved: [ResolvedLayer] = []
         for (position, layer) in pending.enumerated().dropFirst() {
-            var spec: LayerSpec?
+            var arguments: LayerArguments?
             if let kind = layer.kind {
-                spec = parser.parse(kind: kind, name: layer.name, parameters: layer.parameters, at: layer.location)
+                arguments = parser.parse(kind, name: layer.name, parameters: layer.parameters, at: layer.location)
             }
-            if !layer.isWellFormed { spec = nil }
-            resolved.append(ResolvedLayer(name: layer.name, spec: inputs[position] == nil ? nil : spec,
+            if !layer.isWellFormed { arguments = nil }
+            resolved.append(ResolvedLayer(name: layer.name, arguments: inputs[position] == nil ? nil : arguments,
                                           inputs: inputs[position] ?? [], location: layer.location))
         }
         let inputLocation = document["input"]?.location
-        let graph = ShapeInference(diagnostics: diagnostics)
+        let graph = ShapeInference(diagnostics: diagnostics, catalog: catalog)
             .infer(modelName: name, input: inputShape, inputLocation: inputLocation, layers: resolved)
         try diagnostics.throwIfAny()
         guard let graph else {
@@ -114,7 +116,7 @@ public enum ModelSpecLoader {
         return .image(channels: c, height: h, width: w)
     }
 
-    private static func parseBlocks(_ node: YAMLNode?, diagnostics: DiagnosticCollector) -> [String: BlockTemplate] {
+    private static func parseBlocks(_ node: YAMLNode?, catalog: LayerCatalog, diagnostics: DiagnosticCollector) -> [String: BlockTemplate] {
         guard let node else { return [:] }
         guard case .mapping(let pairs, _) = node else {
             diagnostics.error("blocks must be a mapping of block names to definitions, got \(node.kindDescription)", at: node.location)
@@ -126,7 +128,7 @@ public enum ModelSpecLoader {
                 diagnostics.error("a block name must be a word", at: key.location)
                 continue
             }
-            if LayerKind.named(name) != nil || name == "repeat" {
+            if catalog.definition(named: name) != nil || name == "repeat" {
                 diagnostics.error("block name '\(name)' is already a layer kind", at: key.location, hint: "choose another name")
                 continue
             }

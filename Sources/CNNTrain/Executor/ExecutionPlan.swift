@@ -20,7 +20,7 @@ public final class ExecutionPlan {
     public private(set) var forwardNanoseconds: [UInt64]
     public private(set) var backwardNanoseconds: [UInt64]
 
-    private var layers: [ExecutableLayer?]
+    private var layers: [(any ExecutableLayer)?]
     private var activations: [UnsafeMutablePointer<Float>]
     private var gradients: [UnsafeMutablePointer<Float>?]
     private var ownedBuffers: [AlignedBuffer<Float>] = []
@@ -45,7 +45,7 @@ public final class ExecutionPlan {
         pool = ThreadPool(threadCount: threads)
         gemm = GEMM(pool: pool)
         parameters = ParameterStore(graph: graph)
-        ParameterInitializer.initialize(parameters, graph: graph, seed: seed)
+        ParameterInitializer.initialize(parameters, seed: seed)
         let count = graph.nodes.count
         layers = Array(repeating: nil, count: count)
         forwardNanoseconds = Array(repeating: 0, count: count)
@@ -72,7 +72,7 @@ public final class ExecutionPlan {
     private func allocateBuffers() throws {
         for (index, node) in graph.nodes.enumerated() {
             let perImage = node.outputShape.elementCount
-            if case .flatten = node.op, let source = node.inputs.first {
+            if node.op.isView, let source = node.inputs.first {
                 activations.append(activations[source])
                 let aliasesGradient = consumers(of: source) == 1 && consumers(of: index) == 1 && source != 0
                 gradients.append(aliasesGradient ? gradients[source] : buffer(batchCapacity * perImage))
@@ -104,128 +104,26 @@ public final class ExecutionPlan {
     }
 
     private func makeLayer(_ index: Int, backend: BackendRequest, perLayerBackends: [String: BackendRequest],
-                           seed: UInt64) throws -> ExecutableLayer {
+                           seed: UInt64) throws -> any ExecutableLayer {
         let node = graph.nodes[index]
-        let requiresInputGradient: Bool
-        if case .batchNorm2d = node.op { requiresInputGradient = true } else { requiresInputGradient = false }
+        guard let operation = node.op as? any ExecutableOperation else {
+            throw PlanError.unsupported(layer: node.name, reason: "\(node.op.kindName) layers cannot run")
+        }
         let wiring = LayerWiring(
             inputs: node.inputs.map { activations[$0] },
             inputShapes: node.inputs.map { graph.nodes[$0].outputShape },
             output: activations[index],
             outputShape: node.outputShape,
             outputGradient: gradients[index] ?? buffer(batchCapacity * node.outputShape.elementCount),
-            inputGradients: node.inputs.map { gradientTarget(consumer: index, input: $0, required: requiresInputGradient) })
-        switch node.op {
-        case .input:
-            throw PlanError.unsupported(layer: node.name, reason: "only node 0 may be the input")
-        case .conv2d(let conv):
-            let request = try backendRequest(for: node, conv: conv, global: backend, perLayer: perLayerBackends)
-            let kernel = try convolutionKernel(node: node, conv: conv, request: request,
-                                               needsDataGradient: wiring.inputGradient != nil)
-            return ConvolutionLayer(kernel: kernel, wiring: wiring, weight: try parameter(node.name + ".weight"),
-                                    bias: parameters.pointer(node.name + ".bias"),
-                                    gradWeight: try gradient(node.name + ".weight"),
-                                    gradBias: parameters.gradientPointer(node.name + ".bias"))
-        case .maxPool2d(let op):
-            return PoolingLayer(wiring: wiring, geometry: poolingGeometry(op, input: wiring.inputShape), mode: .max,
-                                batchCapacity: batchCapacity, pool: pool)
-        case .avgPool2d(let op):
-            return PoolingLayer(wiring: wiring, geometry: poolingGeometry(op, input: wiring.inputShape),
-                                mode: .average(countIncludePad: op.countIncludePad), batchCapacity: batchCapacity, pool: pool)
-        case .relu:
-            return ActivationLayer(wiring: wiring, kind: .relu, pool: pool)
-        case .leakyRelu(let slope):
-            return ActivationLayer(wiring: wiring, kind: .leakyRelu(negativeSlope: slope), pool: pool)
-        case .sigmoid:
-            return ActivationLayer(wiring: wiring, kind: .sigmoid, pool: pool)
-        case .tanh:
-            return ActivationLayer(wiring: wiring, kind: .tanh, pool: pool)
-        case .flatten:
-            return FlattenLayer(wiring: wiring)
-        case .linear(let inFeatures, let outFeatures, _):
-            return LinearLayer(wiring: wiring, inFeatures: inFeatures, outFeatures: outFeatures,
-                               weight: try parameter(node.name + ".weight"), bias: parameters.pointer(node.name + ".bias"),
-                               gradWeight: try gradient(node.name + ".weight"),
-                               gradBias: parameters.gradientPointer(node.name + ".bias"), gemm: gemm)
-        case .dropout(let p):
-            return DropoutLayer(wiring: wiring, probability: p, channelWise: false, batchCapacity: batchCapacity,
-                                seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
-        case .dropout2d(let p):
-            return DropoutLayer(wiring: wiring, probability: p, channelWise: true, batchCapacity: batchCapacity,
-                                seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
-        case .batchNorm2d(_, let eps, let momentum):
-            return try BatchNormLayer(wiring: wiring, eps: eps, momentum: momentum, store: parameters, name: node.name, pool: pool)
-        case .add:
-            return AddLayer(wiring: wiring)
-        case .concat:
-            return ConcatLayer(wiring: wiring)
-        }
-    }
-
-    private func parameter(_ name: String) throws -> UnsafeMutablePointer<Float> {
-        guard let pointer = parameters.pointer(name) else { throw PlanError.missingParameter(name) }
-        return pointer
-    }
-
-    private func gradient(_ name: String) throws -> UnsafeMutablePointer<Float> {
-        guard let pointer = parameters.gradientPointer(name) else { throw PlanError.missingParameter(name) }
-        return pointer
-    }
-
-    private func poolingGeometry(_ op: PoolingOp, input: TensorShape) -> PoolingGeometry {
-        let (channels, height, width) = input.chw
-        return PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
-                               kernelHeight: op.kernel.height, kernelWidth: op.kernel.width,
-                               strideHeight: op.stride.height, strideWidth: op.stride.width,
-                               paddingHeight: op.padding.height, paddingWidth: op.padding.width)
-    }
-
-    private func backendRequest(for node: GraphNode, conv: ConvolutionOp, global: BackendRequest,
-                                perLayer: [String: BackendRequest]) throws -> BackendRequest {
-        if let request = perLayer[node.name] { return request }
-        if let name = conv.backend {
-            guard let request = BackendRequest(name: name) else { throw PlanError.unknownBackend(layer: node.name, name: name) }
-            return request
-        }
-        return global
-    }
-
-    private func convolutionKernel(node: GraphNode, conv: ConvolutionOp, request: BackendRequest,
-                                   needsDataGradient: Bool) throws -> any ConvolutionKernel {
-        let (channels, height, width) = graph.nodes[node.inputs[0]].outputShape.chw
-        let geometry = ConvolutionGeometry(
-            batch: batchCapacity, inChannels: channels, inHeight: height, inWidth: width, outChannels: conv.outChannels,
-            kernelHeight: conv.kernel.height, kernelWidth: conv.kernel.width, strideHeight: conv.stride.height,
-            strideWidth: conv.stride.width, paddingHeight: conv.padding.height, paddingWidth: conv.padding.width)
-        switch request {
-        case .fixed(let kind):
-            do {
-                let kernel = try makeConvolution(kind, geometry: geometry, gemm: gemm)
-                backendSelections.append(BackendSelection(layer: node.name, chosen: kind, requested: request, timings: []))
-                return kernel
-            } catch {
-                throw PlanError.backendUnavailable(layer: node.name, backend: kind.rawValue, reason: "\(error)")
-            }
-        case .auto:
-            let timer = BackendTimer(geometry: geometry, needsDataGradient: needsDataGradient)
-            var best: (kernel: any ConvolutionKernel, milliseconds: Double)?
-            var timings: [(backend: ConvolutionBackendKind, milliseconds: Double?, note: String?)] = []
-            for kind in ConvolutionBackendKind.allCases {
-                do {
-                    let kernel = try makeConvolution(kind, geometry: geometry, gemm: gemm)
-                    let milliseconds = timer.measure(kernel)
-                    timings.append((kind, milliseconds, nil))
-                    if milliseconds < best?.milliseconds ?? .infinity { best = (kernel, milliseconds) }
-                } catch {
-                    timings.append((kind, nil, "\(error)"))
-                }
-            }
-            guard let best else {
-                throw PlanError.backendUnavailable(layer: node.name, backend: "auto", reason: "no backend can run it")
-            }
-            backendSelections.append(BackendSelection(layer: node.name, chosen: best.kernel.kind, requested: .auto, timings: timings))
-            return best.kernel
-        }
+            inputGradients: node.inputs.map {
+                gradientTarget(consumer: index, input: $0, required: operation.needsInputGradientBuffer)
+            })
+        let context = LayerBuildContext(name: node.name, index: index, wiring: wiring, batchCapacity: batchCapacity, pool: pool,
+                                        gemm: gemm, seed: seed, parameters: parameters,
+                                        requestedBackend: perLayerBackends[node.name] ?? backend)
+        let layer = try operation.makeLayer(context)
+        if let selection = context.backendSelection { backendSelections.append(selection) }
+        return layer
     }
 
     // MARK: - Running

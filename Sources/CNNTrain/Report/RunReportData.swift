@@ -37,7 +37,7 @@ public struct RunReportData: Sendable {
         do {
             let config = try RunConfigLoader.load(path: configURL.path)
             data.name = "\(config.name) / \(folder.lastPathComponent)"
-            let graph = try ModelSpecLoader.load(path: config.modelPath)
+            let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
             data.name = "\(graph.name) / \(folder.lastPathComponent)"
             data.shapesTable = ShapeReport(graph: graph, file: config.modelPath).render(.table)
             guard let checkpoint = ["best.safetensors", "last.safetensors"].map({ folder.appendingPathComponent($0) })

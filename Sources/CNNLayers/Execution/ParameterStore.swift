@@ -3,8 +3,8 @@ import CNNSpec
 /// All of a network's tensors that a checkpoint holds, by PyTorch `state_dict` name.
 ///
 /// Trainable parameters live in one contiguous buffer (and their gradients in another of the same
-/// layout), so an optimizer step is a single vectorised pass. Batch-norm running statistics are
-/// non-trainable buffers kept apart.
+/// layout), so an optimizer step is a single vectorised pass. Non-trainable buffers (batch-norm
+/// running statistics) are kept apart. The layout is what each operation declares, in graph order.
 public final class ParameterStore {
     /// One named tensor: its shape and where it lives.
     public struct Entry: Sendable {
@@ -14,57 +14,46 @@ public final class ParameterStore {
         public var count: Int
         /// True for weights and biases; false for running statistics.
         public var isTrainable: Bool
+        /// Stored as int64 in PyTorch's files (`num_batches_tracked`).
+        public var isInteger: Bool
+        public var initialization: ParameterDeclaration.Initialization
     }
 
     public let entries: [Entry]
     public let values: AlignedBuffer<Float>
     public let gradients: AlignedBuffer<Float>
     public let buffers: AlignedBuffer<Float>
+    private let index: [String: Int]
 
     /// Number of trainable scalars.
     public var trainableCount: Int { values.count }
 
-    /// Lays out every parameter and buffer the graph's layers declare, in graph order.
+    /// Lays out every tensor the graph's operations declare, in graph order.
     public init(graph: ModelGraph) {
         var entries: [Entry] = []
         var trainable = 0
         var nonTrainable = 0
-        func add(_ name: String, _ shape: [Int], trainable isTrainable: Bool) {
-            let count = shape.reduce(1, *)
-            if isTrainable {
-                entries.append(Entry(name: name, shape: shape, offset: trainable, count: count, isTrainable: true))
-                trainable += count
-            } else {
-                entries.append(Entry(name: name, shape: shape, offset: nonTrainable, count: count, isTrainable: false))
-                nonTrainable += count
-            }
-        }
         for node in graph.nodes {
-            switch node.op {
-            case .conv2d(let conv):
-                add(node.name + ".weight", [conv.outChannels, conv.inChannels, conv.kernel.height, conv.kernel.width], trainable: true)
-                if conv.bias { add(node.name + ".bias", [conv.outChannels], trainable: true) }
-            case .linear(let inFeatures, let outFeatures, let bias):
-                add(node.name + ".weight", [outFeatures, inFeatures], trainable: true)
-                if bias { add(node.name + ".bias", [outFeatures], trainable: true) }
-            case .batchNorm2d(let channels, _, _):
-                add(node.name + ".weight", [channels], trainable: true)
-                add(node.name + ".bias", [channels], trainable: true)
-                add(node.name + ".running_mean", [channels], trainable: false)
-                add(node.name + ".running_var", [channels], trainable: false)
-                add(node.name + ".num_batches_tracked", [], trainable: false)
-            default:
-                break
+            for declaration in node.op.parameters {
+                let count = declaration.count
+                let offset = declaration.isTrainable ? trainable : nonTrainable
+                entries.append(Entry(name: node.name + "." + declaration.suffix, shape: declaration.shape, offset: offset, count: count,
+                                     isTrainable: declaration.isTrainable, isInteger: declaration.isInteger,
+                                     initialization: declaration.initialization))
+                if declaration.isTrainable { trainable += count } else { nonTrainable += count }
             }
         }
         self.entries = entries
+        var index: [String: Int] = [:]
+        for (position, entry) in entries.enumerated() { index[entry.name] = position }
+        self.index = index
         values = AlignedBuffer(count: trainable)
         gradients = AlignedBuffer(count: trainable)
         buffers = AlignedBuffer(count: nonTrainable)
     }
 
     /// The entry called `name`, if the network has one.
-    public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 
     /// Where the tensor `name` lives (parameters or buffers).
     public func pointer(_ name: String) -> UnsafeMutablePointer<Float>? {

@@ -1,6 +1,43 @@
 import CNNKernels
+import CNNSpec
 
-/// Dropout (element-wise) or Dropout2d (whole channels); the identity in evaluation mode.
+/// `dropout` and `dropout2d`: PyTorch's `nn.Dropout` (elements) and `nn.Dropout2d` (whole channels);
+/// the identity in evaluation.
+extension LayerDefinition {
+    public static let dropout = DropoutOperation.definition(name: "dropout", channelWise: false,
+                                                            summary: "zeroes elements with probability p while training (torch.nn.Dropout)")
+    public static let dropout2d = DropoutOperation.definition(name: "dropout2d", channelWise: true,
+                                                              summary: "zeroes whole channels with probability p while training (torch.nn.Dropout2d)")
+}
+
+public struct DropoutOperation: ExecutableOperation, Equatable {
+    public var kindName: String
+    public var probability: Float
+    public var channelWise: Bool
+
+    public var summary: String { "p \(probability)" }
+    public var jsonFields: [(key: String, value: JSONValue)] { [("p", .number(probability))] }
+
+    static func definition(name: String, channelWise: Bool, summary: String) -> LayerDefinition {
+        LayerDefinition(
+            name: name, summary: summary,
+            keys: [LayerKey("p", .number(0...1, what: "a probability between 0 and 1"), default: .number(0.5),
+                            summary: "drop probability")],
+            shortFormKey: "p", example: "- \(name): 0.25",
+            infer: { arguments, context in
+                if channelWise { guard context.featureMap() != nil else { return nil } }
+                guard let p = arguments.number("p") else { return nil }
+                return InferredLayer(DropoutOperation(kindName: name, probability: p, channelWise: channelWise), shape: context.input.shape)
+            })
+    }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        DropoutLayer(wiring: context.wiring, probability: probability, channelWise: channelWise, batchCapacity: context.batchCapacity,
+                     seed: context.layerSeed)
+    }
+}
+
+/// Dropout or Dropout2d with its mask kept for the backward pass.
 final class DropoutLayer: ExecutableLayer {
     private let wiring: LayerWiring
     private let probability: Float

@@ -1,0 +1,109 @@
+import CNNKernels
+import CNNSpec
+
+/// One node of a compiled plan: forward and backward over preallocated buffers.
+///
+/// `backward` overwrites the gradients of this layer's parameters and writes the gradient of
+/// each input into the target the plan wired for it (skipping inputs that need none).
+public protocol ExecutableLayer: AnyObject {
+    func forward(batch: Int, training: Bool)
+    func backward(batch: Int)
+    /// Called after the optimizer changed the parameters.
+    func parametersDidChange()
+}
+
+extension ExecutableLayer {
+    public func parametersDidChange() {}
+}
+
+/// A graph operation the executor can run: every kind's operation conforms, beside its definition.
+public protocol ExecutableOperation: LayerOperation {
+    /// Builds the layer over the buffers and parameters `context` wired for it, allocating its workspaces.
+    func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer
+    /// True when backward needs somewhere to write the input gradient even when no earlier layer
+    /// wants it (batch norm uses it as scratch).
+    var needsInputGradientBuffer: Bool { get }
+}
+
+extension ExecutableOperation {
+    public var needsInputGradientBuffer: Bool { false }
+}
+
+/// Where a layer's inputs, output and gradients live, as wired by the plan.
+public struct LayerWiring {
+    public var inputs: [UnsafeMutablePointer<Float>]
+    public var inputShapes: [TensorShape]
+    public var output: UnsafeMutablePointer<Float>
+    public var outputShape: TensorShape
+    /// Gradient with respect to this node's output (filled by its consumers or the loss).
+    public var outputGradient: UnsafeMutablePointer<Float>
+    /// Where to write the gradient with respect to each input; nil when no gradient is needed.
+    public var inputGradients: [UnsafeMutablePointer<Float>?]
+
+    public init(inputs: [UnsafeMutablePointer<Float>], inputShapes: [TensorShape], output: UnsafeMutablePointer<Float>,
+                outputShape: TensorShape, outputGradient: UnsafeMutablePointer<Float>, inputGradients: [UnsafeMutablePointer<Float>?]) {
+        self.inputs = inputs; self.inputShapes = inputShapes; self.output = output; self.outputShape = outputShape
+        self.outputGradient = outputGradient; self.inputGradients = inputGradients
+    }
+
+    public var input: UnsafeMutablePointer<Float> { inputs[0] }
+    public var inputShape: TensorShape { inputShapes[0] }
+    public var inputGradient: UnsafeMutablePointer<Float>? { inputGradients[0] }
+}
+
+/// What an operation needs to build its layer: the wiring, its parameters, the shared pool and GEMM,
+/// and the plan's convolution backend settings.
+public final class LayerBuildContext {
+    /// The node's name (prefix of its parameters).
+    public let name: String
+    /// The node's index in the graph (seeds per-layer random streams).
+    public let index: Int
+    public let wiring: LayerWiring
+    public let batchCapacity: Int
+    public let pool: ThreadPool
+    public let gemm: GEMM
+    public let seed: UInt64
+    let parameters: ParameterStore
+    /// The backend the run asks for this layer (per-layer setting, else the global one); a backend
+    /// written in the model file wins over it.
+    public let requestedBackend: BackendRequest
+    /// What a convolution chose, for the log; set by convolution layers.
+    public var backendSelection: BackendSelection?
+
+    public init(name: String, index: Int, wiring: LayerWiring, batchCapacity: Int, pool: ThreadPool, gemm: GEMM, seed: UInt64,
+                parameters: ParameterStore, requestedBackend: BackendRequest) {
+        self.name = name; self.index = index; self.wiring = wiring; self.batchCapacity = batchCapacity; self.pool = pool
+        self.gemm = gemm; self.seed = seed; self.parameters = parameters; self.requestedBackend = requestedBackend
+    }
+
+    /// The tensor `name.suffix` (trainable or buffer).
+    public func tensor(_ suffix: String) throws -> UnsafeMutablePointer<Float> {
+        guard let pointer = parameters.pointer(name + "." + suffix) else { throw PlanError.missingParameter(name + "." + suffix) }
+        return pointer
+    }
+
+    /// The tensor `name.suffix` when the layer declared it (an optional bias).
+    public func optionalTensor(_ suffix: String) -> UnsafeMutablePointer<Float>? { parameters.pointer(name + "." + suffix) }
+
+    /// The gradient of trainable tensor `name.suffix`.
+    public func gradient(_ suffix: String) throws -> UnsafeMutablePointer<Float> {
+        guard let pointer = parameters.gradientPointer(name + "." + suffix) else { throw PlanError.missingParameter(name + "." + suffix) }
+        return pointer
+    }
+
+    /// The gradient of `name.suffix` when the layer declared it.
+    public func optionalGradient(_ suffix: String) -> UnsafeMutablePointer<Float>? { parameters.gradientPointer(name + "." + suffix) }
+
+    /// A seed for this layer's random stream, distinct per node.
+    public var layerSeed: UInt64 { seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D }
+}
+
+extension TensorShape {
+    /// (channels, height, width), treating a vector as C×1×1.
+    public var chw: (channels: Int, height: Int, width: Int) {
+        switch self {
+        case .image(let c, let h, let w): return (c, h, w)
+        case .vector(let f): return (f, 1, 1)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import CNNKernels
+import CNNSpec
+
+/// `batchnorm2d`: PyTorch's `nn.BatchNorm2d` — batch statistics while training (updating the running
+/// ones), running statistics in evaluation.
+extension LayerDefinition {
+    public static let batchnorm2d = LayerDefinition(
+        name: "batchnorm2d", synonyms: ["batchnorm", "bn", "batch_norm"],
+        summary: "batch normalisation over channels (torch.nn.BatchNorm2d)",
+        keys: BatchNormOperation.keys, shortFormKey: "channels", autoNameStem: "bn", example: "- batchnorm2d: {eps: 1e-5, momentum: 0.1}",
+        infer: { arguments, context in
+            guard let (c, _, _) = context.featureMap() else { return nil }
+            return BatchNormOperation.infer(arguments, context, channels: c)
+        })
+}
+
+public struct BatchNormOperation: ExecutableOperation, Equatable {
+    public var kindName: String
+    public var channels: Int
+    public var eps: Float
+    public var momentum: Float
+
+    public var summary: String { "eps \(eps) m \(momentum)" }
+    public var needsInputGradientBuffer: Bool { true }
+
+    public var parameters: [ParameterDeclaration] {
+        [ParameterDeclaration("weight", shape: [channels], initialization: .constant(1)),
+         ParameterDeclaration("bias", shape: [channels], initialization: .constant(0)),
+         ParameterDeclaration("running_mean", shape: [channels], trainable: false, initialization: .constant(0)),
+         ParameterDeclaration("running_var", shape: [channels], trainable: false, initialization: .constant(1)),
+         ParameterDeclaration("num_batches_tracked", shape: [], trainable: false, initialization: .constant(0), isInteger: true)]
+    }
+
+    public var jsonFields: [(key: String, value: JSONValue)] {
+        [("channels", .integer(channels)), ("eps", .number(eps)), ("momentum", .number(momentum))]
+    }
+
+    static let keys = [
+        LayerKey("channels", .integer(minimum: 1), aliases: ["num_features"], derivedDefault: "inferred",
+                 summary: "channels (features); checked against the input when written"),
+        LayerKey("eps", .number(1e-30...1, what: "a small positive number"), default: .number(1e-5), summary: "added to the variance"),
+        LayerKey("momentum", .number(0...1, what: "between 0 and 1"), default: .number(0.1), summary: "running-statistics update rate"),
+    ]
+
+    static func infer(_ arguments: LayerArguments, _ context: ShapeContext, channels: Int) -> InferredLayer? {
+        guard context.checkWritten("channels", equals: channels, what: "channel"),
+              let eps = arguments.number("eps"), let momentum = arguments.number("momentum") else { return nil }
+        let operation = BatchNormOperation(kindName: arguments.definition.name, channels: channels, eps: eps, momentum: momentum)
+        return InferredLayer(operation, shape: context.input.shape)
+    }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        try BatchNormLayer(wiring: context.wiring, eps: eps, momentum: momentum, context: context)
+    }
+}
+
+/// Batch normalisation over the channels of a feature map (a vector is C×1×1).
+final class BatchNormLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+    private let eps: Float
+    private let momentum: Float
+    private let weight, bias, gradWeight, gradBias: UnsafeMutablePointer<Float>
+    private let runningMean, runningVar, batchesTracked: UnsafeMutablePointer<Float>
+    private let saveMean: AlignedBuffer<Float>
+    private let saveInvStd: AlignedBuffer<Float>
+    private let pool: ThreadPool
+
+    init(wiring: LayerWiring, eps: Float, momentum: Float, context: LayerBuildContext) throws {
+        self.wiring = wiring; self.eps = eps; self.momentum = momentum; pool = context.pool
+        weight = try context.tensor("weight"); bias = try context.tensor("bias")
+        gradWeight = try context.gradient("weight"); gradBias = try context.gradient("bias")
+        runningMean = try context.tensor("running_mean"); runningVar = try context.tensor("running_var")
+        batchesTracked = try context.tensor("num_batches_tracked")
+        let channels = wiring.outputShape.chw.channels
+        saveMean = AlignedBuffer(count: channels)
+        saveInvStd = AlignedBuffer(count: channels)
+    }
+
+    func forward(batch: Int, training: Bool) {
+        let (channels, height, width) = wiring.outputShape.chw
+        if training {
+            BatchNorm2D.forwardTraining(batch: batch, channels: channels, spatial: height * width, eps: eps,
+                                        momentum: momentum, input: wiring.input, weight: weight, bias: bias,
+                                        runningMean: runningMean, runningVar: runningVar, saveMean: saveMean.pointer,
+                                        saveInvStd: saveInvStd.pointer, output: wiring.output, pool: pool)
+            batchesTracked.pointee += 1
+        } else {
+            BatchNorm2D.forwardInference(batch: batch, channels: channels, spatial: height * width, eps: eps,
+                                         input: wiring.input, weight: weight, bias: bias, runningMean: runningMean,
+                                         runningVar: runningVar, output: wiring.output, pool: pool)
+        }
+    }
+
+    func backward(batch: Int) {
+        let (channels, height, width) = wiring.outputShape.chw
+        let scratch = wiring.inputGradient ?? wiring.outputGradient
+        BatchNorm2D.backward(batch: batch, channels: channels, spatial: height * width, input: wiring.input,
+                             gradOutput: wiring.outputGradient, weight: weight, saveMean: saveMean.pointer,
+                             saveInvStd: saveInvStd.pointer, gradInput: scratch, gradWeight: gradWeight,
+                             gradBias: gradBias, pool: pool)
+    }
+}

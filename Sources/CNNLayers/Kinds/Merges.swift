@@ -1,0 +1,111 @@
+import CNNKernels
+import CNNSpec
+
+/// `add` (residual connections) and `concat` (Inception/DenseNet branches): merges of the layers
+/// named by `from:`.
+extension LayerDefinition {
+    public static let add = LayerDefinition(
+        name: "add", summary: "element-wise sum of inputs of one shape (a residual connection)", arity: .merge,
+        example: "- add: {from: [shortcut, conv2]}",
+        infer: { _, context in
+            let shape = context.input.shape
+            if context.inputs.contains(where: { $0.shape != shape }) {
+                let listed = context.inputs.map { "\($0.name) gives \($0.shape)" }.joined(separator: ", ")
+                context.error("add needs inputs of the same shape, but \(listed)",
+                              hint: "on a residual shortcut, a 1×1 conv with the same stride and channels (a projection) makes them match")
+                return nil
+            }
+            return InferredLayer(MergeOperation(merge: .add), shape: shape)
+        })
+
+    public static let concat = LayerDefinition(
+        name: "concat", synonyms: ["cat"], summary: "concatenation of feature maps along channels (torch.cat(dim=1))",
+        arity: .merge, example: "- concat: {from: [branch1, branch2, branch3]}",
+        infer: { _, context in
+            guard case .image(_, let h0, let w0) = context.input.shape else {
+                context.error("concat joins feature maps, but \(context.input.name) gives a vector of \(context.input.shape.elementCount) features",
+                              hint: "concatenate before flatten")
+                return nil
+            }
+            var channels = 0
+            for input in context.inputs {
+                guard case .image(let c, let h, let w) = input.shape, h == h0, w == w0 else {
+                    let listed = context.inputs.map { "\($0.name) gives \($0.shape)" }.joined(separator: ", ")
+                    context.error("concat joins feature maps of the same height and width along channels, but \(listed)",
+                                  hint: "give every branch the same padding and stride so their height and width agree")
+                    return nil
+                }
+                channels += c
+            }
+            guard let shape = context.checkedShape(.image(channels: channels, height: h0, width: w0)) else { return nil }
+            return InferredLayer(MergeOperation(merge: .concat), shape: shape)
+        })
+}
+
+/// `add` or `concat` over the inputs in `from:` order.
+public struct MergeOperation: ExecutableOperation, Equatable {
+    public enum Merge: String, Sendable { case add, concat }
+    public var merge: Merge
+
+    public var kindName: String { merge.rawValue }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        switch merge {
+        case .add: return AddLayer(wiring: context.wiring)
+        case .concat: return ConcatLayer(wiring: context.wiring)
+        }
+    }
+}
+
+/// Element-wise sum of its inputs; the gradient goes to every input unchanged.
+final class AddLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+
+    init(wiring: LayerWiring) { self.wiring = wiring }
+
+    func forward(batch: Int, training: Bool) {
+        let count = batch * wiring.outputShape.elementCount
+        Elementwise.add(count: count, wiring.inputs[0], wiring.inputs[1], into: wiring.output)
+        for input in wiring.inputs.dropFirst(2) {
+            Elementwise.accumulate(count: count, input, into: wiring.output)
+        }
+    }
+
+    func backward(batch: Int) {
+        let count = batch * wiring.outputShape.elementCount
+        for case let target? in wiring.inputGradients {
+            target.update(from: wiring.outputGradient, count: count)
+        }
+    }
+}
+
+/// Concatenation of its inputs along channels.
+final class ConcatLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+
+    init(wiring: LayerWiring) { self.wiring = wiring }
+
+    func forward(batch: Int, training: Bool) {
+        let outputPerImage = wiring.outputShape.elementCount
+        for image in 0..<batch {
+            var offset = image * outputPerImage
+            for (input, shape) in zip(wiring.inputs, wiring.inputShapes) {
+                let count = shape.elementCount
+                (wiring.output + offset).update(from: input + image * count, count: count)
+                offset += count
+            }
+        }
+    }
+
+    func backward(batch: Int) {
+        let outputPerImage = wiring.outputShape.elementCount
+        for image in 0..<batch {
+            var offset = image * outputPerImage
+            for (target, shape) in zip(wiring.inputGradients, wiring.inputShapes) {
+                let count = shape.elementCount
+                if let target { (target + image * count).update(from: wiring.outputGradient + offset, count: count) }
+                offset += count
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import CNNKernels
+import CNNSpec
+
+/// `maxpool`, `avgpool` and `global_avgpool`: PyTorch's `MaxPool2d`, `AvgPool2d` (floor or ceil mode,
+/// `count_include_pad`) and `AdaptiveAvgPool2d(1)`.
+extension LayerDefinition {
+    public static let maxpool = PoolingOperation.definition(
+        name: "maxpool", synonyms: ["maxpool2d", "max_pool", "max_pool2d"], summary: "max pooling (torch.nn.MaxPool2d)",
+        isMax: true)
+
+    public static let avgpool = PoolingOperation.definition(
+        name: "avgpool", synonyms: ["avgpool2d", "avg_pool", "avg_pool2d"], summary: "average pooling (torch.nn.AvgPool2d)",
+        isMax: false)
+
+    public static let globalAvgpool = LayerDefinition(
+        name: "global_avgpool", synonyms: ["global_avg_pool"],
+        summary: "average over each whole feature map (torch.nn.AdaptiveAvgPool2d(1))", autoNameStem: "avgpool",
+        infer: { _, context in
+            guard let (c, h, w) = context.featureMap() else { return nil }
+            let operation = PoolingOperation(kindName: "global_avgpool", mode: .average(countIncludePad: true), kernel: Pair2D(h, w),
+                                             stride: Pair2D(h, w), padding: Pair2D(square: 0), ceilMode: false)
+            return InferredLayer(operation, shape: .image(channels: c, height: 1, width: 1))
+        })
+}
+
+/// Max or average pooling over each channel plane.
+public struct PoolingOperation: ExecutableOperation, Equatable {
+    public enum Mode: Equatable, Sendable {
+        case max
+        /// `countIncludePad`: whether zero padding counts in the divisor (PyTorch's default true).
+        case average(countIncludePad: Bool)
+    }
+
+    public var kindName: String
+    public var mode: Mode
+    public var kernel: Pair2D
+    public var stride: Pair2D
+    public var padding: Pair2D
+    /// Round the output size up (PyTorch's `ceil_mode`).
+    public var ceilMode: Bool
+
+    public var summary: String {
+        guard kindName != "global_avgpool" else { return "" }
+        var text = "k\(kernel) s\(stride) p\(padding)"
+        if ceilMode { text += " ceil" }
+        if mode == .average(countIncludePad: false) { text += " exclude-pad" }
+        return text
+    }
+
+    public var jsonFields: [(key: String, value: JSONValue)] {
+        var fields: [(key: String, value: JSONValue)] = [
+            ("kernel", .integers([kernel.height, kernel.width])), ("stride", .integers([stride.height, stride.width])),
+            ("padding", .integers([padding.height, padding.width])), ("ceil_mode", .bool(ceilMode)),
+        ]
+        if case .average(let countIncludePad) = mode { fields.append(("count_include_pad", .bool(countIncludePad))) }
+        return fields
+    }
+
+    /// The definition of `maxpool` or `avgpool`: the same keys, shape rule and layer.
+    static func definition(name: String, synonyms: [String], summary: String, isMax: Bool) -> LayerDefinition {
+        var keys = [
+            LayerKey("kernel", .pair(minimum: 1), aliases: ["kernel_size"], required: true, summary: "window size"),
+            LayerKey("stride", .pair(minimum: 1), derivedDefault: "the kernel", summary: "step between windows"),
+            LayerKey("padding", .pair(minimum: 0), default: .integer(0), summary: "implicit padding on each side, at most kernel/2"),
+            LayerKey("ceil_mode", .bool, default: .bool(false),
+                     summary: "round the output size up; the last window must start inside the input or left padding"),
+        ]
+        if !isMax {
+            keys.append(LayerKey("count_include_pad", .bool, default: .bool(true), summary: "count padding in the divisor"))
+        }
+        return LayerDefinition(
+            name: name, synonyms: synonyms, summary: summary, keys: keys, shortFormKey: "kernel",
+            example: "- \(name): 2   or   - \(name): {kernel: 3, stride: 2, padding: 1}",
+            infer: { arguments, context in
+                guard let (c, h, w) = context.featureMap(), let kernel = arguments.pair("kernel"),
+                      let padding = arguments.pair("padding"), let ceilMode = arguments.bool("ceil_mode") else { return nil }
+                let stride = arguments.pair("stride") ?? kernel
+                if padding.height > kernel.height / 2 || padding.width > kernel.width / 2 {
+                    context.error("padding \(padding) is more than half the kernel \(kernel)", key: "padding",
+                                  hint: "PyTorch allows pooling padding of at most kernel/2 (\(kernel.height / 2) here)")
+                    return nil
+                }
+                let window = SlidingWindow(
+                    height: .init(kernel: kernel.height, stride: stride.height, padding: padding.height, ceilMode: ceilMode),
+                    width: .init(kernel: kernel.width, stride: stride.width, padding: padding.width, ceilMode: ceilMode))
+                let smallest = min(h + 2 * padding.height, w + 2 * padding.width)
+                guard let (oh, ow) = context.windowOutput(
+                    height: h, width: w, window: window,
+                    suggestion: "use a smaller \(name) window (at most \(smallest) here), or remove a pooling layer or strided convolution before it")
+                else { return nil }
+                let mode: Mode = isMax ? .max : .average(countIncludePad: arguments.bool("count_include_pad") ?? true)
+                let operation = PoolingOperation(kindName: name, mode: mode, kernel: kernel, stride: stride, padding: padding,
+                                                 ceilMode: ceilMode)
+                return InferredLayer(operation, shape: .image(channels: c, height: oh, width: ow))
+            })
+    }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        guard !ceilMode else { throw PlanError.unsupported(layer: context.name, reason: "ceil_mode is not executable yet") }
+        let (channels, height, width) = context.wiring.inputShape.chw
+        let geometry = PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
+                                       kernelHeight: kernel.height, kernelWidth: kernel.width,
+                                       strideHeight: stride.height, strideWidth: stride.width,
+                                       paddingHeight: padding.height, paddingWidth: padding.width)
+        return PoolingLayer(wiring: context.wiring, geometry: geometry, mode: mode, batchCapacity: context.batchCapacity,
+                            pool: context.pool)
+    }
+}
+
+/// Max or average pooling over each channel plane.
+final class PoolingLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+    private let geometry: PoolingGeometry
+    private let mode: PoolingOperation.Mode
+    /// Where each max came from (max mode only), for the backward pass.
+    private let argmax: AlignedBuffer<Int32>
+    private let pool: ThreadPool
+
+    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, batchCapacity: Int, pool: ThreadPool) {
+        self.wiring = wiring; self.geometry = geometry; self.mode = mode; self.pool = pool
+        argmax = AlignedBuffer(count: mode == .max ? batchCapacity * wiring.outputShape.elementCount : 0)
+    }
+
+    func forward(batch: Int, training: Bool) {
+        switch mode {
+        case .max:
+            MaxPooling.forward(geometry, batch: batch, input: wiring.input, output: wiring.output, argmax: argmax.pointer, pool: pool)
+        case .average(let countIncludePad):
+            AveragePooling.forward(geometry, batch: batch, countIncludePad: countIncludePad, input: wiring.input,
+                                   output: wiring.output, pool: pool)
+        }
+    }
+
+    func backward(batch: Int) {
+        guard let gradInput = wiring.inputGradient else { return }
+        switch mode {
+        case .max:
+            MaxPooling.backward(geometry, batch: batch, gradOutput: wiring.outputGradient, argmax: argmax.pointer,
+                                gradInput: gradInput, pool: pool)
+        case .average(let countIncludePad):
+            AveragePooling.backward(geometry, batch: batch, countIncludePad: countIncludePad,
+                                    gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
+        }
+    }
+}

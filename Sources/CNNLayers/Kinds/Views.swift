@@ -1,0 +1,42 @@
+import CNNKernels
+import CNNSpec
+
+/// `flatten` and `identity`: the output is the input itself (NCHW is already row-major per image),
+/// so the plan aliases their buffers and they do no work.
+extension LayerDefinition {
+    public static let flatten = LayerDefinition(
+        name: "flatten", summary: "C×H×W to a vector, as torch.flatten(x, 1)",
+        infer: { _, context in
+            InferredLayer(ViewOperation(kindName: "flatten"), shape: .vector(features: context.input.shape.elementCount))
+        })
+
+    public static let identity = LayerDefinition(
+        name: "identity", summary: "passes its input through (torch.nn.Identity), e.g. a named placeholder",
+        infer: { _, context in InferredLayer(ViewOperation(kindName: "identity"), shape: context.input.shape) })
+}
+
+/// An operation whose output is its input, reinterpreted.
+public struct ViewOperation: ExecutableOperation, Equatable {
+    public var kindName: String
+    public var isView: Bool { true }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer { ViewLayer(wiring: context.wiring) }
+}
+
+/// Copies only when the plan could not alias the buffers (the gradient of an input read by several layers).
+final class ViewLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+
+    init(wiring: LayerWiring) { self.wiring = wiring }
+
+    func forward(batch: Int, training: Bool) {
+        if wiring.output != wiring.input {
+            wiring.output.update(from: wiring.input, count: batch * wiring.outputShape.elementCount)
+        }
+    }
+
+    func backward(batch: Int) {
+        guard let gradInput = wiring.inputGradient, gradInput != wiring.outputGradient else { return }
+        gradInput.update(from: wiring.outputGradient, count: batch * wiring.outputShape.elementCount)
+    }
+}

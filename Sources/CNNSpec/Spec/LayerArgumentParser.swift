@@ -1,0 +1,89 @@
+/// One hyperparameter as written: canonical key, and the value node.
+struct WrittenParameter {
+    var key: String
+    var keyLocation: SourceLocation
+    var value: YAMLNode
+}
+
+/// Checks a layer's written hyperparameters against its definition's keys: unknown keys (with
+/// did-you-mean), wrong types, missing required keys and out-of-range values are all reported.
+struct LayerArgumentParser {
+    let diagnostics: DiagnosticCollector
+
+    /// The checked arguments, or nil when any of them was wrong (every problem is reported).
+    func parse(_ definition: LayerDefinition, name: String, parameters: [WrittenParameter], at location: SourceLocation) -> LayerArguments? {
+        let reader = ValueReader(diagnostics: diagnostics, owner: name)
+        var written: [String: (value: LayerValue, location: SourceLocation)] = [:]
+        var present: Set<String> = []
+        var valid = true
+        for parameter in parameters {
+            present.insert(parameter.key)
+            guard let key = definition.key(parameter.key) else {
+                valid = false
+                reportUnknownKey(parameter, definition: definition, name: name)
+                continue
+            }
+            guard let value = read(parameter.value, as: key, reader: reader) else {
+                valid = false
+                continue
+            }
+            written[key.name] = (value, parameter.value.location)
+        }
+        for key in definition.keys where key.isRequired && !present.contains(key.name) {
+            diagnostics.error("\(name): \(definition.name) needs '\(key.name)'", at: location, hint: "for example \(definition.example)")
+            valid = false
+        }
+        return valid ? LayerArguments(definition: definition, written: written) : nil
+    }
+
+    private func reportUnknownKey(_ parameter: WrittenParameter, definition: LayerDefinition, name: String) {
+        if let why = LayerCatalog.unsupportedPyTorchKeys[parameter.key] {
+            diagnostics.error("\(name): '\(parameter.key)' is not supported: \(why)", at: parameter.keyLocation)
+            return
+        }
+        let keyNames = definition.keys.map(\.name)
+        let candidates = keyNames + definition.keys.flatMap(\.aliases) + ["name", "from"]
+        let suggestion = DidYouMean.suggestion(for: parameter.key, among: candidates)
+        let takes = keyNames.isEmpty ? "\(definition.name) takes only name and from"
+            : "\(definition.name) takes \(keyNames.joined(separator: ", ")), name, from"
+        diagnostics.error("\(name): unknown key '\(parameter.key.prefix(80))' for \(definition.name)", at: parameter.keyLocation,
+                          hint: suggestion.map { "did you mean '\($0)'? (\(takes))" } ?? takes)
+    }
+
+    private func read(_ node: YAMLNode, as key: LayerKey, reader: ValueReader) -> LayerValue? {
+        switch key.type {
+        case .integer(let minimum):
+            return reader.integer(node, key: key.name, minimum: minimum).map(LayerValue.integer)
+        case .pair(let minimum):
+            return reader.pair(node, key: key.name, minimum: minimum).map(LayerValue.pair)
+        case .number(let range, let what):
+            return reader.number(node, key: key.name, in: range, what: what).map(LayerValue.number)
+        case .bool:
+            return reader.bool(node, key: key.name).map(LayerValue.bool)
+        case .choice(let words):
+            return reader.string(node, key: key.name, among: words).map(LayerValue.word)
+        case .integerOrChoice(let minimum, let words):
+            if let word = word(node, among: words) { return .word(word) }
+            if node.intValue == nil, case .scalar(let text, _, _) = node, Double(text) == nil {
+                return reader.string(node, key: key.name, among: words).map(LayerValue.word)
+            }
+            return reader.integer(node, key: key.name, minimum: minimum).map(LayerValue.integer)
+        case .pairOrChoice(let minimum, let words):
+            if let word = word(node, among: words) { return .word(word) }
+            if node.intValue == nil, case .scalar(let text, _, _) = node, Double(text) == nil {
+                let suggestion = DidYouMean.suggestion(for: text, among: words)
+                let listed = words.dropLast().joined(separator: ", ") + (words.count > 1 ? " or " : "") + (words.last ?? "")
+                diagnostics.error("\(reader.owner): \(key.name) must be a number, [height, width], \(listed), got '\(text.prefix(80))'",
+                                  at: node.location, hint: suggestion.map { "did you mean '\($0)'?" })
+                return nil
+            }
+            return reader.pair(node, key: key.name, minimum: minimum).map(LayerValue.pair)
+        }
+    }
+
+    /// The node's word when it is (case-insensitively) one of `words`.
+    private func word(_ node: YAMLNode, among words: [String]) -> String? {
+        guard case .scalar(let text, _, _) = node, words.contains(text.lowercased()) else { return nil }
+        return text.lowercased()
+    }
+}
