@@ -8,7 +8,7 @@ extension LayerCatalog {
         .relu, .leakyRelu, .sigmoid, .tanh,
         .flatten, .identity, .linear,
         .dropout, .dropout2d,
-        .batchnorm2d,
+        .batchnorm2d, .batchnorm1d,
         .add, .concat,
     ])
 }

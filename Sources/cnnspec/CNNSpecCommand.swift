@@ -7,6 +7,6 @@ struct CNNSpecCommand: ParsableCommand {
         commandName: "cnnspec",
         abstract: "Describe a CNN in YAML, check its shapes, train and evaluate it on the CPU.",
         version: "0.1.0",
-        subcommands: [ShapesCommand.self, RunCommand.self, EvalCommand.self, TimeCommand.self, SweepCommand.self,
+        subcommands: [ShapesCommand.self, LayersCommand.self, RunCommand.self, EvalCommand.self, TimeCommand.self, SweepCommand.self,
                       ReportCommand.self, PredictCommand.self])
 }

@@ -1,8 +1,10 @@
 import CNNKernels
 import CNNSpec
 
-/// `batchnorm2d`: PyTorch's `nn.BatchNorm2d` — batch statistics while training (updating the running
-/// ones), running statistics in evaluation.
+/// `batchnorm2d` and `batchnorm1d`: PyTorch's `nn.BatchNorm2d` (per channel of a feature map) and
+/// `nn.BatchNorm1d` (per feature of a vector) — batch statistics while training (updating the running
+/// ones), running statistics in evaluation. A vector of F features is F channels of 1×1, so both run
+/// on the same kernel.
 extension LayerDefinition {
     public static let batchnorm2d = LayerDefinition(
         name: "batchnorm2d", synonyms: ["batchnorm", "bn", "batch_norm"],
@@ -11,6 +13,19 @@ extension LayerDefinition {
         infer: { arguments, context in
             guard let (c, _, _) = context.featureMap() else { return nil }
             return BatchNormOperation.infer(arguments, context, channels: c)
+        })
+
+    public static let batchnorm1d = LayerDefinition(
+        name: "batchnorm1d", synonyms: ["bn1d", "batch_norm1d"],
+        summary: "batch normalisation over the features of a vector, e.g. after linear (torch.nn.BatchNorm1d)",
+        keys: BatchNormOperation.keys, shortFormKey: "channels", autoNameStem: "bn", example: "- batchnorm1d",
+        infer: { arguments, context in
+            guard case .vector(let features) = context.input.shape else {
+                context.error("batchnorm1d normalises a vector of features, but \(context.input.name) gives a feature map \(context.input.shape)",
+                              hint: "use batchnorm2d on feature maps, or put batchnorm1d after flatten or linear")
+                return nil
+            }
+            return BatchNormOperation.infer(arguments, context, channels: features)
         })
 }
 

@@ -24,11 +24,15 @@ public struct LayerKey: Sendable {
             case .pair(let minimum): return "integer ≥ \(minimum) or [height, width]"
             case .number(_, let what): return "number, \(what)"
             case .bool: return "true or false"
-            case .choice(let words): return words.joined(separator: " | ")
-            case .integerOrChoice(let minimum, let words): return "integer ≥ \(minimum) or " + words.joined(separator: " | ")
-            case .pairOrChoice(let minimum, let words):
-                return "integer ≥ \(minimum), [height, width] or " + words.joined(separator: " | ")
+            case .choice(let words): return Self.listed(words)
+            case .integerOrChoice(let minimum, let words): return "integer ≥ \(minimum) or " + Self.listed(words)
+            case .pairOrChoice(let minimum, let words): return "integer ≥ \(minimum), [height, width], " + Self.listed(words)
             }
+        }
+
+        /// `a, b or c`.
+        public static func listed(_ words: [String]) -> String {
+            words.dropLast().joined(separator: ", ") + (words.count > 1 ? " or " : "") + (words.last ?? "")
         }
     }
 

@@ -72,7 +72,7 @@ struct LayerArgumentParser {
             if let word = word(node, among: words) { return .word(word) }
             if node.intValue == nil, case .scalar(let text, _, _) = node, Double(text) == nil {
                 let suggestion = DidYouMean.suggestion(for: text, among: words)
-                let listed = words.dropLast().joined(separator: ", ") + (words.count > 1 ? " or " : "") + (words.last ?? "")
+                let listed = LayerKey.ValueType.listed(words)
                 diagnostics.error("\(reader.owner): \(key.name) must be a number, [height, width], \(listed), got '\(text.prefix(80))'",
                                   at: node.location, hint: suggestion.map { "did you mean '\($0)'?" })
                 return nil
