@@ -1,18 +1,38 @@
 @testable import CNNKernels
 
-/// Float64 convolution by the definition's loops, the reference the backends are compared to.
+/// Float64 convolution by the definition's loops, the reference the backends are compared to: groups,
+/// dilation, asymmetric padding and PyTorch's padding modes (a padded position of a non-zero mode reads —
+/// and its gradient goes to — the input pixel F.pad copies there).
 enum ConvolutionReference {
-    /// Calls `body(n, co, ci, oy, ox, iy, ix, kh, kw)` for every in-bounds tap.
+    /// The input index padded position `p` reads along an axis of `size`, or nil (zero padding).
+    static func source(_ p: Int, size: Int, mode: ConvolutionPaddingMode) -> Int? {
+        if p >= 0 && p < size { return p }
+        switch mode {
+        case .zeros: return nil
+        case .replicate: return min(max(p, 0), size - 1)
+        case .reflect: return p < 0 ? -p : 2 * (size - 1) - p
+        case .circular: return (p % size + size) % size
+        }
+    }
+
+    /// Calls `body(n, co, ci, oy, ox, iy, ix, kh, kw)` for every tap that reads the input (ci absolute).
     static func forEachTap(_ g: ConvolutionGeometry, batch: Int,
                            _ body: (Int, Int, Int, Int, Int, Int, Int, Int, Int) -> Void) {
-        for n in 0..<batch { for co in 0..<g.outChannels { for ci in 0..<g.inChannels {
+        let groupIn = g.inChannels / g.groups, groupOut = g.outChannels / g.groups, mode = g.paddingMode
+        // Padded position → input index for every row and column (nil: zero padding), computed once.
+        let rows = (0..<g.outHeight).map { oy in (0..<g.kernelHeight).map { kh in
+            source(oy * g.strideHeight - g.paddingTop + kh * g.dilationHeight, size: g.inHeight, mode: mode)
+        } }
+        let columns = (0..<g.outWidth).map { ox in (0..<g.kernelWidth).map { kw in
+            source(ox * g.strideWidth - g.paddingLeft + kw * g.dilationWidth, size: g.inWidth, mode: mode)
+        } }
+        for n in 0..<batch { for co in 0..<g.outChannels { for local in 0..<groupIn {
+            let ci = co / groupOut * groupIn + local
             for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
                 for kh in 0..<g.kernelHeight {
-                    let iy = oy * g.strideHeight - g.paddingHeight + kh
-                    if iy < 0 || iy >= g.inHeight { continue }
+                    guard let iy = rows[oy][kh] else { continue }
                     for kw in 0..<g.kernelWidth {
-                        let ix = ox * g.strideWidth - g.paddingWidth + kw
-                        if ix < 0 || ix >= g.inWidth { continue }
+                        guard let ix = columns[ox][kw] else { continue }
                         body(n, co, ci, oy, ox, iy, ix, kh, kw)
                     }
                 }
@@ -26,8 +46,10 @@ enum ConvolutionReference {
     static func inIndex(_ g: ConvolutionGeometry, _ n: Int, _ ci: Int, _ iy: Int, _ ix: Int) -> Int {
         ((n * g.inChannels + ci) * g.inHeight + iy) * g.inWidth + ix
     }
+    /// Index into weight[Cout, Cin/groups, KH, KW] of absolute input channel ci.
     static func weightIndex(_ g: ConvolutionGeometry, _ co: Int, _ ci: Int, _ kh: Int, _ kw: Int) -> Int {
-        ((co * g.inChannels + ci) * g.kernelHeight + kh) * g.kernelWidth + kw
+        let groupIn = g.inChannels / g.groups
+        return ((co * groupIn + ci % groupIn) * g.kernelHeight + kh) * g.kernelWidth + kw
     }
 
     static func forward(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float], bias: [Float]?) -> [Float] {
@@ -53,7 +75,7 @@ enum ConvolutionReference {
 
     static func backwardWeights(_ g: ConvolutionGeometry, batch: Int, input: [Float], gradOutput: [Float])
         -> (weight: [Float], bias: [Float]) {
-        var grad = [Double](repeating: 0, count: g.outChannels * g.patchSize)
+        var grad = [Double](repeating: 0, count: g.weightCount)
         forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
             grad[weightIndex(g, co, ci, kh, kw)] += Double(gradOutput[outIndex(g, n, co, oy, ox)])
                 * Double(input[inIndex(g, n, ci, iy, ix)])
@@ -88,10 +110,21 @@ struct ConvolutionRun {
     }
 
     func backwardWeights(batch: Int, input: [Float], gradOutput: [Float]) -> (weight: [Float], bias: [Float]) {
-        var gradWeight = [Float](repeating: .nan, count: g.outChannels * g.patchSize)
+        var gradWeight = [Float](repeating: .nan, count: g.weightCount)
         var gradBias = [Float](repeating: .nan, count: g.outChannels)
         kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: &gradWeight,
                                gradBias: &gradBias)
         return (gradWeight, gradBias)
+    }
+}
+
+/// The kernel of `kind`, or nil when that backend refuses the geometry with `ConvolutionError.unsupported`
+/// (depthwise on an ordinary layer, toeplitz with groups); every other error is rethrown.
+func makeIfSupported(_ kind: ConvolutionBackendKind, geometry: ConvolutionGeometry,
+                     gemm: GEMM) throws -> (any ConvolutionKernel)? {
+    do {
+        return try makeConvolution(kind, geometry: geometry, gemm: gemm)
+    } catch ConvolutionError.unsupported {
+        return nil
     }
 }

@@ -130,12 +130,44 @@ import Testing
 
     @Test(arguments: ConvolutionBackendKind.allCases)
     func convolutionPassesDoNotAllocate(kind: ConvolutionBackendKind) throws {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         let batch = 4
-        let g = ConvolutionGeometry(batch: batch, inChannels: 3, inHeight: 12, inWidth: 12, outChannels: 8,
-                                    kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
-                                    paddingHeight: 1, paddingWidth: 1)
-        let kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
+        let g = kind == .depthwise
+            ? ConvolutionGeometry(batch: batch, inChannels: 8, inHeight: 12, inWidth: 12, outChannels: 8,
+                                  kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                  paddingHeight: 1, paddingWidth: 1, groups: 8)
+            : ConvolutionGeometry(batch: batch, inChannels: 3, inHeight: 12, inWidth: 12, outChannels: 8,
+                                  kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                  paddingHeight: 1, paddingWidth: 1)
+        try checkConvolutionDoesNotAllocate(kind: kind, geometry: g)
+    }
+
+    /// The new layer options: groups + dilation + asymmetric padding, a reflect-padded layer (padding
+    /// stage), and strided depthwise layers with a channel multiplier (generic and 3×3 paths).
+    @Test(arguments: ConvolutionBackendKind.allCases)
+    func convolutionOptionsDoNotAllocate(kind: ConvolutionBackendKind) throws {
+        let geometries = [
+            ConvolutionGeometry(batch: 4, inChannels: 4, inHeight: 12, inWidth: 13, outChannels: 6,
+                                kernelHeight: 3, kernelWidth: 2, strideHeight: 1, strideWidth: 2,
+                                paddingTop: 1, paddingBottom: 2, paddingLeft: 0, paddingRight: 1,
+                                dilationHeight: 2, dilationWidth: 1, groups: 2),
+            ConvolutionGeometry(batch: 4, inChannels: 3, inHeight: 12, inWidth: 12, outChannels: 6,
+                                kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                paddingHeight: 1, paddingWidth: 1, groups: 3, paddingMode: .reflect),
+            ConvolutionGeometry(batch: 4, inChannels: 4, inHeight: 13, inWidth: 13, outChannels: 8,
+                                kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                                paddingHeight: 1, paddingWidth: 1, groups: 4),
+            ConvolutionGeometry(batch: 4, inChannels: 4, inHeight: 13, inWidth: 13, outChannels: 4,
+                                kernelHeight: 5, kernelWidth: 5, strideHeight: 1, strideWidth: 1,
+                                paddingHeight: 2, paddingWidth: 2, groups: 4),
+        ]
+        for g in geometries { try checkConvolutionDoesNotAllocate(kind: kind, geometry: g) }
+    }
+
+    /// prepare + forward + backwardData + backwardWeights of `kind` on `g` (skipped when the backend refuses it).
+    private func checkConvolutionDoesNotAllocate(kind: ConvolutionBackendKind, geometry g: ConvolutionGeometry) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let batch = g.batch
+        guard let kernel = try makeIfSupported(kind, geometry: g, gemm: gemm) else { return }
         let input = Buffer(batch * g.inputImageSize), gradInput = Buffer(batch * g.inputImageSize)
         let output = Buffer(batch * g.outputImageSize), gradOutput = Buffer(batch * g.outputImageSize, seed: 2)
         let weight = Buffer(g.outChannels * g.patchSize, seed: 3), bias = Buffer(g.outChannels)
@@ -146,7 +178,7 @@ import Testing
             kernel.backwardData(batch: batch, gradOutput: gradOutput.read, weight: weight.read, gradInput: gradInput.pointer)
             kernel.backwardWeights(batch: batch, input: input.read, gradOutput: gradOutput.read,
                                    gradWeight: gradWeight.pointer, gradBias: gradBias.pointer)
-        } == 0, "\(kind)")
+        } == 0, "\(kind) \(g)")
     }
 
     /// The closure form of `run` is documented as allocating; this pins down that the counter sees it,

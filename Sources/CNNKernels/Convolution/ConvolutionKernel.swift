@@ -1,19 +1,26 @@
-/// The three ways CNNKernels computes a convolution.
+/// The ways CNNKernels computes a convolution. A backend that cannot run a geometry makes
+/// `makeConvolution` throw `ConvolutionError.unsupported`, so a picker iterating `allCases` skips it.
 public enum ConvolutionBackendKind: String, CaseIterable, Sendable {
     /// The definition's loops, vectorised over output pixels and threaded over (image, out-channel) blocks.
     case direct
     /// Patches lowered to a matrix (im2col) and multiplied by the weights with GEMM.
     case im2col
-    /// The kernel expanded to a doubly block Toeplitz matrix; a batch is one GEMM.
+    /// The kernel expanded to a doubly block Toeplitz matrix; a batch is one GEMM. No groups.
     case toeplitz
+    /// Depthwise layers only (groups = Cin, Cout = m·Cin): per (image, channel) plane, SIMD over output
+    /// pixels, no lowering and no GEMM (the layer is memory-bound).
+    case depthwise
 }
 
 /// Why a convolution kernel cannot be built.
 public enum ConvolutionError: Error, CustomStringConvertible {
     /// The Toeplitz matrix [Cout·OH·OW, Cin·H·W] would need `bytes`, above `limit`.
     case toeplitzTooLarge(bytes: Int, limit: Int)
-    /// Sizes that describe no convolution (non-positive sizes, kernel larger than the padded input).
+    /// Sizes that describe no convolution (non-positive sizes, kernel larger than the padded input,
+    /// channels not divisible by groups, reflect padding not smaller than the input, …).
     case invalidGeometry(String)
+    /// A valid geometry this backend does not implement; `reason` names the feature.
+    case unsupported(backend: ConvolutionBackendKind, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +31,10 @@ public enum ConvolutionError: Error, CustomStringConvertible {
                 + "value of an image; use the im2col backend (or direct) for this layer"
         case .invalidGeometry(let reason):
             return "invalid convolution geometry: \(reason)"
+        case .unsupported(let backend, let reason):
+            let others = ConvolutionBackendKind.allCases.filter { $0 != backend && $0 != .toeplitz && $0 != .depthwise }
+            return "the \(backend.rawValue) convolution backend does not support \(reason); use "
+                + others.map(\.rawValue).joined(separator: " or ")
         }
     }
 }
@@ -35,7 +46,7 @@ public protocol ConvolutionKernel: AnyObject {
     var workspaceBytes: Int { get }
     /// Must be called after every change of the weights before forward/backwardData (toeplitz rebuilds its matrix; others may no-op).
     func prepare(weight: UnsafePointer<Float>)
-    /// output[N, Cout, OH, OW] = conv(input[N, Cin, H, W], weight[Cout, Cin, KH, KW]) + bias.
+    /// output[N, Cout, OH, OW] = conv(input[N, Cin, H, W], weight[Cout, Cin/groups, KH, KW]) + bias.
     func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  output: UnsafeMutablePointer<Float>)
     /// Overwrites gradInput[N, Cin, H, W].
@@ -47,14 +58,28 @@ public protocol ConvolutionKernel: AnyObject {
 }
 
 /// Builds the kernel of `kind` for `geometry`, allocating its workspaces.
-/// Throws `invalidGeometry` for impossible sizes and `toeplitzTooLarge` when the Toeplitz matrix exceeds
-/// `ToeplitzConvolution.byteLimit`.
+/// Throws `invalidGeometry` for impossible sizes, `unsupported` when the backend cannot run this geometry
+/// (toeplitz with groups, depthwise on a non-depthwise layer) and `toeplitzTooLarge` when the Toeplitz
+/// matrix exceeds `ToeplitzConvolution.byteLimit`.
+/// Reflect / replicate / circular padding runs the backend on the padded input behind a `PaddedConvolution`.
 public func makeConvolution(_ kind: ConvolutionBackendKind, geometry: ConvolutionGeometry,
                             gemm: GEMM) throws -> any ConvolutionKernel {
     if let problem = geometry.problem { throw ConvolutionError.invalidGeometry(problem) }
+    if geometry.needsPaddingStage {
+        let inner = try makeBackend(kind, geometry: geometry.paddedInputGeometry, gemm: gemm)
+        return PaddedConvolution(geometry: geometry, inner: inner, pool: gemm.pool)
+    }
+    // Zero padding, or a padding mode with nothing to pad (which changes nothing): backends ignore the mode.
+    return try makeBackend(kind, geometry: geometry, gemm: gemm)
+}
+
+/// The backend itself, for a validated geometry with zero padding.
+private func makeBackend(_ kind: ConvolutionBackendKind, geometry: ConvolutionGeometry,
+                         gemm: GEMM) throws -> any ConvolutionKernel {
     switch kind {
     case .direct: return DirectConvolution(geometry: geometry, gemm: gemm)
     case .im2col: return Im2ColConvolution(geometry: geometry, gemm: gemm)
     case .toeplitz: return try ToeplitzConvolution(geometry: geometry, gemm: gemm)
+    case .depthwise: return try DepthwiseConvolution(geometry: geometry, gemm: gemm)
     }
 }

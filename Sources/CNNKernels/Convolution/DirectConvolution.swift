@@ -8,6 +8,9 @@
 /// - backwardWeights: gradOutput is scattered onto the wide grid (zeros elsewhere) and correlated with the
 ///   padded input, 4 output channels × 4 kernel columns per register block; per-thread sums are added.
 /// Strided layers compute the full stride-1 grid and keep every S-th pixel (S_h·S_w× the work).
+/// Dilation spaces the taps on the wide grid; asymmetric padding only moves where images are placed; with
+/// groups the register blocks run per group over that group's channels of the shared buffers (blocks of
+/// 4 output channels never straddle two groups).
 final class DirectConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.direct
@@ -15,8 +18,11 @@ final class DirectConvolution: ConvolutionKernel {
     private let threads: Int
     private let forwardGrid: WideGrid
     private let backwardGrid: WideGrid
+    /// 4-channel blocks of one group's output / input channels.
     private let outBlocks: Int
     private let inBlocks: Int
+    /// Channel rows of the weight-gradient grid: the last group's blocks may reach past Cout.
+    private let gradientRows: Int
     private let bufferSize: Int
     private let wideSize: Int
     private let buffers: [UnsafeMutablePointer<Float>]
@@ -38,24 +44,27 @@ final class DirectConvolution: ConvolutionKernel {
         geometry = g
         pool = gemm.pool
         threads = gemm.slotCount
-        forwardGrid = WideGrid(rows: g.inHeight + 2 * g.paddingHeight, width: g.inWidth + 2 * g.paddingWidth,
-                               kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
-        backwardGrid = WideGrid(rows: g.inHeight + g.kernelHeight - 1, width: g.inWidth + g.kernelWidth - 1,
-                                kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
-        outBlocks = (g.outChannels + 3) / 4
-        inBlocks = (g.inChannels + 3) / 4
+        forwardGrid = WideGrid(rows: g.paddedHeight, width: g.paddedWidth, kernelHeight: g.kernelHeight,
+                               kernelWidth: g.kernelWidth, dilationHeight: g.dilationHeight,
+                               dilationWidth: g.dilationWidth)
+        backwardGrid = WideGrid(rows: g.inHeight + g.kernelExtentHeight - 1, width: g.inWidth + g.kernelExtentWidth - 1,
+                                kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                dilationHeight: g.dilationHeight, dilationWidth: g.dilationWidth)
+        outBlocks = (g.groupOutChannels + 3) / 4
+        inBlocks = (g.groupInChannels + 3) / 4
+        gradientRows = (g.groups - 1) * g.groupOutChannels + 4 * outBlocks
         let bufferSize = max(forwardGrid.bufferSize(channels: g.inChannels),
                              backwardGrid.bufferSize(channels: g.outChannels))
-        let wideSize = max(4 * backwardGrid.paddedOutput, 4 * outBlocks * forwardGrid.paddedOutput)
+        let wideSize = max(4 * backwardGrid.paddedOutput, gradientRows * forwardGrid.paddedOutput)
         self.bufferSize = bufferSize
         self.wideSize = wideSize
-        let weightCount = g.outChannels * g.patchSize
+        let weightCount = g.weightCount
         buffers = (0..<threads).map { _ in GEMM.allocateAligned(bufferSize) }
         wide = (0..<threads).map { _ in GEMM.allocateAligned(wideSize) }
         partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(weightCount) }
         partialBias = GEMM.allocateAligned(threads * g.outChannels)
-        forwardWeights = GEMM.allocateAligned(4 * outBlocks * g.patchSize)
-        backwardWeights = GEMM.allocateAligned(4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
+        forwardWeights = GEMM.allocateAligned(g.groups * 4 * outBlocks * g.patchSize)
+        backwardWeights = GEMM.allocateAligned(g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
         let tiles = (g.patchSize + StackedCorrelation.tapsPerTile - 1) / StackedCorrelation.tapsPerTile
         patchOffsets = UnsafeMutablePointer<Int>.allocate(capacity: tiles * StackedCorrelation.tapsPerTile)
         patchOffsets.initialize(repeating: 0, count: tiles * StackedCorrelation.tapsPerTile)
@@ -94,12 +103,12 @@ final class DirectConvolution: ConvolutionKernel {
 
     var workspaceBytes: Int {
         let g = geometry
-        var perThread = bufferSize + wideSize + g.outChannels * g.patchSize + g.outChannels
+        var perThread = bufferSize + wideSize + g.weightCount + g.outChannels
         if let grid = stackedGrid {
             perThread += g.inChannels * grid.channelStride + 4 * outBlocks * grid.length(images: grid.images)
         }
-        return 4 * (threads * perThread + 4 * outBlocks * g.patchSize
-            + 4 * inBlocks * g.outChannels * g.kernelHeight * g.kernelWidth)
+        return 4 * (threads * perThread + g.groups * 4 * outBlocks * g.patchSize
+            + g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
@@ -137,12 +146,15 @@ final class DirectConvolution: ConvolutionKernel {
 
     func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  output: UnsafeMutablePointer<Float>) {
-        let g = geometry, taps = g.patchSize
-        // packed[block][ci][kh][kw][j] = weight[4·block + j][ci][kh][kw]
-        for block in 0..<outBlocks {
-            for j in 0..<4 {
-                let co = 4 * block + j
-                for t in 0..<taps { forwardWeights[(block * taps + t) * 4 + j] = co < g.outChannels ? weight[co * taps + t] : 0 }
+        let g = geometry, taps = g.patchSize, groupOut = g.groupOutChannels
+        // packed[group][block][ci][kh][kw][j] = weight[group·Cout_g + 4·block + j][ci][kh][kw]
+        for group in 0..<g.groups {
+            for block in 0..<outBlocks {
+                let packed = forwardWeights + (group * outBlocks + block) * taps * 4
+                for j in 0..<4 {
+                    let local = 4 * block + j, co = group * groupOut + local
+                    for t in 0..<taps { packed[t * 4 + j] = local < groupOut ? weight[co * taps + t] : 0 }
+                }
             }
         }
         let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), input: input, bias: bias, output: output)
@@ -157,18 +169,18 @@ final class DirectConvolution: ConvolutionKernel {
     private func forward(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                          output: UnsafeMutablePointer<Float>) {
         let g = geometry, grid = forwardGrid, taps = g.patchSize
-        let oh = g.outHeight, ow = g.outWidth
+        let oh = g.outHeight, ow = g.outWidth, groupIn = g.groupInChannels, groupOut = g.groupOutChannels
         let buffer = buffers[slot], y = wide[slot]
         for n in images {
             DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
-                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
-                                    offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingTop,
+                                    offsetX: g.paddingLeft, into: buffer, count: bufferSize,
                                     channelStride: grid.plane, rows: grid.rows, width: grid.width)
-            for block in 0..<outBlocks {
-                WideConvolution.convolve(grid: grid, channels: g.inChannels, x: buffer,
-                                         weights: forwardWeights + block * taps * 4, y: y)
-                for j in 0..<min(4, g.outChannels - 4 * block) {
-                    let co = 4 * block + j
+            for group in 0..<g.groups { for block in 0..<outBlocks {
+                WideConvolution.convolve(grid: grid, channels: groupIn, x: buffer + group * groupIn * grid.plane,
+                                         weights: forwardWeights + (group * outBlocks + block) * taps * 4, y: y)
+                for j in 0..<min(4, groupOut - 4 * block) {
+                    let co = group * groupOut + 4 * block + j
                     let out = output + (n * g.outChannels + co) * oh * ow
                     let source = y + j * grid.paddedOutput
                     let shift = bias?[co] ?? 0
@@ -182,23 +194,26 @@ final class DirectConvolution: ConvolutionKernel {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 
     func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       gradInput: UnsafeMutablePointer<Float>) {
         let g = geometry, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
-        let perBlock = g.outChannels * taps
-        // packed[block][co][a][b][j] = weight[co][4·block + j][KH−1−a][KW−1−b]
-        for block in 0..<inBlocks {
-            for j in 0..<4 {
-                let ci = 4 * block + j
-                for co in 0..<g.outChannels {
-                    for t in 0..<taps {
-                        let flipped = taps - 1 - t
-                        backwardWeights[(block * perBlock + co * taps + t) * 4 + j] =
-                            ci < g.inChannels ? weight[(co * g.inChannels + ci) * taps + flipped] : 0
+        let groupIn = g.groupInChannels, groupOut = g.groupOutChannels
+        let perBlock = groupOut * taps
+        // packed[group][block][co][a][b][j] = weight[group·Cout_g + co][4·block + j][KH−1−a][KW−1−b]
+        for group in 0..<g.groups {
+            for block in 0..<inBlocks {
+                let packed = backwardWeights + (group * inBlocks + block) * perBlock * 4
+                for j in 0..<4 {
+                    let ci = 4 * block + j
+                    for co in 0..<groupOut {
+                        let kernel = weight + ((group * groupOut + co) * groupIn + ci) * taps
+                        for t in 0..<taps {
+                            packed[(co * taps + t) * 4 + j] = ci < groupIn ? kernel[taps - 1 - t] : 0
+                        }
                     }
                 }
             }
@@ -214,33 +229,35 @@ final class DirectConvolution: ConvolutionKernel {
     /// One thread's share of `backwardData`, with the packed `backwardWeights`.
     private func backwardData(images: Range<Int>, slot: Int, gradOutput: UnsafePointer<Float>,
                               gradInput: UnsafeMutablePointer<Float>) {
-        let g = geometry, grid = backwardGrid, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
-        let perBlock = g.outChannels * taps
+        let g = geometry, grid = backwardGrid, taps = g.kernelHeight * g.kernelWidth
+        let groupIn = g.groupInChannels, groupOut = g.groupOutChannels
+        let perBlock = groupOut * taps
         let buffer = buffers[slot], y = wide[slot]
         for n in images {
+            // The transposed convolution: gradOutput dilated by the stride, offset by D·(K − 1) − P_begin.
             DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
                                     height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
-                                    strideX: g.strideWidth, offsetY: kh - 1 - g.paddingHeight,
-                                    offsetX: kw - 1 - g.paddingWidth, into: buffer, count: bufferSize,
+                                    strideX: g.strideWidth, offsetY: g.kernelExtentHeight - 1 - g.paddingTop,
+                                    offsetX: g.kernelExtentWidth - 1 - g.paddingLeft, into: buffer, count: bufferSize,
                                     channelStride: grid.plane, rows: grid.rows, width: grid.width)
-            for block in 0..<inBlocks {
-                WideConvolution.convolve(grid: grid, channels: g.outChannels, x: buffer,
-                                         weights: backwardWeights + block * perBlock * 4, y: y)
-                for j in 0..<min(4, g.inChannels - 4 * block) {
-                    let ci = 4 * block + j
+            for group in 0..<g.groups { for block in 0..<inBlocks {
+                WideConvolution.convolve(grid: grid, channels: groupOut, x: buffer + group * groupOut * grid.plane,
+                                         weights: backwardWeights + (group * inBlocks + block) * perBlock * 4, y: y)
+                for j in 0..<min(4, groupIn - 4 * block) {
+                    let ci = group * groupIn + 4 * block + j
                     let target = gradInput + (n * g.inChannels + ci) * g.inHeight * g.inWidth
                     let source = y + j * grid.paddedOutput
                     for r in 0..<g.inHeight {
                         (target + r * g.inWidth).update(from: source + r * grid.width, count: g.inWidth)
                     }
                 }
-            }
+            } }
         }
     }
 
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-        let g = geometry, weightCount = g.outChannels * g.patchSize
+        let g = geometry, weightCount = g.weightCount
         let tasks = min(threads, batch)
         gradWeight.update(repeating: 0, count: weightCount)
         let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), input: input, gradOutput: gradOutput,
@@ -260,7 +277,8 @@ final class DirectConvolution: ConvolutionKernel {
     /// slots into their partials.
     private func backwardWeights(images: Range<Int>, slot: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                  gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-        let g = geometry, grid = forwardGrid, weightCount = g.outChannels * g.patchSize
+        let g = geometry, grid = forwardGrid, weightCount = g.weightCount
+        let groupIn = g.groupInChannels, groupOut = g.groupOutChannels
         let buffer = buffers[slot], gradGrid = wide[slot]
         let partial = slot == 0 ? gradWeight : partialWeights[slot]
         if slot != 0 { partial.update(repeating: 0, count: weightCount) }
@@ -282,16 +300,20 @@ final class DirectConvolution: ConvolutionKernel {
         }
         for n in images where stackedGrid == nil {
             DirectConvolution.place(input + n * g.inputImageSize, channels: g.inChannels, height: g.inHeight,
-                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingHeight,
-                                    offsetX: g.paddingWidth, into: buffer, count: bufferSize,
+                                    width: g.inWidth, strideY: 1, strideX: 1, offsetY: g.paddingTop,
+                                    offsetX: g.paddingLeft, into: buffer, count: bufferSize,
                                     channelStride: grid.plane, rows: grid.rows, width: grid.width)
             DirectConvolution.place(gradOutput + n * g.outputImageSize, channels: g.outChannels,
                                     height: g.outHeight, width: g.outWidth, strideY: g.strideHeight,
                                     strideX: g.strideWidth, offsetY: 0, offsetX: 0, into: gradGrid,
-                                    count: 4 * outBlocks * grid.paddedOutput, channelStride: grid.paddedOutput,
+                                    count: gradientRows * grid.paddedOutput, channelStride: grid.paddedOutput,
                                     rows: grid.outRows, width: grid.width)
-            WideConvolution.correlate(grid: grid, channels: g.inChannels, outChannels: g.outChannels,
-                                      x: buffer, g: gradGrid, partial: partial)
+            for group in 0..<g.groups {
+                WideConvolution.correlate(grid: grid, channels: groupIn, outChannels: groupOut,
+                                          x: buffer + group * groupIn * grid.plane,
+                                          g: gradGrid + group * groupOut * grid.paddedOutput,
+                                          partial: partial + group * groupOut * g.patchSize)
+            }
         }
         if let gradBias {
             PatchLowering.biasGradient(g, batch: images.count, gradOutput: gradOutput + images.lowerBound * g.outputImageSize,

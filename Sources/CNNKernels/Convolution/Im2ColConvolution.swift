@@ -4,6 +4,8 @@
 /// backwardData: `gradCol = weightᵀ · gradOutput_n`, then col2im. backwardWeights:
 /// `gradWeight += gradOutput_n · col_nᵀ` per thread, then a sum over threads.
 /// 1×1 stride-1 unpadded kernels use the input itself as `col` (no lowering).
+/// Dilation and asymmetric padding live in the lowering; with groups every product splits into one GEMM
+/// per group over that group's block of `col` rows, weight rows and output channels.
 ///
 /// Workspace: per thread one `col` (Cin·KH·KW·OH·OW floats) and one partial weight gradient.
 final class Im2ColConvolution: ConvolutionKernel {
@@ -19,9 +21,9 @@ final class Im2ColConvolution: ConvolutionKernel {
         self.geometry = geometry
         self.gemm = gemm
         threads = gemm.slotCount
-        let colSize = geometry.isPointwise ? 0 : geometry.patchSize * geometry.outPlane
+        let colSize = Im2ColConvolution.columnSize(geometry)
         columns = (0..<threads).map { _ in GEMM.allocateAligned(colSize) }
-        partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(geometry.outChannels * geometry.patchSize) }
+        partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(geometry.weightCount) }
         partialBias = GEMM.allocateAligned(threads * geometry.outChannels)
     }
 
@@ -31,9 +33,13 @@ final class Im2ColConvolution: ConvolutionKernel {
         partialBias.deallocate()
     }
 
+    /// Floats of one lowered image, Cin·KH·KW·OH·OW (none when pointwise).
+    private static func columnSize(_ g: ConvolutionGeometry) -> Int {
+        g.isPointwise ? 0 : g.groups * g.patchSize * g.outPlane
+    }
+
     var workspaceBytes: Int {
-        let colSize = geometry.isPointwise ? 0 : geometry.patchSize * geometry.outPlane
-        return 4 * threads * (colSize + geometry.outChannels * geometry.patchSize + geometry.outChannels)
+        4 * threads * (Im2ColConvolution.columnSize(geometry) + geometry.weightCount + geometry.outChannels)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
@@ -68,10 +74,13 @@ final class Im2ColConvolution: ConvolutionKernel {
             let col = lowered(input, image: n, slot: slot)
             let out = output + n * g.outputImageSize
             if let bias { PatchLowering.fillBias(g, images: 1, bias: bias, output: out) }
-            gemm.multiplySerial(slot: slot, m: g.outChannels, n: plane, k: g.patchSize,
-                                a: weight, lda: g.patchSize, transposeA: false,
-                                b: col, ldb: plane, transposeB: false,
-                                c: out, ldc: plane, alpha: 1, beta: bias == nil ? 0 : 1)
+            let rows = g.groupOutChannels, k = g.patchSize
+            for group in 0..<g.groups {
+                gemm.multiplySerial(slot: slot, m: rows, n: plane, k: k,
+                                    a: weight + group * rows * k, lda: k, transposeA: false,
+                                    b: col + group * k * plane, ldb: plane, transposeB: false,
+                                    c: out + group * rows * plane, ldc: plane, alpha: 1, beta: bias == nil ? 0 : 1)
+            }
         }
     }
 
@@ -92,17 +101,20 @@ final class Im2ColConvolution: ConvolutionKernel {
         for n in images {
             let gradImage = gradInput + n * g.inputImageSize
             let target = g.isPointwise ? gradImage : columns[slot]
-            gemm.multiplySerial(slot: slot, m: g.patchSize, n: plane, k: g.outChannels,
-                                a: weight, lda: g.patchSize, transposeA: true,
-                                b: gradOutput + n * g.outputImageSize, ldb: plane, transposeB: false,
-                                c: target, ldc: plane, alpha: 1, beta: 0)
+            let rows = g.groupOutChannels, k = g.patchSize
+            for group in 0..<g.groups {
+                gemm.multiplySerial(slot: slot, m: k, n: plane, k: rows,
+                                    a: weight + group * rows * k, lda: k, transposeA: true,
+                                    b: gradOutput + n * g.outputImageSize + group * rows * plane, ldb: plane,
+                                    transposeB: false, c: target + group * k * plane, ldc: plane, alpha: 1, beta: 0)
+            }
             if !g.isPointwise { PatchLowering.col2im(g, col: columns[slot], image: gradImage) }
         }
     }
 
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
-        let g = geometry, weightCount = g.outChannels * g.patchSize
+        let g = geometry, weightCount = g.weightCount
         let tasks = min(threads, batch)
         let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), input: input, gradOutput: gradOutput,
                                        gradWeight: gradWeight, gradBias: gradBias)
@@ -128,10 +140,14 @@ final class Im2ColConvolution: ConvolutionKernel {
         let partial = slot == 0 ? gradWeight : partialWeights[slot]
         for n in images {
             let col = lowered(input, image: n, slot: slot)
-            gemm.multiplySerial(slot: slot, m: g.outChannels, n: g.patchSize, k: plane,
-                                a: gradOutput + n * g.outputImageSize, lda: plane, transposeA: false,
-                                b: col, ldb: plane, transposeB: true,
-                                c: partial, ldc: g.patchSize, alpha: 1, beta: n == images.lowerBound ? 0 : 1)
+            let rows = g.groupOutChannels, k = g.patchSize
+            for group in 0..<g.groups {
+                gemm.multiplySerial(slot: slot, m: rows, n: k, k: plane,
+                                    a: gradOutput + n * g.outputImageSize + group * rows * plane, lda: plane,
+                                    transposeA: false, b: col + group * k * plane, ldb: plane, transposeB: true,
+                                    c: partial + group * rows * k, ldc: k, alpha: 1,
+                                    beta: n == images.lowerBound ? 0 : 1)
+            }
         }
         if let gradBias {
             let start = gradOutput + images.lowerBound * g.outputImageSize

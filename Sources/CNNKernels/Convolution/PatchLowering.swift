@@ -1,6 +1,7 @@
 /// im2col / col2im for one image: the lowered matrix has one row per (ci, kh, kw) weight position and
-/// one column per output pixel, `col[(ci·KH + kh)·KW + kw][oh·OW + ow] = input[ci][oh·S − P + kh][ow·S − P + kw]`
-/// (zero where that falls into the padding).
+/// one column per output pixel, `col[(ci·KH + kh)·KW + kw][oh·OW + ow] = input[ci][oh·S − P_top + kh·D][ow·S − P_left + kw·D]`
+/// (zero where that falls into the padding). Rows are ordered by input channel, so group g's rows are the
+/// contiguous block g·(Cin/groups)·KH·KW ..< (g + 1)·(Cin/groups)·KH·KW.
 enum PatchLowering {
     /// The output columns `ow` whose input column `ow·S − P + offset` lies inside 0..<width.
     @inline(__always)
@@ -14,7 +15,7 @@ enum PatchLowering {
         return min(lower, upper)..<upper
     }
 
-    /// Lowers `image[Cin, H, W]` into `col[Cin·KH·KW, OH·OW]`.
+    /// Lowers `image[Cin, H, W]` into `col[Cin·KH·KW, OH·OW]` (zero padding).
     static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
         let oh = g.outHeight, ow = g.outWidth, plane = oh * ow
         var row = 0
@@ -23,11 +24,11 @@ enum PatchLowering {
             for kh in 0..<g.kernelHeight {
                 for kw in 0..<g.kernelWidth {
                     let out = col + row * plane
-                    let columns = validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
-                                             width: g.inWidth, outWidth: ow)
+                    let columns = validRange(offset: kw * g.dilationWidth, stride: g.strideWidth,
+                                             padding: g.paddingLeft, width: g.inWidth, outWidth: ow)
                     for y in 0..<oh {
                         let line = out + y * ow
-                        let ih = y * g.strideHeight - g.paddingHeight + kh
+                        let ih = y * g.strideHeight - g.paddingTop + kh * g.dilationHeight
                         if ih < 0 || ih >= g.inHeight || columns.isEmpty {
                             line.update(repeating: 0, count: ow)
                             continue
@@ -36,7 +37,7 @@ enum PatchLowering {
                         if columns.upperBound < ow {
                             (line + columns.upperBound).update(repeating: 0, count: ow - columns.upperBound)
                         }
-                        let source = channel + ih * g.inWidth - g.paddingWidth + kw
+                        let source = channel + ih * g.inWidth - g.paddingLeft + kw * g.dilationWidth
                         if g.strideWidth == 1 {
                             (line + columns.lowerBound).update(from: source + columns.lowerBound,
                                                                count: columns.count)
@@ -61,15 +62,15 @@ enum PatchLowering {
             for kh in 0..<g.kernelHeight {
                 for kw in 0..<g.kernelWidth {
                     let source = col + row * plane
-                    let columns = validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
-                                             width: g.inWidth, outWidth: ow)
+                    let columns = validRange(offset: kw * g.dilationWidth, stride: g.strideWidth,
+                                             padding: g.paddingLeft, width: g.inWidth, outWidth: ow)
                     row += 1
                     if columns.isEmpty { continue }
                     for y in 0..<oh {
-                        let ih = y * g.strideHeight - g.paddingHeight + kh
+                        let ih = y * g.strideHeight - g.paddingTop + kh * g.dilationHeight
                         if ih < 0 || ih >= g.inHeight { continue }
                         let line = source + y * ow
-                        let target = channel + ih * g.inWidth - g.paddingWidth + kw
+                        let target = channel + ih * g.inWidth - g.paddingLeft + kw * g.dilationWidth
                         if g.strideWidth == 1 {
                             for x in columns { target[x] += line[x] }
                         } else {

@@ -24,9 +24,11 @@ struct StackedGrid {
         self.images = images
     }
 
-    /// Whether the layout can compute `g`'s weight gradient.
+    /// Whether the layout can compute `g`'s weight gradient (no groups, no dilation, symmetric padding).
     static func supports(_ g: ConvolutionGeometry) -> Bool {
-        g.strideHeight == 1 && g.strideWidth == 1
+        g.strideHeight == 1 && g.strideWidth == 1 && g.groups == 1
+            && g.dilationHeight == 1 && g.dilationWidth == 1
+            && g.paddingTop == g.paddingBottom && g.paddingLeft == g.paddingRight
             && g.paddingHeight <= g.kernelHeight - 1 && g.paddingWidth <= g.kernelWidth - 1
     }
 

@@ -1,6 +1,7 @@
 /// Convolution as one matrix product per batch, after the doubly block Toeplitz formulation of the
 /// tutorials: the kernel becomes T of shape [Cout·OH·OW, Cin·H·W] (padding and stride folded in),
-/// `T[(co, oy, ox)][(ci, iy, ix)] = weight[co][ci][iy − oy·S + P][ix − ox·S + P]` (zero outside the kernel),
+/// `T[(co, oy, ox)][(ci, iy, ix)] = weight[co][ci][kh][kw]` where `iy = oy·S − P_top + kh·D`,
+/// `ix = ox·S − P_left + kw·D` (zero elsewhere; dilation and asymmetric padding only move the entries),
 /// and each image is one vector:
 /// - forward: `Out[N, Cout·OH·OW] = In[N, Cin·H·W] · Tᵀ` (+ bias), one GEMM;
 /// - backwardData: `gradIn[N, Cin·H·W] = gradOut[N, Cout·OH·OW] · T`, one GEMM;
@@ -12,6 +13,9 @@
 /// which makes it much slower than im2col for real layers. Above `byteLimit` (256 MiB) `makeConvolution`
 /// throws `ConvolutionError.toeplitzTooLarge`. T is zeroed once; `prepare(weight:)` rewrites only its
 /// Cout·OH·OW·Cin·KH·KW kernel entries.
+///
+/// Groups are refused (`ConvolutionError.unsupported`): T would be block-diagonal over groups, so the one
+/// batch GEMM would multiply groups-times more zeros than it already does — im2col runs one GEMM per group.
 final class ToeplitzConvolution: ConvolutionKernel {
     /// Largest Toeplitz matrix built, in bytes.
     static let byteLimit = 256 << 20
@@ -25,6 +29,9 @@ final class ToeplitzConvolution: ConvolutionKernel {
     private let weightPath: Im2ColConvolution
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
+        if g.groups != 1 {
+            throw ConvolutionError.unsupported(backend: .toeplitz, reason: "groups (this layer has groups = \(g.groups))")
+        }
         let (rowCount, overflowRows) = g.outputImageSize.multipliedReportingOverflow(by: 1)
         let (elements, overflow) = rowCount.multipliedReportingOverflow(by: g.inputImageSize)
         let bytes = overflow || overflowRows ? Int.max : elements.multipliedReportingOverflow(by: 4).partialValue
@@ -68,12 +75,12 @@ final class ToeplitzConvolution: ConvolutionKernel {
                         for ci in 0..<g.inChannels {
                             let kernel = weight + (co * g.inChannels + ci) * kh * kw
                             for a in 0..<kh {
-                                let iy = oy * g.strideHeight - g.paddingHeight + a
+                                let iy = oy * g.strideHeight - g.paddingTop + a * g.dilationHeight
                                 if iy < 0 || iy >= g.inHeight { continue }
-                                let base = ci * plane + iy * g.inWidth + ox * g.strideWidth - g.paddingWidth
+                                let base = ci * plane + iy * g.inWidth
                                 for b in 0..<kw {
-                                    let ix = ox * g.strideWidth - g.paddingWidth + b
-                                    if ix >= 0 && ix < g.inWidth { row[base + b] = kernel[a * kw + b] }
+                                    let ix = ox * g.strideWidth - g.paddingLeft + b * g.dilationWidth
+                                    if ix >= 0 && ix < g.inWidth { row[base + ix] = kernel[a * kw + b] }
                                 }
                             }
                         }

@@ -2,27 +2,30 @@
 ///
 /// An image padded into a `rows × width` buffer is convolved with a KH×KW kernel on the *wide* grid: output
 /// pixel q = y·width + x (x over the whole buffer width, the last KW−1 columns being garbage) reads the input
-/// at q + kh·width + kw, so every tap is one contiguous SIMD16 load. Strided convolutions compute the
+/// at q + kh·D_h·width + kw·D_w, so every tap is one contiguous SIMD16 load. Strided convolutions compute the
 /// stride-1 grid and keep every S-th row/column.
 struct WideGrid {
     let rows: Int, width: Int, kernelHeight: Int, kernelWidth: Int
+    var dilationHeight = 1, dilationWidth = 1
     /// Input buffer elements per channel.
     var plane: Int { rows * width }
     /// Stride-1 output rows.
-    var outRows: Int { rows - kernelHeight + 1 }
+    var outRows: Int { rows - dilationHeight * (kernelHeight - 1) }
     /// Wide output length rounded up to the 64-pixel register block.
     var paddedOutput: Int { (outRows * width + 63) / 64 * 64 }
-    /// Elements a buffer of `channels` channels needs, including the slack the last block reads past the end.
-    func bufferSize(channels: Int) -> Int { channels * plane + paddedOutput + 128 }
+    /// Elements a buffer of `channels` channels needs, including the slack the last block reads past the end
+    /// (`correlate` reads up to 3 dilated columns beyond the kernel).
+    func bufferSize(channels: Int) -> Int { channels * plane + paddedOutput + 128 + 4 * dilationWidth }
 }
 
 enum WideConvolution {
-    /// y[j][q] = Σ_ci Σ_kh,kw weights[((ci·KH + kh)·KW + kw)·4 + j] · x[ci·plane + q + kh·width + kw]
+    /// y[j][q] = Σ_ci Σ_kh,kw weights[((ci·KH + kh)·KW + kw)·4 + j] · x[ci·plane + q + kh·D_h·width + kw·D_w]
     /// for the 4 output channels j of one block and every q < grid.paddedOutput.
     static func convolve(grid: WideGrid, channels: Int, x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                          y: UnsafeMutablePointer<Float>) {
         let kh = grid.kernelHeight, kw = grid.kernelWidth, width = grid.width, plane = grid.plane
         let stride = grid.paddedOutput
+        let rowStep = grid.dilationHeight * width, columnBytes = 4 * grid.dilationWidth
         var q0 = 0
         while q0 < stride {
             var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
@@ -33,9 +36,9 @@ enum WideConvolution {
             for ci in 0..<channels {
                 let channel = x + ci * plane + q0
                 for r in 0..<kh {
-                    let line = UnsafeRawPointer(channel + r * width)
+                    let line = UnsafeRawPointer(channel + r * rowStep)
                     for c in 0..<kw {
-                        let p = line + 4 * c
+                        let p = line + columnBytes * c
                         let x0 = p.loadUnaligned(as: SIMD16<Float>.self)
                         let x1 = p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
                         let x2 = p.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
@@ -78,13 +81,14 @@ enum WideConvolution {
         }
     }
 
-    /// partial[(co·channels + ci)·KH·KW + kh·KW + kw] += Σ_q g[co][q] · x[ci·plane + q + kh·width + kw]
+    /// partial[(co·channels + ci)·KH·KW + kh·KW + kw] += Σ_q g[co][q] · x[ci·plane + q + kh·D_h·width + kw·D_w]
     /// for co < outChannels; `g` holds `blocks·4` channels of `grid.paddedOutput` values (zero off the grid).
     static func correlate(grid: WideGrid, channels: Int, outChannels: Int, x: UnsafePointer<Float>,
                           g: UnsafePointer<Float>, partial: UnsafeMutablePointer<Float>) {
         let kh = grid.kernelHeight, kw = grid.kernelWidth, width = grid.width, plane = grid.plane
         let stride = grid.paddedOutput
         let taps = kh * kw
+        let dh = grid.dilationHeight, dw = grid.dilationWidth, b1 = 4 * dw, b2 = 8 * dw, b3 = 12 * dw
         let used = (grid.outRows * width + 15) / 16 * 16
         for block in 0..<((outChannels + 3) / 4) {
             let g0 = UnsafeRawPointer(g + 4 * block * stride)
@@ -97,7 +101,7 @@ enum WideConvolution {
                         var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
                         var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
                         var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
-                        let base = UnsafeRawPointer(x + ci * plane + r * width + c0)
+                        let base = UnsafeRawPointer(x + ci * plane + r * dh * width + c0 * dw)
                         var q = 0
                         while q < used {
                             let byte = 4 * q
@@ -108,13 +112,13 @@ enum WideConvolution {
                             var xv = base.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
                             a00 = a00.addingProduct(g0v, xv); a10 = a10.addingProduct(g1v, xv)
                             a20 = a20.addingProduct(g2v, xv); a30 = a30.addingProduct(g3v, xv)
-                            xv = base.loadUnaligned(fromByteOffset: byte + 4, as: SIMD16<Float>.self)
+                            xv = base.loadUnaligned(fromByteOffset: byte + b1, as: SIMD16<Float>.self)
                             a01 = a01.addingProduct(g0v, xv); a11 = a11.addingProduct(g1v, xv)
                             a21 = a21.addingProduct(g2v, xv); a31 = a31.addingProduct(g3v, xv)
-                            xv = base.loadUnaligned(fromByteOffset: byte + 8, as: SIMD16<Float>.self)
+                            xv = base.loadUnaligned(fromByteOffset: byte + b2, as: SIMD16<Float>.self)
                             a02 = a02.addingProduct(g0v, xv); a12 = a12.addingProduct(g1v, xv)
                             a22 = a22.addingProduct(g2v, xv); a32 = a32.addingProduct(g3v, xv)
-                            xv = base.loadUnaligned(fromByteOffset: byte + 12, as: SIMD16<Float>.self)
+                            xv = base.loadUnaligned(fromByteOffset: byte + b3, as: SIMD16<Float>.self)
                             a03 = a03.addingProduct(g0v, xv); a13 = a13.addingProduct(g1v, xv)
                             a23 = a23.addingProduct(g2v, xv); a33 = a33.addingProduct(g3v, xv)
                             q += 16
