@@ -1,4 +1,4 @@
-/// Average pooling over NCHW planes (PyTorch `avg_pool2d`, floor mode).
+/// Average pooling over NCHW planes (PyTorch `avg_pool2d`, floor or ceil mode).
 ///
 /// With `countIncludePad` the divisor is the window clipped to the padded input (PyTorch's
 /// `count_include_pad=True`); without it, the number of real input elements in the window.
@@ -62,7 +62,9 @@ public enum AveragePooling {
         }
     }
 
-    /// PyTorch's divisor: the window clipped to H + P (padded extent) or to the real input.
+    /// PyTorch's divisor: the window clipped to H + P (padded extent) or to the real input. In ceil
+    /// mode the last window may reach past H + P; that overhang is never counted, even with
+    /// `countIncludePad` (PyTorch clips to the padded extent before taking the pool size).
     @inline(__always) static func divisor(_ g: PoolingGeometry, _ outRow: Int, _ outColumn: Int, _ countIncludePad: Bool) -> Float {
         let rowStart = outRow * g.strideHeight - g.paddingHeight
         let columnStart = outColumn * g.strideWidth - g.paddingWidth

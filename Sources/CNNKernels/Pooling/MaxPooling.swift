@@ -1,4 +1,4 @@
-/// Max pooling over NCHW planes (PyTorch `max_pool2d`, floor mode, padding acts as −inf).
+/// Max pooling over NCHW planes (PyTorch `max_pool2d`, floor or ceil mode, padding acts as −inf).
 public enum MaxPooling {
     /// `argmax` receives, per output element, the flat index (within its H×W plane) of the FIRST
     /// maximum of the window, as PyTorch; a NaN in the window wins (and propagates) like PyTorch.

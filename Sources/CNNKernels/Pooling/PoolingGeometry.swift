@@ -1,4 +1,4 @@
-/// Shape of one 2-D pooling layer over NCHW planes, PyTorch floor mode.
+/// Shape of one 2-D pooling layer over NCHW planes (PyTorch `max_pool2d` / `avg_pool2d`, dilation 1).
 public struct PoolingGeometry: Hashable, Sendable {
     public var channels: Int
     public var inHeight: Int
@@ -9,9 +9,12 @@ public struct PoolingGeometry: Hashable, Sendable {
     public var strideWidth: Int
     public var paddingHeight: Int
     public var paddingWidth: Int
+    /// PyTorch `ceil_mode`: keep a last, partial window (see `poolingOutputSize`). The partial window is
+    /// clipped to the input like padded ones; average pooling's divisor follows from that clipping.
+    public var ceilMode: Bool
 
     public init(channels: Int, inHeight: Int, inWidth: Int, kernelHeight: Int, kernelWidth: Int,
-                strideHeight: Int, strideWidth: Int, paddingHeight: Int, paddingWidth: Int) {
+                strideHeight: Int, strideWidth: Int, paddingHeight: Int, paddingWidth: Int, ceilMode: Bool = false) {
         self.channels = channels
         self.inHeight = inHeight
         self.inWidth = inWidth
@@ -21,24 +24,28 @@ public struct PoolingGeometry: Hashable, Sendable {
         self.strideWidth = strideWidth
         self.paddingHeight = paddingHeight
         self.paddingWidth = paddingWidth
+        self.ceilMode = ceilMode
     }
 
-    /// Output rows, floor mode: (H + 2P − K) / S + 1.
+    /// Output rows: (H + 2P − K) / S + 1, rounded down, or up in ceil mode (`poolingOutputSize`).
     public var outHeight: Int {
-        floorModeOutputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, padding: paddingHeight)
+        poolingOutputSize(input: inHeight, kernel: kernelHeight, stride: strideHeight, padding: paddingHeight, ceilMode: ceilMode)
     }
-    /// Output columns, floor mode: (W + 2P − K) / S + 1.
+    /// Output columns: (W + 2P − K) / S + 1, rounded down, or up in ceil mode (`poolingOutputSize`).
     public var outWidth: Int {
-        floorModeOutputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, padding: paddingWidth)
+        poolingOutputSize(input: inWidth, kernel: kernelWidth, stride: strideWidth, padding: paddingWidth, ceilMode: ceilMode)
     }
 
     var inPlane: Int { inHeight * inWidth }
     var outPlane: Int { outHeight * outWidth }
 
-    /// True for the 2×2, stride 2, unpadded window that the SIMD fast paths handle.
+    /// True for the 2×2, stride 2, unpadded window that the SIMD fast paths handle. Those read full
+    /// 2×2 windows only, so ceil mode on an odd side (a last window of one row or column) goes the
+    /// generic way.
     var isTwoByTwoStrideTwo: Bool {
         kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2
             && paddingHeight == 0 && paddingWidth == 0 && inHeight >= 2 && inWidth >= 2
+            && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth
     }
 
     /// Zeroes the elements of an input plane that no 2×2 stride-2 window covers (floor mode drops an
