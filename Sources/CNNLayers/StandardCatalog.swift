@@ -4,11 +4,11 @@ extension LayerCatalog {
     /// Every layer kind cnnspec has, in the order of the layer reference (`cnnspec layers`).
     public static let standard = LayerCatalog([
         .conv2d,
-        .maxpool, .avgpool, .globalAvgpool,
-        .relu, .leakyRelu, .sigmoid, .tanh,
+        .maxpool, .avgpool, .globalAvgpool, .adaptiveAvgpool, .adaptiveMaxpool,
+        .relu, .leakyRelu, .prelu, .sigmoid, .tanh, .gelu, .silu, .elu, .relu6, .hardswish, .hardsigmoid, .mish, .softplus,
         .flatten, .identity, .linear,
         .dropout, .dropout2d,
-        .batchnorm2d, .batchnorm1d,
-        .add, .concat,
+        .batchnorm2d, .batchnorm1d, .localResponseNorm,
+        .add, .concat, .mul,
     ])
 }

@@ -16,6 +16,41 @@ extension LayerDefinition {
     public static let sigmoid = ActivationOperation.definition(name: "sigmoid", summary: "1/(1 + e^−x) (torch.nn.Sigmoid)") { _ in .sigmoid }
 
     public static let tanh = ActivationOperation.definition(name: "tanh", summary: "hyperbolic tangent (torch.nn.Tanh)") { _ in .tanh }
+
+    public static let gelu = ActivationOperation.definition(
+        name: "gelu", summary: "x·Φ(x) (torch.nn.GELU); approximate: tanh for the tanh form",
+        keys: [LayerKey("approximate", .choice(["none", "tanh"]), default: .word("none"), summary: "PyTorch's approximate")],
+        shortFormKey: "approximate",
+        kind: { arguments in arguments.word("approximate") == "tanh" ? .geluTanh : .gelu })
+
+    public static let silu = ActivationOperation.definition(name: "silu", synonyms: ["swish"], summary: "x·σ(x) (torch.nn.SiLU)") { _ in .silu }
+
+    public static let elu = ActivationOperation.definition(
+        name: "elu", summary: "x for x > 0, alpha·(eˣ − 1) below (torch.nn.ELU)",
+        keys: [LayerKey("alpha", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(1), summary: "scale of the negative part")],
+        shortFormKey: "alpha",
+        describe: { arguments in [("alpha", "alpha", arguments.number("alpha") ?? 1)] },
+        kind: { arguments in .elu(alpha: arguments.number("alpha") ?? 1) })
+
+    public static let relu6 = ActivationOperation.definition(name: "relu6", summary: "min(max(0, x), 6) (torch.nn.ReLU6)") { _ in .relu6 }
+
+    public static let hardswish = ActivationOperation.definition(
+        name: "hardswish", synonyms: ["hard_swish"], summary: "x·relu6(x + 3)/6 (torch.nn.Hardswish)") { _ in .hardswish }
+
+    public static let hardsigmoid = ActivationOperation.definition(
+        name: "hardsigmoid", synonyms: ["hard_sigmoid"], summary: "relu6(x + 3)/6 (torch.nn.Hardsigmoid)") { _ in .hardsigmoid }
+
+    public static let mish = ActivationOperation.definition(name: "mish", summary: "x·tanh(softplus(x)) (torch.nn.Mish)") { _ in .mish }
+
+    public static let softplus = ActivationOperation.definition(
+        name: "softplus", summary: "log(1 + e^(beta·x))/beta, x itself above the threshold (torch.nn.Softplus)",
+        keys: [LayerKey("beta", .number(1e-6...1_000, what: "a positive number up to 1000"), default: .number(1), summary: "sharpness"),
+               LayerKey("threshold", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(20),
+                        summary: "beta·x above which the output is x")],
+        describe: { arguments in
+            [("beta", "beta", arguments.number("beta") ?? 1), ("threshold", "threshold", arguments.number("threshold") ?? 20)]
+        },
+        kind: { arguments in .softplus(beta: arguments.number("beta") ?? 1, threshold: arguments.number("threshold") ?? 20) })
 }
 
 /// An element-wise non-linearity; the output has the input's shape.

@@ -18,7 +18,7 @@ extension LayerDefinition {
             LayerKey("dilation", .pair(minimum: 1), default: .integer(1), summary: "spacing between kernel taps"),
             LayerKey("groups", .integerOrChoice(minimum: 1, choices: ["in"]), default: .integer(1),
                      summary: "channel groups; in and out must be multiples; 'in' is depthwise (groups = input channels)"),
-            LayerKey("padding_mode", .choice(Conv2dOperation.PaddingMode.allCases.map(\.rawValue)), default: .word("zeros"),
+            LayerKey("padding_mode", .choice(ConvolutionPaddingMode.allCases.map(\.rawValue)), default: .word("zeros"),
                      summary: "what the padding holds"),
             LayerKey("bias", .bool, default: .bool(true), summary: "learn a bias per output channel"),
             LayerKey("backend", .choice(["auto"] + ConvolutionBackendKind.allCases.map(\.rawValue)),
@@ -30,11 +30,6 @@ extension LayerDefinition {
 
 /// A 2-D convolution with every padding resolved to numbers.
 public struct Conv2dOperation: ExecutableOperation, Equatable {
-    /// What the padding holds (PyTorch's `padding_mode`).
-    public enum PaddingMode: String, CaseIterable, Sendable {
-        case zeros, reflect, replicate, circular
-    }
-
     public var inChannels: Int
     public var outChannels: Int
     public var kernel: Pair2D
@@ -42,7 +37,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
     public var dilation: Pair2D
     public var paddingTop: Int, paddingBottom: Int, paddingLeft: Int, paddingRight: Int
     public var groups: Int
-    public var paddingMode: PaddingMode
+    public var paddingMode: ConvolutionPaddingMode
     public var bias: Bool
     /// The backend the model file asks for, if any.
     public var backend: BackendRequest?
@@ -97,7 +92,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
         guard let (c, h, w) = context.featureMap(), context.checkWritten("in", equals: c, what: "channel"),
               let out = arguments.integer("out"), let kernel = arguments.pair("kernel"), let stride = arguments.pair("stride"),
               let dilation = arguments.pair("dilation"), let bias = arguments.bool("bias"),
-              let mode = arguments.word("padding_mode").flatMap(PaddingMode.init(rawValue:))
+              let mode = arguments.word("padding_mode").flatMap(ConvolutionPaddingMode.init(rawValue:))
         else { return nil }
         let groups = arguments.word("groups") == "in" ? c : arguments.integer("groups") ?? 1
         guard c % groups == 0, out % groups == 0 else {
@@ -157,21 +152,17 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
     }
 
     /// The kernel library's description of this convolution at `batch` images of `height`×`width`.
-    public func geometry(batch: Int, height: Int, width: Int) throws -> ConvolutionGeometry {
-        guard let padding = symmetricPadding, dilation == Pair2D(square: 1), groups == 1, paddingMode == .zeros else {
-            throw PlanError.unsupported(layer: "", reason: "dilation, groups, asymmetric padding and padding modes are not executable yet")
-        }
-        return ConvolutionGeometry(batch: batch, inChannels: inChannels, inHeight: height, inWidth: width, outChannels: outChannels,
-                                   kernelHeight: kernel.height, kernelWidth: kernel.width, strideHeight: stride.height,
-                                   strideWidth: stride.width, paddingHeight: padding.height, paddingWidth: padding.width)
+    public func geometry(batch: Int, height: Int, width: Int) -> ConvolutionGeometry {
+        ConvolutionGeometry(batch: batch, inChannels: inChannels, inHeight: height, inWidth: width, outChannels: outChannels,
+                            kernelHeight: kernel.height, kernelWidth: kernel.width, strideHeight: stride.height,
+                            strideWidth: stride.width, paddingTop: paddingTop, paddingBottom: paddingBottom,
+                            paddingLeft: paddingLeft, paddingRight: paddingRight, dilationHeight: dilation.height,
+                            dilationWidth: dilation.width, groups: groups, paddingMode: paddingMode)
     }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (_, height, width) = context.wiring.inputShape.chw
-        let geometry: ConvolutionGeometry
-        do { geometry = try self.geometry(batch: context.batchCapacity, height: height, width: width) } catch PlanError.unsupported(_, let reason) {
-            throw PlanError.unsupported(layer: context.name, reason: reason)
-        }
+        let geometry = self.geometry(batch: context.batchCapacity, height: height, width: width)
         let chooser = ConvolutionBackendChooser(layer: context.name, geometry: geometry, gemm: context.gemm,
                                                 needsDataGradient: context.wiring.inputGradient != nil)
         let (kernel, selection) = try chooser.choose(backend ?? context.requestedBackend)

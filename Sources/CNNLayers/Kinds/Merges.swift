@@ -1,8 +1,8 @@
 import CNNKernels
 import CNNSpec
 
-/// `add` (residual connections) and `concat` (Inception/DenseNet branches): merges of the layers
-/// named by `from:`.
+/// `add` (residual connections), `concat` (Inception/DenseNet branches) and `mul` (a squeeze-and-
+/// excitation gate): merges of the layers named by `from:`.
 extension LayerDefinition {
     public static let add = LayerDefinition(
         name: "add", summary: "element-wise sum of inputs of one shape (a residual connection)", arity: .merge,
@@ -40,11 +40,27 @@ extension LayerDefinition {
             guard let shape = context.checkedShape(.image(channels: channels, height: h0, width: w0)) else { return nil }
             return InferredLayer(MergeOperation(merge: .concat), shape: shape)
         })
+
+    public static let mul = LayerDefinition(
+        name: "mul", synonyms: ["multiply"],
+        summary: "features × a per-channel gate of C×1×1, broadcast over height and width (squeeze-and-excitation)",
+        arity: .merge, example: "- mul: {from: [features, gate]}",
+        infer: { _, context in
+            let features = context.input
+            guard context.inputs.count == 2, case .image(let c, _, _) = features.shape,
+                  context.inputs[1].shape.elementCount == c, context.inputs[1].shape.chw.channels == c else {
+                let listed = context.inputs.map { "\($0.name) gives \($0.shape)" }.joined(separator: ", ")
+                context.error("mul multiplies a feature map by a gate of C×1×1 (from: [features, gate]), but \(listed)",
+                              hint: "the gate is usually global_avgpool → conv 1×1 (reduce) → relu → conv 1×1 (back to C) → sigmoid")
+                return nil
+            }
+            return InferredLayer(MergeOperation(merge: .mul), shape: features.shape)
+        })
 }
 
-/// `add` or `concat` over the inputs in `from:` order.
+/// `add`, `concat` or `mul` over the inputs in `from:` order.
 public struct MergeOperation: ExecutableOperation, Equatable {
-    public enum Merge: String, Sendable { case add, concat }
+    public enum Merge: String, Sendable { case add, concat, mul }
     public var merge: Merge
 
     public var kindName: String { merge.rawValue }
@@ -53,6 +69,7 @@ public struct MergeOperation: ExecutableOperation, Equatable {
         switch merge {
         case .add: return AddLayer(wiring: context.wiring)
         case .concat: return ConcatLayer(wiring: context.wiring)
+        case .mul: return ChannelMultiplyLayer(wiring: context.wiring, pool: context.pool)
         }
     }
 }
@@ -107,5 +124,26 @@ final class ConcatLayer: ExecutableLayer {
                 offset += count
             }
         }
+    }
+}
+
+/// features[n, c, :, :] × gate[n, c]; gradients for both.
+final class ChannelMultiplyLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+    private let pool: ThreadPool
+
+    init(wiring: LayerWiring, pool: ThreadPool) { self.wiring = wiring; self.pool = pool }
+
+    func forward(batch: Int, training: Bool) {
+        let (channels, height, width) = wiring.outputShape.chw
+        ChannelwiseMultiply.forward(batch: batch, channels: channels, spatial: height * width, input: wiring.inputs[0],
+                                    gate: wiring.inputs[1], output: wiring.output, pool: pool)
+    }
+
+    func backward(batch: Int) {
+        let (channels, height, width) = wiring.outputShape.chw
+        ChannelwiseMultiply.backward(batch: batch, channels: channels, spatial: height * width, input: wiring.inputs[0],
+                                     gate: wiring.inputs[1], gradOutput: wiring.outputGradient, gradInput: wiring.inputGradients[0],
+                                     gradGate: wiring.inputGradients[1], pool: pool)
     }
 }

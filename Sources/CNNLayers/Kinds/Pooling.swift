@@ -2,7 +2,7 @@ import CNNKernels
 import CNNSpec
 
 /// `maxpool`, `avgpool` and `global_avgpool`: PyTorch's `MaxPool2d`, `AvgPool2d` (floor or ceil mode,
-/// `count_include_pad`) and `AdaptiveAvgPool2d(1)`.
+/// `count_include_pad`) and `AdaptiveAvgPool2d(1)`; `adaptive_avgpool`/`adaptive_maxpool` are in AdaptivePooling.swift.
 extension LayerDefinition {
     public static let maxpool = PoolingOperation.definition(
         name: "maxpool", synonyms: ["maxpool2d", "max_pool", "max_pool2d"], summary: "max pooling (torch.nn.MaxPool2d)",
@@ -96,12 +96,11 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
     }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
-        guard !ceilMode else { throw PlanError.unsupported(layer: context.name, reason: "ceil_mode is not executable yet") }
         let (channels, height, width) = context.wiring.inputShape.chw
         let geometry = PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
                                        kernelHeight: kernel.height, kernelWidth: kernel.width,
                                        strideHeight: stride.height, strideWidth: stride.width,
-                                       paddingHeight: padding.height, paddingWidth: padding.width)
+                                       paddingHeight: padding.height, paddingWidth: padding.width, ceilMode: ceilMode)
         return PoolingLayer(wiring: context.wiring, geometry: geometry, mode: mode, batchCapacity: context.batchCapacity,
                             pool: context.pool)
     }

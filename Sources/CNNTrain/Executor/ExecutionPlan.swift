@@ -32,6 +32,13 @@ public final class ExecutionPlan {
     public var input: UnsafeMutablePointer<Float> { activations[0] }
     /// The logits of the last forward pass, [batch, classes].
     public var logits: UnsafePointer<Float> { UnsafePointer(activations[activations.count - 1]) }
+    /// The gradient with respect to the last node's output, which `loss` writes and `backward` reads;
+    /// a caller with its own loss writes it here.
+    public var outputGradient: UnsafeMutablePointer<Float>? { gradients[gradients.count - 1] }
+    /// The gradient with respect to node `index`'s output after `backward` (nil for the input node).
+    public func gradient(ofNode index: Int) -> UnsafePointer<Float>? { gradients[index].map { UnsafePointer($0) } }
+    /// The output of node `index` after `forward`.
+    public func activation(ofNode index: Int) -> UnsafePointer<Float> { UnsafePointer(activations[index]) }
     /// Number of output classes (the last node's features).
     public var classCount: Int { graph.outputShape.elementCount }
 

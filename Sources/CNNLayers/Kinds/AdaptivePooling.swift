@@ -1,0 +1,78 @@
+import CNNKernels
+import CNNSpec
+
+/// `adaptive_avgpool` and `adaptive_maxpool`: PyTorch's `AdaptiveAvgPool2d`/`AdaptiveMaxPool2d` — a
+/// fixed output size, output cell i of n over an input side L pooling ⌊i·L/n⌋ … ⌈(i+1)·L/n⌉ − 1.
+extension LayerDefinition {
+    public static let adaptiveAvgpool = AdaptivePoolingOperation.definition(
+        name: "adaptive_avgpool", synonyms: ["adaptiveavgpool2d", "adaptive_avg_pool2d", "adaptive_avgpool2d"],
+        summary: "average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d)", isMax: false)
+
+    public static let adaptiveMaxpool = AdaptivePoolingOperation.definition(
+        name: "adaptive_maxpool", synonyms: ["adaptivemaxpool2d", "adaptive_max_pool2d", "adaptive_maxpool2d"],
+        summary: "max pooling to a fixed output size (torch.nn.AdaptiveMaxPool2d)", isMax: true)
+}
+
+public struct AdaptivePoolingOperation: ExecutableOperation, Equatable {
+    public var kindName: String
+    public var isMax: Bool
+    public var output: Pair2D
+
+    public var summary: String { "out \(output)" }
+    public var jsonFields: [(key: String, value: JSONValue)] { [("output", .integers([output.height, output.width]))] }
+
+    static func definition(name: String, synonyms: [String], summary: String, isMax: Bool) -> LayerDefinition {
+        LayerDefinition(
+            name: name, synonyms: synonyms, summary: summary,
+            keys: [LayerKey("output", .pair(minimum: 1), aliases: ["output_size"], default: isMax ? nil : .integer(1),
+                            required: isMax, summary: "output height and width")],
+            shortFormKey: "output", autoNameStem: isMax ? "maxpool" : "avgpool", example: "- \(name): [7, 7]",
+            infer: { arguments, context in
+                guard let (c, _, _) = context.featureMap(), let output = arguments.pair("output"),
+                      let shape = context.checkedShape(.image(channels: c, height: output.height, width: output.width))
+                else { return nil }
+                return InferredLayer(AdaptivePoolingOperation(kindName: name, isMax: isMax, output: output), shape: shape)
+            })
+    }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        let (channels, height, width) = context.wiring.inputShape.chw
+        let geometry = AdaptivePoolingGeometry(channels: channels, inHeight: height, inWidth: width, outHeight: output.height,
+                                               outWidth: output.width)
+        return AdaptivePoolingLayer(wiring: context.wiring, geometry: geometry, isMax: isMax, batchCapacity: context.batchCapacity,
+                                    pool: context.pool)
+    }
+}
+
+final class AdaptivePoolingLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+    private let geometry: AdaptivePoolingGeometry
+    private let isMax: Bool
+    /// Where each max came from (max only), for the backward pass.
+    private let argmax: AlignedBuffer<Int32>
+    private let pool: ThreadPool
+
+    init(wiring: LayerWiring, geometry: AdaptivePoolingGeometry, isMax: Bool, batchCapacity: Int, pool: ThreadPool) {
+        self.wiring = wiring; self.geometry = geometry; self.isMax = isMax; self.pool = pool
+        argmax = AlignedBuffer(count: isMax ? batchCapacity * wiring.outputShape.elementCount : 0)
+    }
+
+    func forward(batch: Int, training: Bool) {
+        if isMax {
+            AdaptiveMaxPooling.forward(geometry, batch: batch, input: wiring.input, output: wiring.output, argmax: argmax.pointer,
+                                       pool: pool)
+        } else {
+            AdaptiveAveragePooling.forward(geometry, batch: batch, input: wiring.input, output: wiring.output, pool: pool)
+        }
+    }
+
+    func backward(batch: Int) {
+        guard let gradInput = wiring.inputGradient else { return }
+        if isMax {
+            AdaptiveMaxPooling.backward(geometry, batch: batch, gradOutput: wiring.outputGradient, argmax: argmax.pointer,
+                                        gradInput: gradInput, pool: pool)
+        } else {
+            AdaptiveAveragePooling.backward(geometry, batch: batch, gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
+        }
+    }
+}
