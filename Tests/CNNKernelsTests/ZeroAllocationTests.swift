@@ -101,6 +101,115 @@ import Testing
         } == 0)
     }
 
+    @Test(arguments: [ActivationKind.gelu, .geluTanh, .silu, .elu(alpha: 1), .relu6, .hardswish, .hardsigmoid, .mish, .softplus()])
+    func activationKindsDoNotAllocate(kind: ActivationKind) {
+        let pool = ThreadPool(threadCount: 2)
+        let count = 4 * 16 * 32 * 32 + 5
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        #expect(steadyStateAllocations(pool) {
+            Activation.forward(kind, count: count, input: input.read, output: output.pointer, pool: pool)
+            Activation.backward(kind, count: count, input: input.read, output: output.read, gradOutput: gradOutput.read,
+                                gradInput: gradInput.pointer, pool: pool)
+        } == 0, "\(kind)")
+    }
+
+    @Test func ceilModePoolingDoesNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let g = PoolingGeometry(channels: 16, inHeight: 27, inWidth: 27, kernelHeight: 3, kernelWidth: 3,
+                                strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1, ceilMode: true)
+        let batch = 4, inCount = batch * 16 * 27 * 27, outCount = batch * 16 * g.outHeight * g.outWidth
+        let input = Buffer(inCount), output = Buffer(outCount), gradInput = Buffer(inCount)
+        let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
+        defer { argmax.deallocate() }
+        #expect(steadyStateAllocations(pool) {
+            MaxPooling.forward(g, batch: batch, input: input.read, output: output.pointer, argmax: argmax, pool: pool)
+            MaxPooling.backward(g, batch: batch, gradOutput: output.read, argmax: argmax, gradInput: gradInput.pointer, pool: pool)
+            AveragePooling.forward(g, batch: batch, countIncludePad: false, input: input.read, output: output.pointer, pool: pool)
+            AveragePooling.backward(g, batch: batch, countIncludePad: false, gradOutput: output.read, gradInput: gradInput.pointer,
+                                    pool: pool)
+        } == 0)
+    }
+
+    @Test(arguments: [(7, 7), (1, 1)])
+    func adaptivePoolingDoesNotAllocate(outHeight: Int, outWidth: Int) {
+        let pool = ThreadPool(threadCount: 2)
+        let g = AdaptivePoolingGeometry(channels: 16, inHeight: 28, inWidth: 28, outHeight: outHeight, outWidth: outWidth)
+        let batch = 4, inCount = batch * 16 * 28 * 28, outCount = batch * 16 * outHeight * outWidth
+        let input = Buffer(inCount), output = Buffer(outCount), gradInput = Buffer(inCount)
+        let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: outCount)
+        defer { argmax.deallocate() }
+        #expect(steadyStateAllocations(pool) {
+            AdaptiveAveragePooling.forward(g, batch: batch, input: input.read, output: output.pointer, pool: pool)
+            AdaptiveAveragePooling.backward(g, batch: batch, gradOutput: output.read, gradInput: gradInput.pointer, pool: pool)
+            AdaptiveMaxPooling.forward(g, batch: batch, input: input.read, output: output.pointer, argmax: argmax, pool: pool)
+            AdaptiveMaxPooling.backward(g, batch: batch, gradOutput: output.read, argmax: argmax, gradInput: gradInput.pointer,
+                                        pool: pool)
+        } == 0)
+    }
+
+    @Test(arguments: [1, 16])
+    func preluDoesNotAllocate(slopeCount: Int) {
+        let pool = ThreadPool(threadCount: 2)
+        let batch = 4, channels = 16, spatial = 28 * 28, count = batch * channels * spatial
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        let slopes = Buffer(slopeCount), gradSlopes = Buffer(slopeCount)
+        #expect(steadyStateAllocations(pool) {
+            PReLU.forward(batch: batch, channels: channels, spatial: spatial, slopeCount: slopeCount, input: input.read,
+                          slopes: slopes.read, output: output.pointer, pool: pool)
+            PReLU.backward(batch: batch, channels: channels, spatial: spatial, slopeCount: slopeCount, input: input.read,
+                           slopes: slopes.read, gradOutput: gradOutput.read, gradInput: gradInput.pointer,
+                           gradSlopes: gradSlopes.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func batchNorm1DDoesNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let batch = 64, features = 512, count = batch * features
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        let weight = Buffer(features), bias = Buffer(features), runningMean = Buffer(features), runningVar = Buffer(features)
+        let saveMean = Buffer(features), saveInvStd = Buffer(features), gradWeight = Buffer(features), gradBias = Buffer(features)
+        for f in 0..<features { runningVar.pointer[f] = 1 }
+        #expect(steadyStateAllocations(pool) {
+            BatchNorm1D.forwardTraining(batch: batch, features: features, eps: 1e-5, momentum: 0.1, input: input.read,
+                                        weight: weight.read, bias: bias.read, runningMean: runningMean.pointer,
+                                        runningVar: runningVar.pointer, saveMean: saveMean.pointer, saveInvStd: saveInvStd.pointer,
+                                        output: output.pointer, pool: pool)
+            BatchNorm1D.backward(batch: batch, features: features, input: input.read, gradOutput: gradOutput.read,
+                                 weight: weight.read, saveMean: saveMean.read, saveInvStd: saveInvStd.read,
+                                 gradInput: gradInput.pointer, gradWeight: gradWeight.pointer, gradBias: gradBias.pointer, pool: pool)
+            BatchNorm1D.forwardInference(batch: batch, features: features, eps: 1e-5, input: input.read, weight: weight.read,
+                                         bias: bias.read, runningMean: runningMean.read, runningVar: runningVar.read,
+                                         output: output.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func localResponseNormDoesNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let batch = 4, channels = 16, spatial = 28 * 28, count = batch * channels * spatial
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        let parameters = LocalResponseNormParameters(size: 5)
+        #expect(steadyStateAllocations(pool) {
+            LocalResponseNorm.forward(parameters, batch: batch, channels: channels, spatial: spatial, input: input.read,
+                                      output: output.pointer, pool: pool)
+            LocalResponseNorm.backward(parameters, batch: batch, channels: channels, spatial: spatial, input: input.read,
+                                       gradOutput: gradOutput.read, gradInput: gradInput.pointer, pool: pool)
+        } == 0)
+    }
+
+    @Test func channelwiseMultiplyDoesNotAllocate() {
+        let pool = ThreadPool(threadCount: 2)
+        let batch = 4, channels = 16, spatial = 28 * 28, count = batch * channels * spatial
+        let input = Buffer(count), output = Buffer(count), gradOutput = Buffer(count, seed: 2), gradInput = Buffer(count)
+        let gate = Buffer(batch * channels), gradGate = Buffer(batch * channels)
+        #expect(steadyStateAllocations(pool) {
+            ChannelwiseMultiply.forward(batch: batch, channels: channels, spatial: spatial, input: input.read, gate: gate.read,
+                                        output: output.pointer, pool: pool)
+            ChannelwiseMultiply.backward(batch: batch, channels: channels, spatial: spatial, input: input.read, gate: gate.read,
+                                         gradOutput: gradOutput.read, gradInput: gradInput.pointer, gradGate: gradGate.pointer,
+                                         pool: pool)
+        } == 0)
+    }
+
     @Test func threadedGEMMDoesNotAllocate() {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         let m = 64, n = 128, k = 64

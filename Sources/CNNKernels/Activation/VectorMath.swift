@@ -1,10 +1,13 @@
 /// Vectorised transcendental functions for SIMD16<Float>, accurate to a few ulp (Cephes single
 /// precision polynomials with Cody–Waite range reduction).
 enum VectorMath {
-    /// e^x; underflows to 0 below −87.3 and saturates at e^88.7 (≈ 3.4e38) above.
+    /// e^x; clamps its argument to [−87.33, 88]: below, the result stays at the smallest normal float
+    /// (≈ 1.2e-38) and above at e^88 (≈ 1.65e38) — finite, so products like e^x·σ² stay NaN-free.
+    /// (The upper clamp must keep the rounded exponent n = round(x/ln 2) ≤ 127: from x ≈ 88.38 on,
+    /// n = 128 and 2^n would be infinite.)
     @inline(__always) static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         // Explicit selects: the generic `clamped` is not specialised into min/max instructions. NaN stays NaN.
-        let low = SIMD16<Float>(repeating: -87.33), high = SIMD16<Float>(repeating: 88.72)
+        let low = SIMD16<Float>(repeating: -87.33), high = SIMD16<Float>(repeating: 88)
         let clamped = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
         let magic = SIMD16<Float>(repeating: 12_582_912)  // 1.5·2^23: adding it rounds to an integer
         let shifted = (clamped * 1.442_695_04).addingProduct(SIMD16(repeating: 1), magic)

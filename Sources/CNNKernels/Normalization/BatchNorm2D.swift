@@ -74,8 +74,9 @@ public enum BatchNorm2D {
             runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean
             runningVar[channel] = (1 - momentum) * runningVar[channel] + momentum * Float(unbiased)
             let scale = weight[channel] * invStd
-            let shift = bias[channel] - mean * scale
-            for image in 0..<batch { BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+            for image in 0..<batch {
+                BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, mean, scale, bias[channel])
+            }
         }
     }
 
@@ -90,8 +91,10 @@ public enum BatchNorm2D {
         func normalise(channel: Int) {
             let planes = ChannelPlanes(channel: channel, channels: channels, spatial: spatial)
             let scale = weight[channel] / (runningVar[channel] + eps).squareRoot()
-            let shift = bias[channel] - runningMean[channel] * scale
-            for image in 0..<batch { BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, scale, shift) }
+            for image in 0..<batch {
+                BatchNorm2D.planeAffine(input + planes.offset(image), output + planes.offset(image), spatial, runningMean[channel],
+                                        scale, bias[channel])
+            }
         }
     }
 
@@ -180,13 +183,16 @@ public enum BatchNorm2D {
         return (gradient.sum() + gradientTail, centered.sum() + centeredTail)
     }
 
+    /// y = bias + (x − mean)·scale. Centering first (rather than folding the mean into one shift,
+    /// bias − mean·scale) keeps outputs that are small against the bias accurate: the fused
+    /// multiply-add then rounds only once at the output's own magnitude.
     @inline(__always) private static func planeAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
-                                                      _ scale: Float, _ shift: Float) {
-        let scaleVector = SIMD16<Float>(repeating: scale), shiftVector = SIMD16<Float>(repeating: shift)
+                                                      _ mean: Float, _ scale: Float, _ bias: Float) {
+        let scaleVector = SIMD16<Float>(repeating: scale), biasVector = SIMD16<Float>(repeating: bias)
         forEachVectorBlock(count) { i in
-            VectorAccess.store(shiftVector.addingProduct(VectorAccess.load16(x + i), scaleVector), y + i)
+            VectorAccess.store(biasVector.addingProduct(VectorAccess.load16(x + i) - mean, scaleVector), y + i)
         } scalar: { i in
-            y[i] = shift.addingProduct(x[i], scale)
+            y[i] = bias.addingProduct(x[i] - mean, scale)
         }
     }
 }
