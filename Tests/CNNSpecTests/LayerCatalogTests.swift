@@ -28,7 +28,8 @@ import Testing
             case (.merge, _):
                 layers = ["conv: {out: 4, kernel: 3, padding: 1, name: shortcut}", "conv: {out: 4, kernel: 3, padding: 1, name: conv2}",
                           "conv: {out: 4, kernel: 3, padding: 1, name: branch1}", "conv: {out: 4, kernel: 3, padding: 1, name: branch2}",
-                          "conv: {out: 4, kernel: 3, padding: 1, name: branch3}", entry]
+                          "conv: {out: 4, kernel: 3, padding: 1, name: branch3}", "conv: {out: 4, kernel: 3, padding: 1, name: features}",
+                          "global_avgpool: {name: gate}", entry]
             case (_, "batchnorm1d"), (_, "linear"): layers = ["flatten", entry]
             default: layers = [entry]
             }
