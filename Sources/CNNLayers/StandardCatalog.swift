@@ -9,6 +9,7 @@ extension LayerCatalog {
         .flatten, .identity, .linear,
         .dropout, .dropout2d,
         .batchnorm2d, .batchnorm1d, .localResponseNorm,
+        .channelShuffle,
         .add, .concat, .mul,
     ])
 }

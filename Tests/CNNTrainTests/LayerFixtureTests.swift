@@ -164,6 +164,7 @@ import Testing
       - mul: {from: [feat, gate]}
       - add: {from: [feat]}
       - concat: {from: [feat]}
+      - channel_shuffle: 4
       - maxpool: {kernel: 3, stride: 2, ceil_mode: true}
       - avgpool: {kernel: 2, padding: 1, count_include_pad: false}
       - elu
@@ -202,6 +203,7 @@ import Testing
       - mul: {from: [feat, gate]}
       - add: {from: [feat]}
       - concat: {from: [feat]}
+      - channel_shuffle: 2
       - avgpool: {kernel: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false}
       - mish
       - conv: {out: 6, kernel: 3, padding: 1, padding_mode: replicate}

@@ -1,0 +1,54 @@
+import CNNKernels
+import CNNSpec
+
+/// `channel_shuffle`: ShuffleNet's `nn.ChannelShuffle(groups)`, which lets grouped convolutions see
+/// each other's channels.
+extension LayerDefinition {
+    public static let channelShuffle = LayerDefinition(
+        name: "channel_shuffle", synonyms: ["channelshuffle", "shuffle"],
+        summary: "interleaves the channels of `groups` groups (torch.nn.ChannelShuffle, ShuffleNet)",
+        keys: [LayerKey("groups", .integer(minimum: 1), required: true, summary: "groups the channels are split into")],
+        shortFormKey: "groups", autoNameStem: "shuffle", example: "- channel_shuffle: 2",
+        infer: { arguments, context in
+            guard let (c, _, _) = context.featureMap(), let groups = arguments.integer("groups") else { return nil }
+            guard c % groups == 0 else {
+                context.error("groups \(groups) must divide the \(c) input channels", key: "groups",
+                              hint: "use a divisor of \(c), e.g. the groups of the grouped convolution before it")
+                return nil
+            }
+            return InferredLayer(ChannelShuffleOperation(groups: groups), shape: context.input.shape)
+        })
+}
+
+public struct ChannelShuffleOperation: ExecutableOperation, Equatable {
+    public var groups: Int
+
+    public var kindName: String { "channel_shuffle" }
+    public var summary: String { "g\(groups)" }
+    public var jsonFields: [(key: String, value: JSONValue)] { [("groups", .integer(groups))] }
+
+    public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
+        ChannelShuffleLayer(wiring: context.wiring, groups: groups, pool: context.pool)
+    }
+}
+
+final class ChannelShuffleLayer: ExecutableLayer {
+    private let wiring: LayerWiring
+    private let groups: Int
+    private let pool: ThreadPool
+
+    init(wiring: LayerWiring, groups: Int, pool: ThreadPool) { self.wiring = wiring; self.groups = groups; self.pool = pool }
+
+    func forward(batch: Int, training: Bool) {
+        let (channels, height, width) = wiring.outputShape.chw
+        ChannelShuffle.forward(batch: batch, channels: channels, spatial: height * width, groups: groups, input: wiring.input,
+                               output: wiring.output, pool: pool)
+    }
+
+    func backward(batch: Int) {
+        guard let gradInput = wiring.inputGradient else { return }
+        let (channels, height, width) = wiring.outputShape.chw
+        ChannelShuffle.backward(batch: batch, channels: channels, spatial: height * width, groups: groups,
+                                gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
+    }
+}
