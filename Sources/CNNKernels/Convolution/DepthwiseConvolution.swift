@@ -36,7 +36,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
     private let planeSize: Int
     /// Zero columns before a copied gradOut row: ⌊(KW − 1)·D_w / S_w⌋, the largest tap shift.
     private let gradientLead: Int
-    /// Floats between copied gradOut rows (lead + phaseLength + one vector, rounded to vectors).
+    /// Floats between copied gradOut rows (lead + phaseLength + two vectors, rounded to vectors).
     private let gradientStride: Int
     /// Index of tap (kh, kw) relative to an output row's first padded row and output column:
     /// kh·D_h·rowStride + phase(kw)·phaseLength + ⌊kw·D_w / S_w⌋.
@@ -44,6 +44,13 @@ final class DepthwiseConvolution: ConvolutionKernel {
     /// The kw of every tap column, ordered by phase; `phaseStarts[r] ..< phaseStarts[r + 1]` are phase r's.
     private let phaseColumns: UnsafeMutablePointer<Int>
     private let phaseStarts: UnsafeMutablePointer<Int>
+    /// backwardData's taps per padded row R and column phase r: entries `dataTapStarts[R·S_w + r] ..<
+    /// dataTapStarts[R·S_w + r + 1]` of `dataTapWeights` (kh·KW + kw) and `dataTapOffsets`
+    /// (oy·gradientStride − ⌊kw·D_w / S_w⌋, oy = (R − kh·D_h)/S_h), for the taps that reach row R from a
+    /// valid output row and whose column lands in phase r. Built once so the inner loop has no divisions.
+    private let dataTapStarts: UnsafeMutablePointer<Int>
+    private let dataTapWeights: UnsafeMutablePointer<Int>
+    private let dataTapOffsets: UnsafeMutablePointer<Int>
     /// Per thread: the phase-split padded input plane (forward, backwardWeights).
     private let inputs: [UnsafeMutablePointer<Float>]
     /// Per thread: m gradOut planes with zero margins (backwardData; plane 0 in backwardWeights).
@@ -72,7 +79,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
         rowStride = g.strideWidth * phaseLength
         planeSize = g.paddedHeight * rowStride + 2 * lanes
         gradientLead = (g.kernelWidth - 1) * g.dilationWidth / g.strideWidth
-        gradientStride = (gradientLead + phaseLength + lanes + lanes - 1) / lanes * lanes
+        gradientStride = (gradientLead + phaseLength + 3 * lanes - 1) / lanes * lanes
         let taps = g.kernelHeight * g.kernelWidth
         tapOffsets = .allocate(capacity: taps)
         for kh in 0..<g.kernelHeight {
@@ -93,6 +100,29 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
         }
         phaseStarts[g.strideWidth] = next
+        dataTapStarts = .allocate(capacity: g.paddedHeight * g.strideWidth + 1)
+        dataTapWeights = .allocate(capacity: max(1, g.paddedHeight * taps))
+        dataTapOffsets = .allocate(capacity: max(1, g.paddedHeight * taps))
+        var entry = 0
+        for row in 0..<g.paddedHeight {
+            for phase in 0..<g.strideWidth {
+                dataTapStarts[row * g.strideWidth + phase] = entry
+                for kh in 0..<g.kernelHeight {
+                    let distance = row - kh * g.dilationHeight
+                    if distance < 0 || distance % g.strideHeight != 0 || distance / g.strideHeight >= g.outHeight {
+                        continue
+                    }
+                    for c in phaseStarts[phase]..<phaseStarts[phase + 1] {
+                        let kw = phaseColumns[c]
+                        dataTapWeights[entry] = kh * g.kernelWidth + kw
+                        dataTapOffsets[entry] = distance / g.strideHeight * gradientStride
+                            - kw * g.dilationWidth / g.strideWidth
+                        entry += 1
+                    }
+                }
+            }
+        }
+        dataTapStarts[g.paddedHeight * g.strideWidth] = entry
         let planeSize = planeSize, gradientSize = multiplier * g.outHeight * gradientStride + lanes
         let zeroed = { (count: Int) -> UnsafeMutablePointer<Float> in
             let buffer = GEMM.allocateAligned(count)
@@ -109,12 +139,16 @@ final class DepthwiseConvolution: ConvolutionKernel {
         tapOffsets.deallocate()
         phaseColumns.deallocate()
         phaseStarts.deallocate()
+        dataTapStarts.deallocate()
+        dataTapWeights.deallocate()
+        dataTapOffsets.deallocate()
     }
 
     var workspaceBytes: Int {
         let g = geometry
         return 4 * threads * (2 * planeSize + multiplier * g.outHeight * gradientStride + DepthwiseConvolution.lanes)
             + 8 * (g.kernelHeight * g.kernelWidth + g.kernelWidth + g.strideWidth + 1)
+            + 8 * (g.paddedHeight * g.strideWidth + 1 + 2 * g.paddedHeight * g.kernelHeight * g.kernelWidth)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
@@ -285,10 +319,9 @@ final class DepthwiseConvolution: ConvolutionKernel {
 
     /// One thread's planes (n·Cin + ci) of `backwardData`; `pass.input` is gradOutput, `pass.output` gradInput.
     private func backwardData(planes: Range<Int>, slot: Int, pass: Pass) {
-        let g = geometry, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
-        let oh = g.outHeight, outPlane = oh * g.outWidth, sh = g.strideHeight, dh = g.dilationHeight
+        let g = geometry, taps = g.kernelHeight * g.kernelWidth, outPlane = g.outHeight * g.outWidth
         let gradient = gradients[slot], padded = paddedGradients[slot]
-        let gradientPlane = oh * gradientStride
+        let gradientPlane = g.outHeight * gradientStride
         for index in planes {
             // Output channels ci·m ..< (ci + 1)·m of image n are planes index·m ..< (index + 1)·m.
             for j in 0..<multiplier {
@@ -296,31 +329,28 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
             let weights = pass.weight + (index % g.inChannels) * multiplier * taps
             for row in 0..<g.paddedHeight {
-                let target = padded + row * rowStride
                 for phase in 0..<g.strideWidth {
-                    let firstColumn = phaseStarts[phase], endColumn = phaseStarts[phase + 1]
+                    let list = row * g.strideWidth + phase
+                    let first = dataTapStarts[list], end = dataTapStarts[list + 1]
+                    let target = UnsafeMutableRawPointer(padded + row * rowStride + phase * phaseLength)
                     var x0 = 0
                     while x0 < phaseLength {
-                        var sum = SIMD16<Float>()
+                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
                         for j in 0..<multiplier {
-                            let w = weights + j * taps, source = gradient + j * gradientPlane + gradientLead + x0
-                            for a in 0..<kh {
-                                let distance = row - a * dh
-                                if distance < 0 { break }
-                                if distance % sh != 0 { continue }
-                                let y = distance / sh
-                                if y >= oh { continue }
-                                let line = source + y * gradientStride
-                                for c in firstColumn..<endColumn {
-                                    let b = phaseColumns[c]
-                                    sum = sum.addingProduct(SIMD16<Float>(repeating: w[a * kw + b]),
-                                                            load(line - b * g.dilationWidth / g.strideWidth))
-                                }
+                            let w = weights + j * taps
+                            let source = UnsafePointer(gradient + j * gradientPlane + gradientLead + x0)
+                            for entry in first..<end {
+                                let weight = SIMD16<Float>(repeating: w[dataTapWeights[entry]])
+                                let p = source + dataTapOffsets[entry]
+                                s0 = s0.addingProduct(weight, load(p))
+                                s1 = s1.addingProduct(weight, load(p + 16))
                             }
                         }
-                        // May run up to 15 floats into the next phase or row, which are written after this.
-                        UnsafeMutableRawPointer(target + phase * phaseLength + x0).storeBytes(of: sum, as: SIMD16<Float>.self)
-                        x0 += 16
+                        // Up to 31 floats past the phase land in the next phase or row (written after
+                        // this) or in the plane's slack.
+                        target.storeBytes(of: s0, toByteOffset: 4 * x0, as: SIMD16<Float>.self)
+                        target.storeBytes(of: s1, toByteOffset: 4 * x0 + 64, as: SIMD16<Float>.self)
+                        x0 += 32
                     }
                 }
             }
