@@ -183,13 +183,15 @@ struct ConvolutionOptionsTests {
     }
 
     /// The MobileNetV2-like shapes the depthwise backend is built for (k3 s1/s2, multiplier 1 and 2, a
-    /// width that leaves a vector tail), several planes per thread and a batch below capacity.
+    /// width that leaves a vector tail), several planes per thread and a batch below capacity; plus 5×5
+    /// stride 2 (generic tap loop, even left padding in the stride-2 split).
     @Test func depthwiseMatchesIm2colOnMobileNetShapes() throws {
         var random = TestRandom(seed: 8)
-        for (stride, multiplier) in [(1, 1), (2, 1), (1, 2), (2, 2)] {
-            let g = ConvolutionGeometry(batch: 3, inChannels: 6, inHeight: 21, inWidth: 37, outChannels: 6 * multiplier,
-                                        kernelHeight: 3, kernelWidth: 3, strideHeight: stride, strideWidth: stride,
-                                        paddingHeight: 1, paddingWidth: 1, groups: 6)
+        for (stride, multiplier, kernel) in [(1, 1, 3), (2, 1, 3), (1, 2, 3), (2, 2, 3), (2, 1, 5)] {
+            let g = ConvolutionGeometry(batch: 3, inChannels: 6, inHeight: 21, inWidth: 70, outChannels: 6 * multiplier,
+                                        kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride,
+                                        strideWidth: stride, paddingHeight: kernel / 2, paddingWidth: kernel / 2,
+                                        groups: 6)
             let batch = 2
             let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
             let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)

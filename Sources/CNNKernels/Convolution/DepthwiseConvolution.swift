@@ -164,6 +164,11 @@ final class DepthwiseConvolution: ConvolutionKernel {
                 (row + g.paddingLeft).update(from: from, count: g.inWidth)
                 continue
             }
+            if stride == 2 {
+                DepthwiseConvolution.deinterleave(from, count: g.inWidth, left: g.paddingLeft, into: row,
+                                                  phaseLength: phaseLength)
+                continue
+            }
             for phase in 0..<stride {
                 // First input column x with (x + P_left) mod S = phase.
                 let first = ((phase - g.paddingLeft) % stride + stride) % stride
@@ -172,6 +177,33 @@ final class DepthwiseConvolution: ConvolutionKernel {
                 var x = first, j = 0
                 while x < g.inWidth { to[j] = from[x]; x += stride; j += 1 }
             }
+        }
+    }
+
+    /// Stride-2 rows of `placeInput`: padded column C = x + left goes to phase C mod 2, index ⌊C/2⌋, 32
+    /// columns at a time split into even and odd lanes with one shuffle each.
+    @inline(__always)
+    private static func deinterleave(_ from: UnsafePointer<Float>, count: Int, left: Int,
+                                     into row: UnsafeMutablePointer<Float>, phaseLength: Int) {
+        var x = 0
+        if left & 1 == 1 {  // column 0 sits in the odd phase: place it alone so the rest starts even
+            row[phaseLength + left / 2] = from[0]
+            x = 1
+        }
+        let even = row + (x + left) / 2, odd = row + phaseLength + (x + left) / 2
+        var j = 0
+        while x + 32 <= count {
+            let pair = UnsafeRawPointer(from + x).loadUnaligned(as: SIMD32<Float>.self)
+            UnsafeMutableRawPointer(even + j).storeBytes(of: pair.evenHalf, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(odd + j).storeBytes(of: pair.oddHalf, as: SIMD16<Float>.self)
+            x += 32
+            j += 16
+        }
+        while x < count {
+            even[j] = from[x]
+            if x + 1 < count { odd[j] = from[x + 1] }
+            x += 2
+            j += 1
         }
     }
 
@@ -386,6 +418,10 @@ final class DepthwiseConvolution: ConvolutionKernel {
             for n in 0..<pass.batch {
                 placeInput(pass.input + (n * g.inChannels + ci) * inPlane, into: buffer)
                 biasSum += placeGradient(pass.gradOutput + (n * g.outChannels + co) * oh * ow, into: gradient)
+                if taps == 9 {
+                    weightGradient9(input: buffer, gradient: gradient, into: target)
+                    continue
+                }
                 for a in 0..<kh {
                     var b0 = 0
                     while b0 < kw {
@@ -417,6 +453,36 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
             pass.gradBias?[co] = biasSum
         }
+    }
+
+    /// target[t] += Σ over the plane of gradOut · input at tap t, for 9-tap kernels: all nine sums in
+    /// registers in one pass (10 loads per 9 FMAs).
+    private func weightGradient9(input: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+                                 into target: UnsafeMutablePointer<Float>) {
+        let g = geometry, oh = g.outHeight, ow = g.outWidth
+        let o0 = tapOffsets[0], o1 = tapOffsets[1], o2 = tapOffsets[2], o3 = tapOffsets[3], o4 = tapOffsets[4]
+        let o5 = tapOffsets[5], o6 = tapOffsets[6], o7 = tapOffsets[7], o8 = tapOffsets[8]
+        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+        var s8 = SIMD16<Float>()
+        for y in 0..<oh {
+            let row = UnsafePointer(input + y * g.strideHeight * rowStride)
+            let grad = UnsafePointer(gradient + y * gradientStride + gradientLead)
+            var x0 = 0
+            // Lanes past OW read the zero margin of the gradient row.
+            while x0 < ow {
+                let d = load(grad + x0), p = row + x0
+                s0 = s0.addingProduct(d, load(p + o0)); s1 = s1.addingProduct(d, load(p + o1))
+                s2 = s2.addingProduct(d, load(p + o2)); s3 = s3.addingProduct(d, load(p + o3))
+                s4 = s4.addingProduct(d, load(p + o4)); s5 = s5.addingProduct(d, load(p + o5))
+                s6 = s6.addingProduct(d, load(p + o6)); s7 = s7.addingProduct(d, load(p + o7))
+                s8 = s8.addingProduct(d, load(p + o8))
+                x0 += 16
+            }
+        }
+        target[0] += s0.sum(); target[1] += s1.sum(); target[2] += s2.sum()
+        target[3] += s3.sum(); target[4] += s4.sum(); target[5] += s5.sum()
+        target[6] += s6.sum(); target[7] += s7.sum(); target[8] += s8.sum()
     }
 
     /// What a forward / backwardData task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
