@@ -181,6 +181,24 @@ enum DepthwiseBenchmarks {
         print("| layer | backend | forward ms | GB/s | GFLOP/s | backwardData ms | GB/s | GFLOP/s | backwardWeights ms | GB/s | GFLOP/s |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for item in cases { for kind in item.backends { measure(item, kind: kind, gemm: gemm) } }
+        copyReference(gemm.pool)
+    }
+
+    /// The bandwidth a plain 2-thread copy of the s1 layer's input into its output reaches on this machine
+    /// now (8 bytes moved per float: read + write), the ceiling for the GB/s above.
+    static func copyReference(_ pool: ThreadPool) {
+        struct Copy { let from: UnsafePointer<Float>; let to: UnsafeMutablePointer<Float> }
+        let count = batch * channels * size * size
+        let from = BenchmarkTiming.randomBuffer(count), to = BenchmarkTiming.randomBuffer(count)
+        defer { from.deallocate(); to.deallocate() }
+        let seconds = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            pool.parallelFor(count, minimumChunk: 1 << 16, context: Copy(from: from, to: to)) { raw, start, end in
+                let copy = raw.load(as: Copy.self)
+                (copy.to + start).update(from: copy.from + start, count: end - start)
+            }
+        }
+        print(String(format: "\nReference: 2-thread copy of %.0f MB (read + write) %.2f ms, %.1f GB/s",
+                     4.0 * Double(count) / 1e6, seconds * 1e3, 8.0 * Double(count) / seconds / 1e9))
     }
 
     static func measure(_ item: Case, kind: ConvolutionBackendKind, gemm: GEMM) {

@@ -207,6 +207,25 @@ final class DepthwiseConvolution: ConvolutionKernel {
         }
     }
 
+    /// Stride-2 rows of `extractGradient`, the inverse of `deinterleave`: one even/odd pair per step, a loop
+    /// the optimiser turns into interleaving shuffles.
+    @inline(__always)
+    private static func interleave(_ row: UnsafePointer<Float>, phaseLength: Int, left: Int,
+                                   into to: UnsafeMutablePointer<Float>, count: Int) {
+        var x = 0
+        if left & 1 == 1 {
+            to[0] = row[phaseLength + left / 2]
+            x = 1
+        }
+        let even = row + (x + left) / 2, odd = row + phaseLength + (x + left) / 2
+        let pairs = (count - x) / 2, target = to + x
+        for k in 0..<pairs {
+            target[2 * k] = even[k]
+            target[2 * k + 1] = odd[k]
+        }
+        if (count - x) & 1 == 1 { target[2 * pairs] = even[pairs] }
+    }
+
     /// Copies the interior of the phase-split padded gradient `buffer` into gradInput plane `target[H][W]`.
     private func extractGradient(_ buffer: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>) {
         let g = geometry, stride = g.strideWidth
@@ -214,6 +233,11 @@ final class DepthwiseConvolution: ConvolutionKernel {
             let to = target + r * g.inWidth, row = buffer + (r + g.paddingTop) * rowStride
             if stride == 1 {
                 to.update(from: row + g.paddingLeft, count: g.inWidth)
+                continue
+            }
+            if stride == 2 {
+                DepthwiseConvolution.interleave(row, phaseLength: phaseLength, left: g.paddingLeft, into: to,
+                                                count: g.inWidth)
                 continue
             }
             for phase in 0..<stride {
@@ -246,9 +270,13 @@ final class DepthwiseConvolution: ConvolutionKernel {
         UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
     }
 
-    /// Writes the first `count` (≤ 16) lanes of `value` to `target`.
+    /// Writes the first `count` lanes of `value` to `target` (all 16 when count ≥ 16).
+    ///
+    /// The forward pass passes the floats left in the output plane, not in the row: a row's last vector
+    /// then spills its garbage lanes into the start of the next row, which is computed (and overwritten)
+    /// right after — only the plane's very last vector needs the lane-by-lane tail.
     @inline(__always) private static func store(_ value: SIMD16<Float>, _ target: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 16 {
+        if count >= 16 {
             UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD16<Float>.self)
         } else {
             for lane in 0..<count { target[lane] = value[lane] }
@@ -294,7 +322,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
                     for t in 0..<taps {
                         sum = sum.addingProduct(SIMD16<Float>(repeating: w[t]), load(base + tapOffsets[t] + x0))
                     }
-                    DepthwiseConvolution.store(sum, target + x0, count: min(16, ow - x0))
+                    DepthwiseConvolution.store(sum, target + x0, count: min(16, oh * ow - y * ow - x0))
                     x0 += 16
                 }
             }
@@ -330,7 +358,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
                 x0 += 32
             }
             while x0 < ow {
-                DepthwiseConvolution.store(taps(base + x0), target + x0, count: min(16, ow - x0))
+                DepthwiseConvolution.store(taps(base + x0), target + x0, count: min(16, oh * ow - y * ow - x0))
                 x0 += 16
             }
         }
