@@ -14,13 +14,15 @@
 ///
 /// - forward: per (image, out channel) plane, bias + Σ taps; 3×3 kernels take an unrolled path with two
 ///   vectors in flight. Consecutive out channels of one input channel (multiplier m) reuse the copy.
+///   Stride-2 rows are split into phases with SIMD32 even/odd shuffles.
 /// - backwardData: per (image, in channel) plane, the gradient of the padded input is built directly in
 ///   the phase layout — padded position (R, phase r, j) collects gradOut[(R − kh·D_h)/S_h][j − ⌊kw·D_w/S_w⌋]
 ///   over the taps with kw·D_w ≡ r (mod S_w) and S_h | R − kh·D_h, again contiguous in j (gradOut rows are
 ///   copied with zero margins so out-of-range columns read zeros) — then its interior is copied out. No
 ///   dilated-by-stride zeros are multiplied.
 /// - backwardWeights + bias: threaded over out channels (no reduction between threads), each thread loops
-///   over the batch; tap sums run 4 kernel columns per pass over a plane (5 loads per 4 FMAs).
+///   over the batch; 3×3 kernels keep all nine tap sums in registers for one pass over a plane (10 loads
+///   per 9 FMAs), other kernels run 4 kernel columns per pass (5 loads per 4 FMAs).
 final class DepthwiseConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.depthwise
@@ -198,6 +200,13 @@ final class DepthwiseConvolution: ConvolutionKernel {
             UnsafeMutableRawPointer(odd + j).storeBytes(of: pair.oddHalf, as: SIMD16<Float>.self)
             x += 32
             j += 16
+        }
+        if x + 16 <= count {
+            let pair = UnsafeRawPointer(from + x).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(even + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(odd + j).storeBytes(of: pair.oddHalf, as: SIMD8<Float>.self)
+            x += 16
+            j += 8
         }
         while x < count {
             even[j] = from[x]
