@@ -111,6 +111,8 @@ enum ConvolutionBenchmarks {
             let kernel: any ConvolutionKernel
             do {
                 kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
+            } catch ConvolutionError.unsupported {
+                continue  // e.g. the depthwise backend on an ordinary layer
             } catch {
                 print("| \(layer.name) | \(batch) | \(kind) | — | — | — | \(error) |")
                 continue
@@ -134,5 +136,103 @@ enum ConvolutionBenchmarks {
                   + String(format: "%.2f", prepare * 1e3) + " |")
         }
         return timing
+    }
+}
+
+/// `depthwise` suite: the MobileNetV2 depthwise layer (144 channels, 56×56, 3×3, padding 1, batch 32) at
+/// stride 1 and 2 through the depthwise backend and through im2col, next to the 1×1 projection that follows
+/// it in the network (im2col, which uses the input itself as the lowered matrix for 1×1 layers).
+/// GB/s count the bytes of input + output + weights one pass touches at least once (for backwardData
+/// gradOutput + gradInput + weights, for backwardWeights input + gradOutput + gradWeight); GFLOP/s the
+/// layer's 2·MACs.
+enum DepthwiseBenchmarks {
+    struct Case {
+        let name: String
+        let geometry: ConvolutionGeometry
+        let backends: [ConvolutionBackendKind]
+    }
+
+    static let batch = 32
+    static let channels = 144
+    static let size = 56
+
+    static func depthwise(stride: Int) -> ConvolutionGeometry {
+        ConvolutionGeometry(batch: batch, inChannels: channels, inHeight: size, inWidth: size, outChannels: channels,
+                            kernelHeight: 3, kernelWidth: 3, strideHeight: stride, strideWidth: stride,
+                            paddingHeight: 1, paddingWidth: 1, groups: channels)
+    }
+
+    static func pointwise(size: Int, outChannels: Int) -> ConvolutionGeometry {
+        ConvolutionGeometry(batch: batch, inChannels: channels, inHeight: size, inWidth: size, outChannels: outChannels,
+                            kernelHeight: 1, kernelWidth: 1, strideHeight: 1, strideWidth: 1,
+                            paddingHeight: 0, paddingWidth: 0)
+    }
+
+    static let cases = [
+        Case(name: "dw 3×3 s1 144ch 56×56", geometry: depthwise(stride: 1), backends: [.depthwise, .im2col]),
+        Case(name: "pw 1×1 144→24 56×56", geometry: pointwise(size: 56, outChannels: 24), backends: [.im2col]),
+        Case(name: "dw 3×3 s2 144ch 56×56→28×28", geometry: depthwise(stride: 2), backends: [.depthwise, .im2col]),
+        Case(name: "pw 1×1 144→32 28×28", geometry: pointwise(size: 28, outChannels: 32), backends: [.im2col]),
+    ]
+
+    static let suite = BenchmarkSuite(name: "depthwise") {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        print("Batch \(batch), 2 threads; medians. GB/s: bytes of input + output + weights per pass.\n")
+        print("| layer | backend | forward ms | GB/s | GFLOP/s | backwardData ms | GB/s | GFLOP/s | backwardWeights ms | GB/s | GFLOP/s |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for item in cases { for kind in item.backends { measure(item, kind: kind, gemm: gemm) } }
+        copyReference(gemm.pool)
+    }
+
+    /// The bandwidth a plain 2-thread copy of the s1 layer's input into its output reaches on this machine
+    /// now (8 bytes moved per float: read + write), the ceiling for the GB/s above.
+    static func copyReference(_ pool: ThreadPool) {
+        struct Copy { let from: UnsafePointer<Float>; let to: UnsafeMutablePointer<Float> }
+        let count = batch * channels * size * size
+        let from = BenchmarkTiming.randomBuffer(count), to = BenchmarkTiming.randomBuffer(count)
+        defer { from.deallocate(); to.deallocate() }
+        let seconds = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            pool.parallelFor(count, minimumChunk: 1 << 16, context: Copy(from: from, to: to)) { raw, start, end in
+                let copy = raw.load(as: Copy.self)
+                (copy.to + start).update(from: copy.from + start, count: end - start)
+            }
+        }
+        print(String(format: "\nReference: 2-thread copy of %.0f MB (read + write) %.2f ms, %.1f GB/s",
+                     4.0 * Double(count) / 1e6, seconds * 1e3, 8.0 * Double(count) / seconds / 1e9))
+    }
+
+    static func measure(_ item: Case, kind: ConvolutionBackendKind, gemm: GEMM) {
+        let g = item.geometry
+        let inputCount = batch * g.inChannels * g.inHeight * g.inWidth
+        let outputCount = batch * g.outChannels * g.outHeight * g.outWidth
+        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
+        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
+        let weight = BenchmarkTiming.randomBuffer(g.weightCount), gradWeight = BenchmarkTiming.randomBuffer(g.weightCount)
+        let bias = BenchmarkTiming.randomBuffer(g.outChannels), gradBias = BenchmarkTiming.randomBuffer(g.outChannels)
+        defer { [input, gradInput, output, gradOutput, weight, gradWeight, bias, gradBias].forEach { $0.deallocate() } }
+        let kernel: any ConvolutionKernel
+        do {
+            kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
+        } catch {
+            print("| \(item.name) | \(kind) | \(error) |")
+            return
+        }
+        kernel.prepare(weight: weight)
+        let forward = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.forward(batch: batch, input: input, weight: weight, bias: bias, output: output)
+        }
+        let data = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        }
+        let weights = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                   gradBias: gradBias)
+        }
+        let bytes = 4.0 * Double(inputCount + outputCount + g.weightCount)
+        let flops = 2.0 * Double(batch * g.macsPerImage)
+        let cells = [forward, data, weights].map { seconds in
+            String(format: "%.2f | %.1f | %.1f", seconds * 1e3, bytes / seconds / 1e9, flops / seconds / 1e9)
+        }
+        print("| \(item.name) | \(kind) | " + cells.joined(separator: " | ") + " |")
     }
 }

@@ -120,6 +120,56 @@ struct ConvolutionOptionsTests {
         #expect(ran >= 5, "\(kind) ran only \(ran) geometries")
     }
 
+    /// Corners the random draw rarely hits: grouped and depthwise 1×1 layers (im2col's no-lowering path),
+    /// padding at PyTorch's limits (reflect = size − 1, circular = size), one-pixel inputs, padding larger
+    /// than the kernel on one side only, a dilated kernel exactly as large as the padded input, and
+    /// depthwise layers wider than several vectors with stride 3 and dilation 2.
+    @Test(arguments: ConvolutionBackendKind.allCases)
+    func edgeGeometriesMatchReference(kind: ConvolutionBackendKind) throws {
+        func geometry(cin: Int, cout: Int, h: Int, w: Int, k: (Int, Int), s: (Int, Int) = (1, 1),
+                      p: (Int, Int, Int, Int) = (0, 0, 0, 0), d: (Int, Int) = (1, 1), groups: Int = 1,
+                      mode: ConvolutionPaddingMode = .zeros) -> ConvolutionGeometry {
+            ConvolutionGeometry(batch: 2, inChannels: cin, inHeight: h, inWidth: w, outChannels: cout,
+                                kernelHeight: k.0, kernelWidth: k.1, strideHeight: s.0, strideWidth: s.1,
+                                paddingTop: p.0, paddingBottom: p.1, paddingLeft: p.2, paddingRight: p.3,
+                                dilationHeight: d.0, dilationWidth: d.1, groups: groups, paddingMode: mode)
+        }
+        let cases = [
+            geometry(cin: 4, cout: 6, h: 5, w: 7, k: (1, 1), groups: 2),
+            geometry(cin: 3, cout: 6, h: 5, w: 7, k: (1, 1), groups: 3),
+            geometry(cin: 2, cout: 2, h: 4, w: 5, k: (3, 3), p: (3, 3, 4, 4), groups: 2, mode: .reflect),
+            geometry(cin: 2, cout: 4, h: 3, w: 4, k: (2, 3), p: (3, 3, 4, 4), groups: 2, mode: .circular),
+            geometry(cin: 1, cout: 3, h: 1, w: 1, k: (3, 3), p: (1, 1, 1, 1), mode: .replicate),
+            geometry(cin: 3, cout: 3, h: 1, w: 1, k: (1, 1), groups: 3),
+            geometry(cin: 2, cout: 3, h: 6, w: 9, k: (2, 2), s: (2, 3), p: (4, 0, 0, 5)),
+            geometry(cin: 2, cout: 2, h: 5, w: 5, k: (3, 3), p: (1, 1, 1, 1), d: (3, 3), groups: 2),
+            geometry(cin: 3, cout: 6, h: 11, w: 83, k: (3, 4), s: (3, 3), p: (1, 2, 3, 0), d: (2, 2), groups: 3),
+            geometry(cin: 2, cout: 2, h: 9, w: 70, k: (3, 3), s: (1, 2), p: (1, 1, 2, 1), d: (1, 3), groups: 2,
+                     mode: .reflect),
+        ]
+        var random = TestRandom(seed: 606)
+        for g in cases {
+            #expect(g.problem == nil, "\(g)")
+            guard let kernel = try makeIfSupported(kind, geometry: g, gemm: gemm) else { continue }
+            let run = ConvolutionRun(kernel: kernel), batch = g.batch
+            let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
+            let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)
+            let expectedOut = ConvolutionReference.forward(g, batch: batch, input: input, weight: weight, bias: bias)
+            let expectedIn = ConvolutionReference.backwardData(g, batch: batch, gradOutput: gradOutput, weight: weight)
+            let expectedW = ConvolutionReference.backwardWeights(g, batch: batch, input: input, gradOutput: gradOutput)
+            let output = run.forward(batch: batch, input: input, weight: weight, bias: bias)
+            let gradInput = run.backwardData(batch: batch, gradOutput: gradOutput, weight: weight)
+            let grads = run.backwardWeights(batch: batch, input: input, gradOutput: gradOutput)
+            let label = "\(kind) \(g)"
+            #expect(maxRelativeError(output, expectedOut, floor: scaledFloor(expectedOut)) < 1e-4, "\(label) forward")
+            #expect(maxRelativeError(gradInput, expectedIn, floor: scaledFloor(expectedIn)) < 1e-4, "\(label) backwardData")
+            #expect(maxRelativeError(grads.weight, expectedW.weight, floor: scaledFloor(expectedW.weight)) < 1e-4,
+                    "\(label) gradWeight")
+            #expect(maxRelativeError(grads.bias, expectedW.bias, floor: scaledFloor(expectedW.bias)) < 1e-4,
+                    "\(label) gradBias")
+        }
+    }
+
     /// 1% of the largest magnitude: float32 sums of many products cancel.
     func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }
 
@@ -183,13 +233,15 @@ struct ConvolutionOptionsTests {
     }
 
     /// The MobileNetV2-like shapes the depthwise backend is built for (k3 s1/s2, multiplier 1 and 2, a
-    /// width that leaves a vector tail), several planes per thread and a batch below capacity.
+    /// width that leaves a vector tail), several planes per thread and a batch below capacity; plus 5×5
+    /// stride 2 (generic tap loop, even left padding in the stride-2 split).
     @Test func depthwiseMatchesIm2colOnMobileNetShapes() throws {
         var random = TestRandom(seed: 8)
-        for (stride, multiplier) in [(1, 1), (2, 1), (1, 2), (2, 2)] {
-            let g = ConvolutionGeometry(batch: 3, inChannels: 6, inHeight: 21, inWidth: 37, outChannels: 6 * multiplier,
-                                        kernelHeight: 3, kernelWidth: 3, strideHeight: stride, strideWidth: stride,
-                                        paddingHeight: 1, paddingWidth: 1, groups: 6)
+        for (stride, multiplier, kernel) in [(1, 1, 3), (2, 1, 3), (1, 2, 3), (2, 2, 3), (2, 1, 5)] {
+            let g = ConvolutionGeometry(batch: 3, inChannels: 6, inHeight: 21, inWidth: 70, outChannels: 6 * multiplier,
+                                        kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride,
+                                        strideWidth: stride, paddingHeight: kernel / 2, paddingWidth: kernel / 2,
+                                        groups: 6)
             let batch = 2
             let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
             let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)

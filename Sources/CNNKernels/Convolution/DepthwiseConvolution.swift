@@ -14,13 +14,15 @@
 ///
 /// - forward: per (image, out channel) plane, bias + Σ taps; 3×3 kernels take an unrolled path with two
 ///   vectors in flight. Consecutive out channels of one input channel (multiplier m) reuse the copy.
+///   Stride-2 rows are split into phases with SIMD32 even/odd shuffles.
 /// - backwardData: per (image, in channel) plane, the gradient of the padded input is built directly in
 ///   the phase layout — padded position (R, phase r, j) collects gradOut[(R − kh·D_h)/S_h][j − ⌊kw·D_w/S_w⌋]
 ///   over the taps with kw·D_w ≡ r (mod S_w) and S_h | R − kh·D_h, again contiguous in j (gradOut rows are
 ///   copied with zero margins so out-of-range columns read zeros) — then its interior is copied out. No
 ///   dilated-by-stride zeros are multiplied.
 /// - backwardWeights + bias: threaded over out channels (no reduction between threads), each thread loops
-///   over the batch; tap sums run 4 kernel columns per pass over a plane (5 loads per 4 FMAs).
+///   over the batch; 3×3 kernels keep all nine tap sums in registers for one pass over a plane (10 loads
+///   per 9 FMAs), other kernels run 4 kernel columns per pass (5 loads per 4 FMAs).
 final class DepthwiseConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.depthwise
@@ -36,7 +38,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
     private let planeSize: Int
     /// Zero columns before a copied gradOut row: ⌊(KW − 1)·D_w / S_w⌋, the largest tap shift.
     private let gradientLead: Int
-    /// Floats between copied gradOut rows (lead + phaseLength + one vector, rounded to vectors).
+    /// Floats between copied gradOut rows (lead + phaseLength + two vectors, rounded to vectors).
     private let gradientStride: Int
     /// Index of tap (kh, kw) relative to an output row's first padded row and output column:
     /// kh·D_h·rowStride + phase(kw)·phaseLength + ⌊kw·D_w / S_w⌋.
@@ -44,6 +46,13 @@ final class DepthwiseConvolution: ConvolutionKernel {
     /// The kw of every tap column, ordered by phase; `phaseStarts[r] ..< phaseStarts[r + 1]` are phase r's.
     private let phaseColumns: UnsafeMutablePointer<Int>
     private let phaseStarts: UnsafeMutablePointer<Int>
+    /// backwardData's taps per padded row R and column phase r: entries `dataTapStarts[R·S_w + r] ..<
+    /// dataTapStarts[R·S_w + r + 1]` of `dataTapWeights` (kh·KW + kw) and `dataTapOffsets`
+    /// (oy·gradientStride − ⌊kw·D_w / S_w⌋, oy = (R − kh·D_h)/S_h), for the taps that reach row R from a
+    /// valid output row and whose column lands in phase r. Built once so the inner loop has no divisions.
+    private let dataTapStarts: UnsafeMutablePointer<Int>
+    private let dataTapWeights: UnsafeMutablePointer<Int>
+    private let dataTapOffsets: UnsafeMutablePointer<Int>
     /// Per thread: the phase-split padded input plane (forward, backwardWeights).
     private let inputs: [UnsafeMutablePointer<Float>]
     /// Per thread: m gradOut planes with zero margins (backwardData; plane 0 in backwardWeights).
@@ -72,7 +81,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
         rowStride = g.strideWidth * phaseLength
         planeSize = g.paddedHeight * rowStride + 2 * lanes
         gradientLead = (g.kernelWidth - 1) * g.dilationWidth / g.strideWidth
-        gradientStride = (gradientLead + phaseLength + lanes + lanes - 1) / lanes * lanes
+        gradientStride = (gradientLead + phaseLength + 3 * lanes - 1) / lanes * lanes
         let taps = g.kernelHeight * g.kernelWidth
         tapOffsets = .allocate(capacity: taps)
         for kh in 0..<g.kernelHeight {
@@ -93,6 +102,29 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
         }
         phaseStarts[g.strideWidth] = next
+        dataTapStarts = .allocate(capacity: g.paddedHeight * g.strideWidth + 1)
+        dataTapWeights = .allocate(capacity: max(1, g.paddedHeight * taps))
+        dataTapOffsets = .allocate(capacity: max(1, g.paddedHeight * taps))
+        var entry = 0
+        for row in 0..<g.paddedHeight {
+            for phase in 0..<g.strideWidth {
+                dataTapStarts[row * g.strideWidth + phase] = entry
+                for kh in 0..<g.kernelHeight {
+                    let distance = row - kh * g.dilationHeight
+                    if distance < 0 || distance % g.strideHeight != 0 || distance / g.strideHeight >= g.outHeight {
+                        continue
+                    }
+                    for c in phaseStarts[phase]..<phaseStarts[phase + 1] {
+                        let kw = phaseColumns[c]
+                        dataTapWeights[entry] = kh * g.kernelWidth + kw
+                        dataTapOffsets[entry] = distance / g.strideHeight * gradientStride
+                            - kw * g.dilationWidth / g.strideWidth
+                        entry += 1
+                    }
+                }
+            }
+        }
+        dataTapStarts[g.paddedHeight * g.strideWidth] = entry
         let planeSize = planeSize, gradientSize = multiplier * g.outHeight * gradientStride + lanes
         let zeroed = { (count: Int) -> UnsafeMutablePointer<Float> in
             let buffer = GEMM.allocateAligned(count)
@@ -109,12 +141,16 @@ final class DepthwiseConvolution: ConvolutionKernel {
         tapOffsets.deallocate()
         phaseColumns.deallocate()
         phaseStarts.deallocate()
+        dataTapStarts.deallocate()
+        dataTapWeights.deallocate()
+        dataTapOffsets.deallocate()
     }
 
     var workspaceBytes: Int {
         let g = geometry
         return 4 * threads * (2 * planeSize + multiplier * g.outHeight * gradientStride + DepthwiseConvolution.lanes)
             + 8 * (g.kernelHeight * g.kernelWidth + g.kernelWidth + g.strideWidth + 1)
+            + 8 * (g.paddedHeight * g.strideWidth + 1 + 2 * g.paddedHeight * g.kernelHeight * g.kernelWidth)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
@@ -130,6 +166,11 @@ final class DepthwiseConvolution: ConvolutionKernel {
                 (row + g.paddingLeft).update(from: from, count: g.inWidth)
                 continue
             }
+            if stride == 2 {
+                DepthwiseConvolution.deinterleave(from, count: g.inWidth, left: g.paddingLeft, into: row,
+                                                  phaseLength: phaseLength)
+                continue
+            }
             for phase in 0..<stride {
                 // First input column x with (x + P_left) mod S = phase.
                 let first = ((phase - g.paddingLeft) % stride + stride) % stride
@@ -141,6 +182,59 @@ final class DepthwiseConvolution: ConvolutionKernel {
         }
     }
 
+    /// Stride-2 rows of `placeInput`: padded column C = x + left goes to phase C mod 2, index ⌊C/2⌋, 32
+    /// columns at a time split into even and odd lanes with one shuffle each.
+    @inline(__always)
+    private static func deinterleave(_ from: UnsafePointer<Float>, count: Int, left: Int,
+                                     into row: UnsafeMutablePointer<Float>, phaseLength: Int) {
+        var x = 0
+        if left & 1 == 1 {  // column 0 sits in the odd phase: place it alone so the rest starts even
+            row[phaseLength + left / 2] = from[0]
+            x = 1
+        }
+        let even = row + (x + left) / 2, odd = row + phaseLength + (x + left) / 2
+        var j = 0
+        while x + 32 <= count {
+            let pair = UnsafeRawPointer(from + x).loadUnaligned(as: SIMD32<Float>.self)
+            UnsafeMutableRawPointer(even + j).storeBytes(of: pair.evenHalf, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(odd + j).storeBytes(of: pair.oddHalf, as: SIMD16<Float>.self)
+            x += 32
+            j += 16
+        }
+        if x + 16 <= count {
+            let pair = UnsafeRawPointer(from + x).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(even + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(odd + j).storeBytes(of: pair.oddHalf, as: SIMD8<Float>.self)
+            x += 16
+            j += 8
+        }
+        while x < count {
+            even[j] = from[x]
+            if x + 1 < count { odd[j] = from[x + 1] }
+            x += 2
+            j += 1
+        }
+    }
+
+    /// Stride-2 rows of `extractGradient`, the inverse of `deinterleave`: one even/odd pair per step, a loop
+    /// the optimiser turns into interleaving shuffles.
+    @inline(__always)
+    private static func interleave(_ row: UnsafePointer<Float>, phaseLength: Int, left: Int,
+                                   into to: UnsafeMutablePointer<Float>, count: Int) {
+        var x = 0
+        if left & 1 == 1 {
+            to[0] = row[phaseLength + left / 2]
+            x = 1
+        }
+        let even = row + (x + left) / 2, odd = row + phaseLength + (x + left) / 2
+        let pairs = (count - x) / 2, target = to + x
+        for k in 0..<pairs {
+            target[2 * k] = even[k]
+            target[2 * k + 1] = odd[k]
+        }
+        if (count - x) & 1 == 1 { target[2 * pairs] = even[pairs] }
+    }
+
     /// Copies the interior of the phase-split padded gradient `buffer` into gradInput plane `target[H][W]`.
     private func extractGradient(_ buffer: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>) {
         let g = geometry, stride = g.strideWidth
@@ -148,6 +242,11 @@ final class DepthwiseConvolution: ConvolutionKernel {
             let to = target + r * g.inWidth, row = buffer + (r + g.paddingTop) * rowStride
             if stride == 1 {
                 to.update(from: row + g.paddingLeft, count: g.inWidth)
+                continue
+            }
+            if stride == 2 {
+                DepthwiseConvolution.interleave(row, phaseLength: phaseLength, left: g.paddingLeft, into: to,
+                                                count: g.inWidth)
                 continue
             }
             for phase in 0..<stride {
@@ -180,9 +279,13 @@ final class DepthwiseConvolution: ConvolutionKernel {
         UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
     }
 
-    /// Writes the first `count` (≤ 16) lanes of `value` to `target`.
+    /// Writes the first `count` lanes of `value` to `target` (all 16 when count ≥ 16).
+    ///
+    /// The forward pass passes the floats left in the output plane, not in the row: a row's last vector
+    /// then spills its garbage lanes into the start of the next row, which is computed (and overwritten)
+    /// right after — only the plane's very last vector needs the lane-by-lane tail.
     @inline(__always) private static func store(_ value: SIMD16<Float>, _ target: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 16 {
+        if count >= 16 {
             UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD16<Float>.self)
         } else {
             for lane in 0..<count { target[lane] = value[lane] }
@@ -228,7 +331,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
                     for t in 0..<taps {
                         sum = sum.addingProduct(SIMD16<Float>(repeating: w[t]), load(base + tapOffsets[t] + x0))
                     }
-                    DepthwiseConvolution.store(sum, target + x0, count: min(16, ow - x0))
+                    DepthwiseConvolution.store(sum, target + x0, count: min(16, oh * ow - y * ow - x0))
                     x0 += 16
                 }
             }
@@ -264,7 +367,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
                 x0 += 32
             }
             while x0 < ow {
-                DepthwiseConvolution.store(taps(base + x0), target + x0, count: min(16, ow - x0))
+                DepthwiseConvolution.store(taps(base + x0), target + x0, count: min(16, oh * ow - y * ow - x0))
                 x0 += 16
             }
         }
@@ -285,10 +388,9 @@ final class DepthwiseConvolution: ConvolutionKernel {
 
     /// One thread's planes (n·Cin + ci) of `backwardData`; `pass.input` is gradOutput, `pass.output` gradInput.
     private func backwardData(planes: Range<Int>, slot: Int, pass: Pass) {
-        let g = geometry, kh = g.kernelHeight, kw = g.kernelWidth, taps = kh * kw
-        let oh = g.outHeight, outPlane = oh * g.outWidth, sh = g.strideHeight, dh = g.dilationHeight
+        let g = geometry, taps = g.kernelHeight * g.kernelWidth, outPlane = g.outHeight * g.outWidth
         let gradient = gradients[slot], padded = paddedGradients[slot]
-        let gradientPlane = oh * gradientStride
+        let gradientPlane = g.outHeight * gradientStride
         for index in planes {
             // Output channels ci·m ..< (ci + 1)·m of image n are planes index·m ..< (index + 1)·m.
             for j in 0..<multiplier {
@@ -296,31 +398,28 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
             let weights = pass.weight + (index % g.inChannels) * multiplier * taps
             for row in 0..<g.paddedHeight {
-                let target = padded + row * rowStride
                 for phase in 0..<g.strideWidth {
-                    let firstColumn = phaseStarts[phase], endColumn = phaseStarts[phase + 1]
+                    let list = row * g.strideWidth + phase
+                    let first = dataTapStarts[list], end = dataTapStarts[list + 1]
+                    let target = UnsafeMutableRawPointer(padded + row * rowStride + phase * phaseLength)
                     var x0 = 0
                     while x0 < phaseLength {
-                        var sum = SIMD16<Float>()
+                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
                         for j in 0..<multiplier {
-                            let w = weights + j * taps, source = gradient + j * gradientPlane + gradientLead + x0
-                            for a in 0..<kh {
-                                let distance = row - a * dh
-                                if distance < 0 { break }
-                                if distance % sh != 0 { continue }
-                                let y = distance / sh
-                                if y >= oh { continue }
-                                let line = source + y * gradientStride
-                                for c in firstColumn..<endColumn {
-                                    let b = phaseColumns[c]
-                                    sum = sum.addingProduct(SIMD16<Float>(repeating: w[a * kw + b]),
-                                                            load(line - b * g.dilationWidth / g.strideWidth))
-                                }
+                            let w = weights + j * taps
+                            let source = UnsafePointer(gradient + j * gradientPlane + gradientLead + x0)
+                            for entry in first..<end {
+                                let weight = SIMD16<Float>(repeating: w[dataTapWeights[entry]])
+                                let p = source + dataTapOffsets[entry]
+                                s0 = s0.addingProduct(weight, load(p))
+                                s1 = s1.addingProduct(weight, load(p + 16))
                             }
                         }
-                        // May run up to 15 floats into the next phase or row, which are written after this.
-                        UnsafeMutableRawPointer(target + phase * phaseLength + x0).storeBytes(of: sum, as: SIMD16<Float>.self)
-                        x0 += 16
+                        // Up to 31 floats past the phase land in the next phase or row (written after
+                        // this) or in the plane's slack.
+                        target.storeBytes(of: s0, toByteOffset: 4 * x0, as: SIMD16<Float>.self)
+                        target.storeBytes(of: s1, toByteOffset: 4 * x0 + 64, as: SIMD16<Float>.self)
+                        x0 += 32
                     }
                 }
             }
@@ -356,6 +455,10 @@ final class DepthwiseConvolution: ConvolutionKernel {
             for n in 0..<pass.batch {
                 placeInput(pass.input + (n * g.inChannels + ci) * inPlane, into: buffer)
                 biasSum += placeGradient(pass.gradOutput + (n * g.outChannels + co) * oh * ow, into: gradient)
+                if taps == 9 {
+                    weightGradient9(input: buffer, gradient: gradient, into: target)
+                    continue
+                }
                 for a in 0..<kh {
                     var b0 = 0
                     while b0 < kw {
@@ -387,6 +490,36 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
             pass.gradBias?[co] = biasSum
         }
+    }
+
+    /// target[t] += Σ over the plane of gradOut · input at tap t, for 9-tap kernels: all nine sums in
+    /// registers in one pass (10 loads per 9 FMAs).
+    private func weightGradient9(input: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+                                 into target: UnsafeMutablePointer<Float>) {
+        let g = geometry, oh = g.outHeight, ow = g.outWidth
+        let o0 = tapOffsets[0], o1 = tapOffsets[1], o2 = tapOffsets[2], o3 = tapOffsets[3], o4 = tapOffsets[4]
+        let o5 = tapOffsets[5], o6 = tapOffsets[6], o7 = tapOffsets[7], o8 = tapOffsets[8]
+        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+        var s8 = SIMD16<Float>()
+        for y in 0..<oh {
+            let row = UnsafePointer(input + y * g.strideHeight * rowStride)
+            let grad = UnsafePointer(gradient + y * gradientStride + gradientLead)
+            var x0 = 0
+            // Lanes past OW read the zero margin of the gradient row.
+            while x0 < ow {
+                let d = load(grad + x0), p = row + x0
+                s0 = s0.addingProduct(d, load(p + o0)); s1 = s1.addingProduct(d, load(p + o1))
+                s2 = s2.addingProduct(d, load(p + o2)); s3 = s3.addingProduct(d, load(p + o3))
+                s4 = s4.addingProduct(d, load(p + o4)); s5 = s5.addingProduct(d, load(p + o5))
+                s6 = s6.addingProduct(d, load(p + o6)); s7 = s7.addingProduct(d, load(p + o7))
+                s8 = s8.addingProduct(d, load(p + o8))
+                x0 += 16
+            }
+        }
+        target[0] += s0.sum(); target[1] += s1.sum(); target[2] += s2.sum()
+        target[3] += s3.sum(); target[4] += s4.sum(); target[5] += s5.sum()
+        target[6] += s6.sum(); target[7] += s7.sum(); target[8] += s8.sum()
     }
 
     /// What a forward / backwardData task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
