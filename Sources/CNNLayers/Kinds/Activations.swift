@@ -10,7 +10,7 @@ extension LayerDefinition {
         keys: [LayerKey("negative_slope", .number(-1_000...1_000, what: "a number between -1000 and 1000"), aliases: ["slope"],
                         default: .number(0.01), summary: "slope for negative inputs")],
         shortFormKey: "negative_slope",
-        describe: { arguments in [("slope", "negative_slope", arguments.number("negative_slope") ?? 0.01)] },
+        describe: { arguments in [("slope", "negative_slope", .number(arguments.number("negative_slope") ?? 0.01))] },
         kind: { arguments in .leakyRelu(negativeSlope: arguments.number("negative_slope") ?? 0.01) })
 
     public static let sigmoid = ActivationOperation.definition(name: "sigmoid", summary: "1/(1 + e^−x) (torch.nn.Sigmoid)") { _ in .sigmoid }
@@ -21,6 +21,7 @@ extension LayerDefinition {
         name: "gelu", summary: "x·Φ(x) (torch.nn.GELU); approximate: tanh for the tanh form",
         keys: [LayerKey("approximate", .choice(["none", "tanh"]), default: .word("none"), summary: "PyTorch's approximate")],
         shortFormKey: "approximate",
+        describe: { arguments in arguments.word("approximate") == "tanh" ? [("approximate", "approximate", .string("tanh"))] : [] },
         kind: { arguments in arguments.word("approximate") == "tanh" ? .geluTanh : .gelu })
 
     public static let silu = ActivationOperation.definition(name: "silu", synonyms: ["swish"], summary: "x·σ(x) (torch.nn.SiLU)") { _ in .silu }
@@ -29,7 +30,7 @@ extension LayerDefinition {
         name: "elu", summary: "x for x > 0, alpha·(eˣ − 1) below (torch.nn.ELU)",
         keys: [LayerKey("alpha", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(1), summary: "scale of the negative part")],
         shortFormKey: "alpha",
-        describe: { arguments in [("alpha", "alpha", arguments.number("alpha") ?? 1)] },
+        describe: { arguments in [("alpha", "alpha", .number(arguments.number("alpha") ?? 1))] },
         kind: { arguments in .elu(alpha: arguments.number("alpha") ?? 1) })
 
     public static let relu6 = ActivationOperation.definition(name: "relu6", summary: "min(max(0, x), 6) (torch.nn.ReLU6)") { _ in .relu6 }
@@ -48,7 +49,7 @@ extension LayerDefinition {
                LayerKey("threshold", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(20),
                         summary: "beta·x above which the output is x")],
         describe: { arguments in
-            [("beta", "beta", arguments.number("beta") ?? 1), ("threshold", "threshold", arguments.number("threshold") ?? 20)]
+            [("beta", "beta", .number(arguments.number("beta") ?? 1)), ("threshold", "threshold", .number(arguments.number("threshold") ?? 20))]
         },
         kind: { arguments in .softplus(beta: arguments.number("beta") ?? 1, threshold: arguments.number("threshold") ?? 20) })
 }
@@ -60,18 +61,18 @@ public struct ActivationOperation: ExecutableOperation {
     public var summary: String
     public var jsonFields: [(key: String, value: JSONValue)]
 
-    /// A definition for an activation named `name`; `describe` lists its (short label, key, value) for
+    /// A definition for an activation named `name`; `describe` lists its (short label, JSON key, value) for
     /// the shapes table and JSON; `kind` picks the kernel's function.
     static func definition(name: String, synonyms: [String] = [], summary: String, keys: [LayerKey] = [], shortFormKey: String? = nil,
-                           describe: @escaping @Sendable (LayerArguments) -> [(label: String, key: String, value: Float)] = { _ in [] },
+                           describe: @escaping @Sendable (LayerArguments) -> [(label: String, key: String, value: JSONValue)] = { _ in [] },
                            kind: @escaping @Sendable (LayerArguments) -> ActivationKind) -> LayerDefinition {
         LayerDefinition(name: name, synonyms: synonyms, summary: summary, keys: keys, shortFormKey: shortFormKey,
                         infer: { arguments, context in
                             let described = describe(arguments)
                             let operation = ActivationOperation(
                                 kindName: name, activation: kind(arguments),
-                                summary: described.map { "\($0.label) \($0.value)" }.joined(separator: " "),
-                                jsonFields: described.map { ($0.key, JSONValue.number($0.value)) })
+                                summary: described.map { "\($0.label) \($0.value.plainText)" }.joined(separator: " "),
+                                jsonFields: described.map { ($0.key, $0.value) })
                             return InferredLayer(operation, shape: context.input.shape)
                         })
     }

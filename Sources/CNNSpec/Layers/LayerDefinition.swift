@@ -102,6 +102,12 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case integers([Int])
 
+    /// The value as the shapes table shows it (strings unquoted).
+    public var plainText: String {
+        if case .string(let value) = self { return value }
+        return text
+    }
+
     /// The JSON text of the value.
     public var text: String {
         switch self {
