@@ -68,6 +68,13 @@ public struct ConvolutionGeometry: Hashable, Sendable {
                   dilationWidth: dilationWidth, groups: groups, paddingMode: paddingMode)
     }
 
+    /// PyTorch's `padding='same'` along one axis (stride 1): D·(K − 1) padding in total, the smaller half
+    /// before and the odd pixel after (bottom / right), as `F.pad` receives it.
+    public static func samePadding(kernel: Int, dilation: Int = 1) -> (begin: Int, end: Int) {
+        let total = max(0, dilation * (kernel - 1))
+        return (total / 2, total - total / 2)
+    }
+
     /// Symmetric vertical padding (the top padding; setting it sets top and bottom).
     public var paddingHeight: Int {
         get { paddingTop }
