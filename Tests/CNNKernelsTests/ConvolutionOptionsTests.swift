@@ -336,6 +336,7 @@ struct ConvolutionOptionsTests {
             (base.with { $0.paddingMode = .reflect; $0.paddingRight = 6 }, "reflect"),
             (base.with { $0.paddingMode = .circular; $0.paddingLeft = 7 }, "circular"),
             (base.with { $0.dilationHeight = 4 }, "larger than the padded input"),  // extent 9 > 7
+            (base.with { $0.dilationWidth = Int.max / 2 }, "exceed"),            // D·(K − 1) would overflow
         ]
         for (g, phrase) in cases {
             for kind in ConvolutionBackendKind.allCases {
