@@ -36,6 +36,23 @@ struct ConvolutionOptionsTests {
                                    groups: fixture.config["groups"] as? Int ?? 1, paddingMode: mode)
     }
 
+    /// `samePadding` reproduces the top/bottom/left/right PyTorch reports for every 'same' fixture.
+    @Test func samePaddingMatchesPyTorch() throws {
+        var checked = 0
+        for name in Self.fixtureNames {
+            let fixture = try PyTorchFixture.load(name)
+            guard fixture.config["padding"] as? String == "same" else { continue }
+            let g = try Self.geometry(fixture)
+            let vertical = ConvolutionGeometry.samePadding(kernel: g.kernelHeight, dilation: g.dilationHeight)
+            let horizontal = ConvolutionGeometry.samePadding(kernel: g.kernelWidth, dilation: g.dilationWidth)
+            #expect([vertical.begin, vertical.end, horizontal.begin, horizontal.end]
+                        == [g.paddingTop, g.paddingBottom, g.paddingLeft, g.paddingRight], "\(name)")
+            #expect(g.outHeight == g.inHeight && g.outWidth == g.inWidth, "\(name)")
+            checked += 1
+        }
+        #expect(checked >= 3)
+    }
+
     @Test(arguments: ConvolutionBackendKind.allCases)
     func matchesPyTorchFixtures(kind: ConvolutionBackendKind) throws {
         var ran = 0, expected = 0
@@ -319,6 +336,7 @@ struct ConvolutionOptionsTests {
             (base.with { $0.paddingMode = .reflect; $0.paddingRight = 6 }, "reflect"),
             (base.with { $0.paddingMode = .circular; $0.paddingLeft = 7 }, "circular"),
             (base.with { $0.dilationHeight = 4 }, "larger than the padded input"),  // extent 9 > 7
+            (base.with { $0.dilationWidth = Int.max / 2 }, "exceed"),            // D·(K − 1) would overflow
         ]
         for (g, phrase) in cases {
             for kind in ConvolutionBackendKind.allCases {

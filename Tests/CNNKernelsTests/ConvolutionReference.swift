@@ -15,41 +15,49 @@ enum ConvolutionReference {
         }
     }
 
-    /// Calls `body(n, co, ci, oy, ox, iy, ix, kh, kw)` for every tap that reads the input (ci absolute).
-    static func forEachTap(_ g: ConvolutionGeometry, batch: Int,
-                           _ body: (Int, Int, Int, Int, Int, Int, Int, Int, Int) -> Void) {
+    /// Calls `body(output, input, weight)` — flat indices into output[N, Cout, OH, OW], input[N, Cin, H, W]
+    /// and weight[Cout, Cin/groups, KH, KW] — for every tap that reads the input.
+    static func forEachTap(_ g: ConvolutionGeometry, batch: Int, _ body: (Int, Int, Int) -> Void) {
         let groupIn = g.inChannels / g.groups, groupOut = g.outChannels / g.groups, mode = g.paddingMode
+        let oh = g.outHeight, ow = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth
         // Padded position → input index for every row and column (nil: zero padding), computed once.
-        let rows = (0..<g.outHeight).map { oy in (0..<g.kernelHeight).map { kh in
-            source(oy * g.strideHeight - g.paddingTop + kh * g.dilationHeight, size: g.inHeight, mode: mode)
+        let rows = (0..<oh).map { oy in (0..<kh).map { a in
+            source(oy * g.strideHeight - g.paddingTop + a * g.dilationHeight, size: g.inHeight, mode: mode)
         } }
-        let columns = (0..<g.outWidth).map { ox in (0..<g.kernelWidth).map { kw in
-            source(ox * g.strideWidth - g.paddingLeft + kw * g.dilationWidth, size: g.inWidth, mode: mode)
+        let columns = (0..<ow).map { ox in (0..<kw).map { b in
+            source(ox * g.strideWidth - g.paddingLeft + b * g.dilationWidth, size: g.inWidth, mode: mode)
         } }
         for n in 0..<batch { for co in 0..<g.outChannels { for local in 0..<groupIn {
             let ci = co / groupOut * groupIn + local
-            for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
-                for kh in 0..<g.kernelHeight {
-                    guard let iy = rows[oy][kh] else { continue }
-                    for kw in 0..<g.kernelWidth {
-                        guard let ix = columns[ox][kw] else { continue }
-                        body(n, co, ci, oy, ox, iy, ix, kh, kw)
+            let inputBase = (n * g.inChannels + ci) * g.inHeight * g.inWidth
+            let weightBase = (co * groupIn + local) * kh * kw
+            let outputBase = (n * g.outChannels + co) * oh * ow
+            for oy in 0..<oh { for ox in 0..<ow {
+                for a in 0..<kh {
+                    guard let iy = rows[oy][a] else { continue }
+                    for b in 0..<kw {
+                        guard let ix = columns[ox][b] else { continue }
+                        body(outputBase + oy * ow + ox, inputBase + iy * g.inWidth + ix, weightBase + a * kw + b)
                     }
                 }
             } }
         } } }
     }
 
-    static func outIndex(_ g: ConvolutionGeometry, _ n: Int, _ co: Int, _ oy: Int, _ ox: Int) -> Int {
-        ((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox
-    }
-    static func inIndex(_ g: ConvolutionGeometry, _ n: Int, _ ci: Int, _ iy: Int, _ ix: Int) -> Int {
-        ((n * g.inChannels + ci) * g.inHeight + iy) * g.inWidth + ix
-    }
-    /// Index into weight[Cout, Cin/groups, KH, KW] of absolute input channel ci.
-    static func weightIndex(_ g: ConvolutionGeometry, _ co: Int, _ ci: Int, _ kh: Int, _ kw: Int) -> Int {
-        let groupIn = g.inChannels / g.groups
-        return ((co * groupIn + ci % groupIn) * g.kernelHeight + kh) * g.kernelWidth + kw
+    /// Σ over taps of `target[t] += first[f] · second[s]`, with (t, f, s) picked from each tap's indices.
+    private static func accumulate(_ g: ConvolutionGeometry, batch: Int, into target: inout [Double],
+                                   _ first: [Float], _ second: [Float],
+                                   _ pick: (Int, Int, Int) -> (Int, Int, Int)) {
+        target.withUnsafeMutableBufferPointer { t in
+            first.withUnsafeBufferPointer { a in
+                second.withUnsafeBufferPointer { b in
+                    forEachTap(g, batch: batch) { o, i, w in
+                        let (ti, ai, bi) = pick(o, i, w)
+                        t[ti] += Double(a[ai]) * Double(b[bi])
+                    }
+                }
+            }
+        }
     }
 
     static func forward(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float], bias: [Float]?) -> [Float] {
@@ -57,29 +65,20 @@ enum ConvolutionReference {
         if let bias {
             for i in 0..<out.count { out[i] = Double(bias[(i / g.outPlane) % g.outChannels]) }
         }
-        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
-            out[outIndex(g, n, co, oy, ox)] += Double(input[inIndex(g, n, ci, iy, ix)])
-                * Double(weight[weightIndex(g, co, ci, kh, kw)])
-        }
+        accumulate(g, batch: batch, into: &out, input, weight) { o, i, w in (o, i, w) }
         return out.map { Float($0) }
     }
 
     static func backwardData(_ g: ConvolutionGeometry, batch: Int, gradOutput: [Float], weight: [Float]) -> [Float] {
         var grad = [Double](repeating: 0, count: batch * g.inputImageSize)
-        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
-            grad[inIndex(g, n, ci, iy, ix)] += Double(gradOutput[outIndex(g, n, co, oy, ox)])
-                * Double(weight[weightIndex(g, co, ci, kh, kw)])
-        }
+        accumulate(g, batch: batch, into: &grad, gradOutput, weight) { o, i, w in (i, o, w) }
         return grad.map { Float($0) }
     }
 
     static func backwardWeights(_ g: ConvolutionGeometry, batch: Int, input: [Float], gradOutput: [Float])
         -> (weight: [Float], bias: [Float]) {
         var grad = [Double](repeating: 0, count: g.weightCount)
-        forEachTap(g, batch: batch) { n, co, ci, oy, ox, iy, ix, kh, kw in
-            grad[weightIndex(g, co, ci, kh, kw)] += Double(gradOutput[outIndex(g, n, co, oy, ox)])
-                * Double(input[inIndex(g, n, ci, iy, ix)])
-        }
+        accumulate(g, batch: batch, into: &grad, gradOutput, input) { o, i, w in (w, o, i) }
         var bias = [Double](repeating: 0, count: g.outChannels)
         for i in 0..<(batch * g.outputImageSize) { bias[(i / g.outPlane) % g.outChannels] += Double(gradOutput[i]) }
         return (grad.map { Float($0) }, bias.map { Float($0) })

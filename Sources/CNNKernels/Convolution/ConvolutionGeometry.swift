@@ -68,6 +68,13 @@ public struct ConvolutionGeometry: Hashable, Sendable {
                   dilationWidth: dilationWidth, groups: groups, paddingMode: paddingMode)
     }
 
+    /// PyTorch's `padding='same'` along one axis (stride 1): D·(K − 1) padding in total, the smaller half
+    /// before and the odd pixel after (bottom / right), as `F.pad` receives it.
+    public static func samePadding(kernel: Int, dilation: Int = 1) -> (begin: Int, end: Int) {
+        let total = max(0, dilation * (kernel - 1))
+        return (total / 2, total - total / 2)
+    }
+
     /// Symmetric vertical padding (the top padding; setting it sets top and bottom).
     public var paddingHeight: Int {
         get { paddingTop }
@@ -133,10 +140,20 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         return inner
     }
 
+    /// Largest value of any single size, stride, padding or dilation: far beyond any real layer, and small
+    /// enough that the extents computed from them (padded sizes, D·(K − 1)) cannot overflow.
+    static let maximumDimension = 1 << 24
+
     /// Why this geometry cannot be computed, or nil when it can.
     var problem: String? {
         if batch < 1 || inChannels < 1 || outChannels < 1 || inHeight < 1 || inWidth < 1 {
             return "batch, channels and input size must be positive"
+        }
+        let dimensions = [batch, inChannels, inHeight, inWidth, outChannels, kernelHeight, kernelWidth, strideHeight,
+                          strideWidth, paddingTop, paddingBottom, paddingLeft, paddingRight, dilationHeight,
+                          dilationWidth, groups]
+        if dimensions.contains(where: { $0 > ConvolutionGeometry.maximumDimension }) {
+            return "sizes, strides, paddings, dilations and groups must not exceed \(ConvolutionGeometry.maximumDimension)"
         }
         if kernelHeight < 1 || kernelWidth < 1 { return "kernel size must be positive" }
         if strideHeight < 1 || strideWidth < 1 { return "stride must be positive" }
