@@ -20,6 +20,13 @@ import CNNLayers
         "inception-module.yaml": 163_696,
         "mnist-cnn.yaml": 107_002,
         "fashion-cnn.yaml": 390_634,
+        "mobilenet_v2.yaml": 3_504_872,
+        "efficientnet_b0.yaml": 5_288_548,
+        "resnet50.yaml": 25_557_032,
+        "densenet121.yaml": 7_978_856,
+        "googlenet.yaml": 6_624_904,
+        "squeezenet1_1.yaml": 1_235_496,
+        "alexnet-original.yaml": 60_965_224,
     ]
 
     @Test func everyModelFileIsCovered() throws {
