@@ -53,7 +53,7 @@ struct RunConfigDecoder {
         data.root = reader.string(keys["root"], path: "data.root")
         data.validationSplit = reader.double(keys["validation_split"], path: "data.validation_split",
                                              default: 0.1, range: 0...1, excludingUpper: true)
-        data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0)
+        data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0, maximum: ConfigLimits.largestSeed)
         let channels = data.dataset == .cifar10 ? 3 : 1
         data.trainTransforms = decodeTransforms(keys["train_transforms"], path: "data.train_transforms",
                                                 channels: channels) ?? [.scale]
@@ -154,7 +154,8 @@ struct RunConfigDecoder {
             if let argument, case .mapping = argument {
                 let keys = reader.mapping(argument, path: path + ".random_crop", allowed: ["size", "padding"])
                 sizeNode = keys["size"]
-                padding = reader.int(keys["padding"], path: path + ".random_crop.padding", default: 0, minimum: 0)
+                padding = reader.int(keys["padding"], path: path + ".random_crop.padding", default: 0, minimum: 0,
+                                     maximum: ConfigLimits.largestImageSide)
             }
             guard let size = decodeSize(sizeNode, path: path + ".random_crop.size", at: nameNode) else { return nil }
             return .randomCrop(height: size.0, width: size.1, padding: padding)
@@ -202,7 +203,7 @@ struct RunConfigDecoder {
             reader.error("'\(path)' needs a size", at: nameNode, fallback: nil, hint: "write 32 or [height, width]")
             return nil
         }
-        guard let values = reader.ints(node, path: path, minimum: 1) else { return nil }
+        guard let values = reader.ints(node, path: path, minimum: 1, maximum: ConfigLimits.largestImageSide) else { return nil }
         switch values.count {
         case 1: return (values[0], values[0])
         case 2: return (values[0], values[1])
@@ -217,9 +218,11 @@ struct RunConfigDecoder {
 
     private mutating func decodeTrain(_ node: YAMLNode?) -> TrainConfig {
         let keys = reader.mapping(node, path: "train", allowed: Self.trainKeys)
-        let batchSize = reader.int(keys["batch_size"], path: "train.batch_size", default: 64, minimum: 1)
-        let evalBatch = reader.optionalInt(keys["eval_batch_size"], path: "train.eval_batch_size", minimum: 1)
-        let epochs = reader.optionalInt(keys["epochs"], path: "train.epochs", minimum: 1)
+        let batchSize = reader.int(keys["batch_size"], path: "train.batch_size", default: 64, minimum: 1,
+                                   maximum: ConfigLimits.largestBatchSize)
+        let evalBatch = reader.optionalInt(keys["eval_batch_size"], path: "train.eval_batch_size", minimum: 1,
+                                           maximum: ConfigLimits.largestBatchSize)
+        let epochs = reader.optionalInt(keys["epochs"], path: "train.epochs", minimum: 1, maximum: ConfigLimits.largestEpochs)
         let iterations = reader.optionalInt(keys["iterations"], path: "train.iterations", minimum: 1)
         var length = TrainingLength.epochs(10)
         if let epochs, let iterations {
@@ -234,8 +237,9 @@ struct RunConfigDecoder {
         let schedule = decodeSchedule(keys["schedule"])
         let evalEvery = reader.optionalInt(keys["eval_every_iterations"], path: "train.eval_every_iterations", minimum: 1)
         let evalEpoch = reader.bool(keys["eval_every_epoch"], path: "train.eval_every_epoch", default: true)
-        let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0)
-        let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0)
+        let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
+        let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0,
+                                 maximum: ConfigLimits.largestThreadCount)
         let backend = reader.choice(keys["backend"], path: "train.backend", default: ConvBackend.auto)
         var layerBackends: [LayerBackend] = []
         if let overrides = keys["layer_backends"], !overrides.isNull {
@@ -345,7 +349,8 @@ struct RunConfigDecoder {
         let policy = CheckpointPolicy(
             best: reader.bool(checkpoint["best"], path: "output.checkpoint.best", default: true),
             last: reader.bool(checkpoint["last"], path: "output.checkpoint.last", default: true),
-            everyEpochs: reader.int(checkpoint["every_epochs"], path: "output.checkpoint.every_epochs", default: 0, minimum: 0))
+            everyEpochs: reader.int(checkpoint["every_epochs"], path: "output.checkpoint.every_epochs", default: 0, minimum: 0,
+                                   maximum: ConfigLimits.largestEpochs))
         return OutputConfig(directory: reader.string(keys["dir"], path: "output.dir"), checkpoint: policy)
     }
 }

@@ -1,5 +1,9 @@
 /// A sweep file: a base run config, fixed overrides, and the config keys to vary.
 public struct SweepSpec: Sendable {
+    /// Most points a sweep may have (random `samples`, or a grid's product of list lengths): each point
+    /// is a whole training run with its own folder, so ten thousand is already far beyond one machine,
+    /// and the bound keeps a typo (`samples: 1000000000`) from expanding billions of points in memory.
+    public static let largestPointCount = 10_000
     /// Names the sweep folder `runs/sweeps/<name>`; defaults to the sweep file's name.
     public var name: String
     /// The sweep file, as given (used in messages).

@@ -48,7 +48,8 @@ public enum SweepSpecLoader {
                          hint: "add 'base: ../modelA.yaml' (a path relative to this sweep file)")
         }
         let mode = reader.choice(top["mode"], path: "mode", default: SweepMode.grid)
-        let samples = reader.optionalInt(top["samples"], path: "samples", minimum: 1)
+        let samples = reader.optionalInt(top["samples"], path: "samples", minimum: 1,
+                                             maximum: SweepSpec.largestPointCount)
         if mode == .random && samples == nil && top["samples"] == nil {
             reader.error("a random sweep needs 'samples'", at: top["mode"], fallback: fileStart,
                          hint: "add e.g. 'samples: 8' (the number of points to draw)")
@@ -57,10 +58,23 @@ public enum SweepSpecLoader {
             reader.error("'samples' only applies to mode: random", at: node, fallback: nil,
                          hint: "a grid runs every combination; remove 'samples' or set 'mode: random'")
         }
-        let seed = reader.int(top["seed"], path: "seed", default: 0, minimum: 0)
+        let seed = reader.int(top["seed"], path: "seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
         let metric = reader.choice(top["metric"], path: "metric", default: SweepMetric.bestValidationAccuracy)
         let overrides = decodeOverrides(top["overrides"], reader: &reader)
         let parameters = decodeVary(top["vary"], mode: mode, reader: &reader, fallback: fileStart)
+        if mode == .grid {
+            var points = 1
+            for parameter in parameters {
+                guard case .values(let values) = parameter.domain else { continue }
+                let product = points.multipliedReportingOverflow(by: max(values.count, 1))
+                points = product.overflow ? Int.max : product.partialValue
+            }
+            if points > SweepSpec.largestPointCount {
+                reader.error("the grid has \(points == Int.max ? "more than \(Int.max)" : "\(points)") points, more than the "
+                             + "\(SweepSpec.largestPointCount) a sweep may have", at: top["vary"], fallback: fileStart,
+                             hint: "list fewer values, or use 'mode: random' with 'samples' (at most \(SweepSpec.largestPointCount))")
+            }
+        }
         if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
         let basePath = RunConfigDecoder.resolve(base, relativeTo: file)
         return SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,

@@ -30,6 +30,9 @@ public final class Trainer {
         self.config = config; self.data = data; self.folder = folder; self.reporter = reporter
         let train = config.train
         let capacity = max(train.batchSize, train.evalBatchSize)
+        try MemoryEstimate(graph: graph, batchCapacity: capacity)
+            .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
+                   model: config.modelPath)
         plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: BackendRequest(train.backend),
                                  perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },
                                                               uniquingKeysWith: { _, last in last }),

@@ -1,0 +1,48 @@
+import Testing
+@testable import CNNSpec
+
+/// The first diagnostic of loading a minimal config with `overrides`, or nil when it loads.
+private func firstProblem(_ overrides: [String]) -> Diagnostic? {
+    do {
+        _ = try RunConfigLoader.parse("model: m.yaml\n", file: "cfg.yaml", overrides: overrides)
+        return nil
+    } catch {
+        return error.diagnostics.first
+    }
+}
+
+/// Integers the validator used to accept and arithmetic then trapped on are refused with the key and range.
+@Test(arguments: [
+    ("train.iterations=9223372036854775807", "'train.iterations' must be in 1...1000000000"),
+    ("train.epochs=4611686018427387904", "'train.epochs' must be in 1...1000000"),
+    ("train.batch_size=4611686018427387904", "'train.batch_size' must be in 1...65536"),
+    ("train.eval_batch_size=9223372036854775807", "'train.eval_batch_size' must be in 1...65536"),
+    ("train.threads=1000000000", "'train.threads' must be in 0...1024"),
+    ("train.seed=9223372036854775807", "'train.seed' must be in 0...9007199254740992"),
+    ("train.iterations=99999999999999999999999", "'train.iterations' must be a whole number in 1...1000000000"),
+])
+func hugeIntegersAreRefusedWithTheirRange(_ override: String, _ expected: String) throws {
+    let problem = try #require(firstProblem([override]))
+    #expect(problem.message.hasPrefix(expected), "\(problem.message)")
+}
+
+@Test func boundsThemselvesAreAccepted() {
+    #expect(firstProblem(["train.batch_size=65536", "train.threads=1024", "train.iterations=1000000000"]) == nil)
+}
+
+@Test func sweepSamplesAndGridSizeAreBounded() throws {
+    let random = "base: c.yaml\nmode: random\nsamples: 1000000000\nvary: {train.optimizer.lr: [0.1, 0.2]}\n"
+    #expect(throws: SpecError.self) { try SweepSpecLoader.parse(random, file: "s.yaml") }
+    do { _ = try SweepSpecLoader.parse(random, file: "s.yaml") } catch {
+        #expect(error.diagnostics.first?.message.hasPrefix("'samples' must be in 1...10000") == true)
+        #expect(error.diagnostics.first?.location?.line == 3)
+    }
+    let values = "[" + (0..<200).map(String.init).joined(separator: ", ") + "]"
+    let grid = "base: c.yaml\nvary:\n  train.seed: \(values)\n  train.batch_size: \(values)\n"
+    do {
+        _ = try SweepSpecLoader.parse(grid, file: "s.yaml")
+        Issue.record("a 40,000-point grid loaded")
+    } catch {
+        #expect(error.diagnostics.first?.message.contains("40000 points") == true)
+    }
+}
