@@ -46,3 +46,29 @@ func hugeIntegersAreRefusedWithTheirRange(_ override: String, _ expected: String
         #expect(error.diagnostics.first?.message.contains("40000 points") == true)
     }
 }
+
+@Test func checkpointIntervalsParse() throws {
+    #expect(CheckpointInterval(text: "5m") == .seconds(300))
+    #expect(CheckpointInterval(text: "300s") == .seconds(300))
+    #expect(CheckpointInterval(text: "2h") == .seconds(7200))
+    #expect(CheckpointInterval(text: "500") == .iterations(500))
+    #expect(CheckpointInterval(text: "off") == .never)
+    #expect(CheckpointInterval(text: "5x") == nil && CheckpointInterval(text: "9999999h") == nil)
+    #expect(CheckpointInterval.seconds(300).description == "5m")
+    let config = try RunConfigLoader.parse("model: m.yaml\ntrain: {checkpoint_every: 90s}\n", file: "cfg.yaml")
+    #expect(config.train.checkpointEvery == .seconds(90))
+    #expect(config.yamlText.contains("checkpoint_every: 90s"))
+    #expect(firstProblem(["train.checkpoint_every=soon"])?.message == "'train.checkpoint_every' cannot be 'soon'")
+}
+
+@Test(arguments: ["../../../../somewhere/else", "a\nb", ".hidden", ""])
+func runNamesMustBePlainFolderNames(_ name: String) throws {
+    let text = "model: m.yaml\nname: \"\(name.replacingOccurrences(of: "\n", with: "\\n"))\"\n"
+    do {
+        _ = try RunConfigLoader.parse(text, file: "cfg.yaml")
+        Issue.record("name '\(name)' accepted")
+    } catch {
+        #expect(error.diagnostics.first?.message.hasPrefix("'name' must be a plain folder name") == true)
+        #expect(error.diagnostics.first?.location?.line == 2)
+    }
+}

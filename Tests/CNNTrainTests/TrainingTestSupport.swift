@@ -56,6 +56,7 @@ enum TrainingTestSupport {
 
     /// Model A from models/modelA.yaml and a short SGD recipe over `data`.
     static func modelARun(epochs: Int = 2, batch: Int = 50, backend: ConvBackend = .direct, threads: Int = 2,
+                          learningRate: Double = 0.05, checkpointEvery: String = "5m",
                           folder: URL) throws -> (config: RunConfig, graph: ModelGraph) {
         let modelPath = repository.appendingPathComponent("models/modelA.yaml").path
         let yaml = """
@@ -64,7 +65,8 @@ enum TrainingTestSupport {
             train:
               batch_size: \(batch)
               epochs: \(epochs)
-              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              optimizer: {name: sgd, lr: \(learningRate), momentum: 0.9}
+              checkpoint_every: \(checkpointEvery)
               threads: \(threads)
               backend: \(backend.rawValue)
             output: {dir: \(folder.path)}

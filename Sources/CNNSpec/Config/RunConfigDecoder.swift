@@ -5,7 +5,8 @@ struct RunConfigDecoder {
     static let topKeys = ["name", "model", "data", "train", "output"]
     static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms"]
     static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
-                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends"]
+                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends",
+                            "checkpoint_every"]
     static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
     static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
                                "warmup_epochs", "warmup_iterations"]
@@ -24,6 +25,10 @@ struct RunConfigDecoder {
         let top = reader.mapping(root, path: "", allowed: Self.topKeys)
         let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
         let name = reader.string(top["name"], path: "name") ?? stem
+        if let problem = folderNameProblem(name) {
+            reader.error("'name' must be a plain folder name, but \(problem)", at: top["name"], fallback: fileStart,
+                         hint: "e.g. name: modelA (the run goes to runs/<name>/<timestamp>; use output.dir for another place)")
+        }
         var modelPath = ""
         if let model = reader.string(top["model"], path: "model"), !model.isEmpty {
             modelPath = Self.resolve(model, relativeTo: configPath)
@@ -254,9 +259,23 @@ struct RunConfigDecoder {
                              at: overrides, fallback: nil, hint: "for example {cnn1: im2col, cnn2: direct}")
             }
         }
-        return TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
-                           schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
-                           threads: threads, backend: backend, layerBackends: layerBackends)
+        var config = TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
+                                 schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
+                                 threads: threads, backend: backend, layerBackends: layerBackends)
+        if let text = reader.string(keys["checkpoint_every"], path: "train.checkpoint_every") {
+            if let interval = CheckpointInterval(text: text), text.count < 20 {
+                if case .iterations(let count) = interval, count > ConfigLimits.largestCount {
+                    reader.error("'train.checkpoint_every' must be in 1...\(ConfigLimits.largestCount) iterations, found \(count)",
+                                 at: keys["checkpoint_every"], fallback: nil)
+                } else {
+                    config.checkpointEvery = interval
+                }
+            } else {
+                reader.error("'train.checkpoint_every' cannot be '\(text)'", at: keys["checkpoint_every"], fallback: nil,
+                             hint: "a number of iterations (500), a duration (300s, 5m, 1h; at most a week) or off")
+            }
+        }
+        return config
     }
 
     /// Reports keys given in `keys` that the chosen variant does not use.

@@ -38,8 +38,8 @@ public enum SweepSpecLoader {
         let top = reader.mapping(root, path: "", allowed: topKeys)
         let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let name = reader.string(top["name"], path: "name") ?? defaultName
-        if name.isEmpty || name.contains("/") || name.hasPrefix(".") {
-            reader.error("'name' must be a plain folder name, found '\(name)'", at: top["name"], fallback: fileStart,
+        if let problem = folderNameProblem(name) {
+            reader.error("'name' must be a plain folder name, found '\(name)' (\(problem))", at: top["name"], fallback: fileStart,
                          hint: "e.g. name: lr-models (the sweep runs in runs/sweeps/<name>)")
         }
         let base = reader.string(top["base"], path: "base") ?? ""
