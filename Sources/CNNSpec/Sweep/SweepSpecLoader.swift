@@ -15,7 +15,7 @@ import Foundation
 ///   model: [../models/modelA.yaml, ../models/modelB.yaml]   # relative to the base config, as in it
 /// ```
 public enum SweepSpecLoader {
-    static let topKeys = ["name", "base", "mode", "samples", "seed", "metric", "overrides", "vary"]
+    static let topKeys = ["name", "base", "mode", "samples", "seed", "metric", "overrides", "vary", "slurm"]
     static let domainKeys = ["choice", "uniform", "log_uniform"]
 
     /// Parses and validates the sweep at `path`, including the run config of every point.
@@ -75,10 +75,38 @@ public enum SweepSpecLoader {
                              hint: "list fewer values, or use 'mode: random' with 'samples' (at most \(SweepSpec.largestPointCount))")
             }
         }
+        let slurm = decodeSlurm(top["slurm"], reader: &reader)
         if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
         let basePath = RunConfigDecoder.resolve(base, relativeTo: file)
-        return SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
-                         seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
+        var spec = SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
+                             seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
+        spec.slurmOptions = slurm
+        return spec
+    }
+
+    /// The `slurm:` section: sbatch long options and their values, e.g. `{partition: cpu, time: "02:00:00"}`.
+    private static func decodeSlurm(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [SlurmOption] {
+        guard let node, !node.isNull else { return [] }
+        guard case .mapping(let pairs, _) = node else {
+            reader.error("'slurm' must map sbatch options to values, found \(node.kindDescription)", at: node, fallback: nil,
+                         hint: "e.g. slurm: {partition: cpu, time: \"02:00:00\", mem: 8G}")
+            return []
+        }
+        var options: [SlurmOption] = []
+        for (keyNode, valueNode) in pairs {
+            let key = keyNode.scalarText ?? ""
+            guard let value = valueNode.isNull ? "" : valueNode.scalarText else {
+                reader.error("'slurm.\(key)' must be a single value, found \(valueNode.kindDescription)", at: valueNode, fallback: nil)
+                continue
+            }
+            if let problem = SlurmOption.problem(key: key, value: value) {
+                reader.error("'slurm.\(key)': \(problem)", at: keyNode, fallback: nil,
+                             hint: "keys are sbatch's long options without '--' (partition, time, mem, account, qos)")
+                continue
+            }
+            options.append(SlurmOption(key: key, value: value))
+        }
+        return options
     }
 
     private static func decodeOverrides(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [String] {
