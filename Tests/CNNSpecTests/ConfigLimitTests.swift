@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CNNSpec
 
@@ -70,5 +71,37 @@ func runNamesMustBePlainFolderNames(_ name: String) throws {
     } catch {
         #expect(error.diagnostics.first?.message.hasPrefix("'name' must be a plain folder name") == true)
         #expect(error.diagnostics.first?.location?.line == 2)
+    }
+}
+
+/// A `model:` or sweep `base:` that cannot be opened is reported where the path was written.
+@Test func unopenableModelAndBaseAreLocated() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cnnspec-paths-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = folder.appendingPathComponent("c.yaml")
+    try "name: c\nmodel: missing.yaml\n".write(to: config, atomically: true, encoding: .utf8)
+    do {
+        _ = try RunConfigLoader.load(path: config.path)
+        Issue.record("a missing model loaded")
+    } catch {
+        #expect(error.diagnostics.first?.location == SourceLocation(file: config.path, line: 2, column: 8))
+        #expect(error.diagnostics.first?.message.hasSuffix("missing.yaml': no such file") == true)
+    }
+    do {
+        _ = try RunConfigLoader.load(path: config.path, overrides: ["model=/"])
+        Issue.record("a directory loaded as the model")
+    } catch {
+        #expect(error.diagnostics.first?.location?.file == "--set model")
+        #expect(error.diagnostics.first?.message.hasSuffix("it is a directory") == true)
+    }
+    let sweep = folder.appendingPathComponent("s.yaml")
+    try "base: nothere.yaml\nvary: {train.seed: [1, 2]}\n".write(to: sweep, atomically: true, encoding: .utf8)
+    do {
+        _ = try SweepSpecLoader.load(path: sweep.path)
+        Issue.record("a sweep with a missing base loaded")
+    } catch {
+        #expect(error.diagnostics.first?.location == SourceLocation(file: sweep.path, line: 1, column: 7))
+        #expect(error.diagnostics.first?.message.hasPrefix("base config: cannot open") == true)
     }
 }

@@ -25,6 +25,8 @@ public struct SweepSpec: Sendable {
     public var overrides: [String]
     /// The varied keys, in file order (in a grid the last one varies fastest).
     public var parameters: [SweepParameter]
+    /// Where `base:` is written (for errors about the base config itself).
+    public var baseLocation: SourceLocation?
     /// Extra `#SBATCH --KEY=VALUE` lines for `--emit slurm` (the file's `slurm:` section), in file order.
     public var slurmOptions: [SlurmOption] = []
 }

@@ -81,6 +81,7 @@ public enum SweepSpecLoader {
         var spec = SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
                              seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
         spec.slurmOptions = slurm
+        spec.baseLocation = top["base"]?.location
         return spec
     }
 
@@ -223,7 +224,11 @@ public enum SweepSpecLoader {
                 _ = try RunConfigLoader.load(path: spec.basePath, overrides: point.overrides(of: spec))
             } catch {
                 for var diagnostic in error.diagnostics where seen.insert(diagnostic.description).inserted {
-                    if let file = diagnostic.location?.file, file.hasPrefix("--set ") {
+                    if diagnostic.location == nil {
+                        // The base config itself cannot be opened: say so where the sweep names it.
+                        diagnostic.message = "base config: " + diagnostic.message
+                        diagnostic.location = spec.baseLocation ?? SourceLocation(file: spec.file, line: 1, column: 1)
+                    } else if let file = diagnostic.location?.file, file.hasPrefix("--set ") {
                         let key = String(file.dropFirst(6))
                         let parameter = spec.parameters.first { $0.keyPath == key }
                         diagnostic.message = "point \(point.id): " + diagnostic.message
