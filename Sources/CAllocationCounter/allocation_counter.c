@@ -14,8 +14,15 @@ extern void __libc_free(void *pointer);
 extern void *__libc_memalign(size_t alignment, size_t size);
 
 static _Atomic unsigned long long allocations;
+// Allocations made by threads that opted in with cnnspec_count_this_thread(1): lets a test count only
+// its own thread and its pool's workers, whatever other tests allocate concurrently.
+static _Atomic unsigned long long counted_allocations;
+static _Thread_local int counting_this_thread;
 
-static inline void count_one(void) { atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed); }
+static inline void count_one(void) {
+    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    if (counting_this_thread) atomic_fetch_add_explicit(&counted_allocations, 1, memory_order_relaxed);
+}
 
 void *malloc(size_t size) { count_one(); return __libc_malloc(size); }
 void *calloc(size_t count, size_t size) { count_one(); return __libc_calloc(count, size); }
@@ -36,6 +43,14 @@ int posix_memalign(void **result, size_t alignment, size_t size) {
 unsigned long long cnnspec_allocation_count(void) {
     return atomic_load_explicit(&allocations, memory_order_relaxed);
 }
+
+void cnnspec_count_this_thread(int on) { counting_this_thread = on; }
+
+unsigned long long cnnspec_counted_allocation_count(void) {
+    return atomic_load_explicit(&counted_allocations, memory_order_relaxed);
+}
 #else
 unsigned long long cnnspec_allocation_count(void) { return 0; }
+void cnnspec_count_this_thread(int on) { (void)on; }
+unsigned long long cnnspec_counted_allocation_count(void) { return 0; }
 #endif

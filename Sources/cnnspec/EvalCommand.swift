@@ -36,6 +36,8 @@ struct EvalCommand: ParsableCommand {
             let setup = try RunSetup(configPath: config, overrides: overrides)
             let data = try setup.loadData()
             let train = setup.config.train
+            try MemoryEstimate(graph: setup.graph, batchCapacity: train.evalBatchSize)
+                .check(batchKey: "train.eval_batch_size", model: setup.config.modelPath)
             let plan = try ExecutionPlan(graph: setup.graph, batchCapacity: train.evalBatchSize,
                                          backend: BackendRequest(train.backend == .auto ? .im2col : train.backend),
                                          threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))

@@ -11,7 +11,9 @@ struct RunCommand: ParsableCommand {
         discussion: """
             The run folder (default runs/<config-name>/<timestamp>) holds config.yaml (resolved), train.log,
             metrics.csv, summary.json, report.html and safetensors checkpoints with PyTorch state_dict names.
-            Ctrl-C stops after saving; `cnnspec run --resume RUN_DIR` continues from there.
+            Ctrl-C or SIGTERM stops after saving (resume state is also saved every train.checkpoint_every, \
+            default 5m); `cnnspec run --resume RUN_DIR` continues from there. A folder already holding a run \
+            is refused unless --resume or --overwrite; one in use by another cnnspec is refused.
             """)
 
     @Argument(help: "Run config (YAML). Not needed with --resume.")
@@ -24,12 +26,16 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue an interrupted run from its folder.", valueName: "run-dir"))
     var resume: String?
 
+    @Flag(help: "Replace the run an existing output.dir folder holds (its run files are deleted first).")
+    var overwrite = false
+
     @Flag(name: .customLong("no-report"), help: "Do not write report.html into the run folder at the end.")
     var noReport = false
 
     func validate() throws {
         if config == nil && resume == nil { throw ValidationError("give a run config, e.g. `cnnspec run configs/modelA.yaml`") }
         if config != nil && resume != nil { throw ValidationError("--resume takes its config from the run folder; drop the CONFIG argument") }
+        if overwrite && resume != nil { throw ValidationError("use either --resume or --overwrite, not both") }
     }
 
     func run() throws {
@@ -38,6 +44,10 @@ struct RunCommand: ParsableCommand {
             var resumeURL: URL?
             if let resume {
                 let url = URL(fileURLWithPath: resume).standardizedFileURL
+                if let finished = RunFolder.finishedSummary(at: url) {
+                    print("\(url.path): this run finished earlier (\(finished)); nothing to resume")
+                    return
+                }
                 guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
                     throw UsageError("\(url.path): error: not a resumable run folder (no \(RunFolder.resumeFile))")
                 }
@@ -50,11 +60,16 @@ struct RunCommand: ParsableCommand {
             reporter.line("cnnspec \(CNNSpecVersion.string): \(setup.config.name) — model \(setup.graph.name) "
                 + "(\(setup.graph.totalParameters.formatted()) parameters)")
             let data = try setup.loadData()
+            let train = setup.config.train
+            try MemoryEstimate(graph: setup.graph, batchCapacity: max(train.batchSize, train.evalBatchSize))
+                .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
+                       model: setup.config.modelPath)
             let folder: RunFolder
             if let resumeURL {
-                folder = try RunFolder(url: resumeURL)
+                folder = try RunFolder(url: resumeURL, mode: .continuing)
             } else {
-                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                                              overwrite: overwrite)
                 var resolved = setup.config
                 resolved.data = data.resolving(setup.config.data)
                 try folder.write(resolved.yamlText, to: RunFolder.configFile)
@@ -90,7 +105,8 @@ struct RunCommand: ParsableCommand {
                     folder.log(warning)
                 }
             }
-            if summary.interrupted { throw ExitCode(130) }
+            // 128 + the signal, as a shell reports a process the signal ended (130 Ctrl-C, 143 SIGTERM).
+            if summary.interrupted { throw ExitCode(128 + (InterruptFlag.receivedSignal == SIGTERM ? SIGTERM : SIGINT)) }
         }
     }
 }

@@ -30,6 +30,22 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Only gather the points' run folders into the results table (e.g. after a Slurm run).")
     var collect = false
 
+    @Option(name: .customLong("cpus-per-task"),
+            help: "With --emit slurm: CPUs (threads) per array task; default the config's train.threads, else 4.")
+    var cpusPerTask: Int?
+
+    @Option(name: .customLong("slurm-option"),
+            help: ArgumentHelp("With --emit slurm: an extra #SBATCH option, e.g. partition=cpu or time=02:00:00 (repeatable).",
+                               valueName: "key=value"))
+    var slurmOptions: [String] = []
+
+    @Flag(help: "With --emit slurm: #SBATCH --requeue, so a preempted task restarts (and resumes).")
+    var requeue = false
+
+    /// CPUs per Slurm task when neither --cpus-per-task nor the config's train.threads says: a small
+    /// share of a typical node, where the tutorials' models already train at full speed.
+    static let defaultCPUsPerTask = 4
+
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let emit, emit != "slurm" {
@@ -39,27 +55,52 @@ struct SweepCommand: ParsableCommand {
         if [dryRun, emit != nil, collect].filter({ $0 }).count > 1 {
             throw ValidationError("use only one of --dry-run, --emit and --collect")
         }
+        if emit == nil && (cpusPerTask != nil || !slurmOptions.isEmpty || requeue) {
+            throw ValidationError("--cpus-per-task, --slurm-option and --requeue go with --emit slurm")
+        }
+        if let cpusPerTask, !(1...ConfigLimits.largestThreadCount).contains(cpusPerTask) {
+            throw ValidationError("--cpus-per-task must be in 1...\(ConfigLimits.largestThreadCount)")
+        }
+        for option in slurmOptions where SlurmOption(argument: option) == nil {
+            let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let problem = SlurmOption.problem(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : "") ?? ""
+            throw ValidationError("--slurm-option '\(option)': \(problem); write KEY=VALUE, e.g. partition=cpu")
+        }
+        if jobs > ConfigLimits.largestThreadCount {
+            throw ValidationError("--jobs must be in 1...\(ConfigLimits.largestThreadCount)")
+        }
     }
 
     func run() throws {
         try reportingUserErrors {
             let spec = try SweepSpecLoader.load(path: sweep)
-            let workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            var workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            if collect { workingDirectory = try locateWorkingDirectory(spec, from: workingDirectory) }
             let plan = SweepPlan(spec: spec, workingDirectory: workingDirectory)
             let cores = ProcessInfo.processInfo.activeProcessorCount
             let split = SweepPlan.split(jobs: jobs, cores: cores, points: plan.points.count)
             if dryRun {
+                _ = try loadEveryPoint(plan)
                 printDryRun(plan, threads: split.threads, workingDirectory: workingDirectory)
             } else if emit != nil {
+                let configs = try loadEveryPoint(plan)
+                let configured = configs.map(\.train.threads).max() ?? 0
+                let cpus = cpusPerTask ?? (configured > 0 ? configured : Self.defaultCPUsPerTask)
+                let options = spec.slurmOptions + slurmOptions.compactMap(SlurmOption.init(argument:))
                 let script = SlurmScript.text(plan: plan, executable: executablePath, workingDirectory: workingDirectory,
-                                              cpusPerTask: cores)
+                                              cpusPerTask: cpus, options: options, requeue: requeue)
                 let url = plan.folder.appendingPathComponent("slurm.sh")
                 try AtomicFile.write(script, to: url)
                 chmod(url.path, 0o755)
                 print("wrote \(plan.display(url, relativeTo: workingDirectory)): \(plan.points.count) array tasks "
                     + "(sbatch it; or run one task here with SLURM_ARRAY_TASK_ID=0 bash \(plan.display(url, relativeTo: workingDirectory)))")
             } else if collect {
-                print(try plan.writeResults(plan.results(relativeTo: workingDirectory)), terminator: "")
+                let table = plan.results(relativeTo: workingDirectory)
+                guard table.rows.contains(where: { $0.result.status != .notStarted }) else {
+                    throw UsageError("\(sweep): error: none of the \(plan.points.count) points of sweep '\(spec.name)' has a run "
+                        + "folder in \(plan.folder.path)\n    hint: run the sweep (or submit its slurm.sh) first")
+                }
+                print(try plan.writeResults(table), terminator: "")
             } else {
                 if split.jobs < jobs {
                     printError("note: running \(split.jobs) job(s) at once (\(cores) cores, \(plan.points.count) points)")
@@ -81,6 +122,46 @@ struct SweepCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// Loads every point's config (base + overrides) and model, so that a bad value or `model:` in any
+    /// point is an error before anything runs or is submitted. Returns the configs.
+    private func loadEveryPoint(_ plan: SweepPlan) throws -> [RunConfig] {
+        var configs: [RunConfig] = []
+        var problems: [String] = []
+        for point in plan.points {
+            do {
+                let config = try RunConfigLoader.load(path: plan.spec.basePath, overrides: point.overrides(of: plan.spec))
+                _ = try ModelSpecLoader.load(path: config.modelPath)
+                configs.append(config)
+            } catch {
+                problems.append("point \(point.id): " + String(describing: error))
+            }
+        }
+        if !problems.isEmpty {
+            throw UsageError(problems.joined(separator: "\n") + "\n\(problems.count) of \(plan.points.count) points do not load")
+        }
+        return configs
+    }
+
+    /// The folder a sweep ran in (the one holding `runs/sweeps/<name>`): the current directory, else the
+    /// nearest folder above the sweep file that holds it (a sweep file lives in the project it runs in).
+    private func locateWorkingDirectory(_ spec: SweepSpec, from current: URL) throws -> URL {
+        let relative = "runs/sweeps/" + spec.name
+        let manager = FileManager.default
+        var candidates = [current]
+        var folder = URL(fileURLWithPath: spec.file, relativeTo: current).standardizedFileURL.deletingLastPathComponent()
+        while true {
+            candidates.append(folder)
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path || candidates.count > 64 { break }
+            folder = parent
+        }
+        if let found = candidates.first(where: { manager.fileExists(atPath: $0.appendingPathComponent(relative).path) }) {
+            return found
+        }
+        throw UsageError("\(spec.file): error: no sweep folder \(relative) in \(current.path) or any folder above the sweep file\n"
+            + "    hint: run `cnnspec sweep \(spec.file)` (or submit its slurm.sh) first, or run --collect from the folder it ran in")
     }
 
     /// One line to standard output, unbuffered so it interleaves with the runs' progress in order.

@@ -17,6 +17,9 @@ struct TimeCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key.path=value"))
     var overrides: [String] = []
 
+    /// Bound of --iterations and --warmup: timing needs tens of steps, a million is already hours.
+    static let largestIterations = 1_000_000
+
     @Option(help: "Timed iterations after warm-up.")
     var iterations: Int = 30
 
@@ -24,14 +27,19 @@ struct TimeCommand: ParsableCommand {
     var warmup: Int = 5
 
     func validate() throws {
-        guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard (1...Self.largestIterations).contains(iterations) else {
+            throw ValidationError("--iterations must be in 1...\(Self.largestIterations)")
+        }
+        guard (0...Self.largestIterations).contains(warmup) else {
+            throw ValidationError("--warmup must be in 0...\(Self.largestIterations)")
+        }
     }
 
     func run() throws {
         try reportingUserErrors {
             let setup = try RunSetup(configPath: config, overrides: overrides)
             let train = setup.config.train
+            try MemoryEstimate(graph: setup.graph, batchCapacity: train.batchSize).check(model: setup.config.modelPath)
             let plan = try ExecutionPlan(
                 graph: setup.graph, batchCapacity: train.batchSize, backend: BackendRequest(train.backend),
                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },

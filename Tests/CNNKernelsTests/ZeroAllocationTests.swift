@@ -1,29 +1,45 @@
 import CAllocationCounter
 @testable import CNNKernels
+import Foundation
+import Synchronization
 import Testing
 
 /// Steady-state kernel calls at sizes that thread (2-thread pool) make no heap allocation.
 ///
-/// The allocation counter is process-wide and other suites run concurrently, so each check takes the
-/// minimum count over repeated loops: a zero-allocation loop reads 0 at least once, while one allocation
-/// per call would read at least `iterations` every time. Serialized so these loops don't disturb each other.
+/// Only the allocations of this test's thread and of its pool's workers are counted
+/// (`cnnspec_count_this_thread`), so other suites allocating concurrently cannot disturb the count:
+/// the check is exact and deterministic. Serialized so these loops don't share the counter.
 @Suite(.serialized) struct ZeroAllocationTests {
     private static let iterations = 20
+    /// Tasks of the enrolment job that have started (a barrier: each task waits for all of them).
+    private static let arrived = Atomic<Int>(0)
 
-    /// Fewest allocations seen over up to `repetitions` loops of `iterations` calls of `body`, after a warm-up;
-    /// also checks that the loop actually spread jobs over `pool`'s workers.
-    private func steadyStateAllocations(_ pool: ThreadPool, repetitions: Int = 200, _ body: () -> Void) -> UInt64 {
+    /// Turns counting on or off on the calling thread and on every worker of `pool`: a job of
+    /// `threadCount` tasks whose tasks wait for each other, so each runs on a different thread.
+    private func count(_ on: Bool, on pool: ThreadPool) {
+        Self.arrived.store(0, ordering: .sequentiallyConsistent)
+        struct Enrolment { let on: Int32; let threads: Int }
+        pool.run(tasks: pool.threadCount, context: Enrolment(on: on ? 1 : 0, threads: pool.threadCount)) { raw, _ in
+            let job = raw.load(as: Enrolment.self)
+            cnnspec_count_this_thread(job.on)
+            ZeroAllocationTests.arrived.add(1, ordering: .sequentiallyConsistent)
+            while ZeroAllocationTests.arrived.load(ordering: .sequentiallyConsistent) < job.threads { sched_yield() }
+        }
+        cnnspec_count_this_thread(on ? 1 : 0)
+    }
+
+    /// Allocations made by this thread and `pool`'s workers over `iterations` calls of `body`, after a
+    /// warm-up; also checks that the loop actually spread jobs over `pool`'s workers.
+    private func steadyStateAllocations(_ pool: ThreadPool, _ body: () -> Void) -> UInt64 {
         for _ in 0..<3 { body() }
         let jobsBefore = pool.parallelJobs
-        var fewest = UInt64.max
-        for _ in 0..<repetitions {
-            let before = cnnspec_allocation_count()
-            for _ in 0..<Self.iterations { body() }
-            fewest = min(fewest, cnnspec_allocation_count() &- before)
-            if fewest == 0 { break }
-        }
+        count(true, on: pool)
+        let before = cnnspec_counted_allocation_count()
+        for _ in 0..<Self.iterations { body() }
+        let allocations = cnnspec_counted_allocation_count() &- before
+        count(false, on: pool)
         #expect(pool.parallelJobs - jobsBefore >= Self.iterations, "the sizes must use the pool's workers")
-        return fewest
+        return allocations
     }
 
     /// A float buffer of random values in [−1, 1), freed by `deinit`.
@@ -297,7 +313,7 @@ import Testing
         let values = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         values.initialize(repeating: 0, count: 2)
         defer { values.deallocate() }
-        let fewest = steadyStateAllocations(pool, repetitions: 5) { pool.run(tasks: 2) { values[$0] += 1 } }
+        let fewest = steadyStateAllocations(pool) { pool.run(tasks: 2) { values[$0] += 1 } }
         #expect(fewest >= UInt64(Self.iterations))
     }
 }

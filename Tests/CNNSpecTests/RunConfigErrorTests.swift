@@ -36,7 +36,7 @@ private func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnosti
     #expect(messages.contains("'data.dataset' cannot be 'cifar'"))
     #expect(found.first { $0.message.contains("data.dataset") }?.hint?.contains("did you mean 'cifar10'?") == true)
     #expect(messages.contains("'data.validation_split' must be in [0.0, 1.0), found 1.5"))
-    #expect(messages.contains("'train.batch_size' must be at least 1, found -3"))
+    #expect(messages.contains("'train.batch_size' must be in 1...65536, found -3"))
     #expect(messages.contains("'train.optimizer.lr' must be a number, found 'fast'"))
     #expect(messages.contains("'train.optimizer.betas' applies to adam and adamw, not 'sgd'"))
     #expect(messages.contains("schedule 'multistep' needs 'train.schedule.milestones'"))

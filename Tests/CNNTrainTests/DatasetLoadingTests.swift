@@ -71,12 +71,14 @@ private func syntheticDataset(count: Int) throws -> Dataset {
 private let repositoryData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("data")
 
-@Test func realMNISTFilesLoadWhenPresent() throws {
-    let root = repositoryData.appendingPathComponent("mnist").path
-    guard FileManager.default.fileExists(atPath: root + "/train-images-idx3-ubyte") else {
-        print("skipping: no MNIST in \(root) (run scripts/fetch-data mnist)")
-        return
-    }
+/// Where the real datasets are, and whether they are there (a missing one shows as a skipped test).
+private let mnistRoot = repositoryData.appendingPathComponent("mnist").path
+private let hasMNIST = FileManager.default.fileExists(atPath: mnistRoot + "/train-images-idx3-ubyte")
+private let hasFashionMNIST = FileManager.default.fileExists(atPath: DatasetLocator.systemFashionMNIST + "/train-images-idx3-ubyte.gz")
+
+@Test(.enabled(if: hasMNIST, "no MNIST in data/mnist (run scripts/fetch-data mnist)"))
+func realMNISTFilesLoadWhenPresent() throws {
+    let root = mnistRoot
     let (train, test) = try DatasetLocator.load(.mnist, root: root)
     #expect(train.count == 60000 && test.count == 10000 && train.height == 28 && train.width == 28)
     let statistics = ChannelStatistics(of: train)
@@ -84,12 +86,9 @@ private let repositoryData = URL(fileURLWithPath: #filePath).deletingLastPathCom
     #expect(train.labels.prefix(5) == [5, 0, 4, 1, 9])
 }
 
-@Test func realFashionMNISTFilesLoadWhenPresent() throws {
+@Test(.enabled(if: hasFashionMNIST, "no Fashion-MNIST in /usr/share/datasets/fashion-mnist (run scripts/fetch-data fashion-mnist)"))
+func realFashionMNISTFilesLoadWhenPresent() throws {
     let root = DatasetLocator.systemFashionMNIST
-    guard FileManager.default.fileExists(atPath: root + "/train-images-idx3-ubyte.gz") else {
-        print("skipping: no Fashion-MNIST in \(root) (run scripts/fetch-data fashion-mnist)")
-        return
-    }
     let (train, test) = try DatasetLocator.load(.fashionMNIST, root: root)
     #expect(train.count == 60000 && test.count == 10000)
     let statistics = ChannelStatistics(of: train)

@@ -13,7 +13,15 @@ import Testing
     #expect(script.contains("#SBATCH --cpus-per-task=4\n"))
     #expect(script.contains("CNNSPEC=\"${CNNSPEC:-/opt/cnnspec}\"\n"))
     #expect(script.contains("  1) FOLDER=runs/sweeps/t/001-lr0.01; set -- --set train.iterations=10 --set train.optimizer.lr=0.01 ;;\n"))
-    #expect(script.contains("exec \"$CNNSPEC\" run base.yaml \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"\n"))
+    #expect(script.contains("exec \"$CNNSPEC\" run base.yaml --overwrite \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"\n"))
+    #expect(script.contains("#SBATCH --chdir=\(fake.root.standardizedFileURL.path)\n"))
+    #expect(script.contains("#SBATCH --output=\(plan.folder.path)/slurm-%A_%a.out\n"))
+    #expect(script.contains("#SBATCH --signal=B:TERM@120\n"))
+    #expect(!script.contains("--requeue"))
+    let extra = SlurmScript.text(plan: plan, executable: "/opt/cnnspec", workingDirectory: fake.root, cpusPerTask: 4,
+                                 options: [SlurmOption(key: "partition", value: "cpu"), SlurmOption(key: "exclusive", value: "")],
+                                 requeue: true)
+    #expect(extra.contains("#SBATCH --requeue\n#SBATCH --open-mode=append\n#SBATCH --partition=cpu\n#SBATCH --exclusive\n"))
 }
 
 @Test func slurmQuotingSurvivesSpacesAndQuotes() {
@@ -48,7 +56,7 @@ import Testing
     #expect(try task("1") == 130)   // the fake is "interrupted" on its first run at lr 0.5
     #expect(try task("2") == 0)
     #expect(fake.calls == plan.points.map { point in
-        "run base.yaml --set train.iterations=10 --set train.optimizer.lr=\(point.assignments[0].value) "
+        "run base.yaml --overwrite --set train.iterations=10 --set train.optimizer.lr=\(point.assignments[0].value) "
             + "--set output.dir=runs/sweeps/t/\(point.id) --set train.threads=2"
     })
     #expect(try task("1") == 0)     // resumes

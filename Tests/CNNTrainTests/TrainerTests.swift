@@ -5,9 +5,11 @@ import Testing
 @testable import CNNTrain
 
 @Suite(.serialized) struct TrainerTests {
-    private func trainer(epochs: Int = 2, folder: URL, resume: Bool = false) throws -> Trainer {
+    private func trainer(epochs: Int = 2, folder: URL, resume: Bool = false, learningRate: Double = 0.05,
+                         checkpointEvery: String = "5m") throws -> Trainer {
         let (train, test, _) = TrainingTestSupport.smallData()
-        let (config, graph) = try TrainingTestSupport.modelARun(epochs: epochs, folder: folder)
+        let (config, graph) = try TrainingTestSupport.modelARun(epochs: epochs, learningRate: learningRate,
+                                                                checkpointEvery: checkpointEvery, folder: folder)
         let data = try TrainingData(trainFile: train, test: test, config: config.data, seed: config.train.seed)
         return try Trainer(config: config, graph: graph, data: data, folder: try RunFolder(url: folder),
                            reporter: TrainingTestSupport.quiet, resume: resume)
@@ -21,6 +23,7 @@ import Testing
 
     @Test func shortRunLearns() throws {
         let folder = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let summary = try trainer(folder: folder).run()
         let rows = try metricColumns(folder).filter { $0.contains(",train,") }
         let losses = rows.compactMap { Double($0.split(separator: ",")[3]) }
@@ -35,6 +38,7 @@ import Testing
 
     @Test func rerunWithTheSameSeedIsBitIdentical() throws {
         let first = TrainingTestSupport.temporaryFolder(), second = TrainingTestSupport.temporaryFolder()
+        defer { for folder in [first, second] { try? FileManager.default.removeItem(at: folder) } }
         _ = try trainer(epochs: 1, folder: first).run()
         _ = try trainer(epochs: 1, folder: second).run()
         #expect(try metricColumns(first) == (try metricColumns(second)))
@@ -43,19 +47,56 @@ import Testing
         #expect(a.tensors == b.tensors)
     }
 
-    @Test func interruptedAndResumedRunEndsWhereAStraightRunEnds() throws {
+    /// Ctrl-C at iteration 50 and a `kill -9` at iteration 23 of the same run, both resumed, end
+    /// bit-identical to a straight run. The kill is simulated by copying the run folder as it is on disk
+    /// at that moment (every file is written atomically, so the copy is what a kill would leave): it
+    /// loses fewer than `checkpoint_every` iterations, and metrics.csv matches too (the interrupted
+    /// epoch's running loss/accuracy sums are part of the resume state).
+    @Test func interruptedOrKilledAndResumedRunEndsWhereAStraightRunEnds() throws {
         let straight = TrainingTestSupport.temporaryFolder(), interrupted = TrainingTestSupport.temporaryFolder()
-        _ = try trainer(folder: straight).run()
+        let killed = TrainingTestSupport.temporaryFolder()
+        defer { for folder in [straight, interrupted, killed] { try? FileManager.default.removeItem(at: folder) } }
+        let every = 10, killAt = 23
+        _ = try trainer(folder: straight, checkpointEvery: "\(every)").run()
+        #expect(RunFolder.finishedSummary(at: straight)?.hasPrefix("test accuracy") == true)
         var calls = 0
-        let stopped = try trainer(folder: interrupted).run(shouldStop: { calls += 1; return calls == 50 })
+        let stopped = try trainer(folder: interrupted, checkpointEvery: "\(every)").run(shouldStop: {
+            calls += 1
+            if calls == killAt {
+                try? FileManager.default.removeItem(at: killed)
+                try? FileManager.default.copyItem(at: interrupted, to: killed)
+            }
+            return calls == 50
+        })
         #expect(stopped.interrupted)
         #expect(stopped.iterations == 50)
-        let resumed = try trainer(folder: interrupted, resume: true)
+        #expect(RunFolder.finishedSummary(at: interrupted) == nil)
+        let resumed = try trainer(folder: interrupted, resume: true, checkpointEvery: "\(every)")
         #expect(resumed.progress.iteration == 50)
         let summary = try resumed.run()
         #expect(!summary.interrupted)
+        let revived = try trainer(folder: killed, resume: true, checkpointEvery: "\(every)")
+        #expect(revived.progress.iteration == killAt / every * every, "lost \(killAt - revived.progress.iteration) iterations")
+        _ = try revived.run()
         let a = try SafetensorsFile.read(from: straight.appendingPathComponent("last.safetensors"))
-        let b = try SafetensorsFile.read(from: interrupted.appendingPathComponent("last.safetensors"))
-        #expect(a.tensors == b.tensors)
+        for folder in [interrupted, killed] {
+            let b = try SafetensorsFile.read(from: folder.appendingPathComponent("last.safetensors"))
+            #expect(a.tensors == b.tensors)
+            #expect(try metricColumns(straight) == (try metricColumns(folder)))
+        }
     }
+
+    /// A learning rate that blows the loss up stops the run with the reason in summary.json and no test row.
+    @Test func divergingRunStopsWithTheReason() throws {
+        let folder = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: TrainingError.self) { _ = try trainer(folder: folder, learningRate: 1e6).run() }
+        let summary = try String(contentsOf: folder.appendingPathComponent(RunFolder.summaryFile), encoding: .utf8)
+        #expect(summary.contains("\"stop_reason\": \"diverged at iteration"))
+        #expect(summary.contains("\"test_accuracy\": null"))
+        #expect(RunFolder.finishedSummary(at: folder) == nil)
+        let metrics = (try? String(contentsOf: folder.appendingPathComponent(RunFolder.metricsFile), encoding: .utf8)) ?? ""
+        #expect(!metrics.contains("nan") && !metrics.contains(",test,"))
+    }
+
 }

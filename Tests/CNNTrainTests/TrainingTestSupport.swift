@@ -48,15 +48,34 @@ enum TrainingTestSupport {
         return (syntheticDigits(count: train, seed: 1), syntheticDigits(count: test, seed: 2), false)
     }
 
-    /// A fresh empty folder under the temporary directory.
+    /// This test process's folder for temporary run folders, `cnnspec-tests-PID`, removed when the
+    /// process exits (so tests that forget to clean up leave nothing behind); folders of earlier test
+    /// processes that are gone (killed before they could clean up) are removed when it is made.
+    static let temporaryRoot: URL = {
+        let manager = FileManager.default
+        let base = manager.temporaryDirectory
+        for name in (try? manager.contentsOfDirectory(atPath: base.path)) ?? [] where name.hasPrefix("cnnspec-tests-") {
+            let pid = Int32(name.dropFirst("cnnspec-tests-".count)) ?? 0
+            if pid == 0 || (kill(pid, 0) != 0 && errno == ESRCH) {
+                try? manager.removeItem(at: base.appendingPathComponent(name))
+            }
+        }
+        let root = base.appendingPathComponent("cnnspec-tests-\(getpid())")
+        try? manager.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TrainingTestSupport.temporaryRoot) }
+        return root
+    }()
+
+    /// A fresh empty folder under `temporaryRoot`.
     static func temporaryFolder() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cnnspec-tests-\(UUID().uuidString)")
+        let url = temporaryRoot.appendingPathComponent(UUID().uuidString)
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
     /// Model A from models/modelA.yaml and a short SGD recipe over `data`.
     static func modelARun(epochs: Int = 2, batch: Int = 50, backend: ConvBackend = .direct, threads: Int = 2,
+                          learningRate: Double = 0.05, checkpointEvery: String = "5m",
                           folder: URL) throws -> (config: RunConfig, graph: ModelGraph) {
         let modelPath = repository.appendingPathComponent("models/modelA.yaml").path
         let yaml = """
@@ -65,7 +84,8 @@ enum TrainingTestSupport {
             train:
               batch_size: \(batch)
               epochs: \(epochs)
-              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              optimizer: {name: sgd, lr: \(learningRate), momentum: 0.9}
+              checkpoint_every: \(checkpointEvery)
               threads: \(threads)
               backend: \(backend.rawValue)
             output: {dir: \(folder.path)}

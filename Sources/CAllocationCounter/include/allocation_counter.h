@@ -5,4 +5,11 @@
 /// Counts only when the program links this library (the cnnspec executable does); 0 where unsupported.
 unsigned long long cnnspec_allocation_count(void);
 
+/// Makes the calling thread's allocations count (on != 0) or not (0) in cnnspec_counted_allocation_count.
+void cnnspec_count_this_thread(int on);
+
+/// Number of heap allocations made so far by threads while they counted (see cnnspec_count_this_thread):
+/// a per-thread view that other threads' allocations do not disturb, for deterministic zero-allocation tests.
+unsigned long long cnnspec_counted_allocation_count(void);
+
 #endif

@@ -35,18 +35,25 @@ struct ConfigNodeReader {
         return result
     }
 
-    mutating func int(_ node: YAMLNode?, path: String, default value: Int, minimum: Int) -> Int {
-        optionalInt(node, path: path, minimum: minimum) ?? value
+    mutating func int(_ node: YAMLNode?, path: String, default value: Int, minimum: Int,
+                      maximum: Int = ConfigLimits.largestCount) -> Int {
+        optionalInt(node, path: path, minimum: minimum, maximum: maximum) ?? value
     }
 
-    mutating func optionalInt(_ node: YAMLNode?, path: String, minimum: Int) -> Int? {
+    /// A whole number in `minimum...maximum`. Every integer key has an upper bound so that the arithmetic
+    /// built on it (iterations × batch size, buffers sized by it) cannot overflow or exhaust memory.
+    mutating func optionalInt(_ node: YAMLNode?, path: String, minimum: Int,
+                              maximum: Int = ConfigLimits.largestCount) -> Int? {
         guard let node, !node.isNull else { return nil }
         guard let number = node.intValue else {
-            error("'\(path)' must be a whole number, found \(node.kindDescription)", at: node, fallback: nil)
+            let tooLarge = node.scalarText.map { text in text.allSatisfy { $0.isNumber || $0 == "_" || $0 == "-" } && !text.isEmpty } ?? false
+            error("'\(path)' must be a whole number\(tooLarge ? " in \(minimum)...\(maximum)" : ""), found \(node.kindDescription)",
+                  at: node, fallback: nil)
             return nil
         }
-        guard number >= minimum else {
-            error("'\(path)' must be at least \(minimum), found \(number)", at: node, fallback: nil)
+        guard number >= minimum, number <= maximum else {
+            error("'\(path)' must be in \(minimum)...\(maximum), found \(number)", at: node, fallback: nil,
+                  hint: number > maximum ? ConfigLimits.why : nil)
             return nil
         }
         return number
@@ -126,13 +133,14 @@ struct ConfigNodeReader {
     }
 
     /// A list of whole numbers; a single number reads as a one-element list.
-    mutating func ints(_ node: YAMLNode?, path: String, minimum: Int) -> [Int]? {
+    mutating func ints(_ node: YAMLNode?, path: String, minimum: Int,
+                       maximum: Int = ConfigLimits.largestCount) -> [Int]? {
         guard let node, !node.isNull else { return nil }
         let items: [YAMLNode]
         if case .sequence(let list, _) = node { items = list } else { items = [node] }
         var values: [Int] = []
         for item in items {
-            guard let value = optionalInt(item, path: path, minimum: minimum) else { return nil }
+            guard let value = optionalInt(item, path: path, minimum: minimum, maximum: maximum) else { return nil }
             values.append(value)
         }
         return values

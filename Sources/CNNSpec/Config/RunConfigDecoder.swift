@@ -5,7 +5,8 @@ struct RunConfigDecoder {
     static let topKeys = ["name", "model", "data", "train", "output"]
     static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms"]
     static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
-                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends"]
+                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends",
+                            "checkpoint_every"]
     static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
     static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
                                "warmup_epochs", "warmup_iterations"]
@@ -24,6 +25,10 @@ struct RunConfigDecoder {
         let top = reader.mapping(root, path: "", allowed: Self.topKeys)
         let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
         let name = reader.string(top["name"], path: "name") ?? stem
+        if let problem = folderNameProblem(name) {
+            reader.error("'name' must be a plain folder name, but \(problem)", at: top["name"], fallback: fileStart,
+                         hint: "e.g. name: modelA (the run goes to runs/<name>/<timestamp>; use output.dir for another place)")
+        }
         var modelPath = ""
         if let model = reader.string(top["model"], path: "model"), !model.isEmpty {
             modelPath = Self.resolve(model, relativeTo: configPath)
@@ -53,7 +58,7 @@ struct RunConfigDecoder {
         data.root = reader.string(keys["root"], path: "data.root")
         data.validationSplit = reader.double(keys["validation_split"], path: "data.validation_split",
                                              default: 0.1, range: 0...1, excludingUpper: true)
-        data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0)
+        data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0, maximum: ConfigLimits.largestSeed)
         let channels = data.dataset == .cifar10 ? 3 : 1
         data.trainTransforms = decodeTransforms(keys["train_transforms"], path: "data.train_transforms",
                                                 channels: channels) ?? [.scale]
@@ -154,7 +159,8 @@ struct RunConfigDecoder {
             if let argument, case .mapping = argument {
                 let keys = reader.mapping(argument, path: path + ".random_crop", allowed: ["size", "padding"])
                 sizeNode = keys["size"]
-                padding = reader.int(keys["padding"], path: path + ".random_crop.padding", default: 0, minimum: 0)
+                padding = reader.int(keys["padding"], path: path + ".random_crop.padding", default: 0, minimum: 0,
+                                     maximum: ConfigLimits.largestImageSide)
             }
             guard let size = decodeSize(sizeNode, path: path + ".random_crop.size", at: nameNode) else { return nil }
             return .randomCrop(height: size.0, width: size.1, padding: padding)
@@ -202,7 +208,7 @@ struct RunConfigDecoder {
             reader.error("'\(path)' needs a size", at: nameNode, fallback: nil, hint: "write 32 or [height, width]")
             return nil
         }
-        guard let values = reader.ints(node, path: path, minimum: 1) else { return nil }
+        guard let values = reader.ints(node, path: path, minimum: 1, maximum: ConfigLimits.largestImageSide) else { return nil }
         switch values.count {
         case 1: return (values[0], values[0])
         case 2: return (values[0], values[1])
@@ -217,9 +223,11 @@ struct RunConfigDecoder {
 
     private mutating func decodeTrain(_ node: YAMLNode?) -> TrainConfig {
         let keys = reader.mapping(node, path: "train", allowed: Self.trainKeys)
-        let batchSize = reader.int(keys["batch_size"], path: "train.batch_size", default: 64, minimum: 1)
-        let evalBatch = reader.optionalInt(keys["eval_batch_size"], path: "train.eval_batch_size", minimum: 1)
-        let epochs = reader.optionalInt(keys["epochs"], path: "train.epochs", minimum: 1)
+        let batchSize = reader.int(keys["batch_size"], path: "train.batch_size", default: 64, minimum: 1,
+                                   maximum: ConfigLimits.largestBatchSize)
+        let evalBatch = reader.optionalInt(keys["eval_batch_size"], path: "train.eval_batch_size", minimum: 1,
+                                           maximum: ConfigLimits.largestBatchSize)
+        let epochs = reader.optionalInt(keys["epochs"], path: "train.epochs", minimum: 1, maximum: ConfigLimits.largestEpochs)
         let iterations = reader.optionalInt(keys["iterations"], path: "train.iterations", minimum: 1)
         var length = TrainingLength.epochs(10)
         if let epochs, let iterations {
@@ -234,8 +242,9 @@ struct RunConfigDecoder {
         let schedule = decodeSchedule(keys["schedule"])
         let evalEvery = reader.optionalInt(keys["eval_every_iterations"], path: "train.eval_every_iterations", minimum: 1)
         let evalEpoch = reader.bool(keys["eval_every_epoch"], path: "train.eval_every_epoch", default: true)
-        let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0)
-        let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0)
+        let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
+        let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0,
+                                 maximum: ConfigLimits.largestThreadCount)
         let backend = reader.choice(keys["backend"], path: "train.backend", default: ConvBackend.auto)
         var layerBackends: [LayerBackend] = []
         if let overrides = keys["layer_backends"], !overrides.isNull {
@@ -250,9 +259,23 @@ struct RunConfigDecoder {
                              at: overrides, fallback: nil, hint: "for example {cnn1: im2col, cnn2: direct}")
             }
         }
-        return TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
-                           schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
-                           threads: threads, backend: backend, layerBackends: layerBackends)
+        var config = TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
+                                 schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
+                                 threads: threads, backend: backend, layerBackends: layerBackends)
+        if let text = reader.string(keys["checkpoint_every"], path: "train.checkpoint_every") {
+            if let interval = CheckpointInterval(text: text), text.count < 20 {
+                if case .iterations(let count) = interval, count > ConfigLimits.largestCount {
+                    reader.error("'train.checkpoint_every' must be in 1...\(ConfigLimits.largestCount) iterations, found \(count)",
+                                 at: keys["checkpoint_every"], fallback: nil)
+                } else {
+                    config.checkpointEvery = interval
+                }
+            } else {
+                reader.error("'train.checkpoint_every' cannot be '\(text)'", at: keys["checkpoint_every"], fallback: nil,
+                             hint: "a number of iterations (500), a duration (300s, 5m, 1h; at most a week) or off")
+            }
+        }
+        return config
     }
 
     /// Reports keys given in `keys` that the chosen variant does not use.
@@ -345,7 +368,8 @@ struct RunConfigDecoder {
         let policy = CheckpointPolicy(
             best: reader.bool(checkpoint["best"], path: "output.checkpoint.best", default: true),
             last: reader.bool(checkpoint["last"], path: "output.checkpoint.last", default: true),
-            everyEpochs: reader.int(checkpoint["every_epochs"], path: "output.checkpoint.every_epochs", default: 0, minimum: 0))
+            everyEpochs: reader.int(checkpoint["every_epochs"], path: "output.checkpoint.every_epochs", default: 0, minimum: 0,
+                                   maximum: ConfigLimits.largestEpochs))
         return OutputConfig(directory: reader.string(keys["dir"], path: "output.dir"), checkpoint: policy)
     }
 }

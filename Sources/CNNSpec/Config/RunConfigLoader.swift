@@ -1,10 +1,20 @@
+import Foundation
+
+/// Why `path` cannot be read as a file ("no such file", "it is a directory"), or nil when it can.
+func unreadableFileProblem(_ path: String) -> String? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+    if isDirectory.boolValue { return "it is a directory" }
+    return FileManager.default.isReadableFile(atPath: path) ? nil : "it cannot be read"
+}
+
 /// Loads run configs: YAML file + `--set` overrides → a validated, fully defaulted `RunConfig`.
 public enum RunConfigLoader {
     /// Reads the config at `path`, applies `overrides` (each `key.path=value`) and validates the result.
     /// Throws every problem found, each with file:line:column (or `--set key`) and a hint.
     public static func load(path: String, overrides: [String] = []) throws(SpecError) -> RunConfig {
         let root = try YAMLParser.parse(contentsOf: path)
-        return try decode(root, configPath: path, overrides: overrides)
+        return try decode(root, configPath: path, overrides: overrides, checkModel: true)
     }
 
     /// Like `load`, for config text held in memory; `file` names it in messages and anchors the model path.
@@ -13,7 +23,10 @@ public enum RunConfigLoader {
         return try decode(root, configPath: file, overrides: overrides)
     }
 
-    private static func decode(_ root: YAMLNode, configPath: String, overrides: [String]) throws(SpecError) -> RunConfig {
+    /// `checkModel`: also report a `model:` file that cannot be opened, at the `model` key (in the file or
+    /// its `--set model`), so that the error says where the path came from.
+    private static func decode(_ root: YAMLNode, configPath: String, overrides: [String],
+                               checkModel: Bool = false) throws(SpecError) -> RunConfig {
         var tree = root
         var problems: [Diagnostic] = []
         for argument in overrides {
@@ -26,6 +39,10 @@ public enum RunConfigLoader {
         var decoder = RunConfigDecoder(file: configPath)
         let config = decoder.decode(tree, configPath: configPath)
         problems += decoder.reader.diagnostics
+        if checkModel, problems.isEmpty, let problem = unreadableFileProblem(config.modelPath) {
+            problems.append(Diagnostic("'model': cannot open '\(config.modelPath)': \(problem)", at: tree["model"]?.location,
+                                       hint: "model paths are relative to the config file's folder"))
+        }
         if !problems.isEmpty { throw SpecError(problems) }
         return config
     }

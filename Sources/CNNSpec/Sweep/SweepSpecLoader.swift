@@ -15,7 +15,7 @@ import Foundation
 ///   model: [../models/modelA.yaml, ../models/modelB.yaml]   # relative to the base config, as in it
 /// ```
 public enum SweepSpecLoader {
-    static let topKeys = ["name", "base", "mode", "samples", "seed", "metric", "overrides", "vary"]
+    static let topKeys = ["name", "base", "mode", "samples", "seed", "metric", "overrides", "vary", "slurm"]
     static let domainKeys = ["choice", "uniform", "log_uniform"]
 
     /// Parses and validates the sweep at `path`, including the run config of every point.
@@ -38,8 +38,8 @@ public enum SweepSpecLoader {
         let top = reader.mapping(root, path: "", allowed: topKeys)
         let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let name = reader.string(top["name"], path: "name") ?? defaultName
-        if name.isEmpty || name.contains("/") || name.hasPrefix(".") {
-            reader.error("'name' must be a plain folder name, found '\(name)'", at: top["name"], fallback: fileStart,
+        if let problem = folderNameProblem(name) {
+            reader.error("'name' must be a plain folder name, found '\(name)' (\(problem))", at: top["name"], fallback: fileStart,
                          hint: "e.g. name: lr-models (the sweep runs in runs/sweeps/<name>)")
         }
         let base = reader.string(top["base"], path: "base") ?? ""
@@ -48,7 +48,8 @@ public enum SweepSpecLoader {
                          hint: "add 'base: ../modelA.yaml' (a path relative to this sweep file)")
         }
         let mode = reader.choice(top["mode"], path: "mode", default: SweepMode.grid)
-        let samples = reader.optionalInt(top["samples"], path: "samples", minimum: 1)
+        let samples = reader.optionalInt(top["samples"], path: "samples", minimum: 1,
+                                             maximum: SweepSpec.largestPointCount)
         if mode == .random && samples == nil && top["samples"] == nil {
             reader.error("a random sweep needs 'samples'", at: top["mode"], fallback: fileStart,
                          hint: "add e.g. 'samples: 8' (the number of points to draw)")
@@ -57,14 +58,56 @@ public enum SweepSpecLoader {
             reader.error("'samples' only applies to mode: random", at: node, fallback: nil,
                          hint: "a grid runs every combination; remove 'samples' or set 'mode: random'")
         }
-        let seed = reader.int(top["seed"], path: "seed", default: 0, minimum: 0)
+        let seed = reader.int(top["seed"], path: "seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
         let metric = reader.choice(top["metric"], path: "metric", default: SweepMetric.bestValidationAccuracy)
         let overrides = decodeOverrides(top["overrides"], reader: &reader)
         let parameters = decodeVary(top["vary"], mode: mode, reader: &reader, fallback: fileStart)
+        if mode == .grid {
+            var points = 1
+            for parameter in parameters {
+                guard case .values(let values) = parameter.domain else { continue }
+                let product = points.multipliedReportingOverflow(by: max(values.count, 1))
+                points = product.overflow ? Int.max : product.partialValue
+            }
+            if points > SweepSpec.largestPointCount {
+                reader.error("the grid has \(points == Int.max ? "more than \(Int.max)" : "\(points)") points, more than the "
+                             + "\(SweepSpec.largestPointCount) a sweep may have", at: top["vary"], fallback: fileStart,
+                             hint: "list fewer values, or use 'mode: random' with 'samples' (at most \(SweepSpec.largestPointCount))")
+            }
+        }
+        let slurm = decodeSlurm(top["slurm"], reader: &reader)
         if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
         let basePath = RunConfigDecoder.resolve(base, relativeTo: file)
-        return SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
-                         seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
+        var spec = SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
+                             seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
+        spec.slurmOptions = slurm
+        spec.baseLocation = top["base"]?.location
+        return spec
+    }
+
+    /// The `slurm:` section: sbatch long options and their values, e.g. `{partition: cpu, time: "02:00:00"}`.
+    private static func decodeSlurm(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [SlurmOption] {
+        guard let node, !node.isNull else { return [] }
+        guard case .mapping(let pairs, _) = node else {
+            reader.error("'slurm' must map sbatch options to values, found \(node.kindDescription)", at: node, fallback: nil,
+                         hint: "e.g. slurm: {partition: cpu, time: \"02:00:00\", mem: 8G}")
+            return []
+        }
+        var options: [SlurmOption] = []
+        for (keyNode, valueNode) in pairs {
+            let key = keyNode.scalarText ?? ""
+            guard let value = valueNode.isNull ? "" : valueNode.scalarText else {
+                reader.error("'slurm.\(key)' must be a single value, found \(valueNode.kindDescription)", at: valueNode, fallback: nil)
+                continue
+            }
+            if let problem = SlurmOption.problem(key: key, value: value) {
+                reader.error("'slurm.\(key)': \(problem)", at: keyNode, fallback: nil,
+                             hint: "keys are sbatch's long options without '--' (partition, time, mem, account, qos)")
+                continue
+            }
+            options.append(SlurmOption(key: key, value: value))
+        }
+        return options
     }
 
     private static func decodeOverrides(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [String] {
@@ -181,7 +224,11 @@ public enum SweepSpecLoader {
                 _ = try RunConfigLoader.load(path: spec.basePath, overrides: point.overrides(of: spec))
             } catch {
                 for var diagnostic in error.diagnostics where seen.insert(diagnostic.description).inserted {
-                    if let file = diagnostic.location?.file, file.hasPrefix("--set ") {
+                    if diagnostic.location == nil {
+                        // The base config itself cannot be opened: say so where the sweep names it.
+                        diagnostic.message = "base config: " + diagnostic.message
+                        diagnostic.location = spec.baseLocation ?? SourceLocation(file: spec.file, line: 1, column: 1)
+                    } else if let file = diagnostic.location?.file, file.hasPrefix("--set ") {
                         let key = String(file.dropFirst(6))
                         let parameter = spec.parameters.first { $0.keyPath == key }
                         diagnostic.message = "point \(point.id): " + diagnostic.message

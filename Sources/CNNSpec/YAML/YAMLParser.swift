@@ -66,10 +66,25 @@ public enum YAMLParser {
 }
 
 /// Turns the libyaml event stream into a tree with an explicit stack.
+///
+/// Linear in the number of nodes: each open collection is a class instance whose arrays are appended
+/// in place (an enum payload popped off the stack and re-pushed was copied on every append, which made
+/// a 40,000-item list take 37 s), and a mapping's keys are kept in a dictionary for the duplicate check.
 private struct TreeBuilder {
-    private enum Frame {
-        case sequence([YAMLNode], SourceLocation, anchor: String?, size: Int)
-        case mapping([(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?, SourceLocation, anchor: String?, size: Int)
+    private final class Frame {
+        let isMapping: Bool
+        let start: SourceLocation
+        let anchor: String?
+        var size = 1
+        var items: [YAMLNode] = []
+        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        var pendingKey: YAMLNode?
+        /// First line of each scalar key, for the duplicate-key message.
+        var keyLines: [String: Int] = [:]
+
+        init(isMapping: Bool, start: SourceLocation, anchor: String?) {
+            self.isMapping = isMapping; self.start = start; self.anchor = anchor
+        }
     }
 
     let file: String
@@ -107,17 +122,15 @@ private struct TreeBuilder {
             }
             try add(anchored.node, size: anchored.size, anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
-            try push(.sequence([], at, anchor: string(event.data.sequence_start.anchor), size: 1), at: at)
+            try push(Frame(isMapping: false, start: at, anchor: string(event.data.sequence_start.anchor)), at: at)
         case YAML_MAPPING_START_EVENT:
-            try push(.mapping([], pendingKey: nil, at, anchor: string(event.data.mapping_start.anchor), size: 1), at: at)
+            try push(Frame(isMapping: true, start: at, anchor: string(event.data.mapping_start.anchor)), at: at)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            switch frame {
-            case .sequence(let items, let start, let anchor, let size):
-                try add(.sequence(items, start), size: size, anchor: anchor)
-            case .mapping(let pairs, _, let start, let anchor, let size):
-                try add(.mapping(pairs, start), size: size, anchor: anchor)
-            }
+            let node: YAMLNode = frame.isMapping ? .mapping(frame.pairs, frame.start) : .sequence(frame.items, frame.start)
+            frame.items = []
+            frame.pairs = []
+            try add(node, size: frame.size, anchor: frame.anchor)
         default:
             break
         }
@@ -138,27 +151,25 @@ private struct TreeBuilder {
                                        at: node.location, hint: "aliases ('*name') that repeat large blocks multiply the size"))
         }
         if let anchor { anchors[anchor] = (node, size) }
-        guard var frame = stack.popLast() else {
+        guard let frame = stack.last else {
             root = node
             return
         }
-        switch frame {
-        case .sequence(var items, let start, let frameAnchor, let frameSize):
-            items.append(node)
-            frame = .sequence(items, start, anchor: frameAnchor, size: frameSize + size)
-        case .mapping(var pairs, let pendingKey, let start, let frameAnchor, let frameSize):
-            if let key = pendingKey {
-                pairs.append((key, node))
-                frame = .mapping(pairs, pendingKey: nil, start, anchor: frameAnchor, size: frameSize + size)
-            } else {
-                if let text = node.scalarText, let first = pairs.first(where: { $0.key.scalarText == text }) {
-                    stack.append(frame)
-                    throw SpecError(Diagnostic("duplicate key '\(text)' (first at line \(first.key.location.line))",
+        frame.size += size
+        if !frame.isMapping {
+            frame.items.append(node)
+        } else if let key = frame.pendingKey {
+            frame.pairs.append((key, node))
+            frame.pendingKey = nil
+        } else {
+            if let text = node.scalarText {
+                if let line = frame.keyLines[text] {
+                    throw SpecError(Diagnostic("duplicate key '\(text)' (first at line \(line))",
                                                at: node.location, hint: "each key may appear once in a mapping"))
                 }
-                frame = .mapping(pairs, pendingKey: node, start, anchor: frameAnchor, size: frameSize + size)
+                frame.keyLines[text] = node.location.line
             }
+            frame.pendingKey = node
         }
-        stack.append(frame)
     }
 }

@@ -6,20 +6,38 @@ public enum IDXFile {
     /// Magic number of a label file: unsigned bytes, 1 dimension (count).
     public static let labelsMagic: UInt32 = 0x0000_0801
 
+    /// Most images (or labels) an IDX file may declare: 10 million, over a hundred times MNIST.
+    public static let largestCount = 10_000_000
+    /// Largest image side an IDX image file may declare (MNIST's is 28).
+    public static let largestSide = 4_096
+    /// Largest pixel payload an IDX image file may declare: 1 GiB (MNIST's training file is 47 MB).
+    /// Declared sizes are checked against these bounds before anything is allocated or inflated.
+    public static let largestPayloadBytes = 1 << 30
+
     /// Images as `count` × `rows` × `columns` bytes.
     public static func readImages(path: String) throws(DataError) -> (count: Int, rows: Int, columns: Int, pixels: [UInt8]) {
-        let bytes = try CompressedFile.contents(of: path)
-        let dims = try header(bytes, path: path, magic: imagesMagic, kind: "an IDX image file")
-        guard dims[1] > 0, dims[2] > 0 else { throw DataError("\(path): images of \(dims[1])×\(dims[2]) pixels") }
-        let payload = dims.reduce(1, *)
+        var dims: [Int] = []
+        let bytes = try CompressedFile.contents(of: path, headerBytes: 16) { header throws(DataError) in
+            dims = try self.header(header, path: path, magic: imagesMagic, kind: "an IDX image file")
+            guard dims[1] > 0, dims[2] > 0 else { throw DataError("\(path): images of \(dims[1])×\(dims[2]) pixels") }
+            try checkBounds(dims, path: path, kind: "images")
+            return 16 + dims[0] * dims[1] * dims[2]  // bounded by checkBounds
+        }
+        if dims.isEmpty { dims = try header(bytes, path: path, magic: imagesMagic, kind: "an IDX image file") }
+        let payload = dims[0] * dims[1] * dims[2]
         try checkSize(bytes, path: path, headerBytes: 16, payload: payload, what: "\(dims[0]) images of \(dims[1])×\(dims[2])")
         return (dims[0], dims[1], dims[2], Array(bytes[16...]))
     }
 
     /// Labels, each checked to be below `classCount`.
     public static func readLabels(path: String, classCount: Int) throws(DataError) -> [UInt8] {
-        let bytes = try CompressedFile.contents(of: path)
-        let dims = try header(bytes, path: path, magic: labelsMagic, kind: "an IDX label file")
+        var dims: [Int] = []
+        let bytes = try CompressedFile.contents(of: path, headerBytes: 8) { header throws(DataError) in
+            dims = try self.header(header, path: path, magic: labelsMagic, kind: "an IDX label file")
+            try checkBounds(dims, path: path, kind: "labels")
+            return 8 + dims[0]
+        }
+        if dims.isEmpty { dims = try header(bytes, path: path, magic: labelsMagic, kind: "an IDX label file") }
         try checkSize(bytes, path: path, headerBytes: 8, payload: dims[0], what: "\(dims[0]) labels")
         let labels = Array(bytes[8...])
         if let index = labels.firstIndex(where: { Int($0) >= classCount }) {
@@ -27,6 +45,26 @@ public enum IDXFile {
                             hint: "the file is corrupt or belongs to another dataset")
         }
         return labels
+    }
+
+    /// Refuses declared dimensions beyond what a dataset file can be, with checked arithmetic.
+    private static func checkBounds(_ dims: [Int], path: String, kind: String) throws(DataError) {
+        let hint = "the header is corrupt or the file is not an MNIST-style dataset; fetch it again"
+        guard dims[0] <= largestCount else {
+            throw DataError("\(path): the header declares \(dims[0]) \(kind), more than the \(largestCount) an IDX file may hold",
+                            hint: hint)
+        }
+        guard dims.count == 3 else { return }
+        guard dims[1] <= largestSide, dims[2] <= largestSide else {
+            throw DataError("\(path): the header declares \(dims[1])×\(dims[2])-pixel images; "
+                            + "each side may be at most \(largestSide)", hint: hint)
+        }
+        let perImage = dims[1] * dims[2]  // ≤ 4096², no overflow
+        let total = dims[0].multipliedReportingOverflow(by: perImage)
+        guard !total.overflow, total.partialValue <= largestPayloadBytes else {
+            throw DataError("\(path): the header declares \(dims[0]) images of \(dims[1])×\(dims[2]) pixels, "
+                            + "more than the \(largestPayloadBytes) bytes an IDX file may hold", hint: hint)
+        }
     }
 
     private static func header(_ bytes: [UInt8], path: String, magic: UInt32, kind: String) throws(DataError) -> [Int] {

@@ -47,6 +47,7 @@ public struct RunReportData: Sendable {
             }
             let training = try TrainingData.load(config.data, seed: config.train.seed)
             let batch = config.train.evalBatchSize
+            try MemoryEstimate(graph: graph, batchCapacity: batch).check(batchKey: "train.eval_batch_size", model: config.modelPath)
             let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,
                                          backend: BackendRequest(config.train.backend == .auto ? .im2col : config.train.backend),
                                          threads: threads == 0 ? config.train.threads : threads,

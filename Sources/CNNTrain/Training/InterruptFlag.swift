@@ -5,18 +5,30 @@ import Glibc
 import Darwin
 #endif
 
-/// Set by the first Ctrl-C (SIGINT) so training can stop cleanly after saving; a second Ctrl-C exits at once.
+/// Set by the first Ctrl-C (SIGINT) or SIGTERM so training can stop cleanly after saving; a second
+/// one of either exits at once.
+///
+/// SIGTERM is what `scancel`, Slurm's time limit and preemption warnings (`--signal=B:TERM@120`),
+/// `docker stop`, systemd and `timeout` send: it gets the same save-then-exit as Ctrl-C.
 public enum InterruptFlag {
     private static let raised = Atomic<Bool>(false)
+    private static let signalNumber = Atomic<Int32>(0)
 
-    /// Installs the SIGINT handler.
+    /// Installs the SIGINT and SIGTERM handlers.
     public static func install() {
-        signal(SIGINT) { _ in
-            InterruptFlag.raised.store(true, ordering: .relaxed)
-            signal(SIGINT, SIG_DFL)
+        for number in [SIGINT, SIGTERM] {
+            signal(number) { received in
+                InterruptFlag.signalNumber.store(received, ordering: .relaxed)
+                InterruptFlag.raised.store(true, ordering: .relaxed)
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
+            }
         }
     }
 
-    /// True once Ctrl-C was pressed.
+    /// True once Ctrl-C was pressed or SIGTERM arrived.
     public static var isRaised: Bool { raised.load(ordering: .relaxed) }
+
+    /// The signal that raised the flag (SIGINT or SIGTERM), or 0.
+    public static var receivedSignal: Int32 { signalNumber.load(ordering: .relaxed) }
 }

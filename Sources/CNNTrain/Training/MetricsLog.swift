@@ -42,6 +42,16 @@ public final class MetricsLog {
         lines = rows.first == Self.header ? rows : [Self.header]
     }
 
+    /// Rows written so far (the header not counted).
+    public var rowCount: Int { lines.count - 1 }
+
+    /// Drops the rows after the first `count` (rows written after the resume state being restored).
+    public func truncate(toRows count: Int) throws(FileWriteError) {
+        guard count >= 0, count < rowCount else { return }
+        lines.removeLast(rowCount - count)
+        try folder.write(lines.joined(separator: "\n") + "\n", to: RunFolder.metricsFile)
+    }
+
     public func append(_ row: MetricsRow) throws(FileWriteError) {
         lines.append(row.csvLine)
         try folder.write(lines.joined(separator: "\n") + "\n", to: RunFolder.metricsFile)

@@ -14,28 +14,116 @@ public final class RunFolder {
     public static let resumeFile = "resume.safetensors"
     public static let summaryFile = "summary.json"
 
-    /// Opens (creating if needed) the folder at `url`.
-    public init(url: URL) throws(FileWriteError) {
+    /// The lock file: `flock`ed exclusively while a process writes the folder.
+    public static let lockFile = ".cnnspec.lock"
+    /// Files that show a folder already holds a run.
+    static let runMarkers = [configFile, metricsFile, resumeFile, summaryFile, "last.safetensors"]
+
+    /// How a folder that may already hold a run is opened.
+    public enum OpenMode: Sendable {
+        /// A new run: a folder that already holds one is refused.
+        case fresh
+        /// A new run replacing whatever run the folder holds (`--overwrite`): its files are removed.
+        case overwrite
+        /// Continue (or read) the run the folder holds (`--resume`).
+        case continuing
+    }
+
+    /// Open descriptor of the lock file; its exclusive `flock` lasts as long as this object.
+    private let lockDescriptor: Int32
+
+    /// Opens (creating if needed) the folder at `url` and takes its exclusive lock: two processes
+    /// writing one run folder would interleave metrics.csv and mix configs. The kernel drops a
+    /// `flock` when its process dies, however it dies, so a lock left by a killed run is never stale.
+    /// Temp files left by a kill during an atomic write are removed.
+    public init(url: URL, mode: OpenMode = .continuing) throws(FileWriteError) {
         self.url = url
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
             throw FileWriteError(path: url.path, reason: "cannot create the run folder (\(error.localizedDescription))")
         }
-        let logURL = url.appendingPathComponent(Self.logFile)
-        if !FileManager.default.fileExists(atPath: logURL.path) {
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        lockDescriptor = try Self.lock(url)
+        let fail = { [lockDescriptor] (reason: String) -> FileWriteError in
+            close(lockDescriptor)
+            return FileWriteError(path: url.path, reason: reason)
         }
-        logHandle = try? FileHandle(forWritingTo: logURL)
-        _ = try? logHandle?.seekToEnd()
+        let manager = FileManager.default
+        switch mode {
+        case .fresh:
+            if let marker = Self.runMarkers.first(where: { manager.fileExists(atPath: url.appendingPathComponent($0).path) }) {
+                throw fail("the folder already holds a run (\(marker)); continue it with `cnnspec run --resume \(url.path)`, "
+                           + "start over with --overwrite, or choose another output.dir")
+            }
+        case .overwrite:
+            let names = (try? manager.contentsOfDirectory(atPath: url.path)) ?? []
+            for name in names where Self.isRunFile(name) {
+                do { try manager.removeItem(at: url.appendingPathComponent(name)) } catch {
+                    throw fail("--overwrite cannot remove \(name): \(error.localizedDescription)")
+                }
+            }
+        case .continuing:
+            break
+        }
+        Self.removeStaleTemporaryFiles(in: url)
+        let logPath = url.appendingPathComponent(Self.logFile).path
+        // O_NOFOLLOW: a symlink planted as train.log must not redirect the log into another file.
+        let descriptor = open(logPath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw fail("cannot open \(Self.logFile): \(String(cString: strerror(errno)))"
+                       + (errno == ELOOP ? " (it is a symbolic link; remove it)" : ""))
+        }
+        logHandle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
-    deinit { try? logHandle?.close() }
+    deinit {
+        try? logHandle?.close()
+        close(lockDescriptor)
+    }
+
+    /// Files a run writes (what --overwrite removes): never anything else the user keeps there.
+    static func isRunFile(_ name: String) -> Bool {
+        [configFile, metricsFile, logFile, resumeFile, summaryFile, "best.safetensors", "last.safetensors", "report.html"]
+            .contains(name) || (name.hasPrefix("epoch-") && name.hasSuffix(".safetensors"))
+    }
+
+    /// Opens and exclusively locks the folder's lock file (recording this process id in it), or
+    /// throws naming the process that holds it.
+    private static func lock(_ url: URL) throws(FileWriteError) -> Int32 {
+        let path = url.appendingPathComponent(lockFile).path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw FileWriteError(path: url.path, reason: "cannot open the lock file \(lockFile): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &buffer, buffer.count, 0)
+            let holder = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            close(descriptor)
+            throw FileWriteError(path: url.path, reason: "the run folder is in use by another cnnspec process"
+                                 + (holder.isEmpty ? "" : " (pid \(holder))") + "; wait for it to finish or stop it first")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+        return descriptor
+    }
+
+    /// Removes `.NAME.tmp-PID-RAND` files (AtomicFile's temp files) left by a process killed while
+    /// writing. Under the folder's lock no other process writes here, so every one of them is stale.
+    private static func removeStaleTemporaryFiles(in url: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        for name in names where AtomicFile.isTemporaryName(name) {
+            try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
+        }
+    }
 
     /// A new folder `runs/<name>/<timestamp>` under `base` (or `directory` when the config names one).
-    public static func create(for config: RunConfig, base: URL, date: Date = Date()) throws(FileWriteError) -> RunFolder {
+    public static func create(for config: RunConfig, base: URL, date: Date = Date(),
+                              overwrite: Bool = false) throws(FileWriteError) -> RunFolder {
         if let directory = config.output.directory {
-            return try RunFolder(url: URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL)
+            return try RunFolder(url: URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL,
+                                 mode: overwrite ? .overwrite : .fresh)
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -47,7 +135,19 @@ public final class RunFolder {
             url = url.deletingLastPathComponent().appendingPathComponent(formatter.string(from: date) + "-\(suffix)")
             suffix += 1
         }
-        return try RunFolder(url: url)
+        return try RunFolder(url: url, mode: overwrite ? .overwrite : .fresh)
+    }
+
+    /// For a folder whose run finished (summary.json with test figures, not interrupted, not stopped),
+    /// a short description of it ("test accuracy 96.54%"); nil otherwise. Reads only.
+    public static func finishedSummary(at url: URL) -> String? {
+        guard let text = try? String(contentsOf: url.appendingPathComponent(summaryFile), encoding: .utf8),
+              text.contains("\"interrupted\": false"), !text.contains("\"test_accuracy\": null"),
+              !text.contains("\"stop_reason\": \"") else { return nil }
+        let accuracy = text.split(separator: "\n").first { $0.contains("\"test_accuracy\"") }
+            .flatMap { $0.split(separator: ":").last }
+            .flatMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: " ,"))) }
+        return accuracy.map { String(format: "test accuracy %.2f%%", $0 * 100) } ?? "summary.json has its test figures"
     }
 
     /// The path of a file in the folder.

@@ -30,6 +30,9 @@ public final class Trainer {
         self.config = config; self.data = data; self.folder = folder; self.reporter = reporter
         let train = config.train
         let capacity = max(train.batchSize, train.evalBatchSize)
+        try MemoryEstimate(graph: graph, batchCapacity: capacity)
+            .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
+                   model: config.modelPath)
         plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: BackendRequest(train.backend),
                                  perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },
                                                               uniquingKeysWith: { _, last in last }),
@@ -64,7 +67,16 @@ public final class Trainer {
         folder.log(line)
     }
 
+    /// A loss above this multiple of the first batch's loss stops the run as diverged (as does a NaN or
+    /// infinite loss). Cross-entropy starts near ln(classes) (2.3 for ten); a run that is learning never
+    /// climbs four orders of magnitude above its start, while a too-large learning rate gets there within
+    /// a few steps and then trains nothing, which used to finish with exit 0 at chance accuracy.
+    public static let explosionFactor = 1e4
+
     /// Runs to the configured length (or until `shouldStop` turns true), then evaluates on the test set.
+    /// Resume state is saved at every epoch end, every `train.checkpoint_every` and on a stop; a loss that
+    /// diverges stops the run with `TrainingError.diverged` after writing summary.json with the reason,
+    /// leaving the last good resume state and checkpoints as they were.
     public func run(shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
         for selection in plan.backendSelections { say("backend " + selection.summary) }
         let trainCount = trainLoader.sampleCount
@@ -76,12 +88,17 @@ public final class Trainer {
         var imagesSeen = 0
         var interrupted = false
         var checkpoints: [String] = []
+        var lastSave = DispatchTime.now().uptimeNanoseconds
         let startEpoch = progress.epoch
         epochs: for epoch in startEpoch..<totalEpochs {
             trainLoader.startEpoch(epoch)
             let epochStart = DispatchTime.now().uptimeNanoseconds
-            var lossSum = 0.0, correct = 0, seen = 0
-            let firstBatch = epoch == startEpoch ? progress.batch : 0
+            let resumingThisEpoch = epoch == startEpoch
+            var lossSum = resumingThisEpoch ? progress.epochLossSum : 0.0
+            var correct = resumingThisEpoch ? progress.epochCorrect : 0
+            var seen = resumingThisEpoch ? progress.epochSeen : 0
+            let seenBefore = seen
+            let firstBatch = resumingThisEpoch ? progress.batch : 0
             for batch in firstBatch..<trainLoader.batchCount {
                 if let total = totalIterations, progress.iteration >= total { break }
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -89,14 +106,16 @@ public final class Trainer {
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 let learningRate = schedule.learningRate(globalIteration: progress.iteration)
                 let (loss, batchCorrect) = plan.trainStep(batch: count, labels: labels.pointer)
+                if let problem = divergence(loss: Double(loss)) {
+                    try stopDiverged(problem, iteration: progress.iteration + 1, learningRate: learningRate,
+                                     checkpoints: checkpoints)
+                }
                 optimizer.step(learningRate: Float(learningRate))
                 plan.parametersDidChange()
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 dataNanoseconds += t1 - t0
                 computeNanoseconds += t2 - t1
-                guard loss.isFinite else {
-                    throw TrainingError.diverged(iteration: progress.iteration + 1, learningRate: learningRate)
-                }
+                if progress.firstLoss == nil { progress.firstLoss = Double(loss) }
                 lossSum += Double(loss) * Double(count)
                 correct += batchCorrect
                 seen += count
@@ -106,7 +125,7 @@ public final class Trainer {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
                 let remainingBatches = remainingIterations(epoch: epoch, batch: batch + 1)
                 reporter.update(epoch: epoch + 1, epochs: totalEpochs, step: batch + 1, steps: trainLoader.batchCount,
-                                imagesPerSecond: Double(seen) / max(seconds, 1e-9), runningLoss: lossSum / Double(seen),
+                                imagesPerSecond: Double(seen - seenBefore) / max(seconds, 1e-9), runningLoss: lossSum / Double(seen),
                                 runningAccuracy: Double(correct) / Double(seen),
                                 etaSeconds: seconds / Double(max(1, batch + 1 - firstBatch)) * Double(remainingBatches))
                 if let every = config.train.evalEveryIterations, progress.iteration % every == 0, let validationLoader {
@@ -117,16 +136,29 @@ public final class Trainer {
                     say(String(format: "  iteration %d: validation loss %.4f, accuracy %.2f%%", progress.iteration,
                                result.loss, result.accuracy * 100))
                 }
+                progress.epochLossSum = lossSum
+                progress.epochCorrect = correct
+                progress.epochSeen = seen
                 if shouldStop() {
                     interrupted = true
                     break epochs
                 }
+                let endsEpoch = batch + 1 == trainLoader.batchCount || progress.iteration == totalIterations
+                if !endsEpoch && checkpointDue(lastSave: lastSave) {
+                    try saveResumeState()
+                    lastSave = DispatchTime.now().uptimeNanoseconds
+                }
             }
             let epochSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-            try endEpoch(epoch, lossSum: lossSum, correct: correct, seen: seen, seconds: epochSeconds, checkpoints: &checkpoints)
+            try endEpoch(epoch, lossSum: lossSum, correct: correct, seen: seen, seenNow: seen - seenBefore,
+                         seconds: epochSeconds, checkpoints: &checkpoints)
             progress.epoch = epoch + 1
             progress.batch = 0
+            progress.epochLossSum = 0
+            progress.epochCorrect = 0
+            progress.epochSeen = 0
             try saveResumeState()
+            lastSave = DispatchTime.now().uptimeNanoseconds
             if let total = totalIterations, progress.iteration >= total { break }
         }
         if interrupted {
@@ -161,6 +193,40 @@ public final class Trainer {
         return summary
     }
 
+    /// Why `loss` means the run diverged, or nil when it is fine.
+    private func divergence(loss: Double) -> String? {
+        if !loss.isFinite { return "the loss became \(loss.isNaN ? "NaN" : "infinite")" }
+        if let first = progress.firstLoss, first > 0, loss > first * Self.explosionFactor {
+            return String(format: "the loss exploded to %g, more than %g × its first value %g", loss, Self.explosionFactor, first)
+        }
+        return nil
+    }
+
+    /// Writes summary.json with the reason (the resume state and checkpoints stay as last saved, from
+    /// before the divergence) and throws.
+    private func stopDiverged(_ problem: String, iteration: Int, learningRate: Double, checkpoints: [String]) throws -> Never {
+        let error = TrainingError.diverged(problem: problem, iteration: iteration, learningRate: learningRate)
+        say("stopped: " + error.description)
+        var summary = TrainingSummary(
+            testLoss: nil, testAccuracy: nil, bestEpoch: progress.bestEpoch,
+            bestValidationLoss: progress.bestValidationLoss.isFinite ? progress.bestValidationLoss : nil,
+            epochsCompleted: progress.epoch, iterations: progress.iteration, interrupted: false,
+            testWeights: "none", imagesPerSecond: 0, dataShare: 0, checkpoints: checkpoints)
+        summary.stopReason = "diverged at iteration \(iteration): \(problem)"
+        try writeSummary(summary)
+        throw error
+    }
+
+    /// Whether `train.checkpoint_every` calls for a mid-epoch save now.
+    private func checkpointDue(lastSave: UInt64) -> Bool {
+        switch config.train.checkpointEvery {
+        case .never: return false
+        case .iterations(let every): return progress.iteration % every == 0
+        case .seconds(let seconds):
+            return Double(DispatchTime.now().uptimeNanoseconds - lastSave) / 1e9 >= Double(seconds)
+        }
+    }
+
     private func remainingIterations(epoch: Int, batch: Int) -> Int {
         let perEpoch = trainLoader.batchCount
         let done = epoch * perEpoch + batch
@@ -168,14 +234,15 @@ public final class Trainer {
         return max(0, total - done)
     }
 
-    private func endEpoch(_ epoch: Int, lossSum: Double, correct: Int, seen: Int, seconds: Double,
+    /// `seenNow`: images of the epoch trained by this process (the throughput's numerator).
+    private func endEpoch(_ epoch: Int, lossSum: Double, correct: Int, seen: Int, seenNow: Int, seconds: Double,
                           checkpoints: inout [String]) throws {
         guard seen > 0 else { return }
         let learningRate = schedule.learningRate(globalIteration: max(0, progress.iteration - 1))
         let trainLoss = lossSum / Double(seen), trainAccuracy = Double(correct) / Double(seen)
         try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "train", loss: trainLoss,
                                       accuracy: trainAccuracy, learningRate: learningRate, seconds: elapsed,
-                                      imagesPerSecond: Double(seen) / seconds))
+                                      imagesPerSecond: Double(seenNow) / max(seconds, 1e-9)))
         var line = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch + 1, totalEpochs, trainLoss, trainAccuracy * 100)
         if config.train.evalEveryEpoch, let validationLoader {
             let result = evaluate(validationLoader)
@@ -189,7 +256,7 @@ public final class Trainer {
                 if config.output.checkpoint.best { try saveCheckpoint("best.safetensors", into: &checkpoints) }
             }
         }
-        line += String(format: "  |  lr %g  |  %.1fs, %.0f img/s", learningRate, seconds, Double(seen) / seconds)
+        line += String(format: "  |  lr %g  |  %.1fs, %.0f img/s", learningRate, seconds, Double(seenNow) / max(seconds, 1e-9))
         say(line)
         let every = config.output.checkpoint.everyEpochs
         if every > 0 && (epoch + 1) % every == 0 { try saveCheckpoint("epoch-\(epoch + 1).safetensors", into: &checkpoints) }
@@ -230,6 +297,7 @@ public final class Trainer {
         extra["optimizer.state2"] = SafetensorsFile.Tensor(shape: [optimizer.secondState.count], data: Array(optimizer.secondState.buffer))
         var snapshot = progress
         snapshot.elapsedSeconds = elapsed
+        snapshot.metricsRows = metrics.rowCount
         var metadata = checkpointMetadata.merging(snapshot.metadata) { a, _ in a }
         metadata["optimizer_steps"] = "\(optimizer.stepCount)"
         try CheckpointIO.save(plan.parameters, extra: extra, metadata: metadata, to: folder.file(RunFolder.resumeFile))
@@ -250,6 +318,7 @@ public final class Trainer {
         }
         optimizer.stepCount = steps
         progress = restored
+        if restored.metricsRows >= 0 { try metrics.truncate(toRows: restored.metricsRows) }
         plan.parametersDidChange()
         say("resumed at epoch \(restored.epoch + 1), batch \(restored.batch), iteration \(restored.iteration)")
     }
@@ -268,6 +337,7 @@ public final class Trainer {
         add("epochs_completed", "\(summary.epochsCompleted)")
         add("iterations", "\(summary.iterations)")
         add("interrupted", "\(summary.interrupted)")
+        add("stop_reason", summary.stopReason.map(JSONText.quoted) ?? "null")
         add("train_images_per_second", String(format: "%.1f", summary.imagesPerSecond))
         add("data_pipeline_share", String(format: "%.4f", summary.dataShare))
         add("seconds", String(format: "%.2f", elapsed))
@@ -279,13 +349,15 @@ public final class Trainer {
 
 /// Training problems that stop a run.
 public enum TrainingError: Error, CustomStringConvertible {
-    case diverged(iteration: Int, learningRate: Double)
+    /// The loss became non-finite or exceeded `Trainer.explosionFactor` × its first value.
+    case diverged(problem: String, iteration: Int, learningRate: Double)
 
     public var description: String {
         switch self {
-        case .diverged(let iteration, let learningRate):
-            return "the loss became NaN or infinite at iteration \(iteration) (learning rate \(learningRate)); "
-                + "try a smaller train.optimizer.lr or normalised inputs"
+        case .diverged(let problem, let iteration, let learningRate):
+            return "error: training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
+                + "the last good state is kept (resume.safetensors and checkpoints as last saved)\n"
+                + "    hint: try a smaller train.optimizer.lr, a warm-up, or normalised inputs"
         }
     }
 }

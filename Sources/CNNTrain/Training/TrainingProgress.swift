@@ -11,6 +11,16 @@ public struct TrainingProgress: Sendable, Equatable {
     public var bestEpoch: Int?
     /// Wall-clock seconds spent training before this process started (for resumed runs).
     public var elapsedSeconds: Double = 0
+    /// Running sums of the epoch in progress (loss × images, correct predictions, images), so that an
+    /// epoch resumed from a mid-epoch save reports the same train loss and accuracy as an uninterrupted one.
+    public var epochLossSum: Double = 0
+    public var epochCorrect = 0
+    public var epochSeen = 0
+    /// The loss of the first training batch: the reference of the divergence rule (see `Trainer.explosionFactor`).
+    public var firstLoss: Double?
+    /// Rows of metrics.csv when the state was saved; rows after it are dropped on resume (they are
+    /// written again by the resumed run).
+    public var metricsRows = 0
 
     public init() {}
 
@@ -19,6 +29,11 @@ public struct TrainingProgress: Sendable, Equatable {
         var values = ["epoch": "\(epoch)", "batch": "\(batch)", "iteration": "\(iteration)",
                       "best_validation_loss": "\(bestValidationLoss)", "elapsed_seconds": "\(elapsedSeconds)"]
         if let bestEpoch { values["best_epoch"] = "\(bestEpoch)" }
+        values["epoch_loss_sum"] = "\(epochLossSum)"
+        values["epoch_correct"] = "\(epochCorrect)"
+        values["epoch_seen"] = "\(epochSeen)"
+        if let firstLoss { values["first_loss"] = "\(firstLoss)" }
+        values["metrics_rows"] = "\(metricsRows)"
         return values
     }
 
@@ -30,6 +45,14 @@ public struct TrainingProgress: Sendable, Equatable {
         self.epoch = epoch; self.batch = batch; self.iteration = iteration; self.bestValidationLoss = best
         bestEpoch = metadata["best_epoch"].flatMap(Int.init)
         elapsedSeconds = metadata["elapsed_seconds"].flatMap(Double.init) ?? 0
+        // Files saved before these fields existed resume at an epoch boundary, where they are zero.
+        epochLossSum = metadata["epoch_loss_sum"].flatMap(Double.init) ?? 0
+        epochCorrect = metadata["epoch_correct"].flatMap(Int.init) ?? 0
+        epochSeen = metadata["epoch_seen"].flatMap(Int.init) ?? 0
+        firstLoss = metadata["first_loss"].flatMap(Double.init)
+        metricsRows = metadata["metrics_rows"].flatMap(Int.init) ?? -1
+        guard epoch >= 0, batch >= 0, iteration >= 0, epochSeen >= 0, epochCorrect >= 0, epochCorrect <= epochSeen,
+              epochLossSum.isFinite, best.isNaN == false else { return nil }
     }
 }
 
@@ -42,6 +65,8 @@ public struct TrainingSummary: Sendable {
     public var epochsCompleted: Int
     public var iterations: Int
     public var interrupted: Bool
+    /// Why training stopped early (divergence), when it did.
+    public var stopReason: String?
     /// Which weights the test figures are of: the best validation epoch's (as the tutorials reload
     /// their best checkpoint before testing) when a best checkpoint exists, else the last.
     public var testWeights: String
