@@ -132,7 +132,7 @@ struct SweepCommand: ParsableCommand {
         for point in plan.points {
             do {
                 let config = try RunConfigLoader.load(path: plan.spec.basePath, overrides: point.overrides(of: plan.spec))
-                _ = try ModelSpecLoader.load(path: config.modelPath)
+                _ = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
                 configs.append(config)
             } catch {
                 problems.append("point \(point.id): " + String(describing: error))

@@ -23,10 +23,14 @@ public protocol ExecutableOperation: LayerOperation {
     /// True when backward needs somewhere to write the input gradient even when no earlier layer
     /// wants it (batch norm uses it as scratch).
     var needsInputGradientBuffer: Bool { get }
+    /// Floats of scratch per image the layer may allocate beyond its output (an im2col matrix), for the
+    /// memory estimate made before a plan is built.
+    func workspaceElementsPerImage(output: TensorShape) -> Double
 }
 
 extension ExecutableOperation {
     public var needsInputGradientBuffer: Bool { false }
+    public func workspaceElementsPerImage(output: TensorShape) -> Double { 0 }
 }
 
 /// Where a layer's inputs, output and gradients live, as wired by the plan.

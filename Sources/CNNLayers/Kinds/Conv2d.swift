@@ -160,6 +160,12 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
                             dilationWidth: dilation.width, groups: groups, paddingMode: paddingMode)
     }
 
+    /// im2col lowers one column of (in/groups)·kh·kw taps per output position.
+    public func workspaceElementsPerImage(output: TensorShape) -> Double {
+        let (_, height, width) = output.chw
+        return Double(inChannels / groups) * Double(kernel.height * kernel.width) * Double(height) * Double(width)
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (_, height, width) = context.wiring.inputShape.chw
         let geometry = self.geometry(batch: context.batchCapacity, height: height, width: width)

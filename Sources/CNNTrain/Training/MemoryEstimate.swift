@@ -38,10 +38,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         var workspacePerImage = 0.0
         for node in graph.nodes {
             activationsPerImage += Double(node.outputShape.elementCount)
-            if case .conv2d(let conv) = node.op, case .image(_, let height, let width) = node.outputShape {
-                // im2col: one column of inChannels × kh × kw taps per output position.
-                let taps = Double(conv.inChannels) * Double(conv.kernel.height) * Double(conv.kernel.width)
-                workspacePerImage = max(workspacePerImage, taps * Double(height) * Double(width))
+            if let operation = node.op as? any ExecutableOperation {
+                workspacePerImage = max(workspacePerImage, operation.workspaceElementsPerImage(output: node.outputShape))
             }
         }
         let batch = Double(max(1, batchCapacity))
