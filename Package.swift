@@ -30,6 +30,13 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        /// Image decoding by the system libraries (libpng's simplified `png_image` API needs no setjmp shim).
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
         /// Counts heap allocations (overrides malloc for the process it is linked into): for `cnnspec time`
         /// and the zero-allocation tests.
         .target(name: "CAllocationCounter"),
@@ -38,7 +45,7 @@ let package = Package(
         /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
         .target(name: "CNNKernels", swiftSettings: kernelSettings),
         /// Data loading, executor, training loop, checkpoints.
-        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CZlib"], swiftSettings: hostCPU),
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: hostCPU),
         .executableTarget(
             name: "cnnspec",
             dependencies: ["CNNSpec", "CNNKernels", "CNNTrain", "CAllocationCounter",
