@@ -8,7 +8,7 @@ import Foundation
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Classify PNG, JPEG or PGM/PPM images with a trained checkpoint or run folder.",
+        abstract: "Classify PNG, JPEG, PGM/PPM or BMP images with a trained checkpoint or run folder.",
         discussion: """
             cnnspec predict RUN_DIR IMAGE…              (uses RUN_DIR/best.safetensors, else last.safetensors)
             cnnspec predict --checkpoint FILE IMAGE…    (or: cnnspec predict FILE.safetensors IMAGE…)
@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
             the exit status is then 1.
             """)
 
-    @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm).")
+    @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp).")
     var inputs: [String] = []
 
     @Option(help: "Safetensors checkpoint (best.safetensors, last.safetensors, …).")

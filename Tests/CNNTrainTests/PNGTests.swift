@@ -169,7 +169,7 @@ struct PNGTests {
             let message = error(broken)
             #expect(message.hasPrefix("bad.png: error: corrupt"), "\(message)")
         }
-        #expect(error(Array("GIF89a....".utf8)).contains("not a PNG, JPEG or PGM/PPM image"))
+        #expect(error(Array("GIF89a....".utf8)).contains("not a PNG, JPEG, PGM/PPM or BMP image"))
         #expect(error([]).contains("empty"))
     }
 
@@ -223,6 +223,37 @@ struct JPEGTests {
             } catch {
                 #expect(error.description.hasPrefix("cut.jpg: error: corrupt"), "\(error)")
             }
+        }
+    }
+}
+
+struct BMPTests {
+    /// A BITMAPINFOHEADER file: `bits` per pixel, `palette` as BGRX entries, rows as stored (padded by the caller).
+    private func bmp(width: Int, height: Int, bits: Int, palette: [UInt8] = [], rows: [[UInt8]]) -> [UInt8] {
+        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8((v >> 24) & 0xFF)] }
+        let offset = 14 + 40 + palette.count
+        let pixels = rows.flatMap { $0 }
+        var out: [UInt8] = [0x42, 0x4D] + le32(offset + pixels.count) + [0, 0, 0, 0] + le32(offset)
+        out += le32(40) + le32(width) + le32(height) + [1, 0, UInt8(bits), 0] + le32(0) + le32(pixels.count)
+        out += le32(2835) + le32(2835) + le32(palette.count / 4) + le32(0)
+        return out + palette + pixels
+    }
+
+    @Test func readsTwentyFourBitBottomUp() throws {
+        // 2×2: bottom row stored first; BGR; rows padded to 4 bytes.
+        let bytes = bmp(width: 2, height: 2, bits: 24, rows: [[0, 0, 255, 0, 255, 0, 0, 0], [255, 0, 0, 255, 255, 255, 0, 0]])
+        let image = try ImageFile.decode(bytes, path: "x.bmp")
+        #expect(image.channels == 3)
+        #expect(image.pixels == [0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255, 0])
+    }
+
+    @Test func greyPaletteGivesGreyAndTruncationIsAnError() throws {
+        let palette: [UInt8] = [0, 0, 0, 0, 128, 128, 128, 0, 255, 255, 255, 0]
+        let bytes = bmp(width: 3, height: 1, bits: 8, palette: palette, rows: [[2, 1, 0, 0]])
+        let image = try ImageFile.decode(bytes, path: "g.bmp")
+        #expect(image.channels == 1 && image.pixels == [255, 128, 0])
+        do throws(ImageError) { _ = try ImageFile.decode(Array(bytes.dropLast(2)), path: "cut.bmp"); Issue.record("expected an error") } catch {
+            #expect(error.description.hasPrefix("cut.bmp: error: truncated BMP"))
         }
     }
 }

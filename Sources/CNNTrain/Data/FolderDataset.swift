@@ -3,7 +3,7 @@ import Foundation
 
 /// An image folder in torchvision's `ImageFolder` layout, decoded once into an 8-bit cache.
 ///
-/// `root/train/<class>/*.png|jpg|jpeg|pgm|ppm`, `root/test/<class>/…` and optionally `root/val/<class>/…`.
+/// `root/train/<class>/*.png|jpg|jpeg|pgm|ppm|bmp`, `root/test/<class>/…` and optionally `root/val/<class>/…`.
 /// Classes are the sorted folder names of `train/` (as torchvision sorts them), label = position.
 /// Every picture is converted to the model's channels (Pillow's grey weights, grey copied to RGB),
 /// alpha composited onto white, and resized to the model's input with Pillow's bilinear filter —
@@ -157,7 +157,7 @@ public enum FolderDataset {
                         let bytes = try ImageFile.readBytes(path: path)
                         let suffix = (path as NSString).pathExtension.lowercased()
                         guard let promised = ImageFile.extensions[suffix] else {
-                            throw ImageError(path: path, problem: "unsupported extension '.\(suffix)'; images must be .png, .jpg, .jpeg, .pgm or .ppm")
+                            throw ImageError(path: path, problem: "unsupported extension '.\(suffix)'; images must be .png, .jpg, .jpeg, .pgm, .ppm or .bmp")
                         }
                         let found = ImageFile.format(of: bytes)
                         if let found, found != promised {

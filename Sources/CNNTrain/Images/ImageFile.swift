@@ -1,12 +1,12 @@
 import Foundation
 
-/// Reads a picture file whatever its format (PNG, JPEG, PGM/PPM), recognised by its first bytes.
+/// Reads a picture file whatever its format (PNG, JPEG, PGM/PPM, BMP), recognised by its first bytes.
 public enum ImageFile {
     /// The formats cnnspec decodes.
-    public enum Format: String, Sendable { case png, jpeg, netpbm }
+    public enum Format: String, Sendable { case png, jpeg, netpbm, bmp }
 
     /// File name extensions of pictures, with the format each promises.
-    public static let extensions: [String: Format] = ["png": .png, "jpg": .jpeg, "jpeg": .jpeg, "pgm": .netpbm, "ppm": .netpbm]
+    public static let extensions: [String: Format] = ["png": .png, "jpg": .jpeg, "jpeg": .jpeg, "pgm": .netpbm, "ppm": .netpbm, "bmp": .bmp]
 
     /// Larger files are refused before they are read (a picture for a CPU CNN is far smaller).
     public static let maximumFileBytes = 256 << 20
@@ -16,6 +16,7 @@ public enum ImageFile {
         if PNGDecoder.isPNG(bytes) { return .png }
         if JPEGDecoder.isJPEG(bytes) { return .jpeg }
         if PGMDecoder.isNetpbm(bytes) { return .netpbm }
+        if BMPDecoder.isBMP(bytes) { return .bmp }
         return nil
     }
 
@@ -46,9 +47,10 @@ public enum ImageFile {
         case .png: return try PNGDecoder.decode(bytes, path: path, background: background)
         case .jpeg: return try JPEGDecoder.decode(bytes, path: path)
         case .netpbm: return try PGMDecoder.decode(bytes, path: path)
+        case .bmp: return try BMPDecoder.decode(bytes, path: path, background: background)
         case nil:
             guard !bytes.isEmpty else { throw ImageError(path: path, problem: "the file is empty (0 bytes)") }
-            throw ImageError(path: path, problem: "not a PNG, JPEG or PGM/PPM image (unrecognised first bytes)")
+            throw ImageError(path: path, problem: "not a PNG, JPEG, PGM/PPM or BMP image (unrecognised first bytes)")
         }
     }
 }
