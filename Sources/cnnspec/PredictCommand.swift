@@ -31,7 +31,7 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "How many classes to list per image.")
     var topK: Int = 3
 
-    @Option(help: "auto (invert when the image's background is light and the training images' dark, or the reverse), yes, or no.")
+    @Option(help: "auto (grey models: invert when the image's background is light and the training images' dark, or the reverse), yes, or no.")
     var invert: String = "auto"
 
     @Flag(help: "MNIST-style centring: crop to the ink, fit 20×20 (of 28×28) keeping the aspect, centre by mass.")
@@ -126,6 +126,10 @@ struct PredictCommand: ParsableCommand {
             }
             let predictor = ImagePredictor(plan: plan, pipeline: source.pipeline, invert: false, center: center)
             let trainingLight = source.trainingBorder > Self.lightBorder
+            // Only drawings-like training sets (one channel, borders clearly dark or light) say which way
+            // round a picture should be; photos (RGB, mixed borders) are never inverted automatically.
+            let autoInverts = source.pipeline.inputChannels == 1
+                && (source.trainingBorder < Self.clearlyDark || source.trainingBorder > 255 - Self.clearlyDark)
             var samples: [[UInt8]] = []
             var readable: [String] = []
             for path in source.images {
@@ -142,6 +146,7 @@ struct PredictCommand: ParsableCommand {
                 case "yes": conversion.invert = true
                 case "no": conversion.invert = false
                 default:
+                    guard autoInverts else { break }
                     let border = conversion.borderMean(of: image)
                     let light = border > Self.lightBorder
                     conversion.invert = light != trainingLight
@@ -178,4 +183,6 @@ struct PredictCommand: ParsableCommand {
 
     /// Border brightness above this (of 255) counts as a light background.
     static let lightBorder = 127.5
+    /// Training borders darker than this (or lighter than 255 minus it) are a clear convention to match.
+    static let clearlyDark = 64.0
 }
