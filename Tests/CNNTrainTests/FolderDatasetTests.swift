@@ -208,6 +208,22 @@ final class ReportLog: @unchecked Sendable {
     }
 }
 
+struct ShuffleTests {
+    @Test func shuffleFalseReplaysFileOrderEveryEpoch() throws {
+        let train = TrainingTestSupport.syntheticDigits(count: 50, seed: 3)
+        var config = DataConfig(validationSplit: 0.2)
+        let shuffled = try TrainingData(trainFile: train, test: train, config: config, seed: 1).trainLoader(batchSize: 10, seed: 1)
+        config.shuffle = false
+        let data = try TrainingData(trainFile: train, test: train, config: config, seed: 1)
+        let loader = data.trainLoader(batchSize: 10, seed: 1)
+        for epoch in [0, 3] {
+            loader.startEpoch(epoch); shuffled.startEpoch(epoch)
+            #expect(loader.order == data.split.trainIndices)
+            #expect(shuffled.order != data.split.trainIndices)
+        }
+    }
+}
+
 struct NPYDatasetTests {
     /// A version-1 .npy file of `descr` and `shape` holding `payload`.
     static func npy(_ descr: String, _ shape: [Int], _ payload: [UInt8], fortran: Bool = false) -> Data {

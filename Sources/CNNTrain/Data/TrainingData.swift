@@ -64,14 +64,27 @@ public struct TrainingData: Sendable {
     }
 
     /// Builds from datasets already in memory (tests, custom data). `fixedSplit` replaces the seeded
-    /// validation split (a dataset's own validation part).
+    /// validation split (a dataset's own validation part, appended after the training samples: then
+    /// `normalize: auto` uses the training part only).
     public init(trainFile: Dataset, test: Dataset, config: DataConfig, seed: Int,
                 fixedSplit: DatasetSplit? = nil) throws(DataError) {
         guard trainFile.channels == test.channels, trainFile.height == test.height, trainFile.width == test.width else {
             throw DataError("training images are \(trainFile.channels)×\(trainFile.height)×\(trainFile.width) but test images are \(test.channels)×\(test.height)×\(test.width)")
         }
         let needsStatistics = (config.trainTransforms + config.evalTransforms).contains(.normalize(.auto))
-        let statistics = needsStatistics ? ChannelStatistics(of: trainFile) : nil
+        var statistics: ChannelStatistics?
+        if needsStatistics {
+            // A dataset's own validation part (appended after the training samples) is not training data.
+            if let fixedSplit, fixedSplit.trainIndices.count < trainFile.count {
+                let count = fixedSplit.trainIndices.count
+                let trainPart = try Dataset(name: trainFile.name, images: Array(trainFile.images.prefix(count * trainFile.sampleSize)),
+                                            labels: Array(trainFile.labels.prefix(count)), channels: trainFile.channels,
+                                            height: trainFile.height, width: trainFile.width, classNames: trainFile.classNames)
+                statistics = ChannelStatistics(of: trainPart)
+            } else {
+                statistics = ChannelStatistics(of: trainFile)
+            }
+        }
         let trainPipeline = try TransformPipeline(steps: config.trainTransforms, channels: trainFile.channels,
                                                   height: trainFile.height, width: trainFile.width, statistics: statistics)
         let evalPipeline = try TransformPipeline(steps: config.evalTransforms, channels: trainFile.channels,
