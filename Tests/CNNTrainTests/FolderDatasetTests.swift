@@ -55,10 +55,17 @@ final class ReportLog: @unchecked Sendable {
     @Test func decodesEveryFormatWithSortedClassesAndCaches() throws {
         let root = try FolderFixture.make(perClass: 6)
         defer { try? FileManager.default.removeItem(at: root) }
+        // Hidden files and folders are ignored; a nested folder's pictures count (torchvision walks).
+        try Data("x".utf8).write(to: root.appendingPathComponent("train/circle/.DS_Store"))
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("test/square/.thumbs"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: root.appendingPathComponent("test/square/.thumbs/a.png"))
+        let nested = root.appendingPathComponent("test/square/more")
+        try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
+        try PNGEncoder.encode(FolderFixture.picture(label: 1, variant: 1)).write(to: nested.appendingPathComponent("n.png"))
         let first = ReportLog()
         let loaded = try FolderDataset.load(root: root.path, channels: 1, height: 12, width: 12, onBadFile: .error, threads: 2,
                                             report: first.report)
-        #expect(loaded.train.count == 18 && loaded.test.count == 6 && loaded.validation == nil)
+        #expect(loaded.train.count == 18 && loaded.test.count == 7 && loaded.validation == nil)
         #expect(loaded.train.classNames == FolderFixture.classes)
         #expect(loaded.train.labels == [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2])
         // PNG and PGM are exact; the JPEG is within JPEG's error of the picture.

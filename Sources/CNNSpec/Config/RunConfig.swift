@@ -29,9 +29,6 @@ public enum DatasetName: String, Hashable, Sendable, CaseIterable {
     case folder
     /// NumPy arrays `x_train.npy`, `y_train.npy`, `x_test.npy`, `y_test.npy` in `root`.
     case npy
-
-    /// True for the datasets whose image size and channels come from the model's input, not from the files.
-    public var takesShapeFromModel: Bool { self == .folder }
 }
 
 /// What to do with an image file in a folder dataset that cannot be decoded.

@@ -51,7 +51,8 @@ public enum FolderDataset {
         }.sorted()
     }
 
-    /// Lists `root/<split>`; a class folder unknown to `train/` is an error, hidden files are ignored.
+    /// Lists `root/<split>` (class folders searched recursively); a class folder unknown to `train/` is an
+    /// error, hidden files and folders are ignored.
     public static func list(root: String, split: String, classes: [String]) throws(DataError) -> Listing {
         let folder = (root as NSString).appendingPathComponent(split)
         var listing = Listing(split: split, files: [])
@@ -61,7 +62,9 @@ public enum FolderDataset {
         }
         for (label, name) in classes.enumerated() {
             let classFolder = (folder as NSString).appendingPathComponent(name)
-            let entries = ((try? FileManager.default.contentsOfDirectory(atPath: classFolder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            // Recursive, as torchvision's make_dataset (os.walk); hidden files and folders are skipped.
+            let entries = (FileManager.default.subpaths(atPath: classFolder) ?? [])
+                .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }.sorted()
             for entry in entries {
                 let path = (classFolder as NSString).appendingPathComponent(entry)
                 let attributes = try? FileManager.default.attributesOfItem(atPath: path)
