@@ -259,6 +259,8 @@ struct NPYDatasetTests {
         let (train, test) = try NPYFile.loadDataset(root: root.path)
         #expect(train.images == Array(0..<12) && train.labels == [1, 0] && train.classNames == ["0", "1"])
         #expect(test.images == [0, 128, 255, 64, 191, 255] && test.channels == 1 && test.height == 2 && test.width == 3)
+        let data = try TrainingData.load(DataConfig(dataset: .npy, root: root.path, validationSplit: 0), seed: 0)
+        #expect(data.classNames == ["0", "1"] && data.sampleShape == [1, 2, 3] && data.test.count == 1)
     }
 
     @Test func rgbChannelsLastBecomePlanar() throws {

@@ -104,7 +104,7 @@ public enum FolderDataset {
             }
         }
         var decoded: [String: (Dataset, [String])] = [:]
-        for (listing, key) in pending {
+        for (listing, _) in pending {
             decoded[listing.split] = try decode(listing, classes: classes, channels: channels, height: height, width: width,
                                                 threads: threads, report: report)
             bad += decoded[listing.split]?.1 ?? []
