@@ -115,6 +115,20 @@ import Testing
     }
 }
 
+struct PredictionInfoTests {
+    @Test func olderCheckpointsHaveNoInfoAndDamagedEntriesAreNamed() throws {
+        #expect(try PredictionInfo(metadata: ["config_hash": "x"], path: "old.safetensors") == nil)
+        let damaged = ["cnnspec.classes": "[1, 2", "cnnspec.sample_shape": "1,28,28", "cnnspec.config": "model: m.yaml\n",
+                       "cnnspec.model_yaml": ""]
+        do {
+            _ = try PredictionInfo(metadata: damaged, path: "bad.safetensors")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("bad.safetensors") && error.description.contains("cnnspec.classes"))
+        }
+    }
+}
+
 struct PredictPreprocessingTests {
     /// A dark digit-like bar drawn small in the corner of a big white page.
     private func page() -> RasterImage {
