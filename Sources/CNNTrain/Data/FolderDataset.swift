@@ -26,6 +26,11 @@ public enum FolderDataset {
 
     /// At most this many bytes of decoded samples per split (a mistaken root must not exhaust memory).
     public static let maximumSplitBytes = 8 << 30
+    /// Files a decoding thread takes at a time: large enough to keep lock traffic negligible, small
+    /// enough to balance threads over a few thousand files.
+    static let filesPerChunk = 64
+    /// The progress line is redrawn every this many chunks (about a thousand images).
+    static let chunksPerProgressLine = 16
 
     /// The class folder names of `root/train`, sorted.
     public static func classNames(root: String) throws(DataError) -> [String] {
@@ -147,7 +152,7 @@ public enum FolderDataset {
         let conversion = SampleConversion(channels: channels, height: height, width: width, invert: false)
         let files = listing.files
         let started = Date()
-        let chunk = 64
+        let chunk = filesPerChunk
         let chunks = (count + chunk - 1) / chunk
         let split = listing.split
         let workers = max(1, min(threads, chunks))
@@ -173,7 +178,7 @@ public enum FolderDataset {
                     }
                 }
                 let done = work.finishChunk()
-                if done % 16 == 0 || done == chunks {
+                if done % chunksPerProgressLine == 0 || done == chunks {
                     let images = min(count, done * chunk)
                     let rate = Double(images) / max(Date().timeIntervalSince(started), 1e-6)
                     report("decoding \(split): \(images)/\(count) images, \(Int(rate)) images/s\r")

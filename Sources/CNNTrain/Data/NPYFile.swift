@@ -24,6 +24,8 @@ public enum NPYFile {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
     /// Larger headers are refused (NumPy writes a few hundred bytes).
     static let maximumHeaderBytes = 1 << 20
+    /// Larger files are refused before they are read (float64 images of a few GiB decoded to uint8).
+    static let maximumFileBytes = 16 << 30
 
     /// Parses the header of `bytes` (the whole file); `path` names it in errors.
     public static func header(_ bytes: [UInt8], path: String) throws(DataError) -> Header {
@@ -105,12 +107,14 @@ public enum NPYFile {
 
     /// Reads `path` (refusing files over `maximumFileBytes` before reading).
     static func read(path: String) throws(DataError) -> (Header, [UInt8]) {
+        let missing = DataError("\(path): cannot read the file (missing or not readable)",
+                                hint: "an npy dataset needs x_train.npy, y_train.npy, x_test.npy and y_test.npy in data.root")
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        guard let size = (attributes?[.size] as? NSNumber)?.intValue, let data = FileManager.default.contents(atPath: path) else {
-            throw DataError("\(path): cannot read the file (missing or not readable)",
-                            hint: "an npy dataset needs x_train.npy, y_train.npy, x_test.npy and y_test.npy in data.root")
+        guard let size = (attributes?[.size] as? NSNumber)?.intValue else { throw missing }
+        guard size <= maximumFileBytes else {
+            throw DataError("\(path): \(size) bytes is larger than the \(maximumFileBytes >> 30) GiB cnnspec loads")
         }
-        guard size <= FolderDataset.maximumSplitBytes * 8 else { throw DataError("\(path): \(size) bytes is too large to load") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw missing }
         let bytes = [UInt8](data)
         return (try header(bytes, path: path), bytes)
     }
