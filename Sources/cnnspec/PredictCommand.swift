@@ -10,16 +10,13 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Classify PNG, JPEG, PGM/PPM or BMP images with a trained checkpoint or run folder.",
         discussion: """
-            cnnspec predict RUN_DIR IMAGE…              (uses RUN_DIR/best.safetensors, else last.safetensors)
-            cnnspec predict --checkpoint FILE IMAGE…    (or: cnnspec predict FILE.safetensors IMAGE…)
-            cnnspec predict CONFIG --checkpoint FILE IMAGE…   (older checkpoints: model and classes from the config's data)
+            cnnspec predict RUN_DIR IMAGE…  uses RUN_DIR/best.safetensors, else last.safetensors.
 
-            Each image's transparency is composited onto --background, it is converted to the model's channels
-            (grey ↔ RGB), optionally inverted and centred, resized (bilinear) to the training images' size, then
-            the run's eval transforms (normalization as trained) run. --invert auto (the default) compares the
-            image's border with the training images' and inverts dark-on-light drawings for light-on-dark
-            models (MNIST), saying so. An unreadable image is reported and the others are still classified;
-            the exit status is then 1.
+            cnnspec predict --checkpoint FILE IMAGE…  (or FILE.safetensors as the first argument) needs nothing else: the checkpoint's metadata holds the model, the class names and the eval transforms.
+
+            cnnspec predict CONFIG --checkpoint FILE IMAGE…  is for checkpoints older than that metadata (loads the config's dataset).
+
+            Each image's transparency is composited onto --background; it is converted to the model's channels (grey ↔ RGB), optionally inverted and centred, resized (bilinear) to the training images' size, then the run's eval transforms (normalization as trained) run. --invert auto (the default) compares the image's border with the training images' and inverts dark-on-light drawings for light-on-dark grey models (MNIST), saying so. An unreadable image is reported and the others are still classified; the exit status is then 1.
             """)
 
     @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp).")
