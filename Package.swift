@@ -31,6 +31,13 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        /// Image decoding by the system libraries (libpng's simplified `png_image` API needs no setjmp shim).
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
         /// Counts heap allocations (overrides malloc for the process it is linked into): for `cnnspec time`
         /// and the zero-allocation tests.
         .target(name: "CAllocationCounter"),
@@ -42,7 +49,7 @@ let package = Package(
         /// on the kernels; plus the building blocks layers are made of (parameter store, wiring).
         .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
         /// Data loading, executor, training loop, checkpoints.
-        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib"], swiftSettings: hostCPU),
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: hostCPU),
         .executableTarget(
             name: "cnnspec",
             dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CNNTrain", "CAllocationCounter",

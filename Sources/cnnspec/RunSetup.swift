@@ -25,7 +25,7 @@ struct RunSetup {
 
     /// Loads the data and checks that its samples and classes fit the model.
     func loadData() throws -> TrainingData {
-        let data = try TrainingData.load(config.data, seed: config.train.seed)
+        let data = try TrainingData.load(config.data, seed: config.train.seed, modelInput: graph.inputShape.dimensions)
         let input = graph.inputShape.dimensions
         guard data.sampleShape == input else {
             var hint = "change the model's input or the transforms"

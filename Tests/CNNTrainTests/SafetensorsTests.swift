@@ -55,10 +55,10 @@ private let sample: [String: SafetensorsFile.Tensor] = [
     } throws: { error in "\(error)".contains("not valid JSON") }
     var wrongType = try SafetensorsFile.encode(tensors: ["a": .init(shape: [1], data: [1])], metadata: [:])
     let text = String(decoding: wrongType, as: UTF8.self)
-    wrongType = Data(text.replacingOccurrences(of: "F32", with: "F16").utf8)
+    wrongType = Data(text.replacingOccurrences(of: "\"F32\"", with: "\"C64\"").utf8)
     #expect {
         try SafetensorsFile.decode(wrongType, path: "ck.safetensors")
-    } throws: { error in "\(error)".contains("dtype F16") }
+    } throws: { error in "\(error)".contains("dtype C64") }
 }
 
 @Test func mismatchedShapeIsRejectedOnWrite() {

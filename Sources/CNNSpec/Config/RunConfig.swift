@@ -27,6 +27,18 @@ public enum DatasetName: String, Hashable, Sendable, CaseIterable {
     case mnist
     case fashionMNIST = "fashion-mnist"
     case cifar10
+    /// An image folder in torchvision's ImageFolder layout (`root/train/<class>/*.png|jpg…`, `root/test/…`).
+    case folder
+    /// NumPy arrays `x_train.npy`, `y_train.npy`, `x_test.npy`, `y_test.npy` in `root`.
+    case npy
+}
+
+/// What to do with an image file in a folder dataset that cannot be decoded.
+public enum BadFilePolicy: String, Hashable, Sendable, CaseIterable {
+    /// List every bad file and stop before training.
+    case error
+    /// List every bad file and train without them.
+    case skip
 }
 
 /// Where the data comes from and how each sample is transformed.
@@ -42,12 +54,17 @@ public struct DataConfig: Hashable, Sendable {
     public var trainTransforms: [TransformSpec]
     /// Transforms applied to validation and test samples, in order.
     public var evalTransforms: [TransformSpec]
+    /// Reshuffle the training samples every epoch; false replays the file order.
+    public var shuffle: Bool
+    /// Folder datasets: skip or refuse undecodable files.
+    public var onBadFile: BadFilePolicy
 
     public init(dataset: DatasetName = .mnist, root: String? = nil, validationSplit: Double = 0.1,
                 splitSeed: Int? = nil, trainTransforms: [TransformSpec] = [.scale],
-                evalTransforms: [TransformSpec] = [.scale]) {
+                evalTransforms: [TransformSpec] = [.scale], shuffle: Bool = true, onBadFile: BadFilePolicy = .error) {
         self.dataset = dataset; self.root = root; self.validationSplit = validationSplit
         self.splitSeed = splitSeed; self.trainTransforms = trainTransforms; self.evalTransforms = evalTransforms
+        self.shuffle = shuffle; self.onBadFile = onBadFile
     }
 }
 
@@ -111,6 +128,10 @@ public struct TrainConfig: Hashable, Sendable {
     public var layerBackends: [LayerBackend]
     /// How often resume state is saved inside an epoch, so a kill loses at most this much work.
     public var checkpointEvery: CheckpointInterval = .default
+    /// Weights to start from instead of the seeded initialisation.
+    public var initialization: InitialWeights?
+    /// Layers whose parameters stay fixed during training (fine-tuning).
+    public var freeze: [String]
 
     public init(batchSize: Int = 64, evalBatchSize: Int? = nil, length: TrainingLength = .epochs(10),
                 optimizer: OptimizerConfig = OptimizerConfig(), schedule: ScheduleConfig = ScheduleConfig(),
@@ -120,6 +141,22 @@ public struct TrainConfig: Hashable, Sendable {
         self.optimizer = optimizer; self.schedule = schedule; self.evalEveryIterations = evalEveryIterations
         self.evalEveryEpoch = evalEveryEpoch; self.seed = seed; self.threads = threads
         self.backend = backend; self.layerBackends = layerBackends
+        initialization = nil; freeze = []
+    }
+}
+
+/// `train.init`: a checkpoint whose tensors replace the initial weights.
+public struct InitialWeights: Hashable, Sendable {
+    /// The safetensors file, as given (relative to the current directory).
+    public var checkpoint: String
+    /// True: every tensor the model has must be in the file with its shape. False: missing or
+    /// mismatched tensors are listed and keep their seeded initialisation.
+    public var strict: Bool
+    /// Layers (or tensor names) not taken from the file, e.g. a new classifier `fc1`.
+    public var exclude: [String]
+
+    public init(checkpoint: String, strict: Bool = true, exclude: [String] = []) {
+        self.checkpoint = checkpoint; self.strict = strict; self.exclude = exclude
     }
 }
 

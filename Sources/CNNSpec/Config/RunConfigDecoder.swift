@@ -3,10 +3,12 @@ import Foundation
 /// Turns a run-config YAML tree into a `RunConfig`, reporting every problem with its location.
 struct RunConfigDecoder {
     static let topKeys = ["name", "model", "data", "train", "output"]
-    static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms"]
+    static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms",
+                           "shuffle", "on_bad_file"]
     static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
                             "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends",
-                            "checkpoint_every"]
+                            "checkpoint_every", "init", "freeze"]
+    static let initKeys = ["checkpoint", "strict", "exclude"]
     static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
     static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
                                "warmup_epochs", "warmup_iterations"]
@@ -59,7 +61,16 @@ struct RunConfigDecoder {
         data.validationSplit = reader.double(keys["validation_split"], path: "data.validation_split",
                                              default: 0.1, range: 0...1, excludingUpper: true)
         data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0, maximum: ConfigLimits.largestSeed)
-        let channels = data.dataset == .cifar10 ? 3 : 1
+        data.shuffle = reader.bool(keys["shuffle"], path: "data.shuffle", default: true)
+        data.onBadFile = reader.choice(keys["on_bad_file"], path: "data.on_bad_file", default: BadFilePolicy.error)
+        if (data.dataset == .folder || data.dataset == .npy) && (data.root ?? "").isEmpty {
+            reader.error("data.dataset '\(data.dataset.rawValue)' needs 'data.root', the folder holding the data",
+                         at: keys["dataset"], fallback: fileStart,
+                         hint: data.dataset == .folder ? "for example 'root: data/my-images' with train/<class>/*.png inside"
+                                                       : "for example 'root: data/arrays' with x_train.npy, y_train.npy, x_test.npy, y_test.npy")
+        }
+        // Folder and array datasets take their channel count from the files or the model: allow 1 or 3 values.
+        let channels = data.dataset == .mnist || data.dataset == .fashionMNIST ? 1 : 3
         data.trainTransforms = decodeTransforms(keys["train_transforms"], path: "data.train_transforms",
                                                 channels: channels) ?? [.scale]
         data.evalTransforms = decodeTransforms(keys["eval_transforms"], path: "data.eval_transforms",
@@ -275,7 +286,39 @@ struct RunConfigDecoder {
                              hint: "a number of iterations (500), a duration (300s, 5m, 1h; at most a week) or off")
             }
         }
+        config.initialization = decodeInit(keys["init"])
+        config.freeze = decodeNames(keys["freeze"], path: "train.freeze") ?? []
         return config
+    }
+
+    /// `train.init`: a checkpoint path, or {checkpoint, strict, exclude}.
+    private mutating func decodeInit(_ node: YAMLNode?) -> InitialWeights? {
+        guard let node, !node.isNull else { return nil }
+        if node.scalarText != nil, let path = reader.string(node, path: "train.init") {
+            return InitialWeights(checkpoint: path)
+        }
+        let keys = reader.mapping(node, path: "train.init", allowed: Self.initKeys)
+        guard case .mapping = node else { return nil }
+        guard let path = reader.string(keys["checkpoint"], path: "train.init.checkpoint"), !path.isEmpty else {
+            reader.error("'train.init' needs 'checkpoint', the safetensors file to start from", at: node, fallback: nil,
+                         hint: "for example 'init: {checkpoint: runs/base/last.safetensors, exclude: [fc1]}'")
+            return nil
+        }
+        let strict = reader.bool(keys["strict"], path: "train.init.strict", default: true)
+        let exclude = decodeNames(keys["exclude"], path: "train.init.exclude") ?? []
+        return InitialWeights(checkpoint: path, strict: strict, exclude: exclude)
+    }
+
+    /// A list of layer names (a single name is accepted as a one-item list).
+    private mutating func decodeNames(_ node: YAMLNode?, path: String) -> [String]? {
+        guard let node, !node.isNull else { return nil }
+        if node.scalarText != nil { return reader.string(node, path: path).map { [$0] } }
+        guard case .sequence(let items, _) = node else {
+            reader.error("'\(path)' must be a list of layer names, found \(node.kindDescription)", at: node, fallback: nil,
+                         hint: "for example [cnn1, cnn2]")
+            return nil
+        }
+        return items.compactMap { reader.string($0, path: path) }
     }
 
     /// Reports keys given in `keys` that the chosen variant does not use.

@@ -16,6 +16,9 @@ extension RunConfig {
             lines.append("  \(key):" + (list.isEmpty ? " []" : ""))
             lines += list.map { "    - " + yaml($0) }
         }
+        // Keys added later are written only when not at their default, so older configs keep their hash.
+        if !data.shuffle { lines.append("  shuffle: false") }
+        if data.onBadFile != .error { lines.append("  on_bad_file: \(data.onBadFile.rawValue)") }
         lines.append("train:")
         lines.append("  batch_size: \(train.batchSize)")
         lines.append("  eval_batch_size: \(train.evalBatchSize)")
@@ -60,6 +63,11 @@ extension RunConfig {
         let overrides = train.layerBackends.map { "\(JSONText.quoted($0.layer)): \($0.backend.rawValue)" }
         lines.append("  layer_backends: {\(overrides.joined(separator: ", "))}")
         lines.append("  checkpoint_every: \(train.checkpointEvery)")
+        if let initial = train.initialization {
+            lines.append("  init: {checkpoint: \(JSONText.quoted(initial.checkpoint)), strict: \(initial.strict), "
+                + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]}")
+        }
+        if !train.freeze.isEmpty { lines.append("  freeze: [\(train.freeze.map(JSONText.quoted).joined(separator: ", "))]") }
         lines.append("output:")
         lines.append("  dir: \(output.directory.map(JSONText.quoted) ?? "null")")
         let policy = output.checkpoint

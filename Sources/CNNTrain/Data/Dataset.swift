@@ -11,6 +11,8 @@ public struct Dataset: Sendable {
     public var classNames: [String]
 
     public var count: Int { labels.count }
+    /// Labels above this are refused as corrupt (no CPU classifier here has more classes).
+    public static let maximumClasses = 100_000
     public var sampleSize: Int { channels * height * width }
 
     /// Checks that `images` holds `labels.count` samples of `channels`×`height`×`width`.
@@ -31,6 +33,8 @@ public struct Dataset: Sendable {
             return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
         case .cifar10:
             return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        case .folder, .npy:
+            return []  // named by the files themselves (class folders, label values)
         }
     }
 }
@@ -40,6 +44,11 @@ public struct Dataset: Sendable {
 public struct DatasetSplit: Sendable, Equatable {
     public var trainIndices: [Int]
     public var validationIndices: [Int]
+
+    /// A fixed partition (e.g. a dataset's own `val/` folder appended after its training samples).
+    public init(trainIndices: [Int], validationIndices: [Int]) {
+        self.trainIndices = trainIndices; self.validationIndices = validationIndices
+    }
 
     public init(count: Int, validationFraction: Double, seed: UInt64) {
         guard validationFraction > 0 else {

@@ -40,6 +40,9 @@ public enum DatasetLocator {
             let train = try cifarDataset(Array(paths[0..<5]), split: "train")
             let test = try cifarDataset([paths[5]], split: "test")
             return (train, test)
+        case .folder, .npy:
+            // invariant: TrainingData.load reads these through FolderDataset / NPYDataset
+            throw DataError("the \(dataset.rawValue) dataset is read by TrainingData.load, not DatasetLocator")
         }
     }
 

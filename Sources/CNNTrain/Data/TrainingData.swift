@@ -1,5 +1,6 @@
 import CNNKernels
 import CNNSpec
+import Foundation
 
 /// Everything a run needs from its `data` config: the loaded files, the seeded split, the compiled
 /// train and eval pipelines, and loaders over them.
@@ -13,24 +14,77 @@ public struct TrainingData: Sendable {
     /// Statistics used by `normalize: auto`, when some list uses it.
     public let statistics: ChannelStatistics?
 
+    /// Reshuffle the training samples every epoch (`data.shuffle`).
+    public let shuffle: Bool
+
     public var classNames: [String] { trainFile.classNames }
     /// Shape of one transformed sample, [channels, height, width]: what the model's input must be.
     public var sampleShape: [Int] { [trainPipeline.outputChannels, trainPipeline.outputHeight, trainPipeline.outputWidth] }
 
     /// Loads the dataset named by `config`, splits it with `config.splitSeed ?? seed`, compiles both
     /// transform lists. Errors say which file is missing or malformed and how to fetch the data.
-    public static func load(_ config: DataConfig, seed: Int) throws(DataError) -> TrainingData {
-        let (train, test) = try DatasetLocator.load(config.dataset, root: config.root)
-        return try TrainingData(trainFile: train, test: test, config: config, seed: seed)
+    ///
+    /// `modelInput` ([C, H, W]) is the size folder datasets decode to (their pictures come in any size);
+    /// `report` receives decoding progress and notes (standard error by default).
+    public static func load(_ config: DataConfig, seed: Int, modelInput: [Int]? = nil,
+                            report: @escaping @Sendable (String) -> Void = TrainingData.standardErrorReport) throws(DataError) -> TrainingData {
+        switch config.dataset {
+        case .folder:
+            guard let modelInput, modelInput.count == 3, let root = config.root else {
+                throw DataError("a folder dataset takes its image size from the model's input [C, H, W], and none was given")
+            }
+            guard modelInput[0] == 1 || modelInput[0] == 3 else {
+                throw DataError("a folder dataset gives grey (1 channel) or RGB (3 channel) images, but the model's input has \(modelInput[0]) channels")
+            }
+            let loaded = try FolderDataset.load(root: root, channels: modelInput[0], height: modelInput[1], width: modelInput[2],
+                                                onBadFile: config.onBadFile, report: report)
+            guard let validation = loaded.validation else {
+                return try TrainingData(trainFile: loaded.train, test: loaded.test, config: config, seed: seed)
+            }
+            // root/val replaces the seeded split: appended after the training samples, served by index.
+            let combined = try Dataset(name: "folder train+val", images: loaded.train.images + validation.images,
+                                       labels: loaded.train.labels + validation.labels, channels: loaded.train.channels,
+                                       height: loaded.train.height, width: loaded.train.width, classNames: loaded.train.classNames)
+            let split = DatasetSplit(trainIndices: Array(0..<loaded.train.count),
+                                     validationIndices: Array(loaded.train.count..<combined.count))
+            return try TrainingData(trainFile: combined, test: loaded.test, config: config, seed: seed, fixedSplit: split)
+        case .npy:
+            guard let root = config.root else { throw DataError("an npy dataset needs data.root, the folder holding x_train.npy …") }
+            let (train, test) = try NPYFile.loadDataset(root: root)
+            return try TrainingData(trainFile: train, test: test, config: config, seed: seed)
+        case .mnist, .fashionMNIST, .cifar10:
+            let (train, test) = try DatasetLocator.load(config.dataset, root: config.root)
+            return try TrainingData(trainFile: train, test: test, config: config, seed: seed)
+        }
     }
 
-    /// Builds from datasets already in memory (tests, custom data).
-    public init(trainFile: Dataset, test: Dataset, config: DataConfig, seed: Int) throws(DataError) {
+    /// Writes progress and notes to standard error (progress lines end in `\r` and are overwritten).
+    public static let standardErrorReport: @Sendable (String) -> Void = { text in
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Builds from datasets already in memory (tests, custom data). `fixedSplit` replaces the seeded
+    /// validation split (a dataset's own validation part, appended after the training samples: then
+    /// `normalize: auto` uses the training part only).
+    public init(trainFile: Dataset, test: Dataset, config: DataConfig, seed: Int,
+                fixedSplit: DatasetSplit? = nil) throws(DataError) {
         guard trainFile.channels == test.channels, trainFile.height == test.height, trainFile.width == test.width else {
             throw DataError("training images are \(trainFile.channels)×\(trainFile.height)×\(trainFile.width) but test images are \(test.channels)×\(test.height)×\(test.width)")
         }
         let needsStatistics = (config.trainTransforms + config.evalTransforms).contains(.normalize(.auto))
-        let statistics = needsStatistics ? ChannelStatistics(of: trainFile) : nil
+        var statistics: ChannelStatistics?
+        if needsStatistics {
+            // A dataset's own validation part (appended after the training samples) is not training data.
+            if let fixedSplit, fixedSplit.trainIndices.count < trainFile.count {
+                let count = fixedSplit.trainIndices.count
+                let trainPart = try Dataset(name: trainFile.name, images: Array(trainFile.images.prefix(count * trainFile.sampleSize)),
+                                            labels: Array(trainFile.labels.prefix(count)), channels: trainFile.channels,
+                                            height: trainFile.height, width: trainFile.width, classNames: trainFile.classNames)
+                statistics = ChannelStatistics(of: trainPart)
+            } else {
+                statistics = ChannelStatistics(of: trainFile)
+            }
+        }
         let trainPipeline = try TransformPipeline(steps: config.trainTransforms, channels: trainFile.channels,
                                                   height: trainFile.height, width: trainFile.width, statistics: statistics)
         let evalPipeline = try TransformPipeline(steps: config.evalTransforms, channels: trainFile.channels,
@@ -43,8 +97,9 @@ public struct TrainingData: Sendable {
         }
         self.trainFile = trainFile; self.test = test; self.statistics = statistics
         self.trainPipeline = trainPipeline; self.evalPipeline = evalPipeline
-        split = DatasetSplit(count: trainFile.count, validationFraction: config.validationSplit,
-                             seed: UInt64(config.splitSeed ?? seed))
+        split = fixedSplit ?? DatasetSplit(count: trainFile.count, validationFraction: config.validationSplit,
+                                           seed: UInt64(config.splitSeed ?? seed))
+        shuffle = config.shuffle
     }
 
     /// `config` with `normalize: auto` replaced by the values used, for the run folder's resolved config.
@@ -55,10 +110,10 @@ public struct TrainingData: Sendable {
         return resolved
     }
 
-    /// Shuffled training batches with the train transforms.
+    /// Training batches with the train transforms, reshuffled every epoch unless `data.shuffle: false`.
     public func trainLoader(batchSize: Int, seed: Int, threadPool: ThreadPool? = nil) -> BatchLoader {
         BatchLoader(dataset: trainFile, indices: split.trainIndices, pipeline: trainPipeline, batchSize: batchSize,
-                    shuffle: true, seed: UInt64(seed), threadPool: threadPool)
+                    shuffle: shuffle, seed: UInt64(seed), threadPool: threadPool)
     }
 
     /// Validation batches in fixed order with the eval transforms; nil when `validation_split` is 0.

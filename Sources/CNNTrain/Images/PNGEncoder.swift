@@ -3,8 +3,8 @@ import Foundation
 
 /// Writes 8-bit grey or RGB PNG files (zlib-compressed, filter 0, non-interlaced).
 ///
-/// Hand-written on the zlib the package already links (CRC and deflate come from zlib), so the report
-/// needs no libpng: a PNG writer is ~40 lines once deflate and CRC-32 exist.
+/// Hand-written on zlib (CRC and deflate come from zlib): a PNG writer is ~40 lines once deflate and
+/// CRC-32 exist, and its `filter` parameter lets the tests produce every row filter for libpng to read.
 public enum PNGEncoder {
     /// The PNG file bytes of `image` (1 or 3 channels).
     public static func encode(_ image: RasterImage) -> Data { encode(image, filter: 0) }
@@ -34,19 +34,38 @@ public enum PNGEncoder {
                 case 1: predictor = left
                 case 2: predictor = up
                 case 3: predictor = (left + up) / 2
-                case 4: predictor = PNGDecoder.paeth(left, up, upLeft)
+                case 4: predictor = paeth(left, up, upLeft)
                 default: predictor = 0
                 }
                 raw[y * (rowBytes + 1) + 1 + x] = UInt8(truncatingIfNeeded: value - predictor)
             }
         }
+        appendChunk("IDAT", deflate(raw), to: &out)
+        appendChunk("IEND", Data(), to: &out)
+        return out
+    }
+
+    /// zlib-compressed `raw` (what an IDAT chunk holds).
+    static func deflate(_ raw: [UInt8]) -> Data {
         var compressedCount = compressBound(uLong(raw.count))
         var compressed = [UInt8](repeating: 0, count: Int(compressedCount))
         let status = compress2(&compressed, &compressedCount, raw, uLong(raw.count), 9)
         precondition(status == Z_OK)  // invariant: the output buffer has compressBound bytes
-        appendChunk("IDAT", Data(compressed.prefix(Int(compressedCount))), to: &out)
-        appendChunk("IEND", Data(), to: &out)
-        return out
+        return Data(compressed.prefix(Int(compressedCount)))
+    }
+
+    /// The PNG Paeth predictor.
+    static func paeth(_ left: Int, _ up: Int, _ upLeft: Int) -> Int {
+        let estimate = left + up - upLeft
+        let distanceLeft = abs(estimate - left), distanceUp = abs(estimate - up), distanceUpLeft = abs(estimate - upLeft)
+        return distanceLeft <= distanceUp && distanceLeft <= distanceUpLeft ? left : (distanceUp <= distanceUpLeft ? up : upLeft)
+    }
+
+    /// CRC-32 of `data` (zlib's, which is PNG's).
+    static func crc(_ data: Data) -> UInt32 {
+        data.withUnsafeBytes { buffer in
+            UInt32(crc32(0, buffer.bindMemory(to: Bytef.self).baseAddress, uInt(buffer.count)))
+        }
     }
 
     /// `data:image/png;base64,…` for embedding in HTML.
@@ -54,12 +73,12 @@ public enum PNGEncoder {
         "data:image/png;base64," + encode(image).base64EncodedString()
     }
 
-    private static func appendChunk(_ type: String, _ payload: Data, to out: inout Data) {
+    static func appendChunk(_ type: String, _ payload: Data, to out: inout Data) {
         out.appendBigEndian(UInt32(payload.count))
         var typed = Data(type.utf8)
         typed.append(payload)
         out.append(typed)
-        out.appendBigEndian(PNGDecoder.crc(typed))
+        out.appendBigEndian(crc(typed))
     }
 }
 

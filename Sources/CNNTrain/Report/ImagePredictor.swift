@@ -15,25 +15,29 @@ public struct ImagePredictor {
     public let conversion: SampleConversion
 
     /// `pipeline` is the eval pipeline (its input shape is the dataset's raw sample shape).
-    public init(plan: ExecutionPlan, pipeline: TransformPipeline, invert: Bool) {
+    public init(plan: ExecutionPlan, pipeline: TransformPipeline, invert: Bool, center: Bool = false) {
         self.plan = plan; self.pipeline = pipeline
         conversion = SampleConversion(channels: pipeline.inputChannels, height: pipeline.inputHeight,
-                                      width: pipeline.inputWidth, invert: invert)
+                                      width: pipeline.inputWidth, invert: invert, center: center)
     }
 
     /// Class probabilities for each image, in batches of the plan's capacity.
     public func predict(_ images: [RasterImage]) -> [Prediction] {
+        predict(images.map { conversion.sample(from: $0) })
+    }
+
+    /// Class probabilities for raw samples already in the dataset's shape (`conversion.sample(from:)`).
+    public func predict(_ samples: [[UInt8]]) -> [Prediction] {
         let classes = plan.classCount
         let probabilities = AlignedBuffer<Float>(count: plan.batchCapacity * classes)
         var scratch = [UInt8](repeating: 0, count: max(1, pipeline.scratchBytes))
         var random = SplitMix64(seed: 0)
         var results: [Prediction] = []
         var start = 0
-        while start < images.count {
-            let count = min(plan.batchCapacity, images.count - start)
+        while start < samples.count {
+            let count = min(plan.batchCapacity, samples.count - start)
             for offset in 0..<count {
-                let sample = conversion.sample(from: images[start + offset])
-                sample.withUnsafeBufferPointer { pixels in
+                samples[start + offset].withUnsafeBufferPointer { pixels in
                     scratch.withUnsafeMutableBufferPointer { work in
                         // invariant: samples and scratch are non-empty
                         pipeline.apply(pixels.baseAddress!, into: plan.input + offset * pipeline.outputCount,

@@ -45,7 +45,7 @@ public struct RunReportData: Sendable {
                 data.problems.append("no best.safetensors or last.safetensors: no test predictions")
                 return data
             }
-            let training = try TrainingData.load(config.data, seed: config.train.seed)
+            let training = try TrainingData.load(config.data, seed: config.train.seed, modelInput: graph.inputShape.dimensions)
             let batch = config.train.evalBatchSize
             try MemoryEstimate(graph: graph, batchCapacity: batch).check(batchKey: "train.eval_batch_size", model: config.modelPath)
             let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,

@@ -30,7 +30,7 @@ public enum CheckpointIO {
                 problems.append("missing tensor '\(entry.name)' \(entry.shape)")
                 continue
             }
-            guard tensor.shape.reduce(1, *) == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
+            guard tensor.data.count == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
                 problems.append("'\(entry.name)' has shape \(tensor.shape), the model needs \(entry.shape)")
                 continue
             }

@@ -22,6 +22,10 @@ public final class Trainer {
     private let totalEpochs: Int
     private let totalIterations: Int?
     private let startTime = DispatchTime.now().uptimeNanoseconds
+    /// `train.freeze`: parameters kept as they are across optimizer steps.
+    private let frozen: FrozenParameters
+    /// What `cnnspec predict` needs, stored in every checkpoint's metadata.
+    private let predictionMetadata: [String: String]
 
     /// Builds the plan for `graph` and the loaders for `data`. With `resumeFrom`, restores parameters,
     /// optimizer state and progress from a run folder's `resume.safetensors`.
@@ -38,6 +42,15 @@ public final class Trainer {
                                                               uniquingKeysWith: { _, last in last }),
                                  threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
+        frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
+        if let initialization = train.initialization, !resume {
+            let outcome = try InitialWeightsLoader.load(initialization, into: plan.parameters)
+            plan.parametersDidChange()
+            for line in outcome.lines(file: initialization.checkpoint) { reporter.line(line); folder.log(line) }
+        }
+        if !frozen.isEmpty { reporter.line("frozen: \(frozen.tensorNames.joined(separator: ", "))") }
+        predictionMetadata = PredictionInfo(config: config, data: data).metadata
+        try? PredictionInfo.writeClassNames(data.classNames, into: folder.url)
         trainLoader = data.trainLoader(batchSize: train.batchSize, seed: train.seed, threadPool: plan.pool)
         validationLoader = data.validationLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool)
         testLoader = data.testLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool)
@@ -110,7 +123,7 @@ public final class Trainer {
                     try stopDiverged(problem, iteration: progress.iteration + 1, learningRate: learningRate,
                                      checkpoints: checkpoints)
                 }
-                optimizer.step(learningRate: Float(learningRate))
+                frozen.around { optimizer.step(learningRate: Float(learningRate)) }
                 plan.parametersDidChange()
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 dataNanoseconds += t1 - t0
@@ -282,7 +295,7 @@ public final class Trainer {
 
     private var checkpointMetadata: [String: String] {
         ["config_hash": config.hash, "seed": "\(config.train.seed)", "cnnspec_version": CNNSpecVersion.string,
-         "model": config.modelPath, "config_name": config.name]
+         "model": config.modelPath, "config_name": config.name].merging(predictionMetadata) { own, _ in own }
     }
 
     private func saveCheckpoint(_ name: String, into list: inout [String]) throws {

@@ -1,0 +1,130 @@
+import CNNSpec
+import Foundation
+
+/// `train.init`: copies a checkpoint's tensors into a fresh plan before training (fine-tuning).
+///
+/// Tensors are matched by PyTorch `state_dict` name. `exclude` names layers (`fc1` drops `fc1.weight`,
+/// `fc1.bias`, …) or whole tensor names that keep their seeded initialisation — a new classifier head.
+/// With `strict`, a model tensor missing from the file or of another shape is an error naming it;
+/// without, such tensors are listed and keep their initialisation. Tensors in the file the model
+/// lacks are always listed (never an error: a backbone's checkpoint may hold more).
+public enum InitialWeightsLoader {
+    /// What was taken and what was not, for the log.
+    public struct Outcome: Sendable {
+        public var loaded: [String] = []
+        public var excluded: [String] = []
+        public var skipped: [String] = []
+        public var unused: [String] = []
+
+        /// One line per group, e.g. "init: 6 tensors from base.safetensors; excluded fc1.weight, fc1.bias".
+        public func lines(file: String) -> [String] {
+            var lines = ["init: \(loaded.count) tensor\(loaded.count == 1 ? "" : "s") from \(file)"]
+            if !excluded.isEmpty { lines.append("init: excluded (seeded initialisation): \(excluded.joined(separator: ", "))") }
+            if !skipped.isEmpty { lines.append("init: skipped (strict: false): \(skipped.joined(separator: "; "))") }
+            if !unused.isEmpty { lines.append("init: in the file but not in the model: \(unused.joined(separator: ", "))") }
+            return lines
+        }
+    }
+
+    /// True when tensor `name` belongs to layer or tensor `pattern`.
+    static func matches(_ name: String, _ pattern: String) -> Bool { name == pattern || name.hasPrefix(pattern + ".") }
+
+    /// Loads `spec.checkpoint` into `store`. Errors name the file, each offending tensor and what the model needs.
+    public static func load(_ spec: InitialWeights, into store: ParameterStore) throws(CheckpointError) -> Outcome {
+        let url = URL(fileURLWithPath: spec.checkpoint)
+        let contents = try SafetensorsFile.read(from: url)
+        let names = Set(store.entries.map(\.name))
+        for pattern in spec.exclude where !names.contains(where: { matches($0, pattern) }) {
+            throw CheckpointError(path: url.path, problem: "train.init.exclude names '\(pattern)', which is not a layer or tensor of the model "
+                + "(its layers: \(Set(store.entries.map { $0.name.split(separator: ".").dropLast().joined(separator: ".") }).sorted().joined(separator: ", ")))")
+        }
+        var outcome = Outcome()
+        var problems: [String] = []
+        for entry in store.entries {
+            if spec.exclude.contains(where: { matches(entry.name, $0) }) { outcome.excluded.append(entry.name); continue }
+            guard let tensor = contents.tensors[entry.name] else {
+                problems.append("missing tensor '\(entry.name)' \(entry.shape)")
+                continue
+            }
+            guard tensor.data.count == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
+                problems.append("'\(entry.name)' has shape \(tensor.shape) in the file, the model needs \(entry.shape)")
+                continue
+            }
+            let base = entry.isTrainable ? store.values.pointer : store.buffers.pointer
+            (base + entry.offset).update(from: tensor.data, count: entry.count)
+            outcome.loaded.append(entry.name)
+        }
+        if !problems.isEmpty {
+            if spec.strict {
+                throw CheckpointError(path: url.path, problem: problems.joined(separator: "; ")
+                    + " — set 'train.init.strict: false' to keep the seeded initialisation for these, or exclude their layers")
+            }
+            outcome.skipped = problems
+        }
+        outcome.unused = contents.tensors.keys.filter { !names.contains($0) }.sorted()
+        return outcome
+    }
+}
+
+/// `train.freeze`: layers whose parameters the optimizer must not change.
+///
+/// The optimizer updates all parameters in one vectorised pass, so freezing is done around it: the
+/// frozen ranges are copied before the step and written back after it (momentum, weight decay and
+/// Adam moments then cannot move them either). The backward pass still computes their weight
+/// gradients; skipping that work needs the executor to know which layers are frozen (see docs/run-config.md).
+public final class FrozenParameters {
+    /// (offset, count) ranges in the parameter buffer.
+    private let ranges: [(offset: Int, count: Int)]
+    private let saved: [Float]
+    private let store: ParameterStore
+    public let tensorNames: [String]
+
+    /// Errors name a frozen layer the model does not have (or one without parameters).
+    public init(layers: [String], store: ParameterStore) throws(FineTuningError) {
+        self.store = store
+        var ranges: [(Int, Int)] = []
+        var names: [String] = []
+        for layer in layers {
+            let entries = store.entries.filter { $0.isTrainable && InitialWeightsLoader.matches($0.name, layer) }
+            guard !entries.isEmpty else {
+                let layers = Set(store.entries.filter(\.isTrainable).map { $0.name.split(separator: ".").dropLast().joined(separator: ".") }).sorted()
+                throw FineTuningError("train.freeze: '\(layer)' is not a layer with parameters (layers with parameters: \(layers.joined(separator: ", ")))")
+            }
+            for entry in entries { ranges.append((entry.offset, entry.count)); names.append(entry.name) }
+        }
+        self.ranges = ranges
+        tensorNames = names
+        saved = [Float](repeating: 0, count: ranges.reduce(0) { $0 + $1.1 })
+    }
+
+    public var isEmpty: Bool { ranges.isEmpty }
+
+    /// Runs `step` (the optimizer update) and puts the frozen parameters back as they were.
+    public func around(_ step: () -> Void) {
+        guard !ranges.isEmpty else { return step() }
+        var snapshot = saved
+        var position = 0
+        snapshot.withUnsafeMutableBufferPointer { buffer in
+            for (offset, count) in ranges {
+                // invariant: buffer holds the sum of the ranges' counts
+                (buffer.baseAddress! + position).update(from: store.values.pointer + offset, count: count)
+                position += count
+            }
+        }
+        step()
+        position = 0
+        snapshot.withUnsafeBufferPointer { buffer in
+            for (offset, count) in ranges {
+                (store.values.pointer + offset).update(from: buffer.baseAddress! + position, count: count)  // invariant: as above
+                position += count
+            }
+        }
+    }
+}
+
+/// A `train.freeze` that does not fit the model.
+public struct FineTuningError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "error: " + message }
+}
