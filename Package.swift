@@ -42,7 +42,7 @@ let package = Package(
         /// and the zero-allocation tests.
         .target(name: "CAllocationCounter"),
         /// YAML model specs and run configs → validated graph with inferred shapes. No numerics.
-        .target(name: "CNNSpec", dependencies: ["CYAML"]),
+        .target(name: "CNNSpec", dependencies: ["CYAML", "CNNKernels"]),
         /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
         .target(name: "CNNKernels", swiftSettings: kernelSettings),
         /// The layer kinds, one file each: YAML keys, shape rule, parameters, and the layer that runs it

@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
             try MemoryEstimate(graph: setup.graph, batchCapacity: train.evalBatchSize)
                 .check(batchKey: "train.eval_batch_size", model: setup.config.modelPath)
             let plan = try ExecutionPlan(graph: setup.graph, batchCapacity: train.evalBatchSize,
-                                         backend: BackendRequest(train.backend == .auto ? .im2col : train.backend),
+                                         backend: train.backend == .auto ? .fixed(.im2col) : train.backend,
                                          threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
             let contents = try CheckpointIO.load(into: plan.parameters, from: URL(fileURLWithPath: checkpoint))
             plan.parametersDidChange()

@@ -41,8 +41,8 @@ struct TimeCommand: ParsableCommand {
             let train = setup.config.train
             try MemoryEstimate(graph: setup.graph, batchCapacity: train.batchSize).check(model: setup.config.modelPath)
             let plan = try ExecutionPlan(
-                graph: setup.graph, batchCapacity: train.batchSize, backend: BackendRequest(train.backend),
-                perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },
+                graph: setup.graph, batchCapacity: train.batchSize, backend: train.backend,
+                perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
                                              uniquingKeysWith: { _, last in last }),
                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
             for selection in plan.backendSelections { print("backend " + selection.summary) }

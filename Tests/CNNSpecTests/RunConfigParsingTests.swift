@@ -60,9 +60,9 @@ output:
     #expect(!config.train.evalEveryEpoch)
     #expect(config.train.seed == 1234)
     #expect(config.train.threads == 2)
-    #expect(config.train.backend == .im2col)
-    #expect(config.train.layerBackends == [LayerBackend(layer: "cnn1", backend: .direct),
-                                           LayerBackend(layer: "cnn2", backend: .toeplitz)])
+    #expect(config.train.backend == .fixed(.im2col))
+    #expect(config.train.layerBackends == [LayerBackend(layer: "cnn1", backend: .fixed(.direct)),
+                                           LayerBackend(layer: "cnn2", backend: .fixed(.toeplitz))])
     #expect(config.train.layerBackends.first?.location?.line == 28)
     #expect(config.output.directory == "runs/x")
     #expect(config.output.checkpoint == CheckpointPolicy(best: false, last: true, everyEpochs: 2))

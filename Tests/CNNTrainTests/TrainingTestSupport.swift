@@ -74,7 +74,7 @@ enum TrainingTestSupport {
     }
 
     /// Model A from models/modelA.yaml and a short SGD recipe over `data`.
-    static func modelARun(epochs: Int = 2, batch: Int = 50, backend: ConvBackend = .direct, threads: Int = 2,
+    static func modelARun(epochs: Int = 2, batch: Int = 50, backend: BackendRequest = .fixed(.direct), threads: Int = 2,
                           learningRate: Double = 0.05, checkpointEvery: String = "5m",
                           folder: URL) throws -> (config: RunConfig, graph: ModelGraph) {
         let modelPath = repository.appendingPathComponent("models/modelA.yaml").path

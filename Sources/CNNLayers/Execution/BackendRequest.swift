@@ -1,24 +1,5 @@
 import CNNKernels
-
-/// Which convolution backend a layer should use: a fixed one, or the fastest measured at start-up.
-public enum BackendRequest: Hashable, Sendable, CustomStringConvertible {
-    case fixed(ConvolutionBackendKind)
-    case auto
-
-    /// Parses `direct`, `im2col`, `toeplitz` or `auto`.
-    public init?(name: String) {
-        if name == "auto" { self = .auto; return }
-        guard let kind = ConvolutionBackendKind(rawValue: name) else { return nil }
-        self = .fixed(kind)
-    }
-
-    public var description: String {
-        switch self {
-        case .fixed(let kind): return kind.rawValue
-        case .auto: return "auto"
-        }
-    }
-}
+import CNNSpec
 
 /// What the plan chose for one convolution layer, with the start-up measurements behind an `auto` choice.
 public struct BackendSelection: Sendable {

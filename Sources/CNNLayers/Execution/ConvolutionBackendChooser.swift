@@ -1,4 +1,5 @@
 import CNNKernels
+import CNNSpec
 
 /// Builds a convolution layer's kernel on the requested backend, or for `auto` on the fastest backend
 /// measured on the layer's real shapes (backends that cannot run the geometry are skipped).

@@ -123,7 +123,7 @@ public struct TrainConfig: Hashable, Sendable {
     /// Worker threads; 0 uses every core.
     public var threads: Int
     /// Convolution backend for every conv layer unless a layer override or the model spec says otherwise.
-    public var backend: ConvBackend
+    public var backend: BackendRequest
     /// Per-layer backend overrides, in file order.
     public var layerBackends: [LayerBackend]
     /// How often resume state is saved inside an epoch, so a kill loses at most this much work.
@@ -136,7 +136,7 @@ public struct TrainConfig: Hashable, Sendable {
     public init(batchSize: Int = 64, evalBatchSize: Int? = nil, length: TrainingLength = .epochs(10),
                 optimizer: OptimizerConfig = OptimizerConfig(), schedule: ScheduleConfig = ScheduleConfig(),
                 evalEveryIterations: Int? = nil, evalEveryEpoch: Bool = true, seed: Int = 0, threads: Int = 0,
-                backend: ConvBackend = .auto, layerBackends: [LayerBackend] = []) {
+                backend: BackendRequest = .auto, layerBackends: [LayerBackend] = []) {
         self.batchSize = batchSize; self.evalBatchSize = evalBatchSize ?? batchSize; self.length = length
         self.optimizer = optimizer; self.schedule = schedule; self.evalEveryIterations = evalEveryIterations
         self.evalEveryEpoch = evalEveryEpoch; self.seed = seed; self.threads = threads
@@ -219,19 +219,14 @@ public enum TrainingLength: Hashable, Sendable {
     case iterations(Int)
 }
 
-/// How convolutions are computed.
-public enum ConvBackend: String, Hashable, Sendable, CaseIterable {
-    case direct, im2col, toeplitz, auto
-}
-
 /// A backend chosen for one named layer of the model spec.
 public struct LayerBackend: Hashable, Sendable {
     public var layer: String
-    public var backend: ConvBackend
+    public var backend: BackendRequest
     /// Where the override was written, for "no such layer" errors.
     public var location: SourceLocation?
 
-    public init(layer: String, backend: ConvBackend, location: SourceLocation? = nil) {
+    public init(layer: String, backend: BackendRequest, location: SourceLocation? = nil) {
         self.layer = layer; self.backend = backend; self.location = location
     }
 

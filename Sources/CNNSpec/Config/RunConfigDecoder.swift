@@ -256,13 +256,13 @@ struct RunConfigDecoder {
         let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
         let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0,
                                  maximum: ConfigLimits.largestThreadCount)
-        let backend = reader.choice(keys["backend"], path: "train.backend", default: ConvBackend.auto)
+        let backend = reader.choice(keys["backend"], path: "train.backend", default: BackendRequest.auto)
         var layerBackends: [LayerBackend] = []
         if let overrides = keys["layer_backends"], !overrides.isNull {
             if case .mapping(let pairs, _) = overrides {
                 for (key, value) in pairs {
                     guard let layer = key.scalarText else { continue }
-                    let chosen = reader.choice(value, path: "train.layer_backends.\(layer)", default: ConvBackend.auto)
+                    let chosen = reader.choice(value, path: "train.layer_backends.\(layer)", default: BackendRequest.auto)
                     layerBackends.append(LayerBackend(layer: layer, backend: chosen, location: key.location))
                 }
             } else {

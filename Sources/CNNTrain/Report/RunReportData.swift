@@ -49,7 +49,7 @@ public struct RunReportData: Sendable {
             let batch = config.train.evalBatchSize
             try MemoryEstimate(graph: graph, batchCapacity: batch).check(batchKey: "train.eval_batch_size", model: config.modelPath)
             let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,
-                                         backend: BackendRequest(config.train.backend == .auto ? .im2col : config.train.backend),
+                                         backend: config.train.backend == .auto ? .fixed(.im2col) : config.train.backend,
                                          threads: threads == 0 ? config.train.threads : threads,
                                          seed: UInt64(truncatingIfNeeded: config.train.seed))
             _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)

@@ -37,8 +37,8 @@ public final class Trainer {
         try MemoryEstimate(graph: graph, batchCapacity: capacity)
             .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
                    model: config.modelPath)
-        plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: BackendRequest(train.backend),
-                                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },
+        plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: train.backend,
+                                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
                                                               uniquingKeysWith: { _, last in last }),
                                  threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
@@ -371,18 +371,6 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "error: training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
                 + "the last good state is kept (resume.safetensors and checkpoints as last saved)\n"
                 + "    hint: try a smaller train.optimizer.lr, a warm-up, or normalised inputs"
-        }
-    }
-}
-
-extension BackendRequest {
-    /// The request a config's backend names.
-    public init(_ backend: ConvBackend) {
-        switch backend {
-        case .auto: self = .auto
-        case .direct: self = .fixed(.direct)
-        case .im2col: self = .fixed(.im2col)
-        case .toeplitz: self = .fixed(.toeplitz)
         }
     }
 }
