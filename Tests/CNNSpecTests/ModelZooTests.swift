@@ -27,6 +27,7 @@ import CNNLayers
         "googlenet.yaml": 6_624_904,
         "squeezenet1_1.yaml": 1_235_496,
         "alexnet-original.yaml": 60_965_224,
+        "mnist-dwsep.yaml": 49_290,
     ]
 
     @Test func everyModelFileIsCovered() throws {
@@ -41,6 +42,67 @@ import CNNLayers
         #expect(graph.totalParameters == Self.expectedParameters[file])
         #expect(graph.nodes.enumerated().allSatisfy { index, node in node.inputs.allSatisfy { $0 < index } })
         #expect(Set(graph.nodes.map(\.name)).count == graph.nodes.count)
+    }
+
+    /// Multiply-accumulates per 224×224 image, as torchvision's model docs quote them ("GFLOPS": 0.30, 0.39, 4.09,
+    /// 2.83, 1.50, 0.35), and 0.72 G for the two-group AlexNet.
+    @Test func zooMACsMatchTheQuotedFigures() throws {
+        let expected: [String: Int] = [
+            "mobilenet_v2.yaml": 300_774_272, "efficientnet_b0.yaml": 385_814_752, "resnet50.yaml": 4_089_184_256,
+            "densenet121.yaml": 2_834_161_664, "googlenet.yaml": 1_498_376_192, "squeezenet1_1.yaml": 349_151_936,
+            "alexnet-original.yaml": 724_406_816,
+        ]
+        for (file, macs) in expected {
+            let graph = try ModelSpecLoader.load(path: SpecTestSupport.modelPath(file), catalog: .standard)
+            #expect(graph.totalMACs == macs, "\(file)")
+            #expect(graph.outputShape.elementCount == 1000, "\(file)")
+        }
+    }
+
+    /// A shipped zoo file with one line replaced (the text must occur exactly once), and the line number of that line.
+    private func mutated(_ file: String, replacing original: String, with replacement: String) throws -> (yaml: String, line: Int) {
+        let text = try String(contentsOfFile: SpecTestSupport.modelPath(file), encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let hits = lines.indices.filter { lines[$0].contains(original) }
+        try #require(hits.count == 1, "'\(original)' should occur once in \(file)")
+        var edited = lines
+        edited[hits[0]] = lines[hits[0]].replacingOccurrences(of: original, with: replacement)
+        return (edited.joined(separator: "\n"), hits[0] + 1)
+    }
+
+    /// A wrong channel count inside a block is reported once, at the line of the layer in the block (not at the
+    /// block's use), naming the expanded layer — also when the block is reused through a YAML alias or nested.
+    @Test func wrongChannelCountInsideABlockIsReportedAtTheBlocksLine() throws {
+        // MobileNetV2: the inverted residual's projection conv claims 95 input channels; features.2 gives it 96.
+        let mobilenet = try mutated("mobilenet_v2.yaml", replacing: "- conv: {out: $out, kernel: 1, bias: false, name: conv.2}",
+                                    with: "- conv: {out: $out, in: 95, kernel: 1, bias: false, name: conv.2}")
+        let d1 = SpecTestSupport.diagnostics(mobilenet.yaml, file: "mobilenet_v2.yaml")
+        #expect(d1.count == 1)
+        #expect(d1.first?.location?.line == mobilenet.line)
+        #expect(d1.first?.message.contains("features.2.conv.2: in: 95 is written, but features.2.conv.1.2 gives 96 channels") == true)
+
+        // ResNet-50: the bottleneck's last conv keeps the width, so the residual add inside the block gets 64 and 256
+        // channels (the error is at the add of bottleneck_down, the first block use).
+        let resnet = try mutated("resnet50.yaml", replacing: "- conv: {out: $out, kernel: 1, bias: false, name: conv3}",
+                                 with: "- conv: {out: $width, kernel: 1, bias: false, name: conv3}")
+        let addLine = try mutated("resnet50.yaml", replacing: "- add: {from: [bn3, downsample.1], name: add}",
+                                  with: "- add: {from: [bn3, downsample.1], name: add}").line
+        let d2 = SpecTestSupport.diagnostics(resnet.yaml, file: "resnet50.yaml")
+        #expect(d2.count == 1)
+        #expect(d2.first?.location?.line == addLine)
+        #expect(d2.first?.message.contains("layer1.0.add: add needs inputs of the same shape, but layer1.0.bn3 gives 64×56×56, layer1.0.downsample.1 gives 256×56×56") == true)
+
+        // EfficientNet-B0: the squeeze-and-excitation block (nested in MBConv) expands its gate to the squeezed width,
+        // so the channel-wise multiply gets a 32-channel map and an 8-channel gate.
+        let efficientnet = try mutated("efficientnet_b0.yaml", replacing: "- conv: {out: $channels, kernel: 1, name: fc2}",
+                                       with: "- conv: {out: $squeeze, kernel: 1, name: fc2}")
+        let mulLine = try mutated("efficientnet_b0.yaml", replacing: "- mul: {from: [input, scale_activation], name: scale}",
+                                  with: "- mul: {from: [input, scale_activation], name: scale}").line
+        let d3 = SpecTestSupport.diagnostics(efficientnet.yaml, file: "efficientnet_b0.yaml")
+        #expect(d3.count == 1)
+        #expect(d3.first?.location?.line == mulLine)
+        #expect(d3.first?.message.contains("features.1.0.block.1.scale:") == true)
+        #expect(d3.first?.message.contains("32×112×112") == true && d3.first?.message.contains("8×1×1") == true)
     }
 
     @Test func modelAShapesMatchTheTutorial() throws {

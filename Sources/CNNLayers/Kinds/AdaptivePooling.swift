@@ -19,7 +19,7 @@ public struct AdaptivePoolingOperation: ExecutableOperation, Equatable {
     public var output: Pair2D
 
     public var summary: String { "out \(output)" }
-    public var jsonFields: [(key: String, value: JSONValue)] { [("output", .integers([output.height, output.width]))] }
+    public var jsonFields: [(key: String, value: JSONValue)] { [("output_size", .integers([output.height, output.width]))] }
 
     static func definition(name: String, synonyms: [String], summary: String, isMax: Bool) -> LayerDefinition {
         LayerDefinition(
