@@ -142,3 +142,39 @@ final class PoolingLayer: ExecutableLayer {
         }
     }
 }
+
+// MARK: - Export
+
+extension PoolingOperation {
+    /// ONNX `MaxPool`/`AveragePool` with `ceil_mode` and `count_include_pad`; `global_avgpool` is
+    /// `GlobalAveragePool`.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        if kindName == "global_avgpool" {
+            builder.addNode("GlobalAveragePool", inputs: [node.input], outputs: [node.output], attributes: [:])
+            return
+        }
+        var attributes: [String: ONNXAttributeValue] = [
+            "kernel_shape": .ints([kernel.height, kernel.width]), "strides": .ints([stride.height, stride.width]),
+            "pads": .ints([padding.height, padding.width, padding.height, padding.width]), "ceil_mode": .int(ceilMode ? 1 : 0)]
+        switch mode {
+        case .max:
+            builder.addNode("MaxPool", inputs: [node.input], outputs: [node.output], attributes: attributes)
+        case .average(let countIncludePad):
+            attributes["count_include_pad"] = .int(countIncludePad ? 1 : 0)
+            builder.addNode("AveragePool", inputs: [node.input], outputs: [node.output], attributes: attributes)
+        }
+    }
+
+    /// `nn.MaxPool2d`, `nn.AvgPool2d`, or `nn.AdaptiveAvgPool2d(1)` for `global_avgpool`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        if kindName == "global_avgpool" { return .call("nn.AdaptiveAvgPool2d(1)", node) }
+        let window = "kernel_size=\(PythonLiteral.pair(kernel)), stride=\(PythonLiteral.pair(stride)), "
+            + "padding=\(PythonLiteral.pair(padding)), ceil_mode=\(PythonLiteral.bool(ceilMode))"
+        switch mode {
+        case .max:
+            return .call("nn.MaxPool2d(\(window))", node)
+        case .average(let countIncludePad):
+            return .call("nn.AvgPool2d(\(window), count_include_pad=\(PythonLiteral.bool(countIncludePad)))", node)
+        }
+    }
+}
