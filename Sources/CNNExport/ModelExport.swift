@@ -27,6 +27,10 @@ public struct ExportSource {
     /// The weights to export; nil means the model's initial weights from the seed.
     public var checkpoint: URL?
 
+    public init(path: String, graph: ModelGraph, modelFile: String, config: RunConfig? = nil, checkpoint: URL? = nil) {
+        self.path = path; self.graph = graph; self.modelFile = modelFile; self.config = config; self.checkpoint = checkpoint
+    }
+
     /// Resolves `path` (a run folder holding `config.yaml`, a run config or a model file) and the checkpoint:
     /// `checkpoint` when given, else a run folder's best then last checkpoint, else none.
     public static func load(path: String, checkpoint: String?) throws -> ExportSource {
