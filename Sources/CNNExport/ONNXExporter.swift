@@ -188,7 +188,11 @@ final class ONNXModelBuilder: ONNXGraphBuilder {
         tensor.name = name
         tensor.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
         tensor.dims = shape.map(Int64.init)
+        #if _endian(little)
+        tensor.rawData = values.withUnsafeBytes { Data($0) }
+        #else
         tensor.rawData = values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) }
+        #endif
         return tensor
     }
 }
