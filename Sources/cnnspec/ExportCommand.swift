@@ -45,6 +45,9 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         guard ["onnx", "pytorch"].contains(format) else { throw ValidationError("--format must be onnx or pytorch, got '\(format)'") }
+        guard ONNXExporter.supportedOpsets.contains(opset) else {
+            throw ValidationError("--opset must be between \(ONNXExporter.supportedOpsets.lowerBound) and \(ONNXExporter.supportedOpsets.upperBound), got \(opset)")
+        }
         guard (0...Self.maximumReference).contains(reference) else {
             throw ValidationError("--reference must be between 0 and \(Self.maximumReference), got \(reference)")
         }

@@ -62,6 +62,28 @@ import Testing
         #expect(graph.node.filter { $0.opType == "Slice" }.count == 4)  // circular: two slices per axis
     }
 
+    /// ONNX's ceil mode keeps a last window starting in the padding, PyTorch's drops it: floor mode
+    /// with extra end padding gives PyTorch's size (16 → 9 with kernel 2, stride 2, padding 1).
+    @Test func ceilModeIsFloorModeWithExtraEndPadding() throws {
+        let export = try Self.export("""
+            input: [1, 16, 15]
+            layers:
+              - maxpool: {kernel: 2, stride: 2, padding: 1, ceil_mode: true, name: mp}
+              - avgpool: {kernel: 2, stride: 2, padding: 1, ceil_mode: true, name: ap}
+              - flatten
+              - linear: {out: 2, name: fc}
+            """)
+        let graph = try Onnx_ModelProto(serializedBytes: try export.onnx()).graph
+        let pools = graph.node.filter { $0.opType.hasSuffix("Pool") }
+        #expect(pools.allSatisfy { node in !node.attribute.contains { $0.name == "ceil_mode" } })
+        // mp: 16×15 → 9×8 (a window starting in the padding dropped along height); (9−1)·2 + 2 = 18 = 16 + 2.
+        #expect(pools[0].attribute.first { $0.name == "pads" }?.ints == [1, 1, 1, 1])
+        // ap with count_include_pad: the written padding is a Pad node, the overhang excluded: 9×8 → 5×5.
+        #expect(graph.node.contains { $0.opType == "Pad" })
+        #expect(pools[1].attribute.first { $0.name == "pads" }?.ints == [0, 0, 0, 0])
+        #expect(pools[1].attribute.first { $0.name == "count_include_pad" }?.i == 0)
+    }
+
     @Test func geluIsBuiltFromErfBeforeOpset20() throws {
         let export = try Self.export("""
             input: [3, 2, 2]
