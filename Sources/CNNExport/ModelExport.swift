@@ -6,10 +6,14 @@ import Foundation
 
 /// An export the user asked for that cannot be done, with what to do instead.
 public struct ExportError: Error, Sendable, CustomStringConvertible {
+    /// The file or folder the problem is about, if any (`PATH: error: …`, as cnnspec's other errors).
+    public var path: String?
     public var message: String
     public var hint: String?
-    public init(_ message: String, hint: String? = nil) { self.message = message; self.hint = hint }
-    public var description: String { "error: " + message + (hint.map { "\n    hint: \($0)" } ?? "") }
+    public init(_ message: String, path: String? = nil, hint: String? = nil) { self.path = path; self.message = message; self.hint = hint }
+    public var description: String {
+        (path.map { "\($0): " } ?? "") + "error: " + message + (hint.map { "\n    hint: \($0)" } ?? "")
+    }
 }
 
 /// What `cnnspec export` exports: a model file, a run config, or a run folder, with its weights.
@@ -36,7 +40,7 @@ public struct ExportSource {
     public static func load(path: String, checkpoint: String?) throws -> ExportSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ExportError("\(path): no such file or folder", hint: "give a run folder (runs/NAME/DATE), a run config or a model file")
+            throw ExportError("no such file or folder", path: path, hint: "give a run folder (runs/NAME/DATE), a run config or a model file")
         }
         var configPath = path
         var checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
@@ -44,20 +48,20 @@ public struct ExportSource {
             let folder = URL(fileURLWithPath: path)
             configPath = folder.appendingPathComponent(RunFolder.configFile).path
             guard FileManager.default.fileExists(atPath: configPath) else {
-                throw ExportError("\(path): a folder without \(RunFolder.configFile) is not a run folder",
+                throw ExportError("a folder without \(RunFolder.configFile) is not a run folder", path: path,
                                   hint: "give the run folder `cnnspec run` printed, or a config or model file")
             }
             if checkpointURL == nil {
                 checkpointURL = runFolderCheckpoints.map { folder.appendingPathComponent($0) }
                     .first { FileManager.default.fileExists(atPath: $0.path) }
                 guard checkpointURL != nil else {
-                    throw ExportError("\(path): the run folder has no \(runFolderCheckpoints.joined(separator: " or "))",
+                    throw ExportError("the run folder has no \(runFolderCheckpoints.joined(separator: " or "))", path: path,
                                       hint: "pass --checkpoint FILE")
                 }
             }
         }
         if let checkpointURL, !FileManager.default.fileExists(atPath: checkpointURL.path) {
-            throw ExportError("\(checkpointURL.path): checkpoint not found", hint: "give a .safetensors file written by cnnspec or by safetensors.torch.save_file")
+            throw ExportError("checkpoint not found", path: checkpointURL.path, hint: "give a .safetensors file written by cnnspec or by safetensors.torch.save_file")
         }
         let document = try YAMLParser.parse(contentsOf: configPath)
         let isConfig = document["layers"] == nil && document["model"] != nil

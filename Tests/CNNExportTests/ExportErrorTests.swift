@@ -11,7 +11,7 @@ import Testing
         let missing = #expect(throws: ExportError.self) {
             try ExportSource.load(path: ExportTestFiles.model("modelA"), checkpoint: "/nonexistent/best.safetensors")
         }
-        #expect(missing?.description.contains("/nonexistent/best.safetensors: checkpoint not found") == true)
+        #expect(missing?.description.contains("/nonexistent/best.safetensors: error: checkpoint not found") == true)
     }
 
     @Test func aRunFolderWithoutCheckpointsIsExplained() throws {
