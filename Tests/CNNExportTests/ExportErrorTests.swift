@@ -25,6 +25,22 @@ import Testing
         #expect(noWeights?.description.contains("best.safetensors or last.safetensors") == true)
     }
 
+    @Test func aRunFolderExportsItsBestCheckpoint() throws {
+        let folder = try ExportTestFiles.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "model: \(ExportTestFiles.model("modelA"))\ndata: {dataset: mnist}\n".write(
+            to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let initial = try ModelExport(source: try ExportSource.load(path: ExportTestFiles.model("modelA"), checkpoint: nil))
+        var trained = initial.weights
+        trained["fc1.bias"]?.data = Array(repeating: 0.5, count: 10)
+        try SafetensorsFile.write(tensors: initial.weights, metadata: [:], to: folder.appendingPathComponent("last.safetensors"))
+        try SafetensorsFile.write(tensors: trained, metadata: [:], to: folder.appendingPathComponent("best.safetensors"))
+        let source = try ExportSource.load(path: folder.path, checkpoint: nil)
+        #expect(source.checkpoint?.lastPathComponent == "best.safetensors")
+        #expect(source.config != nil && source.graph.name == "modelA")
+        #expect(try ModelExport(source: source).weights["fc1.bias"]?.data == Array(repeating: 0.5, count: 10))
+    }
+
     @Test func aCheckpointOfAnotherModelIsRefusedNamingTensors() throws {
         let folder = try ExportTestFiles.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
