@@ -144,13 +144,15 @@ public final class ModelExport {
         if let config = source.config {
             do {
                 let data = try TrainingData.load(config.data, seed: config.train.seed)
-                if data.sampleShape == inputShape && data.test.count >= count {
+                if data.sampleShape != inputShape {
+                    origin = "pseudo-random images (\(config.data.dataset.rawValue) samples do not fit the model's input)"
+                } else if data.test.count < count {
+                    origin = "pseudo-random images (\(config.data.dataset.rawValue) has only \(data.test.count) test images)"
+                } else {
                     let loader = data.testLoader(batchSize: count, seed: config.train.seed)
                     let labels = AlignedBuffer<Int32>(count: count)
                     _ = loader.fill(batch: 0, images: plan.input, labels: labels.pointer)
                     origin = "the first \(count) \(config.data.dataset.rawValue) test images (eval transforms of \(config.configPath))"
-                } else {
-                    origin = "pseudo-random images (\(config.data.dataset.rawValue) samples do not fit the model's input)"
                 }
             } catch {
                 origin = "pseudo-random images (\(config.data.dataset.rawValue) not loadable: \(error))"
