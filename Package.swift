@@ -23,6 +23,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The runtime of the committed, protoc-generated onnx.pb.swift (no plugin at build time).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,9 +52,13 @@ let package = Package(
         .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
         /// Data loading, executor, training loop, checkpoints.
         .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: hostCPU),
+        /// Export to ONNX (protobuf, generated from onnx.proto3) and to a PyTorch module file; reference logits.
+        .target(name: "CNNExport", dependencies: ["CNNSpec", "CNNLayers", "CNNTrain",
+                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: hostCPU),
         .executableTarget(
             name: "cnnspec",
-            dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CNNTrain", "CAllocationCounter",
+            dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CNNTrain", "CNNExport", "CAllocationCounter",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hostCPU),
         .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
@@ -60,6 +66,9 @@ let package = Package(
         .target(name: "PyTorchFixtures", path: "Tests/PyTorchFixtures"),
         .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec", "CNNLayers"]),
         .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures", "CAllocationCounter"], swiftSettings: hostCPU),
+        .testTarget(name: "CNNExportTests", dependencies: ["CNNExport", "CNNTrain", "CNNSpec", "CNNLayers",
+                                                          .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                    swiftSettings: hostCPU),
         .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "CNNLayers", "PyTorchFixtures", "CAllocationCounter"],
                     swiftSettings: hostCPU),
     ]

@@ -17,7 +17,8 @@ extension ExecutableLayer {
 }
 
 /// A graph operation the executor can run: every kind's operation conforms, beside its definition.
-public protocol ExecutableOperation: LayerOperation {
+/// It refines `ExportableOperation` so that a kind without its ONNX/PyTorch mapping does not compile.
+public protocol ExecutableOperation: LayerOperation, ExportableOperation {
     /// Builds the layer over the buffers and parameters `context` wired for it, allocating its workspaces.
     func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer
     /// True when backward needs somewhere to write the input gradient even when no earlier layer

@@ -103,3 +103,92 @@ final class ActivationLayer: ExecutableLayer {
                             output: wiring.output, gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension ActivationOperation {
+    /// The opset that has `Gelu`; before it GELU is built from `Erf` (exact form) or `Tanh`.
+    static let geluOpset = 20
+    /// The opset that has `Mish`; before it, x·tanh(softplus(x)).
+    static let mishOpset = 18
+
+    /// One ONNX op where the opset has it, else the formula PyTorch documents, node by node.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        let x = node.input, out = node.output, stem = node.name
+        func unary(_ op: String, _ attributes: [String: ONNXAttributeValue] = [:]) {
+            builder.addNode(op, inputs: [x], outputs: [out], attributes: attributes)
+        }
+        switch activation {
+        case .relu: unary("Relu")
+        case .leakyRelu(let slope): unary("LeakyRelu", ["alpha": .float(slope)])
+        case .sigmoid: unary("Sigmoid")
+        case .tanh: unary("Tanh")
+        case .elu(let alpha): unary("Elu", ["alpha": .float(alpha)])
+        case .hardswish: unary("HardSwish")
+        case .hardsigmoid: unary("HardSigmoid", ["alpha": .float(1.0 / 6.0), "beta": .float(0.5)])
+        case .relu6:
+            builder.addNode("Clip", inputs: [x, builder.scalar(0, stem: stem + "_min"), builder.scalar(6, stem: stem + "_max")],
+                            outputs: [out], attributes: [:])
+        case .silu:
+            builder.apply("Mul", [x, builder.apply("Sigmoid", [x], stem: stem + "_sigmoid")], stem: stem, into: out)
+        case .gelu, .geluTanh:
+            let isTanh = activation == .geluTanh
+            if builder.opset >= Self.geluOpset {
+                unary("Gelu", ["approximate": .string(isTanh ? "tanh" : "none")])
+                return
+            }
+            // 0.5·x·(1 + erf(x/√2)), or 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+            let inner: String
+            if isTanh {
+                let cube = builder.apply("Mul", [x, builder.apply("Mul", [x, x], stem: stem + "_square")], stem: stem + "_cube")
+                let cubic = builder.apply("Mul", [cube, builder.scalar(0.044715, stem: stem + "_c")], stem: stem + "_cubic")
+                let sum = builder.apply("Add", [x, cubic], stem: stem + "_sum")
+                let scaled = builder.apply("Mul", [sum, builder.scalar(Float((2.0 / Double.pi).squareRoot()), stem: stem + "_k")],
+                                           stem: stem + "_scaled")
+                inner = builder.apply("Tanh", [scaled], stem: stem + "_tanh")
+            } else {
+                let scaled = builder.apply("Div", [x, builder.scalar(Float(2.0.squareRoot()), stem: stem + "_sqrt2")], stem: stem + "_scaled")
+                inner = builder.apply("Erf", [scaled], stem: stem + "_erf")
+            }
+            let onePlus = builder.apply("Add", [inner, builder.scalar(1, stem: stem + "_one")], stem: stem + "_one_plus")
+            let product = builder.apply("Mul", [x, onePlus], stem: stem + "_product")
+            builder.apply("Mul", [product, builder.scalar(0.5, stem: stem + "_half")], stem: stem, into: out)
+        case .mish:
+            if builder.opset >= Self.mishOpset {
+                unary("Mish")
+            } else {
+                let softplus = builder.apply("Softplus", [x], stem: stem + "_softplus")
+                builder.apply("Mul", [x, builder.apply("Tanh", [softplus], stem: stem + "_tanh")], stem: stem, into: out)
+            }
+        case .softplus(let beta, let threshold):
+            // PyTorch: x where beta·x > threshold, else log(1 + e^(beta·x))/beta.
+            let scaled = beta == 1 ? x : builder.apply("Mul", [x, builder.scalar(beta, stem: stem + "_beta")], stem: stem + "_scaled")
+            var soft = builder.apply("Softplus", [scaled], stem: stem + "_softplus")
+            if beta != 1 { soft = builder.apply("Div", [soft, builder.scalar(beta, stem: stem + "_beta_div")], stem: stem + "_divided") }
+            let above = builder.apply("Greater", [scaled, builder.scalar(threshold, stem: stem + "_threshold")], stem: stem + "_above")
+            builder.apply("Where", [above, x, soft], stem: stem, into: out)
+        }
+    }
+
+    /// The `torch.nn` activation module with its arguments.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        let module: String
+        switch activation {
+        case .relu: module = "nn.ReLU()"
+        case .leakyRelu(let slope): module = "nn.LeakyReLU(negative_slope=\(PythonLiteral.number(slope)))"
+        case .sigmoid: module = "nn.Sigmoid()"
+        case .tanh: module = "nn.Tanh()"
+        case .gelu: module = "nn.GELU()"
+        case .geluTanh: module = "nn.GELU(approximate='tanh')"
+        case .silu: module = "nn.SiLU()"
+        case .elu(let alpha): module = "nn.ELU(alpha=\(PythonLiteral.number(alpha)))"
+        case .relu6: module = "nn.ReLU6()"
+        case .hardswish: module = "nn.Hardswish()"
+        case .hardsigmoid: module = "nn.Hardsigmoid()"
+        case .mish: module = "nn.Mish()"
+        case .softplus(let beta, let threshold):
+            module = "nn.Softplus(beta=\(PythonLiteral.number(beta)), threshold=\(PythonLiteral.number(threshold)))"
+        }
+        return .call(module, node)
+    }
+}

@@ -76,3 +76,58 @@ final class AdaptivePoolingLayer: ExecutableLayer {
         }
     }
 }
+
+// MARK: - Export
+
+extension AdaptivePoolingOperation {
+    /// Output 1×1 is `GlobalAveragePool`/`GlobalMaxPool`; sizes that divide the input are a plain pool
+    /// with kernel = stride = input/output. Otherwise the windows differ in size, which no ONNX pool
+    /// expresses, so the exact windows are built: pooling is separable (the mean of equal-length row
+    /// means is the rectangle's mean; the max of maxes is the max), so each output row's window is a
+    /// `Slice` reduced over height and concatenated, then the same along width — out_h + out_w slices.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        let (_, height, width) = node.inputShape.chw
+        if output == Pair2D(square: 1) {
+            builder.addNode(isMax ? "GlobalMaxPool" : "GlobalAveragePool", inputs: [node.input], outputs: [node.output], attributes: [:])
+            return
+        }
+        if height % output.height == 0 && width % output.width == 0 {
+            let window = [height / output.height, width / output.width]
+            builder.addNode(isMax ? "MaxPool" : "AveragePool", inputs: [node.input], outputs: [node.output],
+                            attributes: ["kernel_shape": .ints(window), "strides": .ints(window)])
+            return
+        }
+        let rows = windows(axis: 2, inputSize: height, outputSize: output.height, input: node.input, builder, stem: node.name + "_rows")
+        _ = windows(axis: 3, inputSize: width, outputSize: output.width, input: rows, builder, stem: node.name + "_cols",
+                    into: node.output)
+    }
+
+    /// PyTorch's adaptive windows along one axis, each sliced and reduced, concatenated along it.
+    private func windows(axis: Int, inputSize: Int, outputSize: Int, input: String, _ builder: any ONNXGraphBuilder,
+                         stem: String, into output: String? = nil) -> String {
+        if inputSize == outputSize {
+            return output.map { builder.apply("Identity", [input], stem: stem, into: $0) } ?? input
+        }
+        var parts: [String] = []
+        for index in 0..<outputSize {
+            let start = index * inputSize / outputSize
+            let end = ((index + 1) * inputSize + outputSize - 1) / outputSize
+            let slice = builder.slice(input, axis: axis, start: start, end: end, stem: "\(stem)\(index)")
+            let reduction = isMax ? "ReduceMax" : "ReduceMean"
+            // Opset 18 moved the axes of the Reduce ops from an attribute to an input.
+            if builder.opset >= 18 {
+                parts.append(builder.apply(reduction, [slice, builder.int64Constant([axis], stem: "\(stem)\(index)_axes")],
+                                           ["keepdims": .int(1)], stem: "\(stem)\(index)_reduced"))
+            } else {
+                parts.append(builder.apply(reduction, [slice], ["axes": .ints([axis]), "keepdims": .int(1)],
+                                           stem: "\(stem)\(index)_reduced"))
+            }
+        }
+        return builder.apply("Concat", parts, ["axis": .int(axis)], stem: stem, into: output)
+    }
+
+    /// `nn.AdaptiveAvgPool2d`/`nn.AdaptiveMaxPool2d`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        .call("nn.\(isMax ? "AdaptiveMaxPool2d" : "AdaptiveAvgPool2d")(\(PythonLiteral.pair(output)))", node)
+    }
+}

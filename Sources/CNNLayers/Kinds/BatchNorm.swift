@@ -115,3 +115,20 @@ final class BatchNormLayer: ExecutableLayer {
                              gradBias: gradBias, pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension BatchNormOperation {
+    /// Inference form: `BatchNormalization` with the running statistics (ONNX's momentum is 1 − PyTorch's).
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        let inputs = try [node.input] + ["weight", "bias", "running_mean", "running_var"].map { try builder.parameter($0, of: node.name) }
+        builder.addNode("BatchNormalization", inputs: inputs, outputs: [node.output],
+                        attributes: ["epsilon": .float(eps), "momentum": .float(1 - momentum)])
+    }
+
+    /// `nn.BatchNorm2d`/`nn.BatchNorm1d` (its buffers include `num_batches_tracked`, as cnnspec's checkpoints do).
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        let className = kindName == "batchnorm1d" ? "BatchNorm1d" : "BatchNorm2d"
+        return .call("nn.\(className)(\(channels), eps=\(PythonLiteral.number(eps)), momentum=\(PythonLiteral.number(momentum)))", node)
+    }
+}

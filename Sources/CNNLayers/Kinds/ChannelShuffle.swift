@@ -52,3 +52,22 @@ final class ChannelShuffleLayer: ExecutableLayer {
                                 gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension ChannelShuffleOperation {
+    /// Reshape to [N, groups, C/groups, H, W], swap the two channel axes, reshape back (0 keeps the batch dynamic).
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        let (c, h, w) = node.inputShape.chw
+        let grouped = builder.apply("Reshape", [node.input, builder.int64Constant([0, groups, c / groups, h, w], stem: node.name + "_grouped_shape")],
+                                    stem: node.name + "_grouped")
+        let swapped = builder.apply("Transpose", [grouped], ["perm": .ints([0, 2, 1, 3, 4])], stem: node.name + "_swapped")
+        builder.apply("Reshape", [swapped, builder.int64Constant([0, c, h, w], stem: node.name + "_shape")], stem: node.name,
+                      into: node.output)
+    }
+
+    /// `nn.ChannelShuffle(groups)`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        .call("nn.ChannelShuffle(\(groups))", node)
+    }
+}

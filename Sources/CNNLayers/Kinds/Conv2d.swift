@@ -209,3 +209,76 @@ final class ConvolutionLayer: ExecutableLayer {
 
     func parametersDidChange() { kernel.prepare(weight: weight) }
 }
+
+// MARK: - Export
+
+extension Conv2dOperation {
+    /// ONNX `Conv` with pads [top, left, bottom, right], so asymmetric `same` padding is exact. A
+    /// non-zero padding mode pads first and convolves without padding: `Pad` (reflect; replicate is
+    /// `edge`), and for circular the wrapped edges are sliced and concatenated around the input, because
+    /// `Pad`'s `wrap` mode needs opset 19.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        var input = node.input
+        var pads = [paddingTop, paddingLeft, paddingBottom, paddingRight]
+        if paddingMode != .zeros && pads.contains(where: { $0 > 0 }) {
+            let (_, height, width) = node.inputShape.chw
+            switch paddingMode {
+            case .reflect, .replicate:
+                let onnxPads = builder.int64Constant([0, 0, paddingTop, paddingLeft, 0, 0, paddingBottom, paddingRight],
+                                                     stem: node.name + "_pads")
+                input = builder.apply("Pad", [input, onnxPads], ["mode": .string(paddingMode == .reflect ? "reflect" : "edge")],
+                                      stem: node.name + "_padded")
+            case .circular:
+                input = Self.wrap(input, axis: 2, before: paddingTop, after: paddingBottom, size: height, builder, stem: node.name + "_wrap_h")
+                input = Self.wrap(input, axis: 3, before: paddingLeft, after: paddingRight, size: width, builder, stem: node.name + "_wrap_w")
+            case .zeros:
+                break
+            }
+            pads = [0, 0, 0, 0]
+        }
+        var inputs = [input, try builder.parameter("weight", of: node.name)]
+        if bias { inputs.append(try builder.parameter("bias", of: node.name)) }
+        builder.addNode("Conv", inputs: inputs, outputs: [node.output], attributes: [
+            "kernel_shape": .ints([kernel.height, kernel.width]), "strides": .ints([stride.height, stride.width]),
+            "pads": .ints(pads), "dilations": .ints([dilation.height, dilation.width]), "group": .int(groups)])
+    }
+
+    /// Circular padding along `axis`: the last `before` rows, the input, the first `after` rows.
+    private static func wrap(_ input: String, axis: Int, before: Int, after: Int, size: Int, _ builder: any ONNXGraphBuilder,
+                             stem: String) -> String {
+        guard before + after > 0 else { return input }
+        var parts: [String] = []
+        if before > 0 { parts.append(builder.slice(input, axis: axis, start: size - before, end: size, stem: stem + "_before")) }
+        parts.append(input)
+        if after > 0 { parts.append(builder.slice(input, axis: axis, start: 0, end: after, stem: stem + "_after")) }
+        return builder.apply("Concat", parts, ["axis": .int(axis)], stem: stem)
+    }
+
+    /// True when the padding is PyTorch's `padding='same'` (total D·(K − 1), the odd pixel after).
+    private var isSamePadding: Bool {
+        let totalHeight = dilation.height * (kernel.height - 1), totalWidth = dilation.width * (kernel.width - 1)
+        return stride == Pair2D(square: 1) && paddingTop == totalHeight / 2 && paddingBottom == totalHeight - totalHeight / 2
+            && paddingLeft == totalWidth / 2 && paddingRight == totalWidth - totalWidth / 2
+    }
+
+    /// `nn.Conv2d`; asymmetric padding is `padding='same'` when it is that, else an `F.pad` in forward.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        var forwardInput = node.input
+        var padding: String
+        var mode = paddingMode.rawValue
+        if let symmetric = symmetricPadding {
+            padding = PythonLiteral.pair(symmetric)
+        } else if isSamePadding {
+            padding = "'same'"
+        } else {
+            padding = "0"
+            let padMode = paddingMode == .zeros ? "constant" : paddingMode.rawValue
+            forwardInput = "F.pad(\(node.input), (\(paddingLeft), \(paddingRight), \(paddingTop), \(paddingBottom)), mode='\(padMode)')"
+            mode = "zeros"
+        }
+        let module = "nn.Conv2d(\(inChannels), \(outChannels), kernel_size=\(PythonLiteral.pair(kernel)), "
+            + "stride=\(PythonLiteral.pair(stride)), padding=\(padding), dilation=\(PythonLiteral.pair(dilation)), "
+            + "groups=\(groups), bias=\(PythonLiteral.bool(bias)), padding_mode='\(mode)')"
+        return PyTorchLayer(module: module, forward: "\(node.module)(\(forwardInput))")
+    }
+}

@@ -86,3 +86,17 @@ final class DropoutLayer: ExecutableLayer {
         }
     }
 }
+
+// MARK: - Export
+
+extension DropoutOperation {
+    /// Inference form: `Identity`.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        builder.addNode("Identity", inputs: [node.input], outputs: [node.output], attributes: [:])
+    }
+
+    /// `nn.Dropout(p=…)`/`nn.Dropout2d(p=…)` (the identity once the module is in `eval()`).
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        .call("nn.\(channelWise ? "Dropout2d" : "Dropout")(p=\(PythonLiteral.number(probability)))", node)
+    }
+}

@@ -77,3 +77,25 @@ final class LinearLayer: ExecutableLayer {
                         gradWeight: gradWeight, gradBias: gradBias, gemm: gemm)
     }
 }
+
+// MARK: - Export
+
+extension LinearOperation {
+    /// `Gemm(x, weight, bias, transB: 1)` — the state_dict weight [out, in] as it is; a feature map is flattened first.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        var input = node.input
+        if node.inputShape.isImage {
+            input = builder.apply("Flatten", [input], ["axis": .int(1)], stem: node.name + "_flat")
+        }
+        var inputs = [input, try builder.parameter("weight", of: node.name)]
+        if bias { inputs.append(try builder.parameter("bias", of: node.name)) }
+        builder.addNode("Gemm", inputs: inputs, outputs: [node.output], attributes: ["transB": .int(1)])
+    }
+
+    /// `nn.Linear(in, out, bias=…)`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        let input = node.inputShape.isImage ? "torch.flatten(\(node.input), 1)" : node.input
+        return PyTorchLayer(module: "nn.Linear(\(inFeatures), \(outFeatures), bias=\(PythonLiteral.bool(bias)))",
+                            forward: "\(node.module)(\(input))")
+    }
+}

@@ -59,3 +59,39 @@ final class LocalResponseNormLayer: ExecutableLayer {
                                    gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension LocalResponseNormOperation {
+    /// ONNX `LRN` for an odd size. For an even size ONNX's window (⌊(size−1)/2⌋ channels before, ⌈…⌉
+    /// after) is PyTorch's mirrored (size/2 before), so the sum is built as PyTorch computes it: x²,
+    /// a 3-D `AveragePool` of size×1×1 over the channel axis padded size/2 before and (size−1)/2 after,
+    /// then x / (k + alpha·mean)^beta.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        let p = parameters
+        if p.size % 2 == 1 {
+            builder.addNode("LRN", inputs: [node.input], outputs: [node.output], attributes: [
+                "size": .int(p.size), "alpha": .float(p.alpha), "beta": .float(p.beta), "bias": .float(p.k)])
+            return
+        }
+        let stem = node.name
+        let square = builder.apply("Mul", [node.input, node.input], stem: stem + "_square")
+        let axis = builder.int64Constant([1], stem: stem + "_axis")
+        let volume = builder.apply("Unsqueeze", [square, axis], stem: stem + "_volume")
+        let mean = builder.apply("AveragePool", [volume], [
+            "kernel_shape": .ints([p.size, 1, 1]), "strides": .ints([1, 1, 1]),
+            "pads": .ints([p.size / 2, 0, 0, (p.size - 1) / 2, 0, 0]), "count_include_pad": .int(1)], stem: stem + "_window")
+        let sum = builder.apply("Squeeze", [mean, axis], stem: stem + "_mean")
+        let scaled = builder.apply("Mul", [sum, builder.scalar(p.alpha, stem: stem + "_alpha")], stem: stem + "_scaled")
+        let shifted = builder.apply("Add", [scaled, builder.scalar(p.k, stem: stem + "_k")], stem: stem + "_shifted")
+        let divisor = builder.apply("Pow", [shifted, builder.scalar(p.beta, stem: stem + "_beta")], stem: stem + "_divisor")
+        builder.apply("Div", [node.input, divisor], stem: stem, into: node.output)
+    }
+
+    /// `nn.LocalResponseNorm(size, alpha=…, beta=…, k=…)`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        let p = parameters
+        return .call("nn.LocalResponseNorm(\(p.size), alpha=\(PythonLiteral.number(p.alpha)), "
+            + "beta=\(PythonLiteral.number(p.beta)), k=\(PythonLiteral.number(p.k)))", node)
+    }
+}

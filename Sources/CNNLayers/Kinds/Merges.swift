@@ -147,3 +147,39 @@ final class ChannelMultiplyLayer: ExecutableLayer {
                                      gradGate: wiring.inputGradients[1], pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension MergeOperation {
+    /// `Add` (`Sum` for three or more), `Concat(axis: 1)`, or `Mul` with a vector gate reshaped to [N, C, 1, 1].
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        switch merge {
+        case .add:
+            builder.addNode(node.inputs.count == 2 ? "Add" : "Sum", inputs: node.inputs, outputs: [node.output], attributes: [:])
+        case .concat:
+            builder.addNode("Concat", inputs: node.inputs, outputs: [node.output], attributes: ["axis": .int(1)])
+        case .mul:
+            var gate = node.inputs[1]
+            if !node.inputShapes[1].isImage {
+                let channels = node.inputShapes[1].elementCount
+                gate = builder.apply("Reshape", [gate, builder.int64Constant([0, channels, 1, 1], stem: node.name + "_gate_shape")],
+                                     stem: node.name + "_gate")
+            }
+            builder.addNode("Mul", inputs: [node.inputs[0], gate], outputs: [node.output], attributes: [:])
+        }
+    }
+
+    /// No module: `a + b`, `torch.cat([a, b], 1)`, `features * gate`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        switch merge {
+        case .add:
+            return PyTorchLayer(module: nil, forward: node.inputs.joined(separator: " + "))
+        case .concat:
+            return PyTorchLayer(module: nil, forward: "torch.cat([\(node.inputs.joined(separator: ", "))], 1)")
+        case .mul:
+            let gate = node.inputShapes[1].isImage
+                ? node.inputs[1] : "\(node.inputs[1]).view(-1, \(node.inputShapes[1].elementCount), 1, 1)"
+            return PyTorchLayer(module: nil, forward: "\(node.inputs[0]) * \(gate)")
+        }
+    }
+}

@@ -69,3 +69,22 @@ final class PReLULayer: ExecutableLayer {
                        gradSlopes: gradSlopes, pool: pool)
     }
 }
+
+// MARK: - Export
+
+extension PReLUOperation {
+    /// `PRelu`; a per-channel slope [C] is reshaped to [C, 1, 1] so it broadcasts over a feature map's channels.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        var slope = try builder.parameter("weight", of: node.name)
+        if slopeCount > 1 && node.inputShape.isImage {
+            slope = builder.apply("Reshape", [slope, builder.int64Constant([slopeCount, 1, 1], stem: node.name + "_slope_shape")],
+                                  stem: node.name + "_slope")
+        }
+        builder.addNode("PRelu", inputs: [node.input, slope], outputs: [node.output], attributes: [:])
+    }
+
+    /// `nn.PReLU(num_parameters=…, init=…)`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        .call("nn.PReLU(num_parameters=\(slopeCount), init=\(PythonLiteral.number(initialSlope)))", node)
+    }
+}

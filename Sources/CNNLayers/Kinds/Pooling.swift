@@ -142,3 +142,64 @@ final class PoolingLayer: ExecutableLayer {
         }
     }
 }
+
+// MARK: - Export
+
+extension PoolingOperation {
+    /// ONNX `MaxPool`/`AveragePool`; `global_avgpool` is `GlobalAveragePool`.
+    ///
+    /// `ceil_mode` is never written: ONNX's ceil mode keeps a last window that starts in the right
+    /// padding, which PyTorch (and cnnspec) drop, so the output sizes would differ. Instead the pool runs
+    /// in floor mode with extra padding at the end that gives exactly cnnspec's output size; padding is
+    /// ignored by max and, with `count_include_pad: false`, by the average. With `count_include_pad: true`
+    /// in ceil mode PyTorch counts the written padding but not the overhang past it, so the written
+    /// padding becomes real zeros (`Pad`) and the pool excludes the extra end padding (`count_include_pad: 0`).
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        if kindName == "global_avgpool" {
+            builder.addNode("GlobalAveragePool", inputs: [node.input], outputs: [node.output], attributes: [:])
+            return
+        }
+        let (_, inHeight, inWidth) = node.inputShape.chw
+        let (_, outHeight, outWidth) = node.outputShape.chw
+        var input = node.input
+        var before = [padding.height, padding.width]
+        var countIncludePad = false
+        if case .average(let include) = mode { countIncludePad = include }
+        if ceilMode && countIncludePad {
+            if padding.height > 0 || padding.width > 0 {
+                let pads = builder.int64Constant([0, 0, padding.height, padding.width, 0, 0, padding.height, padding.width],
+                                                 stem: node.name + "_pads")
+                input = builder.apply("Pad", [input, pads], ["mode": .string("constant")], stem: node.name + "_padded")
+                before = [0, 0]
+            }
+            countIncludePad = false
+        }
+        let paddedHeight = inHeight + 2 * padding.height, paddedWidth = inWidth + 2 * padding.width
+        // Floor mode over (padded input + extra) gives the cnnspec size: (out − 1)·stride + kernel ≤ padded + extra.
+        let extraHeight = max(0, (outHeight - 1) * stride.height + kernel.height - paddedHeight)
+        let extraWidth = max(0, (outWidth - 1) * stride.width + kernel.width - paddedWidth)
+        var attributes: [String: ONNXAttributeValue] = [
+            "kernel_shape": .ints([kernel.height, kernel.width]), "strides": .ints([stride.height, stride.width]),
+            "pads": .ints([before[0], before[1], before[0] + extraHeight, before[1] + extraWidth])]
+        switch mode {
+        case .max:
+            builder.addNode("MaxPool", inputs: [input], outputs: [node.output], attributes: attributes)
+        case .average:
+            attributes["count_include_pad"] = .int(countIncludePad ? 1 : 0)
+            builder.addNode("AveragePool", inputs: [input], outputs: [node.output], attributes: attributes)
+        }
+    }
+
+    /// `nn.MaxPool2d`, `nn.AvgPool2d`, or `nn.AdaptiveAvgPool2d(1)` for `global_avgpool`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        if kindName == "global_avgpool" { return .call("nn.AdaptiveAvgPool2d(1)", node) }
+        let window = "kernel_size=\(PythonLiteral.pair(kernel)), stride=\(PythonLiteral.pair(stride)), "
+            + "padding=\(PythonLiteral.pair(padding)), ceil_mode=\(PythonLiteral.bool(ceilMode))"
+        switch mode {
+        case .max:
+            return .call("nn.MaxPool2d(\(window))", node)
+        case .average(let countIncludePad):
+            return .call("nn.AvgPool2d(\(window), count_include_pad=\(PythonLiteral.bool(countIncludePad)))", node)
+        }
+    }
+}

@@ -40,3 +40,21 @@ final class ViewLayer: ExecutableLayer {
         gradInput.update(from: wiring.outputGradient, count: batch * wiring.outputShape.elementCount)
     }
 }
+
+// MARK: - Export
+
+extension ViewOperation {
+    /// `Flatten(axis: 1)` (the identity on a vector) or `Identity`.
+    public func exportONNX(_ node: ExportNode, to builder: any ONNXGraphBuilder) throws {
+        if kindName == "flatten" && node.inputShape.isImage {
+            builder.addNode("Flatten", inputs: [node.input], outputs: [node.output], attributes: ["axis": .int(1)])
+        } else {
+            builder.addNode("Identity", inputs: [node.input], outputs: [node.output], attributes: [:])
+        }
+    }
+
+    /// `nn.Flatten()` or `nn.Identity()`.
+    public func exportPyTorch(_ node: ExportNode) throws -> PyTorchLayer {
+        .call(kindName == "flatten" ? "nn.Flatten()" : "nn.Identity()", node)
+    }
+}
