@@ -105,3 +105,12 @@ func runNamesMustBePlainFolderNames(_ name: String) throws {
         #expect(error.diagnostics.first?.message.hasPrefix("base config: cannot open") == true)
     }
 }
+
+@Test func userErrorsPrintLocatedDiagnostics() {
+    #expect(UserError("no such run folder", file: "runs/x").description == "runs/x: error: no such run folder")
+    #expect(UserError("bad", at: SourceLocation(file: "c.yaml", line: 3, column: 5), hint: "fix it").description
+        == "c.yaml:3:5: error: bad\n    hint: fix it")
+    #expect(UserError("flag").description == "error: flag")
+    let spec: any UserFacingError = SpecError([Diagnostic("a", at: nil), Diagnostic("b", at: nil)])
+    #expect(spec.diagnostics.count == 2)
+}

@@ -348,16 +348,16 @@ public final class Trainer {
 }
 
 /// Training problems that stop a run.
-public enum TrainingError: Error, CustomStringConvertible {
+public enum TrainingError: UserFacingError {
     /// The loss became non-finite or exceeded `Trainer.explosionFactor` × its first value.
     case diverged(problem: String, iteration: Int, learningRate: Double)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
         case .diverged(let problem, let iteration, let learningRate):
-            return "error: training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
-                + "the last good state is kept (resume.safetensors and checkpoints as last saved)\n"
-                + "    hint: try a smaller train.optimizer.lr, a warm-up, or normalised inputs"
+            return [Diagnostic("training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
+                                   + "the last good state is kept (resume.safetensors and checkpoints as last saved)",
+                               at: nil, hint: "try a smaller train.optimizer.lr, a warm-up, or normalised inputs")]
         }
     }
 }
