@@ -90,7 +90,8 @@ public final class Trainer {
         var checkpoints: [String] = []
         var lastSave = DispatchTime.now().uptimeNanoseconds
         let startEpoch = progress.epoch
-        epochs: for epoch in startEpoch..<totalEpochs {
+        // A resumed run whose length was shortened (`--set train.iterations=…`) may already be past the end.
+        epochs: for epoch in startEpoch..<max(startEpoch, totalEpochs) {
             trainLoader.startEpoch(epoch)
             let epochStart = DispatchTime.now().uptimeNanoseconds
             let resumingThisEpoch = epoch == startEpoch
@@ -315,6 +316,10 @@ public final class Trainer {
                 throw CheckpointError(path: url.path, problem: "optimizer state '\(name)' is missing or has the wrong size")
             }
             buffer.pointer.update(from: tensor.data, count: buffer.count)
+        }
+        guard restored.batch <= trainLoader.batchCount else {
+            throw CheckpointError(path: url.path, problem: "its progress is at batch \(restored.batch) of epoch \(restored.epoch + 1) "
+                + "but this config has \(trainLoader.batchCount) batches per epoch (was train.batch_size or the data changed?)")
         }
         optimizer.stepCount = steps
         progress = restored
