@@ -19,6 +19,19 @@ public enum CheckpointIO {
         try SafetensorsFile.write(tensors: tensors(of: store).merging(extra) { a, _ in a }, metadata: metadata, to: url)
     }
 
+    /// The product of `shape`'s dimensions, or nil when one is negative or the product overflows (a
+    /// hostile header can declare any dimensions).
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let product = count.multipliedReportingOverflow(by: dimension)
+            if product.overflow { return nil }
+            count = product.partialValue
+        }
+        return count
+    }
+
     /// Reads `url` and copies every tensor the network has into `store`. Missing tensors or wrong
     /// shapes are errors that list what the network expects. Returns the file's contents (for extra tensors).
     @discardableResult
@@ -30,7 +43,7 @@ public enum CheckpointIO {
                 problems.append("missing tensor '\(entry.name)' \(entry.shape)")
                 continue
             }
-            guard tensor.shape.reduce(1, *) == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
+            guard elementCount(tensor.shape) == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
                 problems.append("'\(entry.name)' has shape \(tensor.shape), the model needs \(entry.shape)")
                 continue
             }
