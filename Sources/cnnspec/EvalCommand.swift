@@ -49,7 +49,7 @@ struct EvalCommand: ParsableCommand {
             let loader: BatchLoader
             if split == "validation" {
                 guard let validation = data.validationLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool) else {
-                    throw UsageError("\(config): error: data.validation_split is 0, so there is no validation set")
+                    throw UserError("data.validation_split is 0, so there is no validation set", file: config)
                 }
                 loader = validation
             } else {

@@ -72,7 +72,7 @@ struct PredictCommand: ParsableCommand {
             if checkpointPath == nil {
                 let candidates = ["best.safetensors", "last.safetensors"].map { (first as NSString).appendingPathComponent($0) }
                 guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                    throw UsageError("\(first): error: not a run folder with a checkpoint (no best.safetensors or last.safetensors)")
+                    throw UserError("not a run folder with a checkpoint (no best.safetensors or last.safetensors)", file: first)
                 }
                 checkpointPath = found
             }
@@ -86,9 +86,9 @@ struct PredictCommand: ParsableCommand {
             checkpointPath = first
         }
         guard let checkpointPath else {
-            throw UsageError("error: no checkpoint: give a run folder, a .safetensors file, or --checkpoint FILE before the images")
+            throw UserError("no checkpoint: give a run folder, a .safetensors file, or --checkpoint FILE before the images")
         }
-        guard !images.isEmpty else { throw UsageError("error: give at least one image file after \(first)") }
+        guard !images.isEmpty else { throw UserError("give at least one image file after \(first)") }
         let contents = try SafetensorsFile.read(from: URL(fileURLWithPath: checkpointPath))
         if let info = try PredictionInfo(metadata: contents.metadata, path: checkpointPath), overrides.isEmpty || configPath == nil {
             let graph = try ModelSpecLoader.load(yaml: info.modelYAML, file: checkpointPath + " (stored model)", catalog: .standard)
@@ -98,8 +98,8 @@ struct PredictCommand: ParsableCommand {
                           checkpoint: checkpointPath, images: images)
         }
         guard let configPath else {
-            throw UsageError("\(checkpointPath): error: this checkpoint predates stored prediction metadata (model, classes, transforms)\n"
-                + "    hint: give the run config it was trained with: cnnspec predict CONFIG --checkpoint \(checkpointPath) IMAGE…")
+            throw UserError("this checkpoint predates stored prediction metadata (model, classes, transforms)", file: checkpointPath,
+                            hint: "give the run config it was trained with: cnnspec predict CONFIG --checkpoint \(checkpointPath) IMAGE…")
         }
         let setup = try RunSetup(configPath: configPath, overrides: overrides)
         let data = try setup.loadData()
@@ -119,7 +119,7 @@ struct PredictCommand: ParsableCommand {
             plan.parametersDidChange()
             let names = source.classNames
             guard names.count == plan.classCount else {
-                throw UsageError("\(source.checkpoint): error: \(names.count) class names but the model gives \(plan.classCount) outputs")
+                throw UserError("\(names.count) class names but the model gives \(plan.classCount) outputs", file: source.checkpoint)
             }
             let predictor = ImagePredictor(plan: plan, pipeline: source.pipeline, invert: false, center: center)
             let trainingLight = source.trainingBorder > Self.lightBorder

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNNSpec
 import CNNTrain
 import Foundation
 
@@ -33,7 +34,7 @@ struct ReportCommand: ParsableCommand {
             for path in runDirs {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw UsageError("\(path): error: no such run folder")
+                    throw UserError("no such run folder", file: path)
                 }
                 folders.append(URL(fileURLWithPath: path).standardizedFileURL)
             }

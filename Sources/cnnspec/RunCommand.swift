@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
                     return
                 }
                 guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
-                    throw UsageError("\(url.path): error: not a resumable run folder (no \(RunFolder.resumeFile))")
+                    throw UserError("not a resumable run folder (no \(RunFolder.resumeFile))", file: url.path)
                 }
                 setup = try RunSetup(configPath: url.appendingPathComponent(RunFolder.configFile).path, overrides: overrides)
                 resumeURL = url

@@ -34,13 +34,14 @@ struct RunSetup {
             } else if data.sampleShape.first != input.first {
                 hint = "the model's input has \(input[0]) channel(s), \(config.data.dataset.rawValue) images have \(data.sampleShape[0])"
             }
-            throw UsageError("\(config.configPath): error: the data gives \(data.sampleShape.map(String.init).joined(separator: "×")) samples "
-                + "but \(config.modelPath) expects input \(input.map(String.init).joined(separator: "×"))\n    hint: \(hint)")
+            throw UserError("the data gives \(data.sampleShape.map(String.init).joined(separator: "×")) samples "
+                + "but \(config.modelPath) expects input \(input.map(String.init).joined(separator: "×"))", file: config.configPath, hint: hint)
         }
         let classes = graph.outputShape.elementCount
         guard classes == data.classNames.count else {
-            throw UsageError("\(config.configPath): error: \(config.data.dataset.rawValue) has \(data.classNames.count) classes "
-                + "but the model's last layer gives \(classes) outputs\n    hint: make the last linear layer `out: \(data.classNames.count)`")
+            throw UserError("\(config.data.dataset.rawValue) has \(data.classNames.count) classes "
+                + "but the model's last layer gives \(classes) outputs", file: config.configPath,
+                            hint: "make the last linear layer `out: \(data.classNames.count)`")
         }
         return data
     }

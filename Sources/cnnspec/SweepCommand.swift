@@ -97,8 +97,8 @@ struct SweepCommand: ParsableCommand {
             } else if collect {
                 let table = plan.results(relativeTo: workingDirectory)
                 guard table.rows.contains(where: { $0.result.status != .notStarted }) else {
-                    throw UsageError("\(sweep): error: none of the \(plan.points.count) points of sweep '\(spec.name)' has a run "
-                        + "folder in \(plan.folder.path)\n    hint: run the sweep (or submit its slurm.sh) first")
+                    throw UserError("none of the \(plan.points.count) points of sweep '\(spec.name)' has a run folder in \(plan.folder.path)",
+                                    file: sweep, hint: "run the sweep (or submit its slurm.sh) first")
                 }
                 print(try plan.writeResults(table), terminator: "")
             } else {
@@ -118,7 +118,7 @@ struct SweepCommand: ParsableCommand {
                     throw ExitCode(130)
                 }
                 if !outcome.failures.isEmpty {
-                    throw UsageError("error: \(outcome.failures.count) point(s) failed; their output is in <run folder>/\(SweepRunner.logFile)")
+                    throw UserError("\(outcome.failures.count) point(s) failed; their output is in <run folder>/\(SweepRunner.logFile)")
                 }
             }
         }
@@ -128,18 +128,21 @@ struct SweepCommand: ParsableCommand {
     /// point is an error before anything runs or is submitted. Returns the configs.
     private func loadEveryPoint(_ plan: SweepPlan) throws -> [RunConfig] {
         var configs: [RunConfig] = []
-        var problems: [String] = []
+        var problems: [Diagnostic] = []
         for point in plan.points {
             do {
                 let config = try RunConfigLoader.load(path: plan.spec.basePath, overrides: point.overrides(of: plan.spec))
                 _ = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
                 configs.append(config)
+            } catch let error as SpecError {
+                problems += error.diagnostics.map { var d = $0; d.message = "point \(point.id): " + d.message; return d }
             } catch {
-                problems.append("point \(point.id): " + String(describing: error))
+                problems.append(Diagnostic("point \(point.id): \(error)", at: SourceLocation(file: plan.spec.file)))
             }
         }
         if !problems.isEmpty {
-            throw UsageError(problems.joined(separator: "\n") + "\n\(problems.count) of \(plan.points.count) points do not load")
+            throw UserError(problems + [Diagnostic("\(problems.count) of \(plan.points.count) points do not load",
+                                                   at: SourceLocation(file: plan.spec.file))])
         }
         return configs
     }
@@ -160,8 +163,8 @@ struct SweepCommand: ParsableCommand {
         if let found = candidates.first(where: { manager.fileExists(atPath: $0.appendingPathComponent(relative).path) }) {
             return found
         }
-        throw UsageError("\(spec.file): error: no sweep folder \(relative) in \(current.path) or any folder above the sweep file\n"
-            + "    hint: run `cnnspec sweep \(spec.file)` (or submit its slurm.sh) first, or run --collect from the folder it ran in")
+        throw UserError("no sweep folder \(relative) in \(current.path) or any folder above the sweep file", file: spec.file,
+                        hint: "run `cnnspec sweep \(spec.file)` (or submit its slurm.sh) first, or run --collect from the folder it ran in")
     }
 
     /// One line to standard output, unbuffered so it interleaves with the runs' progress in order.

@@ -1,23 +1,28 @@
 import ArgumentParser
+import CNNSpec
 import Foundation
 
-/// Runs a command body; any error from user input is printed as its message (never a stack trace)
+/// Runs a command body; any error from user input is printed as its diagnostics (never a stack trace)
 /// and the process exits with status 1.
+///
+/// Errors are told apart by type: every `UserFacingError` (SpecError, UserError, FileWriteError,
+/// MemoryError, TrainingError, SweepError) prints its located diagnostics. Errors of the modules that
+/// do not conform yet (DataError, CheckpointError) print their own text, which already reads
+/// `error: …` with the file.
 func reportingUserErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let exit as ExitCode {
         throw exit
+    } catch let error as SpecError {
+        printError(error.description)
+        throw ExitCode(1)
+    } catch let error as any UserFacingError {
+        printError(error.diagnostics.map(\.description).joined(separator: "\n"))
+        throw ExitCode(1)
     } catch {
-        var message = String(describing: error)
-        if !message.contains("error:") { message = "error: " + message }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        let text = String(describing: error)
+        printError(text.hasPrefix("error: ") || text.contains(": error: ") ? text : "error: " + text)
         throw ExitCode(1)
     }
-}
-
-/// A problem in how the command line combines its inputs (e.g. data that does not fit the model).
-struct UsageError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -59,3 +59,11 @@ private func imageReadError(_ bytes: [UInt8], name: String = "images") throws ->
     try MemoryEstimate(graph: graph, batchCapacity: 100).check(available: 4 * 1024 * 1024 * 1024, model: "m")
     #expect(MemoryEstimate.availableBytes().map { $0 > 0 } == true)
 }
+
+@Test func checkpointShapesWithHugeDimensionsDoNotOverflow() {
+    #expect(CheckedArithmetic.elementCount([Int.max, 2]) == nil)
+    #expect(CheckedArithmetic.elementCount([4_294_967_296, 4_294_967_296]) == nil)
+    #expect(CheckedArithmetic.elementCount([-1, 3]) == nil)
+    #expect(CheckedArithmetic.elementCount([16, 1, 5, 5]) == 400)
+    #expect(CheckedArithmetic.elementCount([]) == 1)
+}

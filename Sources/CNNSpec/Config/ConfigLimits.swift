@@ -13,8 +13,10 @@ public enum ConfigLimits {
     /// `train.batch_size`, `train.eval_batch_size`: 65,536 images per batch; the plan's memory is then
     /// checked against the machine (see MemoryEstimate) before anything is allocated.
     public static let largestBatchSize = 65_536
-    /// `train.threads`: far more than any machine's cores; 0 means all cores.
-    public static let largestThreadCount = 1_024
+    /// `train.threads`: 256, as many as the largest CPU nodes have cores; 0 means all cores. Each
+    /// thread takes a stack and per-thread kernel scratch, so a thousand threads on a small machine
+    /// exhausted its memory (or a memory cap) before training started.
+    public static let largestThreadCount = 256
     /// Pixel sizes (`resize`, `random_crop` size and padding): 16,384 pixels a side.
     public static let largestImageSide = 16_384
     /// Seeds (`train.seed`, `data.split_seed`, a sweep's `seed`): 2^53, exact in a double and in JSON.

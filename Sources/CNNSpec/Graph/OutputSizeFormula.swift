@@ -79,6 +79,17 @@ public enum CheckedArithmetic {
         return result
     }
 
+    /// The number of scalars in a tensor of `shape` (1 for `[]`), or nil when a dimension is negative or
+    /// the product overflows — shapes from files can declare anything.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0, let product = product(count, dimension) else { return nil }
+            count = product
+        }
+        return count
+    }
+
     public static func sum(_ a: Int, _ b: Int) -> Int? {
         let (value, overflow) = a.addingReportingOverflow(b)
         return overflow ? nil : value

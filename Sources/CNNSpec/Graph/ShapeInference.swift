@@ -33,7 +33,7 @@ struct ShapeInference {
             guard let result = arguments.definition.infer(arguments, context) else { return nil }
             var parameters = 0
             for declaration in result.operation.parameters where declaration.isTrainable {
-                guard let tensor = Self.elementCount(declaration.shape), let sum = CheckedArithmetic.sum(parameters, tensor) else {
+                guard let tensor = CheckedArithmetic.elementCount(declaration.shape), let sum = CheckedArithmetic.sum(parameters, tensor) else {
                     parameters = Int.max
                     break
                 }
@@ -86,15 +86,5 @@ struct ShapeInference {
             nodeOf.append(node)
         }
         return complete ? ModelGraph(name: modelName, nodes: nodes) : nil
-    }
-
-    /// The number of scalars in a tensor of `shape`, or nil when it overflows.
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var count = 1
-        for dimension in shape {
-            guard dimension >= 0, let product = CheckedArithmetic.product(count, dimension) else { return nil }
-            count = product
-        }
-        return count
     }
 }

@@ -10,6 +10,9 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
         self.column = column
     }
 
-    /// `file:line:column`, the form editors and terminals make clickable.
-    public var description: String { "\(file):\(line):\(column)" }
+    /// A whole file or folder, no position in it (line and column 0).
+    public init(file: String) { self.init(file: file, line: 0, column: 0) }
+
+    /// `file:line:column`, the form editors and terminals make clickable; just `file` for a whole file.
+    public var description: String { line > 0 ? "\(file):\(line):\(column)" : file }
 }

@@ -1,3 +1,4 @@
+import CNNSpec
 import Foundation
 
 /// Writes files so that readers see either the old file or the complete new one, never a partial write.
@@ -52,9 +53,9 @@ public enum AtomicFile {
 }
 
 /// A file that could not be written.
-public struct FileWriteError: Error, Sendable, CustomStringConvertible {
+public struct FileWriteError: UserFacingError, Sendable {
     public var path: String
     public var reason: String
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
-    public var description: String { "\(path): error: cannot write: \(reason)" }
+    public var diagnostics: [Diagnostic] { [Diagnostic("cannot write: \(reason)", at: SourceLocation(file: path))] }
 }

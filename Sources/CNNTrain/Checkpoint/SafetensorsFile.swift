@@ -34,7 +34,7 @@ public enum SafetensorsFile {
         for name in names {
             let tensor = tensors[name]!  // invariant: name comes from tensors.keys
             let count = tensor.data.count
-            guard tensor.shape.allSatisfy({ $0 >= 0 }), elementCount(tensor.shape) == count else {
+            guard tensor.shape.allSatisfy({ $0 >= 0 }), CheckedArithmetic.elementCount(tensor.shape) == count else {
                 throw CheckpointError(path: "(writing)", problem: "tensor '\(name)' has shape \(tensor.shape) but \(tensor.data.count) values")
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
@@ -82,16 +82,6 @@ public enum SafetensorsFile {
         return try decode(data, path: url.path)
     }
 
-    /// The product of `shape`, or nil when it overflows.
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var count = 1
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            if overflow { return nil }
-            count = product
-        }
-        return count
-    }
 
     /// Headers larger than this are refused before they are read (the safetensors library's own limit).
     public static let maximumHeaderBytes: UInt64 = 100_000_000

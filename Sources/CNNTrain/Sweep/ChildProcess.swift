@@ -1,4 +1,5 @@
 import Foundation
+import CNNSpec
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -71,7 +72,8 @@ enum ChildProcess {
 }
 
 /// A sweep problem that is not in the sweep file (processes, folders).
-public struct SweepError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ message: String) { description = message.contains("error:") ? message : "error: " + message }
+public struct SweepError: UserFacingError, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var diagnostics: [Diagnostic] { [Diagnostic(message, at: nil)] }
 }

@@ -81,7 +81,7 @@ public final class SweepRunner {
         do {
             try plan.writeResults(table)
         } catch {
-            throw SweepError(error.description)
+            throw SweepError("\(error.path): cannot write: \(error.reason)")
         }
         return Outcome(interrupted: stopping, failures: failures, table: table)
     }

@@ -14,8 +14,15 @@ public enum InterruptFlag {
     private static let raised = Atomic<Bool>(false)
     private static let signalNumber = Atomic<Int32>(0)
 
-    /// Installs the SIGINT and SIGTERM handlers.
+    /// Installs the SIGINT and SIGTERM handlers, and unblocks both signals: a blocked signal mask is
+    /// inherited through fork and exec, so a parent that blocks them (some launchers and test runners do)
+    /// would otherwise leave a SIGTERM pending until the run ends on its own.
     public static func install() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         for number in [SIGINT, SIGTERM] {
             signal(number) { received in
                 InterruptFlag.signalNumber.store(received, ordering: .relaxed)

@@ -118,8 +118,8 @@ public struct MemoryEstimate: Sendable, Equatable {
 }
 
 /// A plan that would not fit in memory, with the estimate and how to shrink it.
-public struct MemoryError: Error, Sendable, CustomStringConvertible {
+public struct MemoryError: UserFacingError, Sendable {
     public var message: String
     public var hint: String
-    public var description: String { "error: " + message + "\n    hint: " + hint }
+    public var diagnostics: [Diagnostic] { [Diagnostic(message, at: nil, hint: hint)] }
 }

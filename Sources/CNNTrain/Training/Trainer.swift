@@ -103,7 +103,8 @@ public final class Trainer {
         var checkpoints: [String] = []
         var lastSave = DispatchTime.now().uptimeNanoseconds
         let startEpoch = progress.epoch
-        epochs: for epoch in startEpoch..<totalEpochs {
+        // A resumed run whose length was shortened (`--set train.iterations=…`) may already be past the end.
+        epochs: for epoch in startEpoch..<max(startEpoch, totalEpochs) {
             trainLoader.startEpoch(epoch)
             let epochStart = DispatchTime.now().uptimeNanoseconds
             let resumingThisEpoch = epoch == startEpoch
@@ -329,6 +330,10 @@ public final class Trainer {
             }
             buffer.pointer.update(from: tensor.data, count: buffer.count)
         }
+        guard restored.batch <= trainLoader.batchCount else {
+            throw CheckpointError(path: url.path, problem: "its progress is at batch \(restored.batch) of epoch \(restored.epoch + 1) "
+                + "but this config has \(trainLoader.batchCount) batches per epoch (was train.batch_size or the data changed?)")
+        }
         optimizer.stepCount = steps
         progress = restored
         if restored.metricsRows >= 0 { try metrics.truncate(toRows: restored.metricsRows) }
@@ -361,16 +366,16 @@ public final class Trainer {
 }
 
 /// Training problems that stop a run.
-public enum TrainingError: Error, CustomStringConvertible {
+public enum TrainingError: UserFacingError {
     /// The loss became non-finite or exceeded `Trainer.explosionFactor` × its first value.
     case diverged(problem: String, iteration: Int, learningRate: Double)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
         case .diverged(let problem, let iteration, let learningRate):
-            return "error: training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
-                + "the last good state is kept (resume.safetensors and checkpoints as last saved)\n"
-                + "    hint: try a smaller train.optimizer.lr, a warm-up, or normalised inputs"
+            return [Diagnostic("training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
+                                   + "the last good state is kept (resume.safetensors and checkpoints as last saved)",
+                               at: nil, hint: "try a smaller train.optimizer.lr, a warm-up, or normalised inputs")]
         }
     }
 }
