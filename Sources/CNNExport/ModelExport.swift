@@ -4,76 +4,6 @@ import CNNSpec
 import CNNTrain
 import Foundation
 
-/// An export the user asked for that cannot be done, with what to do instead.
-public struct ExportError: Error, Sendable, CustomStringConvertible {
-    /// The file or folder the problem is about, if any (`PATH: error: …`, as cnnspec's other errors).
-    public var path: String?
-    public var message: String
-    public var hint: String?
-    public init(_ message: String, path: String? = nil, hint: String? = nil) { self.path = path; self.message = message; self.hint = hint }
-    public var description: String {
-        (path.map { "\($0): " } ?? "") + "error: " + message + (hint.map { "\n    hint: \($0)" } ?? "")
-    }
-}
-
-/// What `cnnspec export` exports: a model file, a run config, or a run folder, with its weights.
-public struct ExportSource {
-    /// Checkpoints a run folder is searched for, in order, when `--checkpoint` is not given.
-    public static let runFolderCheckpoints = ["best.safetensors", "last.safetensors"]
-
-    /// The path as given.
-    public var path: String
-    public var graph: ModelGraph
-    /// The model file the graph came from.
-    public var modelFile: String
-    /// The run config, when the path is a config or a run folder (its data gives reference images).
-    public var config: RunConfig?
-    /// The weights to export; nil means the model's initial weights from the seed.
-    public var checkpoint: URL?
-
-    public init(path: String, graph: ModelGraph, modelFile: String, config: RunConfig? = nil, checkpoint: URL? = nil) {
-        self.path = path; self.graph = graph; self.modelFile = modelFile; self.config = config; self.checkpoint = checkpoint
-    }
-
-    /// Resolves `path` (a run folder holding `config.yaml`, a run config or a model file) and the checkpoint:
-    /// `checkpoint` when given, else a run folder's best then last checkpoint, else none.
-    public static func load(path: String, checkpoint: String?) throws -> ExportSource {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ExportError("no such file or folder", path: path, hint: "give a run folder (runs/NAME/DATE), a run config or a model file")
-        }
-        var configPath = path
-        var checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
-        if isDirectory.boolValue {
-            let folder = URL(fileURLWithPath: path)
-            configPath = folder.appendingPathComponent(RunFolder.configFile).path
-            guard FileManager.default.fileExists(atPath: configPath) else {
-                throw ExportError("a folder without \(RunFolder.configFile) is not a run folder", path: path,
-                                  hint: "give the run folder `cnnspec run` printed, or a config or model file")
-            }
-            if checkpointURL == nil {
-                checkpointURL = runFolderCheckpoints.map { folder.appendingPathComponent($0) }
-                    .first { FileManager.default.fileExists(atPath: $0.path) }
-                guard checkpointURL != nil else {
-                    throw ExportError("the run folder has no \(runFolderCheckpoints.joined(separator: " or "))", path: path,
-                                      hint: "pass --checkpoint FILE")
-                }
-            }
-        }
-        if let checkpointURL, !FileManager.default.fileExists(atPath: checkpointURL.path) {
-            throw ExportError("checkpoint not found", path: checkpointURL.path, hint: "give a .safetensors file written by cnnspec or by safetensors.torch.save_file")
-        }
-        let document = try YAMLParser.parse(contentsOf: configPath)
-        let isConfig = document["layers"] == nil && document["model"] != nil
-        let config = isConfig ? try RunConfigLoader.load(path: configPath) : nil
-        let (graph, modelFile) = try ModelOrConfigLoader.load(path: configPath, catalog: .standard)
-        return ExportSource(path: path, graph: graph, modelFile: modelFile, config: config, checkpoint: checkpointURL)
-    }
-
-    /// The seed of the initial weights (the config's `train.seed`, else 0 as for a model file).
-    public var seed: UInt64 { UInt64(truncatingIfNeeded: config?.train.seed ?? 0) }
-}
-
 /// Reference inputs and cnnspec's logits for them, for comparing an export with cnnspec.
 public struct ReferenceBatch {
     /// [count, C, H, W] (or [count, F]).
@@ -93,12 +23,12 @@ public final class ModelExport {
     /// The range pseudo-random reference pixels are drawn from: about a normalised image's.
     public static let referencePixelRange: ClosedRange<Float> = -1...1
 
-    public let source: ExportSource
+    public let source: ModelSource
     public let plan: ExecutionPlan
 
     /// Builds the graph's plan for `referenceCount` images (at least 1), with the initial weights from the
     /// seed, then loads the checkpoint into it (mismatched tensors are errors naming them).
-    public init(source: ExportSource, referenceCount: Int = 0) throws {
+    public init(source: ModelSource, referenceCount: Int = 0) throws {
         self.source = source
         let threads = source.config?.train.threads ?? 0
         plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, referenceCount), backend: .fixed(.im2col),
@@ -120,7 +50,7 @@ public final class ModelExport {
     /// The serialized ONNX model.
     public func onnx(opset: Int = ONNXExporter.defaultOpset) throws -> Data {
         guard ONNXExporter.supportedOpsets.contains(opset) else {
-            throw ExportError("opset \(opset) is not supported",
+            throw UserError("opset \(opset) is not supported",
                               hint: "use an opset from \(ONNXExporter.supportedOpsets.lowerBound) to \(ONNXExporter.supportedOpsets.upperBound)")
         }
         let model = try ONNXExporter.model(for: source.graph, weights: weights, opset: opset, producerVersion: CNNSpecVersion.string,
@@ -158,7 +88,7 @@ public final class ModelExport {
                 origin = "pseudo-random images (\(config.data.dataset.rawValue) not loadable: \(error))"
             }
         } else {
-            origin = "pseudo-random images (a model file has no dataset)"
+            origin = "pseudo-random images (a \(source.kind.rawValue) has no dataset)"
         }
         if origin.hasPrefix("pseudo-random") {
             var generator = SplitMix64(seed: Self.referenceImageSeed)

@@ -3,23 +3,25 @@ import CNNExport
 import CNNTrain
 import Foundation
 
-/// `cnnspec export RUN_DIR|CONFIG|MODEL --format onnx|pytorch -o FILE`: the model with its weights for
+/// `cnnspec export RUN_DIR|CONFIG|MODEL|CHECKPOINT --format onnx|pytorch -o FILE`: the model with its weights for
 /// other tools. The work is in CNNExport; this file parses and prints.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Export a model and its weights to ONNX or to a PyTorch module file.",
         discussion: """
-            The source is a run folder (its best.safetensors, else last.safetensors), a run config or a model
-            file; without --checkpoint a config or model file exports its initial weights from the seed.
+            The source is a run folder (its best.safetensors, else last.safetensors), a run config, a model
+            file, or a .safetensors checkpoint alone (its metadata holds the model); without --checkpoint a
+            config or model file exports its initial weights from the seed.
               cnnspec export runs/modelA/20261123-050448 --format onnx -o modelA.onnx
               cnnspec export configs/modelA.yaml --checkpoint best.safetensors --format pytorch -o modelA.py
+              cnnspec export best.safetensors --format onnx -o modelA.onnx
             --reference N also writes N reference images and cnnspec's logits for them as .npy files beside the
             output (model.reference-inputs.npy, model.reference-logits.npy): the config's first test images, or
-            pseudo-random images for a model file. See docs/export.md.
+            pseudo-random images for a model file or checkpoint. See docs/export.md.
             """)
 
-    @Argument(help: "Run folder, run config (YAML) or model file (YAML).")
+    @Argument(help: "Run folder, run config (YAML), model file (YAML) or .safetensors checkpoint.")
     var source: String
 
     @Option(help: "Safetensors checkpoint to export (default: a run folder's best, else last; none for a config or model).")
@@ -55,7 +57,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let exportSource = try ExportSource.load(path: source, checkpoint: checkpoint)
+            let exportSource = try ModelSource.resolve(path: source, checkpoint: checkpoint)
             let export = try ModelExport(source: exportSource, referenceCount: reference)
             let url = URL(fileURLWithPath: output)
             if format == "onnx" {

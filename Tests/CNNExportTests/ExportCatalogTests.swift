@@ -1,6 +1,7 @@
 import CNNExport
 import CNNLayers
 import CNNSpec
+import CNNTrain
 import Foundation
 import Testing
 
@@ -38,7 +39,7 @@ enum ExportTestFiles {
     @Test func theAllKindsModelsExportToBothFormats() throws {
         for path in ExportTestFiles.kindsModels {
             let graph = try ModelSpecLoader.load(path: path, catalog: .standard)
-            let export = try ModelExport(source: ExportSource(path: path, graph: graph, modelFile: path))
+            let export = try ModelExport(source: ModelSource(path: path, graph: graph, modelFile: path))
             for opset in ONNXExporter.supportedOpsets {
                 let model = try ONNXExporter.model(for: graph, weights: export.weights, opset: opset)
                 #expect(model.graph.node.count >= graph.nodes.count - 1)

@@ -10,11 +10,11 @@ import Testing
 @Suite struct ONNXExportTests {
     static func export(_ yaml: String) throws -> ModelExport {
         let graph = try ModelSpecLoader.load(yaml: yaml, catalog: .standard)
-        return try ModelExport(source: ExportSource(path: "model.yaml", graph: graph, modelFile: "model.yaml"))
+        return try ModelExport(source: ModelSource(path: "model.yaml", graph: graph, modelFile: "model.yaml"))
     }
 
     @Test func modelAParsesBackWithItsNamesShapesAndWeights() throws {
-        let export = try ModelExport(source: try ExportSource.load(path: ExportTestFiles.model("modelA"), checkpoint: nil))
+        let export = try ModelExport(source: try ModelSource.resolve(path: ExportTestFiles.model("modelA"), checkpoint: nil))
         let model = try Onnx_ModelProto(serializedBytes: try export.onnx())
         #expect(model.opsetImport.map(\.version) == [Int64(ONNXExporter.defaultOpset)])
         #expect(model.irVersion == 8)
@@ -96,12 +96,12 @@ import Testing
         #expect(old.contains("Erf") && !old.contains("Gelu"))
         let new = try Onnx_ModelProto(serializedBytes: try export.onnx(opset: 20)).graph.node.map(\.opType)
         #expect(new == ["Gelu", "Flatten", "Gemm"])
-        #expect(throws: ExportError.self) { try export.onnx(opset: 16) }
+        #expect(throws: UserError.self) { try export.onnx(opset: 16) }
     }
 
     @Test func dottedNamesAndMergesKeepTheirNames() throws {
         let path = ExportTestFiles.kindsModels[1]
-        let export = try ModelExport(source: try ExportSource.load(path: path, checkpoint: nil))
+        let export = try ModelExport(source: try ModelSource.resolve(path: path, checkpoint: nil))
         let graph = try Onnx_ModelProto(serializedBytes: try export.onnx()).graph
         let sum3 = try #require(graph.node.first { $0.output == ["block.1.sum"] })
         #expect(sum3.opType == "Sum")

@@ -10,15 +10,8 @@ import Testing
     @Test func predictionsFromPictureFilesMatchTestSetEvaluation() throws {
         let folder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (train, test, isReal) = TrainingTestSupport.smallData(train: 2000, test: 300)
-        let (config, graph) = try TrainingTestSupport.modelARun(epochs: 1, folder: folder)
-        let data = try TrainingData(trainFile: train, test: test, config: config.data, seed: config.train.seed)
-        let trainer = try Trainer(config: config, graph: graph, data: data, folder: try RunFolder(url: folder),
-                                  reporter: TrainingTestSupport.quiet)
-        _ = try trainer.run()
+        let (trainer, data, test, reference, isReal) = try TrainingTestSupport.trainedModelA(folder: folder, train: 2000, test: 300)
         let plan = trainer.plan
-        let loader = data.testLoader(batchSize: plan.batchCapacity, seed: 0, threadPool: plan.pool)
-        let reference = TestPredictions.compute(plan: plan, loader: loader, classNames: data.classNames)
         #expect(reference.accuracy > 0.8, "a trained model (accuracy \(reference.accuracy), real MNIST: \(isReal))")
 
         var pictures: [RasterImage] = []

@@ -94,5 +94,19 @@ enum TrainingTestSupport {
         return (config, try ModelSpecLoader.load(path: modelPath, catalog: .standard))
     }
 
+    /// Model A trained for one epoch on `smallData(train:test:)` into `folder`, and evaluation's
+    /// predictions for the test set (the reference the predict path must reproduce).
+    static func trainedModelA(folder: URL, train: Int, test: Int, backend: BackendRequest = .fixed(.direct)) throws
+        -> (trainer: Trainer, data: TrainingData, test: Dataset, reference: TestPredictions, isReal: Bool) {
+        let (trainSet, testSet, isReal) = smallData(train: train, test: test)
+        let (config, graph) = try modelARun(epochs: 1, backend: backend, folder: folder)
+        let data = try TrainingData(trainFile: trainSet, test: testSet, config: config.data, seed: config.train.seed)
+        let trainer = try Trainer(config: config, graph: graph, data: data, folder: try RunFolder(url: folder), reporter: quiet)
+        _ = try trainer.run()
+        let plan = trainer.plan
+        let loader = data.testLoader(batchSize: plan.batchCapacity, seed: 0, threadPool: plan.pool)
+        return (trainer, data, testSet, TestPredictions.compute(plan: plan, loader: loader, classNames: data.classNames), isReal)
+    }
+
     static var quiet: ProgressReporter { ProgressReporter(isTerminal: false, plainInterval: .infinity) }
 }

@@ -1,0 +1,157 @@
+import CNNKernels
+import CNNSpec
+import Foundation
+
+/// `cnnspec predict`'s work: a `ModelSource` compiled with its checkpoint, its eval pipeline and class names
+/// (stored in the checkpoint's metadata, else from the run config's dataset), and picture files classified
+/// with `--invert`, `--center` and `--background` applied. The command only parses and prints.
+public final class CheckpointPredictor {
+    public enum Invert: String, Sendable, CaseIterable { case auto, yes, no }
+
+    /// One classified image: its classes, most probable first.
+    public struct Result: Sendable {
+        public var path: String
+        public var ranked: [(index: Int, className: String, probability: Float)]
+    }
+
+    /// The outcome of classifying files: results of the readable ones, and in order the notes (inversions)
+    /// and errors (unreadable images) to show on standard error.
+    public struct Report: Sendable {
+        public var results: [Result] = []
+        public var messages: [String] = []
+        public var failures = 0
+        public var imageCount = 0
+
+        public init(imageCount: Int = 0) { self.imageCount = imageCount }
+
+        /// `PATH: class 97.1%, class 2.0%, …`, one line per image.
+        public func text(topK: Int) -> String {
+            results.map { result in
+                "\(result.path): " + result.ranked.prefix(topK).map { "\($0.className) " + String(format: "%.1f%%", $0.probability * 100) }
+                    .joined(separator: ", ")
+            }.joined(separator: "\n")
+        }
+
+        /// A JSON array of `{"image": PATH, "top": [{"class", "index", "probability"}, …]}`.
+        public func json(topK: Int) -> String {
+            let entries = results.map { result in
+                let top = result.ranked.prefix(topK).map {
+                    "{\"class\": \(JSONText.quoted($0.className)), \"index\": \($0.index), \"probability\": \(String(format: "%.6f", $0.probability))}"
+                }
+                return "  {\"image\": \(JSONText.quoted(result.path)), \"top\": [\(top.joined(separator: ", "))]}"
+            }
+            return "[\n" + entries.joined(separator: ",\n") + "\n]"
+        }
+
+        /// The closing line when some images could not be read, else nil.
+        public var failureSummary: String? {
+            failures > 0 ? "\(failures) of \(imageCount) image\(failures == 1 ? "" : "s") could not be read; the others were classified" : nil
+        }
+    }
+
+    /// Border brightness above this (of 255) counts as a light background.
+    public static let lightBorder = 127.5
+    /// Training borders darker than this (or lighter than 255 minus it) are a clear convention to match.
+    public static let clearlyDark = 64.0
+    /// Most images classified per forward pass.
+    public static let maximumBatch = 64
+
+    public let source: ModelSource
+    public let classNames: [String]
+    /// Mean brightness of the training images' borders (0…255).
+    public let trainingBorder: Double
+    public let predictor: ImagePredictor
+
+    /// `predict`'s command-line inputs split into the source (a run folder, a `.yaml`/`.yml` config, or a
+    /// `.safetensors` file when `--checkpoint` is not given; else `--checkpoint` itself) and the images.
+    public static func splitInputs(_ inputs: [String], checkpoint: String?) throws -> (source: String, checkpoint: String?, images: [String]) {
+        guard let first = inputs.first else { throw UserError("give a run folder or checkpoint and at least one image file") }
+        var isFolder: ObjCBool = false
+        let isSource = (FileManager.default.fileExists(atPath: first, isDirectory: &isFolder) && isFolder.boolValue)
+            || first.hasSuffix(".yaml") || first.hasSuffix(".yml") || (first.hasSuffix(".safetensors") && checkpoint == nil)
+        let images = isSource ? Array(inputs.dropFirst()) : inputs
+        guard isSource || checkpoint != nil else {
+            throw UserError("no checkpoint: give a run folder, a .safetensors file, or --checkpoint FILE before the images")
+        }
+        guard !images.isEmpty else { throw UserError("give at least one image file after \(first)") }
+        return isSource ? (first, checkpoint, images) : (checkpoint!, nil, images)  // invariant: checked above
+    }
+
+    /// Compiles the source's model for `imageCount` images and loads its checkpoint. The eval transforms,
+    /// class names and training border come from the checkpoint's metadata unless `--set` overrides changed
+    /// the run config; then (and for checkpoints older than the metadata) from the config's dataset.
+    public init(source: ModelSource, imageCount: Int, center: Bool = false) throws {
+        guard let checkpoint = source.checkpoint else {
+            throw UserError("no checkpoint", file: source.path, hint: "give a run folder, a .safetensors file, or --checkpoint FILE")
+        }
+        let pipeline: TransformPipeline
+        if let info = source.predictionInfo, !source.overridden || source.config == nil {
+            pipeline = try TransformPipeline(steps: info.evalTransforms, channels: info.sampleShape[0],
+                                             height: info.sampleShape[1], width: info.sampleShape[2])
+            classNames = info.classNames; trainingBorder = info.borderMean
+        } else if let config = source.config {
+            let data = try TrainingData.load(for: config, graph: source.graph)
+            pipeline = data.evalPipeline; classNames = data.classNames
+            trainingBorder = PredictionInfo(config: config, data: data).borderMean
+        } else {
+            throw UserError("a \(source.kind.rawValue) with a checkpoint older than stored prediction metadata has no class names or eval transforms",
+                             file: source.path,
+                             hint: "give the run config it was trained with: cnnspec predict CONFIG --checkpoint \(checkpoint.path) IMAGE…")
+        }
+        self.source = source
+        let plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, min(Self.maximumBatch, imageCount)),
+                                     backend: .fixed(.im2col), threads: 0, seed: 0)
+        _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
+        plan.parametersDidChange()
+        guard classNames.count == plan.classCount else {
+            throw UserError("\(classNames.count) class names but the model gives \(plan.classCount) outputs", file: checkpoint.path)
+        }
+        predictor = ImagePredictor(plan: plan, pipeline: pipeline, invert: false, center: center)
+    }
+
+    /// Whether `--invert auto` inverts at all: only drawings-like training sets (one channel, borders clearly
+    /// dark or light) say which way round a picture should be; photos (RGB, mixed borders) never are.
+    public var autoInverts: Bool {
+        predictor.pipeline.inputChannels == 1 && (trainingBorder < Self.clearlyDark || trainingBorder > 255 - Self.clearlyDark)
+    }
+
+    /// Classifies the files; an unreadable one is an error message in the report, and the others are still classified.
+    /// `background` (0…255) replaces transparent pixels.
+    public func classify(paths: [String], invert: Invert = .auto, background: UInt8 = 255) -> Report {
+        var report = Report(imageCount: paths.count)
+        let trainingLight = trainingBorder > Self.lightBorder
+        var samples: [[UInt8]] = []
+        var readable: [String] = []
+        for path in paths {
+            let image: RasterImage
+            do {
+                image = try ImageFile.read(path: path, background: background)
+            } catch {
+                report.messages.append("\(error)")
+                report.failures += 1
+                continue
+            }
+            var conversion = predictor.conversion
+            switch invert {
+            case .yes: conversion.invert = true
+            case .no: conversion.invert = false
+            case .auto:
+                guard autoInverts else { break }
+                let border = conversion.borderMean(of: image)
+                let light = border > Self.lightBorder
+                conversion.invert = light != trainingLight
+                if conversion.invert {
+                    report.messages.append(String(format: "%@: note: %@ background (border mean %.0f) but the model was trained on %@ backgrounds (%.0f): inverting (--invert no keeps it)",
+                                                  path, light ? "light" : "dark", border, trainingLight ? "light" : "dark", trainingBorder))
+                }
+            }
+            samples.append(conversion.sample(from: image))
+            readable.append(path)
+        }
+        let names = classNames
+        report.results = zip(readable, predictor.predict(samples)).map { path, prediction in
+            Result(path: path, ranked: prediction.ranked.map { (index: $0.index, className: names[$0.index], probability: $0.probability) })
+        }
+        return report
+    }
+}
