@@ -6,9 +6,8 @@ import Foundation
 /// and the process exits with status 1.
 ///
 /// Errors are told apart by type: every `UserFacingError` (SpecError, UserError, FileWriteError,
-/// MemoryError, TrainingError, SweepError) prints its located diagnostics. Errors of the modules that
-/// do not conform yet (DataError, CheckpointError) print their own text, which already reads
-/// `error: …` with the file.
+/// MemoryError, TrainingError, SweepError, DataError, CheckpointError) prints its located diagnostics.
+/// Anything else (a system error the libraries pass through) prints its text after `error:`.
 func reportingUserErrors(_ body: () throws -> Void) throws {
     do {
         try body()

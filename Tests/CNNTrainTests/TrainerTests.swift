@@ -6,10 +6,10 @@ import Testing
 
 @Suite(.serialized) struct TrainerTests {
     private func trainer(epochs: Int = 2, folder: URL, resume: Bool = false, learningRate: Double = 0.05,
-                         checkpointEvery: String = "5m") throws -> Trainer {
+                         checkpointEvery: String = "5m", model: String = "modelA.yaml") throws -> Trainer {
         let (train, test, _) = TrainingTestSupport.smallData()
         let (config, graph) = try TrainingTestSupport.modelARun(epochs: epochs, learningRate: learningRate,
-                                                                checkpointEvery: checkpointEvery, folder: folder)
+                                                                checkpointEvery: checkpointEvery, model: model, folder: folder)
         let data = try TrainingData(trainFile: train, test: test, config: config.data, seed: config.train.seed)
         return try Trainer(config: config, graph: graph, data: data, folder: try RunFolder(url: folder),
                            reporter: TrainingTestSupport.quiet, resume: resume)
@@ -52,15 +52,17 @@ import Testing
     /// at that moment (every file is written atomically, so the copy is what a kill would leave): it
     /// loses fewer than `checkpoint_every` iterations, and metrics.csv matches too (the interrupted
     /// epoch's running loss/accuracy sums are part of the resume state).
-    @Test func interruptedOrKilledAndResumedRunEndsWhereAStraightRunEnds() throws {
+    /// Model A, and the dropout CNN (whose masks come from a generator saved in the resume state).
+    @Test(arguments: ["modelA.yaml", "dropout-cnn.yaml"])
+    func interruptedOrKilledAndResumedRunEndsWhereAStraightRunEnds(model: String) throws {
         let straight = TrainingTestSupport.temporaryFolder(), interrupted = TrainingTestSupport.temporaryFolder()
         let killed = TrainingTestSupport.temporaryFolder()
         defer { for folder in [straight, interrupted, killed] { try? FileManager.default.removeItem(at: folder) } }
         let every = 10, killAt = 23
-        _ = try trainer(folder: straight, checkpointEvery: "\(every)").run()
+        _ = try trainer(folder: straight, checkpointEvery: "\(every)", model: model).run()
         #expect(RunFolder.finishedSummary(at: straight)?.hasPrefix("test accuracy") == true)
         var calls = 0
-        let stopped = try trainer(folder: interrupted, checkpointEvery: "\(every)").run(shouldStop: {
+        let stopped = try trainer(folder: interrupted, checkpointEvery: "\(every)", model: model).run(shouldStop: {
             calls += 1
             if calls == killAt {
                 try? FileManager.default.removeItem(at: killed)
@@ -71,11 +73,11 @@ import Testing
         #expect(stopped.interrupted)
         #expect(stopped.iterations == 50)
         #expect(RunFolder.finishedSummary(at: interrupted) == nil)
-        let resumed = try trainer(folder: interrupted, resume: true, checkpointEvery: "\(every)")
+        let resumed = try trainer(folder: interrupted, resume: true, checkpointEvery: "\(every)", model: model)
         #expect(resumed.progress.iteration == 50)
         let summary = try resumed.run()
         #expect(!summary.interrupted)
-        let revived = try trainer(folder: killed, resume: true, checkpointEvery: "\(every)")
+        let revived = try trainer(folder: killed, resume: true, checkpointEvery: "\(every)", model: model)
         #expect(revived.progress.iteration == killAt / every * every, "lost \(killAt - revived.progress.iteration) iterations")
         _ = try revived.run()
         let a = try SafetensorsFile.read(from: straight.appendingPathComponent("last.safetensors"))

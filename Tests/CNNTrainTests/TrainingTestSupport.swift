@@ -75,9 +75,9 @@ enum TrainingTestSupport {
 
     /// Model A from models/modelA.yaml and a short SGD recipe over `data`.
     static func modelARun(epochs: Int = 2, batch: Int = 50, backend: BackendRequest = .fixed(.direct), threads: Int = 2,
-                          learningRate: Double = 0.05, checkpointEvery: String = "5m",
+                          learningRate: Double = 0.05, checkpointEvery: String = "5m", model: String = "modelA.yaml",
                           folder: URL) throws -> (config: RunConfig, graph: ModelGraph) {
-        let modelPath = repository.appendingPathComponent("models/modelA.yaml").path
+        let modelPath = repository.appendingPathComponent("models/" + model).path
         let yaml = """
             model: \(modelPath)
             data: {dataset: mnist, validation_split: 0.1}

@@ -23,6 +23,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s3 = splitMix()
     }
 
+    /// The four state words, so a stream can be saved and continued exactly (a resumed run).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// Continues the stream whose `state` was saved; nil unless it is four words, not all zero
+    /// (xoshiro's one invalid state).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     /// The next 64 random bits.
     @inline(__always) public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9

@@ -16,6 +16,14 @@ extension ExecutableLayer {
     public func parametersDidChange() {}
 }
 
+/// A layer that draws random numbers while training (dropout): its generator state is part of a
+/// run's resume state, so a resumed run draws exactly what an uninterrupted one would.
+public protocol RandomizedLayer: ExecutableLayer {
+    var randomState: [UInt64] { get }
+    /// Continues from a saved `randomState`; false when it is not a valid state.
+    func restoreRandomState(_ state: [UInt64]) -> Bool
+}
+
 /// A graph operation the executor can run: every kind's operation conforms, beside its definition.
 /// It refines `ExportableOperation` so that a kind without its ONNX/PyTorch mapping does not compile.
 public protocol ExecutableOperation: LayerOperation, ExportableOperation {

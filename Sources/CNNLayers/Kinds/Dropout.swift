@@ -38,7 +38,7 @@ public struct DropoutOperation: ExecutableOperation, Equatable {
 }
 
 /// Dropout or Dropout2d with its mask kept for the backward pass.
-final class DropoutLayer: ExecutableLayer {
+final class DropoutLayer: RandomizedLayer {
     private let wiring: LayerWiring
     private let probability: Float
     private let channelWise: Bool
@@ -51,6 +51,14 @@ final class DropoutLayer: ExecutableLayer {
         let perImage = channelWise ? wiring.outputShape.chw.channels : wiring.outputShape.elementCount
         mask = AlignedBuffer(count: batchCapacity * perImage)
         generator = SeededGenerator(seed: seed)
+    }
+
+    var randomState: [UInt64] { generator.state }
+
+    func restoreRandomState(_ state: [UInt64]) -> Bool {
+        guard let restored = SeededGenerator(state: state) else { return false }
+        generator = restored
+        return true
     }
 
     func forward(batch: Int, training: Bool) {

@@ -244,9 +244,12 @@ public enum SafetensorsFile {
 }
 
 /// A checkpoint that could not be read or written, naming the file and the problem.
-public struct CheckpointError: Error, Sendable, CustomStringConvertible {
+public struct CheckpointError: UserFacingError, Sendable {
     public var path: String
     public var problem: String
     public init(path: String, problem: String) { self.path = path; self.problem = problem }
-    public var description: String { "\(path): error: not a usable checkpoint: \(problem)" }
+    /// `PATH: error: not a usable checkpoint: …`.
+    public var diagnostics: [Diagnostic] {
+        [Diagnostic("not a usable checkpoint: \(problem)", at: SourceLocation(file: path))]
+    }
 }

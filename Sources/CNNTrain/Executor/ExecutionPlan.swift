@@ -186,6 +186,28 @@ public final class ExecutionPlan {
         return loss(batch: batch, labels: labels, computeGradient: false)
     }
 
+    /// The random-number state of every layer that draws (dropout), by node name, for resume state.
+    public var randomStates: [String: [UInt64]] {
+        var states: [String: [UInt64]] = [:]
+        for (index, layer) in layers.enumerated() {
+            if let layer = layer as? any RandomizedLayer { states[graph.nodes[index].name] = layer.randomState }
+        }
+        return states
+    }
+
+    /// Continues every drawing layer's stream from `states`; the names of layers whose state is missing
+    /// or invalid (the caller reports them).
+    public func restoreRandomStates(_ states: [String: [UInt64]]) -> [String] {
+        var problems: [String] = []
+        for (index, layer) in layers.enumerated() {
+            guard let layer = layer as? any RandomizedLayer else { continue }
+            let name = graph.nodes[index].name
+            if let state = states[name], layer.restoreRandomState(state) { continue }
+            problems.append(name)
+        }
+        return problems
+    }
+
     /// Tells layers that cache weight-derived data (the Toeplitz backend) to rebuild it.
     public func parametersDidChange() {
         for case let layer? in layers { layer.parametersDidChange() }

@@ -305,6 +305,11 @@ public final class Trainer {
         if !list.contains(url.path) { list.append(url.path) }
     }
 
+    /// Resume metadata holding the dropout layers' generator states (`name:hex,hex,hex,hex;…`), so a
+    /// resumed run draws the same masks as an uninterrupted one. Older resume files without it resume
+    /// with freshly seeded generators.
+    static let randomStateKey = "random_state"
+
     private func saveResumeState() throws {
         var extra: [String: SafetensorsFile.Tensor] = [:]
         extra["optimizer.state1"] = SafetensorsFile.Tensor(shape: [optimizer.firstState.count], data: Array(optimizer.firstState.buffer))
@@ -314,6 +319,8 @@ public final class Trainer {
         snapshot.metricsRows = metrics.rowCount
         var metadata = checkpointMetadata.merging(snapshot.metadata) { a, _ in a }
         metadata["optimizer_steps"] = "\(optimizer.stepCount)"
+        metadata[Self.randomStateKey] = plan.randomStates.sorted { $0.key < $1.key }
+            .map { "\($0.key):" + $0.value.map { String($0, radix: 16) }.joined(separator: ",") }.joined(separator: ";")
         try CheckpointIO.save(plan.parameters, extra: extra, metadata: metadata, to: folder.file(RunFolder.resumeFile))
     }
 
@@ -333,6 +340,18 @@ public final class Trainer {
         guard restored.batch <= trainLoader.batchCount else {
             throw CheckpointError(path: url.path, problem: "its progress is at batch \(restored.batch) of epoch \(restored.epoch + 1) "
                 + "but this config has \(trainLoader.batchCount) batches per epoch (was train.batch_size or the data changed?)")
+        }
+        if let text = contents.metadata[Self.randomStateKey] {
+            var states: [String: [UInt64]] = [:]
+            for entry in text.split(separator: ";") {
+                let parts = entry.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                states[String(parts[0])] = parts[1].split(separator: ",").compactMap { UInt64($0, radix: 16) }
+            }
+            let problems = plan.restoreRandomStates(states)
+            guard problems.isEmpty else {
+                throw CheckpointError(path: url.path, problem: "the random state of \(problems.joined(separator: ", ")) is missing or damaged")
+            }
         }
         optimizer.stepCount = steps
         progress = restored
