@@ -54,7 +54,10 @@ public func makeConvolution(_ kind: ConvolutionBackendKind, geometry: Convolutio
     if let problem = geometry.problem { throw ConvolutionError.invalidGeometry(problem) }
     switch kind {
     case .direct: return DirectConvolution(geometry: geometry, gemm: gemm)
-    case .im2col: return Im2ColConvolution(geometry: geometry, gemm: gemm)
+    case .im2col:
+        // Few output pixels per image: lower a chunk of images into one GEMM (see BatchedIm2ColConvolution).
+        if BatchedIm2ColConvolution.prefers(geometry) { return BatchedIm2ColConvolution(geometry: geometry, gemm: gemm) }
+        return Im2ColConvolution(geometry: geometry, gemm: gemm)
     case .toeplitz: return try ToeplitzConvolution(geometry: geometry, gemm: gemm)
     }
 }
