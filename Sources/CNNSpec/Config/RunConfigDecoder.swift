@@ -5,7 +5,7 @@ struct RunConfigDecoder {
     static let topKeys = ["name", "model", "data", "train", "output"]
     static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms"]
     static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
-                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends"]
+                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends", "fuse"]
     static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
     static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
                                "warmup_epochs", "warmup_iterations"]
@@ -250,9 +250,11 @@ struct RunConfigDecoder {
                              at: overrides, fallback: nil, hint: "for example {cnn1: im2col, cnn2: direct}")
             }
         }
-        return TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
-                           schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
-                           threads: threads, backend: backend, layerBackends: layerBackends)
+        var train = TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
+                                schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
+                                threads: threads, backend: backend, layerBackends: layerBackends)
+        train.fuse = reader.bool(keys["fuse"], path: "train.fuse", default: true)
+        return train
     }
 
     /// Reports keys given in `keys` that the chosen variant does not use.

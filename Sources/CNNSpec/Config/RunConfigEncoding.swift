@@ -59,6 +59,7 @@ extension RunConfig {
         lines.append("  backend: \(train.backend.rawValue)")
         let overrides = train.layerBackends.map { "\(JSONText.quoted($0.layer)): \($0.backend.rawValue)" }
         lines.append("  layer_backends: {\(overrides.joined(separator: ", "))}")
+        lines.append("  fuse: \(train.fuse)")
         lines.append("output:")
         lines.append("  dir: \(output.directory.map(JSONText.quoted) ?? "null")")
         let policy = output.checkpoint

@@ -33,7 +33,7 @@ public final class Trainer {
         plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: BackendRequest(train.backend),
                                  perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, BackendRequest($0.backend)) },
                                                               uniquingKeysWith: { _, last in last }),
-                                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
+                                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse)
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
         trainLoader = data.trainLoader(batchSize: train.batchSize, seed: train.seed, threadPool: plan.pool)
         validationLoader = data.validationLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool)
