@@ -45,6 +45,13 @@ import Testing
                                         catalog: .standard)
     }
 
+    @Test func directConvolutionsTakeTheEpilogue() throws {
+        let graph = try Self.graph("modelA.yaml")
+        let plan = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.direct), threads: 1, fuse: true)
+        #expect(plan.fusions == ["cnn1 → relu1 → maxpool1 (in the convolution's epilogue)",
+                                 "cnn2 → relu2 → maxpool2 (in the convolution's epilogue)"])
+    }
+
     @Test func fusionFindsThePatterns() throws {
         let modelA = PlanFusion(graph: try Self.graph("modelA.yaml"), enabled: true)
         #expect(modelA.descriptions(try Self.graph("modelA.yaml")) == ["relu1 → maxpool1", "relu2 → maxpool2"])
@@ -56,12 +63,14 @@ import Testing
         #expect(PlanFusion(graph: blocks, enabled: false).descriptions(blocks).isEmpty)
     }
 
-    @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml", "dropout-cnn.yaml", "blocks"])
-    func fusedMatchesUnfused(model: String) throws {
+    /// Direct convolutions take the ReLU → pool into their epilogue; im2col ones leave it to the fused pool layer.
+    @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml", "dropout-cnn.yaml", "blocks"],
+          [ConvolutionBackendKind.direct, .im2col])
+    func fusedMatchesUnfused(model: String, backend: ConvolutionBackendKind) throws {
         let graph = try Self.graph(model)
         let batch = 6
         let plans = try [true, false].map { fuse in
-            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(.im2col), threads: 2, seed: 3, fuse: fuse)
+            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 3, fuse: fuse)
         }
         #expect(plans[0].activationBytes < plans[1].activationBytes || model == "dropout-cnn.yaml")
         let inputCount = batch * graph.nodes[0].outputShape.elementCount

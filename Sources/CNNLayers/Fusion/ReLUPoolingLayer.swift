@@ -10,19 +10,40 @@ import CNNSpec
 /// - average: `ReLUAveragePooling`, one pass each way.
 ///
 /// Wiring: input x (the ReLU's input), output and output gradient the pool's, input gradient x's.
-final class ReLUPoolingLayer: ExecutableLayer {
+public final class ReLUPoolingLayer: ExecutableLayer {
     private let wiring: LayerWiring
     private let geometry: PoolingGeometry
     private let mode: PoolingOperation.Mode
     private let argmax: AlignedBuffer<Int32>
     private let pool: ThreadPool
+    /// The epilogue handed to the producing convolution, which then does this layer's forward.
+    private var epilogue: ReLUPoolingEpilogue?
 
     init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, batchCapacity: Int, pool: ThreadPool) {
         self.wiring = wiring; self.geometry = geometry; self.mode = mode; self.pool = pool
         argmax = AlignedBuffer(count: mode == .max ? batchCapacity * wiring.outputShape.elementCount : 0)
     }
 
-    func forward(batch: Int, training: Bool) {
+    /// Moves this layer's forward into `producer`'s epilogue when it is a convolution on a backend that
+    /// supports one (direct); the plan calls it only when this layer is the sole reader of the producer's
+    /// output. Returns whether it did.
+    public func fuseForward(into producer: any ExecutableLayer) -> Bool {
+        guard let convolution = producer as? ConvolutionLayer, var kernel = convolution.kernel as? any EpilogueConvolution else {
+            return false
+        }
+        let epilogueMode: ReLUPoolingEpilogue.Mode
+        switch mode {
+        case .max: epilogueMode = .max(argmax: argmax.pointer)
+        case .average(let countIncludePad): epilogueMode = .average(countIncludePad: countIncludePad)
+        }
+        let epilogue = ReLUPoolingEpilogue(geometry: geometry, mode: epilogueMode, pooled: wiring.output, slots: pool.threadCount)
+        kernel.epilogue = epilogue
+        self.epilogue = epilogue
+        return true
+    }
+
+    public func forward(batch: Int, training: Bool) {
+        if epilogue != nil { return }  // the convolution before it did the work
         switch mode {
         case .max:
             MaxPooling.forward(geometry, batch: batch, input: wiring.input, output: wiring.output, argmax: argmax.pointer, pool: pool)
@@ -34,7 +55,7 @@ final class ReLUPoolingLayer: ExecutableLayer {
         }
     }
 
-    func backward(batch: Int) {
+    public func backward(batch: Int) {
         guard let gradInput = wiring.inputGradient else { return }
         switch mode {
         case .max:

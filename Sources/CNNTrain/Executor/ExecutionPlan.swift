@@ -17,7 +17,7 @@ public final class ExecutionPlan {
     public private(set) var backendSelections: [BackendSelection] = []
     /// Whether the plan fuses back-to-back layers (`train.fuse`), and the fusions it made, one line each.
     public let isFused: Bool
-    public let fusions: [String]
+    public private(set) var fusions: [String]
     /// Bytes of the activation buffers (layer outputs, the input batch included) and of the gradient
     /// buffers, at the batch capacity, after fusion and in-place ReLUs.
     public private(set) var activationBytes = 0
@@ -70,6 +70,7 @@ public final class ExecutionPlan {
         for index in 1..<count where !fusion.isFusedAway(index) {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
+        fuseIntoConvolutions()
     }
 
     private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -164,6 +165,22 @@ public final class ExecutionPlan {
         let layer = try operation.makeLayer(context)
         if let selection = context.backendSelection { backendSelections.append(selection) }
         return layer
+    }
+
+    /// ReLU → pool after a convolution that nothing else reads: the pool's forward moves into the
+    /// convolution's epilogue when its backend supports one (`ReLUPoolingLayer.fuseForward`).
+    private func fuseIntoConvolutions() {
+        var descriptions = fusions
+        for (poolIndex, relu) in fusion.reluIntoPool.sorted(by: { $0.key < $1.key }) {
+            let producer = graph.nodes[relu].inputs[0]
+            guard producer > 0, consumers(of: producer) == 1, let fused = layers[poolIndex] as? ReLUPoolingLayer,
+                  let convolution = layers[producer], fused.fuseForward(into: convolution) else { continue }
+            descriptions = descriptions.map {
+                $0 == "\(graph.nodes[relu].name) → \(graph.nodes[poolIndex].name)"
+                    ? "\(graph.nodes[producer].name) → \($0) (in the convolution's epilogue)" : $0
+            }
+        }
+        fusions = descriptions
     }
 
     private func context(_ node: GraphNode, _ index: Int, _ wiring: LayerWiring, backend: BackendRequest,
