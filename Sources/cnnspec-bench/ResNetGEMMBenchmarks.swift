@@ -2,14 +2,15 @@ import CNNKernels
 import Foundation
 
 /// GEMM GFLOP/s at the shapes of ResNet-18's 3×3 convolutions on 32×32 input (the CIFAR variant),
-/// batch 64, lowered the two ways: one image at a time (N = OH·OW) and the whole batch as one GEMM
-/// (N = 64·OH·OW). Forward is W[Cout, 9·Cin] · col[9·Cin, N]; backward-data Wᵀ · gradOut; backward-weights
-/// gradOut · colᵀ. Compare with the `peak` suite.
+/// lowered the two ways: one image at a time (N = OH·OW) and as im2col runs them, a chunk of images
+/// side by side (N = 1024 columns once OH·OW ≤ 256, see BatchedIm2ColConvolution). Forward is
+/// W[Cout, 9·Cin] · col[9·Cin, N]; backward-data Wᵀ · gradOut; backward-weights gradOut · colᵀ.
+/// Compare with the `peak` suite.
 enum ResNetGEMMBenchmarks {
     /// ResNet-18-CIFAR's stage widths and output sizes.
     static let stages: [(channels: Int, side: Int)] = [(64, 32), (128, 16), (256, 8), (512, 4)]
-    /// The batch the CIFAR config trains with.
-    static let batch = 64
+    /// Columns of one batched GEMM (BatchedIm2ColConvolution.targetColumns).
+    static let chunkColumns = 1024
 
     static let suite = BenchmarkSuite(name: "gemm-resnet") {
         let pool = ThreadPool(threadCount: 2)
@@ -17,12 +18,12 @@ enum ResNetGEMMBenchmarks {
         print("| stage | pass | M×N×K | GFLOP/s (2 threads, median) |")
         print("|---|---|---|---|")
         for stage in stages {
-            let c = stage.channels, plane = stage.side * stage.side, k = 9 * c
+            let c = stage.channels, plane = stage.side * stage.side, k = 9 * c, n = max(plane, chunkColumns)
             let shapes: [(pass: String, m: Int, n: Int, k: Int, ta: Bool, tb: Bool)] = [
                 ("forward, one image", c, plane, k, false, false),
-                ("forward, whole batch", c, batch * plane, k, false, false),
-                ("backward data, whole batch", k, batch * plane, c, true, false),
-                ("backward weights, whole batch", c, k, batch * plane, false, true),
+                ("forward, chunk", c, n, k, false, false),
+                ("backward data, chunk", k, n, c, true, false),
+                ("backward weights, chunk", c, k, n, false, true),
             ]
             for shape in shapes {
                 let a = BenchmarkTiming.randomBuffer(shape.m * shape.k)
