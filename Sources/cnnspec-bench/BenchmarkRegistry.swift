@@ -6,5 +6,6 @@ struct BenchmarkSuite: Sendable {
 
 /// Every suite the bench executable knows, in the order they run.
 enum BenchmarkRegistry {
-    static let all: [BenchmarkSuite] = [GEMMBenchmarks.suite, ConvolutionBenchmarks.suite, DepthwiseBenchmarks.suite, ElementwiseBenchmarks.suite, PoolBenchmarks.suite]
+    static let all: [BenchmarkSuite] = [PeakBenchmarks.suite, GEMMBenchmarks.suite, ResNetGEMMBenchmarks.suite, ConvolutionBenchmarks.suite,
+                                        DepthwiseBenchmarks.suite, ElementwiseBenchmarks.suite, PoolBenchmarks.suite]
 }

@@ -1,7 +1,7 @@
 import CNNKernels
 import Foundation
 
-/// `cnnspec-bench [SUITE…]`: kernel benchmarks (release build). Suites: gemm, conv, depthwise, elementwise, pool.
+/// `cnnspec-bench [SUITE…]`: kernel benchmarks (release build). Suites: peak, gemm, gemm-resnet, conv, depthwise, elementwise, pool.
 let suites = BenchmarkRegistry.all
 let requested = Array(CommandLine.arguments.dropFirst())
 let unknown = requested.filter { name in !suites.contains { $0.name == name } }

@@ -17,6 +17,7 @@ import CNNLayers
         "alexnet.yaml": 62_378_344,
         "vgg16.yaml": 138_357_544,
         "resnet18.yaml": 11_689_512,
+        "resnet18-cifar.yaml": 11_173_962,
         "inception-module.yaml": 163_696,
         "mnist-cnn.yaml": 107_002,
         "fashion-cnn.yaml": 390_634,

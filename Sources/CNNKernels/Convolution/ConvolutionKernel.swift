@@ -78,7 +78,10 @@ private func makeBackend(_ kind: ConvolutionBackendKind, geometry: ConvolutionGe
                          gemm: GEMM) throws -> any ConvolutionKernel {
     switch kind {
     case .direct: return DirectConvolution(geometry: geometry, gemm: gemm)
-    case .im2col: return Im2ColConvolution(geometry: geometry, gemm: gemm)
+    case .im2col:
+        // Few output pixels per image: lower a chunk of images into one GEMM (see BatchedIm2ColConvolution).
+        if BatchedIm2ColConvolution.prefers(geometry) { return BatchedIm2ColConvolution(geometry: geometry, gemm: gemm) }
+        return Im2ColConvolution(geometry: geometry, gemm: gemm)
     case .toeplitz: return try ToeplitzConvolution(geometry: geometry, gemm: gemm)
     case .depthwise: return try DepthwiseConvolution(geometry: geometry, gemm: gemm)
     }

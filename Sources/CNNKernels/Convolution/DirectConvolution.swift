@@ -39,6 +39,8 @@ final class DirectConvolution: ConvolutionKernel {
     private let patchOffsets: UnsafeMutablePointer<Int>
     /// Floats of one thread's stacked input + gradient block the image count per block is sized to (L2-resident).
     static let stackedBlockFloats = 65_536
+    /// Fused ReLU → pool run on each finished output plane (see `ReLUPoolingEpilogue`).
+    var epilogue: ReLUPoolingEpilogue?
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {
         geometry = g
@@ -181,7 +183,7 @@ final class DirectConvolution: ConvolutionKernel {
                                          weights: forwardWeights + (group * outBlocks + block) * taps * 4, y: y)
                 for j in 0..<min(4, groupOut - 4 * block) {
                     let co = group * groupOut + 4 * block + j
-                    let out = output + (n * g.outChannels + co) * oh * ow
+                    let out = epilogue?.planeTarget(slot: slot) ?? output + (n * g.outChannels + co) * oh * ow
                     let source = y + j * grid.paddedOutput
                     let shift = bias?[co] ?? 0
                     for r in 0..<oh {
@@ -193,6 +195,7 @@ final class DirectConvolution: ConvolutionKernel {
                             for x in 0..<ow { target[x] = line[x * g.strideWidth] + shift }
                         }
                     }
+                    epilogue?.finish(plane: out, image: n, channel: co)
                 }
             } }
         }

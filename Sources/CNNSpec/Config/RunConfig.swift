@@ -132,6 +132,9 @@ public struct TrainConfig: Hashable, Sendable {
     public var initialization: InitialWeights?
     /// Layers whose parameters stay fixed during training (fine-tuning).
     public var freeze: [String]
+    /// Let the execution plan fuse layers that run back to back (ReLU into pooling, …); false runs every
+    /// layer on its own, for debugging and the fused-equals-unfused tests.
+    public var fuse: Bool = true
 
     public init(batchSize: Int = 64, evalBatchSize: Int? = nil, length: TrainingLength = .epochs(10),
                 optimizer: OptimizerConfig = OptimizerConfig(), schedule: ScheduleConfig = ScheduleConfig(),

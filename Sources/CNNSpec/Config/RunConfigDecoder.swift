@@ -7,7 +7,7 @@ struct RunConfigDecoder {
                            "shuffle", "on_bad_file"]
     static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
                             "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends",
-                            "checkpoint_every", "init", "freeze"]
+                            "checkpoint_every", "init", "freeze", "fuse"]
     static let initKeys = ["checkpoint", "strict", "exclude"]
     static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
     static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
@@ -288,6 +288,7 @@ struct RunConfigDecoder {
         }
         config.initialization = decodeInit(keys["init"])
         config.freeze = decodeNames(keys["freeze"], path: "train.freeze") ?? []
+        config.fuse = reader.bool(keys["fuse"], path: "train.fuse", default: true)
         return config
     }
 

@@ -68,6 +68,7 @@ extension RunConfig {
                 + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]}")
         }
         if !train.freeze.isEmpty { lines.append("  freeze: [\(train.freeze.map(JSONText.quoted).joined(separator: ", "))]") }
+        lines.append("  fuse: \(train.fuse)")
         lines.append("output:")
         lines.append("  dir: \(output.directory.map(JSONText.quoted) ?? "null")")
         let policy = output.checkpoint

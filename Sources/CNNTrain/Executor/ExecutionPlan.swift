@@ -15,6 +15,14 @@ public final class ExecutionPlan {
     public let gemm: GEMM
     /// The backend each convolution layer runs on, and why.
     public private(set) var backendSelections: [BackendSelection] = []
+    /// Whether the plan fuses back-to-back layers (`train.fuse`), and the fusions it made, one line each.
+    public let isFused: Bool
+    public private(set) var fusions: [String]
+    /// Bytes of the activation buffers (layer outputs, the input batch included) and of the gradient
+    /// buffers, at the batch capacity, after fusion and in-place ReLUs.
+    public private(set) var activationBytes = 0
+    public private(set) var gradientBytes = 0
+    private let fusion: PlanFusion
     /// When true, `forwardNanoseconds`/`backwardNanoseconds` accumulate per node.
     public var isProfiling = false
     public private(set) var forwardNanoseconds: [UInt64]
@@ -44,11 +52,16 @@ public final class ExecutionPlan {
 
     /// Compiles `graph`. `backend` applies to every convolution unless `perLayerBackends` (by layer
     /// name) or the model spec names one; `auto` times the candidates on the layer's real shapes.
+    /// `fuse` lets the plan fuse back-to-back layers (`PlanFusion`); results match the unfused plan.
     public init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
-                perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0) throws {
+                perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
+                fuse: Bool = true) throws {
         precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
         self.graph = graph
         self.batchCapacity = batchCapacity
+        fusion = PlanFusion(graph: graph, enabled: fuse)
+        isFused = fuse
+        fusions = fusion.descriptions(graph)
         pool = ThreadPool(threadCount: threads)
         gemm = GEMM(pool: pool)
         parameters = ParameterStore(graph: graph)
@@ -61,12 +74,14 @@ public final class ExecutionPlan {
         activations = []
         gradients = []
         try allocateBuffers()
-        for index in 1..<count {
+        for index in 1..<count where !fusion.isFusedAway(index) {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
+        fuseIntoConvolutions()
     }
 
     private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        gradientBytes += 4 * count  // every buffer but the activations (counted apart) holds a gradient
         let owned = AlignedBuffer<Float>(count: count)
         ownedBuffers.append(owned)
         return owned.pointer
@@ -76,9 +91,29 @@ public final class ExecutionPlan {
         graph.nodes.reduce(0) { $0 + $1.inputs.filter { $0 == index }.count }
     }
 
+    private func activationBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        activationBytes += 4 * count
+        let owned = AlignedBuffer<Float>(count: count)
+        ownedBuffers.append(owned)
+        return owned.pointer
+    }
+
     private func allocateBuffers() throws {
         for (index, node) in graph.nodes.enumerated() {
             let perImage = node.outputShape.elementCount
+            if fusion.isFusedAway(index), let source = node.inputs.first {
+                // Runs inside the pool it feeds: nothing reads or writes these (aliases keep indices aligned).
+                activations.append(activations[source])
+                gradients.append(gradients[source])
+                continue
+            }
+            if fusion.inPlaceReLUs.contains(index), let source = node.inputs.first {
+                activations.append(activations[source])
+                let gradient = gradients[source]
+                gradients.append(gradient)
+                if consumers(of: index) > 1, let gradient { multiConsumerGradients.append((gradient, perImage)) }
+                continue
+            }
             if node.op.isView, let source = node.inputs.first {
                 activations.append(activations[source])
                 let aliasesGradient = consumers(of: source) == 1 && consumers(of: index) == 1 && source != 0
@@ -86,7 +121,7 @@ public final class ExecutionPlan {
                 if consumers(of: index) > 1, let gradient = gradients[index] { multiConsumerGradients.append((gradient, perImage)) }
                 continue
             }
-            activations.append(buffer(batchCapacity * perImage))
+            activations.append(activationBuffer(batchCapacity * perImage))
             if index == 0 {
                 gradients.append(nil)
             } else {
@@ -113,6 +148,14 @@ public final class ExecutionPlan {
     private func makeLayer(_ index: Int, backend: BackendRequest, perLayerBackends: [String: BackendRequest],
                            seed: UInt64) throws -> any ExecutableLayer {
         let node = graph.nodes[index]
+        if let relu = fusion.reluIntoPool[index], let pooling = node.op as? PoolingOperation {
+            let source = graph.nodes[relu].inputs[0]
+            let wiring = LayerWiring(
+                inputs: [activations[source]], inputShapes: [graph.nodes[source].outputShape], output: activations[index],
+                outputShape: node.outputShape, outputGradient: gradients[index] ?? buffer(batchCapacity * node.outputShape.elementCount),
+                inputGradients: [gradientTarget(consumer: index, input: source, required: false)])
+            return try pooling.makeFusedReLULayer(context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed))
+        }
         guard let operation = node.op as? any ExecutableOperation else {
             throw PlanError.unsupported(layer: node.name, reason: "\(node.op.kindName) layers cannot run")
         }
@@ -125,13 +168,36 @@ public final class ExecutionPlan {
             inputGradients: node.inputs.map {
                 gradientTarget(consumer: index, input: $0, required: operation.needsInputGradientBuffer)
             })
-        let context = LayerBuildContext(name: node.name, index: index, wiring: wiring, batchCapacity: batchCapacity, pool: pool,
-                                        gemm: gemm, seed: seed, parameters: parameters,
-                                        requestedBackend: perLayerBackends[node.name] ?? backend)
+        let context = context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         let layer = try operation.makeLayer(context)
         if let selection = context.backendSelection { backendSelections.append(selection) }
         return layer
     }
+
+    /// ReLU → pool after a convolution that nothing else reads: the pool's forward moves into the
+    /// convolution's epilogue when its backend supports one (`ReLUPoolingLayer.fuseForward`).
+    private func fuseIntoConvolutions() {
+        var descriptions = fusions
+        for (poolIndex, relu) in fusion.reluIntoPool.sorted(by: { $0.key < $1.key }) {
+            let producer = graph.nodes[relu].inputs[0]
+            guard producer > 0, consumers(of: producer) == 1, let fused = layers[poolIndex] as? ReLUPoolingLayer,
+                  let convolution = layers[producer], fused.fuseForward(into: convolution) else { continue }
+            descriptions = descriptions.map {
+                $0 == "\(graph.nodes[relu].name) → \(graph.nodes[poolIndex].name)"
+                    ? "\(graph.nodes[producer].name) → \($0) (in the convolution's epilogue)" : $0
+            }
+        }
+        fusions = descriptions
+    }
+
+    private func context(_ node: GraphNode, _ index: Int, _ wiring: LayerWiring, backend: BackendRequest,
+                         perLayerBackends: [String: BackendRequest], seed: UInt64) -> LayerBuildContext {
+        LayerBuildContext(name: node.name, index: index, wiring: wiring, batchCapacity: batchCapacity, pool: pool,
+                          gemm: gemm, seed: seed, parameters: parameters, requestedBackend: perLayerBackends[node.name] ?? backend)
+    }
+
+    /// True when node `index` runs inside a later node's fused layer (its timing is counted there).
+    public func isFusedAway(_ index: Int) -> Bool { fusion.isFusedAway(index) }
 
     // MARK: - Running
 

@@ -22,6 +22,16 @@ public struct TimingReport: Sendable {
     public var inferenceMilliseconds: Double
     /// Heap allocations per steady-state training step (nil where they cannot be counted).
     public var allocationsPerStep: Double?
+    /// Multiply-adds of one image's forward pass (conv and linear layers).
+    public var macsPerImage: Int = 0
+    /// The plan's fusions ("relu1 → maxpool1", …), nil when fusion is off.
+    public var fusions: [String]? = nil
+    /// Bytes of the plan's activation and gradient buffers at this batch.
+    public var activationBytes = 0
+    public var gradientBytes = 0
+
+    /// Training FLOP/s counted as 3 × the forward's 2·MACs (forward, input gradient, weight gradient).
+    public var trainGigaflopsPerSecond: Double { 6 * Double(macsPerImage) * trainImagesPerSecond / 1e9 }
 
     public var trainImagesPerSecond: Double { Double(batch) / trainStepMilliseconds * 1000 }
     public var inferenceImagesPerSecond: Double { Double(batch) / inferenceMilliseconds * 1000 }
@@ -43,6 +53,18 @@ public struct TimingReport: Sendable {
         lines.append(String(format: "training step:  %.3f ms median, %.0f images/s (batch %d, %d threads)",
                             trainStepMilliseconds, trainImagesPerSecond, batch, threads))
         lines.append(String(format: "inference:      %.3f ms median, %.0f images/s", inferenceMilliseconds, inferenceImagesPerSecond))
+        if macsPerImage > 0 {
+            lines.append(String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %d MACs per image; compare `cnnspec-bench peak`)",
+                                trainGigaflopsPerSecond, macsPerImage))
+        }
+        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        lines.append("activation memory (batch \(batch)): \(mib(activationBytes)) activations (inference), "
+            + "\(mib(activationBytes + gradientBytes)) with gradients (training)")
+        if let fusions {
+            lines.append("fused: " + (fusions.isEmpty ? "nothing to fuse" : fusions.joined(separator: ", ")))
+        } else {
+            lines.append("fused: off (train.fuse: false)")
+        }
         if let allocations = allocationsPerStep {
             lines.append(String(format: "allocations per training step (steady state): %.1f", allocations))
         } else {
@@ -90,7 +112,8 @@ public enum StepTimer {
         }
         let backends = Dictionary(plan.backendSelections.map { ($0.layer, $0.chosen.rawValue) }, uniquingKeysWith: { a, _ in a })
         let layers = plan.graph.nodes.enumerated().dropFirst().map { index, node in
-            TimingReport.Layer(name: node.name, kind: node.op.kindName, backend: backends[node.name],
+            TimingReport.Layer(name: node.name, kind: node.op.kindName,
+                               backend: plan.isFusedAway(index) ? "(fused)" : backends[node.name],
                                forwardMilliseconds: Double(plan.forwardNanoseconds[index]) / 1e6 / Double(iterations),
                                backwardMilliseconds: Double(plan.backwardNanoseconds[index]) / 1e6 / Double(iterations))
         }
@@ -98,9 +121,14 @@ public enum StepTimer {
         if let before = allocationsBefore, let after = allocationsAfter, after > 0 {
             allocations = Double(after - before) / Double(max(1, iterations))
         }
-        return TimingReport(batch: batch, threads: plan.pool.threadCount, iterations: iterations, layers: layers,
-                            trainStepMilliseconds: median(stepSamples), inferenceMilliseconds: median(inferenceSamples),
-                            allocationsPerStep: allocations)
+        var report = TimingReport(batch: batch, threads: plan.pool.threadCount, iterations: iterations, layers: layers,
+                                  trainStepMilliseconds: median(stepSamples), inferenceMilliseconds: median(inferenceSamples),
+                                  allocationsPerStep: allocations)
+        report.macsPerImage = plan.graph.nodes.reduce(0) { $0 + $1.macs }
+        report.fusions = plan.isFused ? plan.fusions : nil
+        report.activationBytes = plan.activationBytes
+        report.gradientBytes = plan.gradientBytes
+        return report
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -1,0 +1,267 @@
+/// im2col convolution for layers with few output pixels per image (ResNet's 8×8 and 4×4 stages):
+/// a chunk of images is lowered side by side into one matrix `col[Cin·KH·KW, images·OH·OW]`, so each
+/// pass is one threaded GEMM with N = images·OH·OW instead of one GEMM per image with N = OH·OW.
+///
+/// Why: at N = 16 (a 4×4 output) the 8×32 register tile is half empty and packing a 4608-deep weight
+/// panel for 16 columns costs as much as the multiply; lowered over 64 images the same layer is a
+/// 512×1024×4608 GEMM, the shape on which the GEMM runs near its peak.
+///
+/// - forward: lower → `G[Cout, cols] = W · col` → scatter G into NCHW with the bias.
+/// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (reusing the forward's `col` when
+///   the whole batch was one chunk and the input is unchanged, as in a training step).
+/// - backwardData: gather, `gradCol = Wᵀ · G`, col2im per image.
+///
+/// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time).
+final class BatchedIm2ColConvolution: ConvolutionKernel {
+    /// Columns (images·OH·OW) per GEMM the chunk is sized to reach: enough for every thread to get
+    /// several 32-wide micro-panels and amortise packing the Cin·KH·KW-deep weight panels.
+    static let targetColumns = 1024
+    /// Layers with at most this many output pixels per image use batched lowering (larger planes
+    /// already give the per-image GEMM a wide enough N).
+    static let maximumOutPlane = 256
+
+    let geometry: ConvolutionGeometry
+    let kind = ConvolutionBackendKind.im2col
+    private let gemm: GEMM
+    private let threads: Int
+    /// Images per chunk.
+    let chunk: Int
+    private let col: UnsafeMutablePointer<Float>
+    private let gathered: UnsafeMutablePointer<Float>
+    /// What `col` holds: the lowering of images `0..<batch` of `input`, or nil.
+    private var loweredInput: (input: UnsafePointer<Float>, batch: Int)?
+    /// What `gathered` holds: gradOutput images `first..<first+count` of `gradOutput`, or nil.
+    private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
+
+    /// True when `geometry` benefits from batched lowering.
+    static func prefers(_ geometry: ConvolutionGeometry) -> Bool {
+        geometry.outPlane <= maximumOutPlane && geometry.batch > 1
+    }
+
+    init(geometry g: ConvolutionGeometry, gemm: GEMM) {
+        geometry = g
+        self.gemm = gemm
+        threads = gemm.slotCount
+        chunk = max(1, min(g.batch, (BatchedIm2ColConvolution.targetColumns + g.outPlane - 1) / g.outPlane))
+        col = GEMM.allocateAligned(g.patchSize * chunk * g.outPlane)
+        gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
+    }
+
+    deinit {
+        col.deallocate()
+        gathered.deallocate()
+    }
+
+    var workspaceBytes: Int { 4 * (geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane }
+
+    func prepare(weight: UnsafePointer<Float>) {}
+
+    // MARK: - Passes
+
+    func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 output: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        var first = 0
+        while first < batch {
+            let count = min(chunk, batch - first), columns = count * g.outPlane
+            lower(input: input, first: first, count: count)
+            gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize, transposeA: false,
+                          b: col, ldb: columns, transposeB: false, c: gathered, ldc: columns)
+            move(images: count, nchw: output + first * g.outputImageSize, toNCHW: true, bias: bias)
+            first += count
+        }
+        loweredInput = batch <= chunk ? (input, batch) : nil
+        gatheredGradient = nil
+    }
+
+    func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                         gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        let g = geometry
+        if batch <= 0 {
+            gradWeight.update(repeating: 0, count: g.outChannels * g.patchSize)
+            gradBias?.update(repeating: 0, count: g.outChannels)
+            return
+        }
+        var first = 0
+        while first < batch {
+            let count = min(chunk, batch - first), columns = count * g.outPlane
+            if !(loweredInput.map { $0.input == input && $0.batch == batch } ?? false) {
+                lower(input: input, first: first, count: count)
+            }
+            gather(gradOutput: gradOutput, first: first, count: count)
+            gemm.multiply(m: g.outChannels, n: g.patchSize, k: columns, a: gathered, lda: columns, transposeA: false,
+                          b: col, ldb: columns, transposeB: true, c: gradWeight, ldc: g.patchSize,
+                          alpha: 1, beta: first == 0 ? 0 : 1)
+            first += count
+        }
+        if let gradBias { PatchLowering.biasGradient(g, batch: batch, gradOutput: gradOutput, gradBias: gradBias) }
+    }
+
+    func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      gradInput: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        // Last chunk first: it is the one `backwardWeights` left gathered.
+        var first = batch <= 0 ? 0 : (batch - 1) / chunk * chunk
+        while first >= 0 && first < batch {
+            let count = min(chunk, batch - first), columns = count * g.outPlane
+            gather(gradOutput: gradOutput, first: first, count: count)
+            gemm.multiply(m: g.patchSize, n: columns, k: g.outChannels, a: weight, lda: g.patchSize, transposeA: true,
+                          b: gathered, ldb: columns, transposeB: false, c: col, ldc: columns)
+            loweredInput = nil
+            accumulateColumns(into: gradInput, first: first, count: count)
+            first -= chunk
+        }
+        gatheredGradient = nil
+    }
+
+    // MARK: - Lowering, threaded over images
+
+    /// Lowers images `first..<first+count` of `input` into `col` (row stride count·OH·OW).
+    private func lower(input: UnsafePointer<Float>, first: Int, count: Int) {
+        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: input + first * geometry.inputImageSize,
+                           target: nil, count: count)
+        gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
+            let job = raw.load(as: ImageJob.self)
+            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
+            for image in start..<end {
+                BatchedLowering.im2col(g, image: job.images + image * g.inputImageSize,
+                                       col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane)
+            }
+        }
+    }
+
+    /// col2im of `col` (row stride count·OH·OW) into images `first..<first+count` of `gradInput`.
+    private func accumulateColumns(into gradInput: UnsafeMutablePointer<Float>, first: Int, count: Int) {
+        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: UnsafePointer(gradInput),
+                           target: gradInput + first * geometry.inputImageSize, count: count)
+        gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
+            let job = raw.load(as: ImageJob.self)
+            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
+            guard let target = job.target else { return }  // invariant: set by accumulateColumns
+            for image in start..<end {
+                BatchedLowering.col2im(g, col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane,
+                                       image: target + image * g.inputImageSize)
+            }
+        }
+    }
+
+    /// Copies gradOutput images `first..<first+count` into `gathered` as [Cout, count·OH·OW], unless it holds them.
+    private func gather(gradOutput: UnsafePointer<Float>, first: Int, count: Int) {
+        if let held = gatheredGradient, held.gradOutput == gradOutput, held.first == first, held.count == count { return }
+        move(images: count, nchw: UnsafeMutablePointer(mutating: gradOutput + first * geometry.outputImageSize),
+             toNCHW: false, bias: nil)
+        gatheredGradient = (gradOutput, first, count)
+    }
+
+    /// Moves `count` images between NCHW (`nchw`) and `gathered` ([Cout, count·OH·OW]), in the direction
+    /// `toNCHW` (adding `bias` per channel), threaded over channels.
+    private func move(images count: Int, nchw: UnsafeMutablePointer<Float>, toNCHW: Bool, bias: UnsafePointer<Float>?) {
+        let job = MoveJob(kernel: Unmanaged.passUnretained(self), nchw: nchw, bias: bias, count: count, toNCHW: toNCHW)
+        gemm.pool.forEachPart(of: geometry.outChannels, parts: min(threads, geometry.outChannels), context: job) { raw, _, start, end in
+            let job = raw.load(as: MoveJob.self)
+            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry, plane = g.outPlane
+            for channel in start..<end {
+                let row = kernel.gathered + channel * job.count * plane
+                let shift = job.bias?[channel] ?? 0
+                for image in 0..<job.count {
+                    let planePointer = job.nchw + (image * g.outChannels + channel) * plane
+                    let rowPart = row + image * plane
+                    if !job.toNCHW {
+                        rowPart.update(from: planePointer, count: plane)
+                    } else if job.bias == nil {
+                        planePointer.update(from: rowPart, count: plane)
+                    } else {
+                        for p in 0..<plane { planePointer[p] = rowPart[p] + shift }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What an image-parallel task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
+    private struct ImageJob {
+        let kernel: Unmanaged<BatchedIm2ColConvolution>
+        let images: UnsafePointer<Float>
+        let target: UnsafeMutablePointer<Float>?
+        let count: Int
+    }
+
+    /// What a channel-parallel scatter/gather task reads.
+    private struct MoveJob {
+        let kernel: Unmanaged<BatchedIm2ColConvolution>
+        let nchw: UnsafeMutablePointer<Float>
+        let bias: UnsafePointer<Float>?
+        let count: Int
+        let toNCHW: Bool
+    }
+}
+
+/// `PatchLowering`'s im2col/col2im for one image whose columns sit inside a wider lowered matrix
+/// (row stride `rowStride` instead of OH·OW).
+enum BatchedLowering {
+    static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
+                       rowStride: Int) {
+        let oh = g.outHeight, ow = g.outWidth
+        var row = 0
+        for ci in 0..<g.inChannels {
+            let channel = image + ci * g.inHeight * g.inWidth
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let out = col + row * rowStride
+                    let columns = PatchLowering.validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
+                                                           width: g.inWidth, outWidth: ow)
+                    for y in 0..<oh {
+                        let line = out + y * ow
+                        let ih = y * g.strideHeight - g.paddingHeight + kh
+                        if ih < 0 || ih >= g.inHeight || columns.isEmpty {
+                            line.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        if columns.lowerBound > 0 { line.update(repeating: 0, count: columns.lowerBound) }
+                        if columns.upperBound < ow {
+                            (line + columns.upperBound).update(repeating: 0, count: ow - columns.upperBound)
+                        }
+                        let source = channel + ih * g.inWidth - g.paddingWidth + kw
+                        if g.strideWidth == 1 {
+                            (line + columns.lowerBound).update(from: source + columns.lowerBound, count: columns.count)
+                        } else {
+                            for x in columns { line[x] = source[x * g.strideWidth] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Overwrites `image` with the sum of the lowered gradient's contributions.
+    static func col2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, rowStride: Int,
+                       image: UnsafeMutablePointer<Float>) {
+        let oh = g.outHeight, ow = g.outWidth
+        image.update(repeating: 0, count: g.inputImageSize)
+        var row = 0
+        for ci in 0..<g.inChannels {
+            let channel = image + ci * g.inHeight * g.inWidth
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let source = col + row * rowStride
+                    let columns = PatchLowering.validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
+                                                           width: g.inWidth, outWidth: ow)
+                    row += 1
+                    if columns.isEmpty { continue }
+                    for y in 0..<oh {
+                        let ih = y * g.strideHeight - g.paddingHeight + kh
+                        if ih < 0 || ih >= g.inHeight { continue }
+                        let line = source + y * ow
+                        let target = channel + ih * g.inWidth - g.paddingWidth + kw
+                        if g.strideWidth == 1 {
+                            for x in columns { target[x] += line[x] }
+                        } else {
+                            for x in columns { target[x * g.strideWidth] += line[x] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

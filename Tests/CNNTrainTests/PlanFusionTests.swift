@@ -1,0 +1,106 @@
+import CNNKernels
+@testable import CNNLayers
+import CNNSpec
+import PyTorchFixtures
+import Testing
+@testable import CNNTrain
+
+/// Fused and unfused plans of the same network (same seed, same data) agree: logits, loss, every
+/// parameter gradient and the weights after a few SGD-with-momentum steps, within 1e-5 relative.
+@Suite struct PlanFusionTests {
+    /// Residual blocks (conv → bn → relu, add → relu in place), an overlapping padded max-pool and a
+    /// 3×3 stride-2 average pool after ReLUs (the general fused paths), linear → relu.
+    static let blocksSpec = """
+        name: fusion-blocks
+        input: [3, 12, 12]
+        blocks:
+          basic:
+            args: {out: ~}
+            layers:
+              - conv: {out: $out, kernel: 3, padding: 1, bias: false, name: conv1}
+              - batchnorm2d: {name: bn1}
+              - relu: {name: relu1}
+              - conv: {out: $out, kernel: 3, padding: 1, bias: false, name: conv2}
+              - batchnorm2d: {name: bn2}
+              - add: {from: [bn2, input], name: add}
+              - relu: {name: relu2}
+        layers:
+          - conv: {out: 8, kernel: 3, padding: 1, name: stem}
+          - relu
+          - maxpool: {kernel: 3, stride: 1, padding: 1}
+          - basic: {out: 8, name: block1}
+          - basic: {out: 8, name: block2}
+          - conv: {out: 8, kernel: 3, padding: 1, name: head}
+          - relu
+          - avgpool: {kernel: 3, stride: 2, padding: 1}
+          - flatten
+          - linear: {out: 16, name: fc1}
+          - relu
+          - linear: {out: 10, name: fc2}
+        """
+
+    static func graph(_ model: String) throws -> ModelGraph {
+        if model == "blocks" { return try ModelSpecLoader.load(yaml: blocksSpec, catalog: .standard) }
+        return try ModelSpecLoader.load(path: TrainingTestSupport.repository.appendingPathComponent("models/" + model).path,
+                                        catalog: .standard)
+    }
+
+    @Test func directConvolutionsTakeTheEpilogue() throws {
+        let graph = try Self.graph("modelA.yaml")
+        let plan = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.direct), threads: 1, fuse: true)
+        #expect(plan.fusions == ["cnn1 → relu1 → maxpool1 (in the convolution's epilogue)",
+                                 "cnn2 → relu2 → maxpool2 (in the convolution's epilogue)"])
+    }
+
+    @Test func fusionFindsThePatterns() throws {
+        let modelA = PlanFusion(graph: try Self.graph("modelA.yaml"), enabled: true)
+        #expect(modelA.descriptions(try Self.graph("modelA.yaml")) == ["relu1 → maxpool1", "relu2 → maxpool2"])
+        let blocks = try Self.graph("blocks")
+        let lines = PlanFusion(graph: blocks, enabled: true).descriptions(blocks)
+        #expect(lines.contains("block1.relu1 in place on block1.bn1"))
+        #expect(lines.contains("block2.relu2 in place on block2.add"))
+        #expect(lines.contains { $0.hasSuffix("→ maxpool1") } && lines.contains { $0.hasSuffix("→ avgpool1") })
+        #expect(PlanFusion(graph: blocks, enabled: false).descriptions(blocks).isEmpty)
+    }
+
+    /// Direct convolutions take the ReLU → pool into their epilogue; im2col ones leave it to the fused pool layer.
+    @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml", "dropout-cnn.yaml", "blocks"],
+          [ConvolutionBackendKind.direct, .im2col])
+    func fusedMatchesUnfused(model: String, backend: ConvolutionBackendKind) throws {
+        let graph = try Self.graph(model)
+        let batch = 6
+        let plans = try [true, false].map { fuse in
+            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 3, fuse: fuse)
+        }
+        #expect(plans[0].activationBytes < plans[1].activationBytes || model == "dropout-cnn.yaml")
+        let inputCount = batch * graph.nodes[0].outputShape.elementCount
+        // Deterministic values in [-1, 1) (a fixed LCG; any spread of signs exercises the ReLU masks).
+        var state: UInt32 = 12_345
+        let input = (0..<inputCount).map { _ -> Float in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 23) - 1
+        }
+        let labels = (0..<batch).map { Int32($0 % plans[0].classCount) }
+        let optimizers = plans.map {
+            Optimizer(settings: .sgd(momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0), parameters: $0.parameters)
+        }
+        for step in 0..<3 {
+            var losses: [Float] = []
+            for plan in plans {
+                plan.input.update(from: input, count: inputCount)
+                losses.append(labels.withUnsafeBufferPointer { plan.trainStep(batch: batch, labels: $0.baseAddress!).loss })
+            }
+            let logits = plans.map { Array(UnsafeBufferPointer(start: $0.logits, count: batch * $0.classCount)) }
+            #expect(maxRelativeError(logits[0], logits[1], floor: 1e-3) <= 1e-5, "\(model) step \(step) logits")
+            #expect(maxRelativeError([losses[0]], [losses[1]]) <= 1e-5, "\(model) step \(step) loss")
+            let gradients = plans.map { Array(UnsafeBufferPointer(start: $0.parameters.gradients.pointer, count: $0.parameters.trainableCount)) }
+            #expect(maxRelativeError(gradients[0], gradients[1], floor: 1e-3) <= 1e-5, "\(model) step \(step) gradients")
+            for (plan, optimizer) in zip(plans, optimizers) {
+                optimizer.step(learningRate: 0.05)
+                plan.parametersDidChange()
+            }
+        }
+        let weights = plans.map { Array(UnsafeBufferPointer(start: $0.parameters.values.pointer, count: $0.parameters.trainableCount)) }
+        #expect(maxRelativeError(weights[0], weights[1], floor: 1e-3) <= 1e-5, "\(model) weights after 3 steps")
+    }
+}
