@@ -44,7 +44,8 @@ struct TimeCommand: ParsableCommand {
                 graph: setup.graph, batchCapacity: train.batchSize, backend: train.backend,
                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
                                              uniquingKeysWith: { _, last in last }),
-                threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse)
+                threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse,
+                                 frozenLayers: train.freeze)
             for selection in plan.backendSelections { print("backend " + selection.summary) }
             let optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
             let report = StepTimer.measure(plan: plan, optimizer: optimizer, batch: train.batchSize, warmup: warmup,

@@ -112,3 +112,51 @@ func modelAGraph() -> ModelGraph {
         }
     }
 }
+
+/// `train.freeze`: layers with no learning layer at or before them run no backward pass.
+@Suite struct FrozenPlanTests {
+    @Test func aFrozenFeatureExtractorCostsNoGradientWork() throws {
+        let fixture = try PyTorchFixture.load("modelA_one_sgd_step")
+        let input = try fixture.tensor("input")
+        let batch = input.shape[0]
+        let labels = try fixture.tensor("labels").data.map { Int32($0) }
+        var gradients: [[String: [Float]]] = []
+        for frozen in [[], ["cnn1", "cnn2"]] {
+            let plan = try ExecutionPlan(graph: modelAGraph(), batchCapacity: batch, backend: .fixed(.im2col), threads: 2,
+                                         frozenLayers: frozen)
+            for name in ExecutionPlanTests.parameterNames {
+                let values = try fixture.tensor(name).data
+                try #require(plan.parameters.pointer(name)).update(from: values, count: values.count)
+            }
+            plan.parametersDidChange()
+            plan.input.update(from: input.data, count: input.data.count)
+            plan.isProfiling = true
+            _ = labels.withUnsafeBufferPointer { plan.trainStep(batch: batch, labels: $0.baseAddress!) }
+            var byName: [String: [Float]] = [:]
+            for name in ExecutionPlanTests.parameterNames {
+                let entry = try #require(plan.parameters.entry(name))
+                byName[name] = Array(UnsafeBufferPointer(start: plan.parameters.gradientPointer(name), count: entry.count))
+            }
+            gradients.append(byName)
+            if !frozen.isEmpty {
+                // The convolutions' (and their ReLUs' and pools') backward passes never ran.
+                for node in 1...6 { #expect(plan.backwardNanoseconds[node] == 0, "node \(node) ran backward") }
+                #expect(plan.backwardNanoseconds[8] > 0)
+            }
+        }
+        #expect(gradients[1]["fc1.weight"] == gradients[0]["fc1.weight"] && gradients[1]["fc1.bias"] == gradients[0]["fc1.bias"])
+        #expect(gradients[1]["cnn1.weight"]?.allSatisfy { $0 == 0 } == true && gradients[1]["cnn2.bias"]?.allSatisfy { $0 == 0 } == true)
+        #expect(gradients[0]["cnn1.weight"]?.contains { $0 != 0 } == true)
+    }
+
+    @Test func aFrozenLayerAfterALearningOneStillPassesGradientsBack() throws {
+        let plan = try ExecutionPlan(graph: modelAGraph(), batchCapacity: 4, backend: .fixed(.im2col), threads: 1,
+                                     frozenLayers: ["cnn2"])
+        var generator = SeededGenerator(seed: 3)
+        for index in 0..<(4 * 784) { plan.input[index] = Float.random(in: 0..<1, using: &generator) }
+        let labels: [Int32] = [1, 2, 3, 4]
+        _ = labels.withUnsafeBufferPointer { plan.trainStep(batch: 4, labels: $0.baseAddress!) }
+        let gradient = plan.parameters.values(of: "cnn1.weight").indices.map { plan.parameters.gradientPointer("cnn1.weight")![$0] }
+        #expect(gradient.contains { $0 != 0 }, "cnn1 learns through the frozen cnn2")
+    }
+}

@@ -53,12 +53,16 @@ public final class ExecutionPlan {
     /// Compiles `graph`. `backend` applies to every convolution unless `perLayerBackends` (by layer
     /// name) or the model spec names one; `auto` times the candidates on the layer's real shapes.
     /// `fuse` lets the plan fuse back-to-back layers (`PlanFusion`); results match the unfused plan.
+    /// `frozenLayers` (`train.freeze`: layer names or name prefixes such as `layer1`) learn nothing, so
+    /// the backward pass skips every layer with no learning layer at or before it — a frozen feature
+    /// extractor costs no gradient work.
     public init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
                 perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
-                fuse: Bool = true) throws {
+                fuse: Bool = true, frozenLayers: [String] = []) throws {
         precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
         self.graph = graph
         self.batchCapacity = batchCapacity
+        needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
         fusion = PlanFusion(graph: graph, enabled: fuse)
         isFused = fuse
         fusions = fusion.descriptions(graph)
@@ -78,6 +82,20 @@ public final class ExecutionPlan {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
         fuseIntoConvolutions()
+    }
+
+    /// Per node: whether its output's gradient is needed — it has parameters that learn, or one of the
+    /// nodes it reads needs it (gradients flow back to learning layers only).
+    private let needsBackward: [Bool]
+
+    static func nodesNeedingBackward(_ graph: ModelGraph, frozen: [String]) -> [Bool] {
+        var needs: [Bool] = []
+        for node in graph.nodes {
+            let isFrozen = frozen.contains { node.name == $0 || node.name.hasPrefix($0 + ".") }
+            let learns = !isFrozen && node.op.parameters.contains { $0.isTrainable }
+            needs.append(learns || node.inputs.contains { needs[$0] })
+        }
+        return needs
     }
 
     private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -136,7 +154,7 @@ public final class ExecutionPlan {
     /// `input` feeds several layers.
     private func gradientTarget(consumer: Int, input: Int, required: Bool) -> UnsafeMutablePointer<Float>? {
         let perImage = graph.nodes[input].outputShape.elementCount
-        guard input != 0, let gradient = gradients[input] else {
+        guard needsBackward[input], let gradient = gradients[input] else {
             return required ? buffer(batchCapacity * perImage) : nil
         }
         if consumers(of: input) == 1 { return gradient }
@@ -228,7 +246,7 @@ public final class ExecutionPlan {
             Elementwise.fill(count: batch * perImage, value: 0, pointer)
         }
         for index in stride(from: layers.count - 1, through: 1, by: -1) {
-            guard let layer = layers[index] else { continue }
+            guard let layer = layers[index], needsBackward[index] else { continue }
             let start = isProfiling ? DispatchTime.now().uptimeNanoseconds : 0
             layer.backward(batch: batch)
             for (scratch, target, perImage) in accumulations[index] {

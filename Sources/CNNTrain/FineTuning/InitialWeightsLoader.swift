@@ -75,7 +75,8 @@ public enum InitialWeightsLoader {
 public final class FrozenParameters {
     /// (offset, count) ranges in the parameter buffer.
     private let ranges: [(offset: Int, count: Int)]
-    private let saved: [Float]
+    /// The frozen values during a step, preallocated so a step allocates nothing.
+    private let saved: AlignedBuffer<Float>
     private let store: ParameterStore
     public let tensorNames: [String]
 
@@ -94,7 +95,7 @@ public final class FrozenParameters {
         }
         self.ranges = ranges
         tensorNames = names
-        saved = [Float](repeating: 0, count: ranges.reduce(0) { $0 + $1.1 })
+        saved = AlignedBuffer(count: ranges.reduce(0) { $0 + $1.1 })
     }
 
     public var isEmpty: Bool { ranges.isEmpty }
@@ -102,29 +103,23 @@ public final class FrozenParameters {
     /// Runs `step` (the optimizer update) and puts the frozen parameters back as they were.
     public func around(_ step: () -> Void) {
         guard !ranges.isEmpty else { return step() }
-        var snapshot = saved
         var position = 0
-        snapshot.withUnsafeMutableBufferPointer { buffer in
-            for (offset, count) in ranges {
-                // invariant: buffer holds the sum of the ranges' counts
-                (buffer.baseAddress! + position).update(from: store.values.pointer + offset, count: count)
-                position += count
-            }
+        for (offset, count) in ranges {
+            (saved.pointer + position).update(from: store.values.pointer + offset, count: count)
+            position += count
         }
         step()
         position = 0
-        snapshot.withUnsafeBufferPointer { buffer in
-            for (offset, count) in ranges {
-                (store.values.pointer + offset).update(from: buffer.baseAddress! + position, count: count)  // invariant: as above
-                position += count
-            }
+        for (offset, count) in ranges {
+            (store.values.pointer + offset).update(from: saved.pointer + position, count: count)
+            position += count
         }
     }
 }
 
 /// A `train.freeze` that does not fit the model.
-public struct FineTuningError: Error, Sendable, CustomStringConvertible {
+public struct FineTuningError: UserFacingError, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { "error: " + message }
+    public var diagnostics: [Diagnostic] { [Diagnostic(message, at: nil)] }
 }

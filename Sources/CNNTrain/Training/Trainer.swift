@@ -40,7 +40,8 @@ public final class Trainer {
         plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: train.backend,
                                  perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
                                                               uniquingKeysWith: { _, last in last }),
-                                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse)
+                                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse,
+                                 frozenLayers: train.freeze)
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
         frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
         if let initialization = train.initialization, !resume {
