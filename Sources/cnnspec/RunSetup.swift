@@ -7,10 +7,11 @@ struct RunSetup {
     var config: RunConfig
     var graph: ModelGraph
 
-    /// Loads the config (with `--set` overrides) and its model, and checks per-layer backends name real conv layers.
-    init(configPath: String, overrides: [String]) throws {
+    /// Loads the config (with `--set` overrides) and its model (at `input` instead of the model file's
+    /// input when given), and checks per-layer backends name real conv layers.
+    init(configPath: String, overrides: [String], input: TensorShape? = nil) throws {
         config = try RunConfigLoader.load(path: configPath, overrides: overrides)
-        graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
+        graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard, inputOverride: input)
         var problems: [Diagnostic] = []
         let convolutions = graph.nodes.filter { $0.op is Conv2dOperation }.map(\.name)
         for override in config.train.layerBackends where !convolutions.contains(override.layer) {

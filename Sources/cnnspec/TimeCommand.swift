@@ -26,6 +26,9 @@ struct TimeCommand: ParsableCommand {
     @Option(help: "Warm-up iterations.")
     var warmup: Int = 5
 
+    @Option(name: .customLong("input"), help: "Time the model at another input size, as channels,height,width (e.g. 3,32,32).")
+    var input: String?
+
     func validate() throws {
         guard (1...Self.largestIterations).contains(iterations) else {
             throw ValidationError("--iterations must be in 1...\(Self.largestIterations)")
@@ -37,7 +40,8 @@ struct TimeCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let setup = try RunSetup(configPath: config, overrides: overrides)
+            let inputOverride = try input.map { text throws(SpecError) in try ModelSpecLoader.parseInputShape(text) }
+            let setup = try RunSetup(configPath: config, overrides: overrides, input: inputOverride)
             let train = setup.config.train
             try MemoryEstimate(graph: setup.graph, batchCapacity: train.batchSize).check(model: setup.config.modelPath)
             let plan = try ExecutionPlan(

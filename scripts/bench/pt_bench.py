@@ -77,6 +77,11 @@ def resnet18_cifar():
     return model
 
 
+def mobilenet_v2():
+    import torchvision
+    return torchvision.models.mobilenet_v2()  # 1000 classes, as models/mobilenet_v2.yaml
+
+
 # name -> (builder, input shape CHW, batch, optimizer factory, optimizer description)
 MODELS = {
     "lenet5":        (lambda: lenet5(1, nn.AvgPool2d), (1, 32, 32), 128, lambda p: torch.optim.SGD(p, lr=0.1), "SGD lr0.1"),
@@ -89,6 +94,8 @@ MODELS = {
     "lenet5-cifar":  (lambda: lenet5(3, nn.AvgPool2d), (3, 32, 32), 128, lambda p: torch.optim.SGD(p, lr=0.1), "SGD lr0.1"),
     "resnet18-cifar": (resnet18_cifar, (3, 32, 32), 64,
                        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=5e-4), "SGD lr0.05 m0.9"),
+    "mobilenet-v2-32": (mobilenet_v2, (3, 32, 32), 64,
+                        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=4e-5), "SGD lr0.05 m0.9"),
 }
 
 

@@ -34,8 +34,13 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
 
     /// True when `geometry` benefits from batched lowering.
+    /// Its lowering handles ungrouped, undilated convolutions with symmetric zero padding; other layers
+    /// take the per-image im2col, which handles every option.
     static func prefers(_ geometry: ConvolutionGeometry) -> Bool {
-        geometry.outPlane <= maximumOutPlane && geometry.batch > 1
+        geometry.outPlane <= maximumOutPlane && geometry.batch > 1 && geometry.groups == 1
+            && geometry.dilationHeight == 1 && geometry.dilationWidth == 1
+            && geometry.paddingTop == geometry.paddingBottom && geometry.paddingLeft == geometry.paddingRight
+            && geometry.paddingMode == .zeros
     }
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {

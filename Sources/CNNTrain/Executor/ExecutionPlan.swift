@@ -84,11 +84,12 @@ public final class ExecutionPlan {
         fuseIntoConvolutions()
     }
 
-    /// Per node: whether its output's gradient is needed — it has parameters that learn, or one of the
-    /// nodes it reads needs it (gradients flow back to learning layers only).
+    /// Per node: whether its output's gradient is needed. Without frozen layers every node's is (callers
+    /// may read any gradient); with them, only nodes that learn or read a node that needs it.
     private let needsBackward: [Bool]
 
     static func nodesNeedingBackward(_ graph: ModelGraph, frozen: [String]) -> [Bool] {
+        guard !frozen.isEmpty else { return graph.nodes.indices.map { $0 > 0 } }
         var needs: [Bool] = []
         for node in graph.nodes {
             let isFrozen = frozen.contains { node.name == $0 || node.name.hasPrefix($0 + ".") }
