@@ -18,8 +18,13 @@ import numpy as np
 TOLERANCE = 1e-4
 
 
+# safetensors dtype names and their numpy types, for what cnnspec writes.
+DTYPES = {"F32": "<f4", "I64": "<i8"}
+
+
 def read_safetensors(path):
-    """{name: float32 array} and the metadata of a safetensors file of F32 tensors (what cnnspec writes)."""
+    """{name: array} and the metadata of a safetensors file as cnnspec writes it: F32 tensors, and I64
+    for integer buffers such as num_batches_tracked (as PyTorch writes them)."""
     with open(path, "rb") as f:
         data = f.read()
     (length,) = struct.unpack("<Q", data[:8])
@@ -28,10 +33,10 @@ def read_safetensors(path):
     base = 8 + length
     tensors = {}
     for name, entry in header.items():
-        if entry["dtype"] != "F32":
-            raise SystemExit(f"{path}: tensor {name} has dtype {entry['dtype']}, expected F32")
+        if entry["dtype"] not in DTYPES:
+            raise SystemExit(f"{path}: tensor {name} has dtype {entry['dtype']}, expected one of {', '.join(DTYPES)}")
         start, end = entry["data_offsets"]
-        tensors[name] = np.frombuffer(data[base + start : base + end], dtype="<f4").reshape(entry["shape"]).copy()
+        tensors[name] = np.frombuffer(data[base + start : base + end], dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"]).copy()
     return tensors, metadata
 
 
@@ -40,15 +45,17 @@ def write_safetensors(path, tensors, metadata):
     offset = 0
     names = sorted(tensors)
     for name in names:
-        size = tensors[name].size * 4
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
+        dtype = "I64" if tensors[name].dtype.kind == "i" else "F32"
+        size = tensors[name].size * np.dtype(DTYPES[dtype]).itemsize
+        header[name] = {"dtype": dtype, "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
         offset += size
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text)
         for name in names:
-            f.write(np.ascontiguousarray(tensors[name], dtype="<f4").tobytes())
+            dtype = DTYPES["I64"] if tensors[name].dtype.kind == "i" else DTYPES["F32"]
+            f.write(np.ascontiguousarray(tensors[name], dtype=dtype).tobytes())
 
 
 def perturb(source, target):
