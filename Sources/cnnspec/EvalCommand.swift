@@ -36,11 +36,10 @@ struct EvalCommand: ParsableCommand {
             let setup = try RunSetup(configPath: config, overrides: overrides)
             let data = try setup.loadData()
             let train = setup.config.train
-            try MemoryEstimate(graph: setup.graph, batchCapacity: train.evalBatchSize)
-                .check(batchKey: "train.eval_batch_size", model: setup.config.modelPath)
             let plan = try ExecutionPlan(graph: setup.graph, batchCapacity: train.evalBatchSize,
                                          backend: train.backend == .auto ? .fixed(.im2col) : train.backend,
-                                         threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed))
+                                         threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed),
+                                         batchKey: "train.eval_batch_size")
             let contents = try CheckpointIO.load(into: plan.parameters, from: URL(fileURLWithPath: checkpoint))
             plan.parametersDidChange()
             if let hash = contents.metadata["config_hash"], hash != setup.config.hash {

@@ -43,7 +43,6 @@ struct TimeCommand: ParsableCommand {
             let inputOverride = try input.map { text throws(SpecError) in try ModelSpecLoader.parseInputShape(text) }
             let setup = try RunSetup(configPath: config, overrides: overrides, input: inputOverride)
             let train = setup.config.train
-            try MemoryEstimate(graph: setup.graph, batchCapacity: train.batchSize).check(model: setup.config.modelPath)
             let plan = try ExecutionPlan(
                 graph: setup.graph, batchCapacity: train.batchSize, backend: train.backend,
                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },

@@ -55,11 +55,13 @@ public final class ExecutionPlan {
     /// `fuse` lets the plan fuse back-to-back layers (`PlanFusion`); results match the unfused plan.
     /// `frozenLayers` (`train.freeze`: layer names or name prefixes such as `layer1`) learn nothing, so
     /// the backward pass skips every layer with no learning layer at or before it — a frozen feature
-    /// extractor costs no gradient work.
+    /// extractor costs no gradient work. Before anything is allocated, the plan's memory is estimated and a
+    /// plan the machine cannot hold is refused (`MemoryError`, naming `batchKey` as what to lower).
     public init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
                 perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
-                fuse: Bool = true, frozenLayers: [String] = []) throws {
+                fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size") throws {
         precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity).check(batchKey: batchKey, model: graph.name)
         self.graph = graph
         self.batchCapacity = batchCapacity
         needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)

@@ -47,11 +47,10 @@ public struct RunReportData: Sendable {
             }
             let training = try TrainingData.load(config.data, seed: config.train.seed, modelInput: graph.inputShape.dimensions)
             let batch = config.train.evalBatchSize
-            try MemoryEstimate(graph: graph, batchCapacity: batch).check(batchKey: "train.eval_batch_size", model: config.modelPath)
             let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,
                                          backend: config.train.backend == .auto ? .fixed(.im2col) : config.train.backend,
                                          threads: threads == 0 ? config.train.threads : threads,
-                                         seed: UInt64(truncatingIfNeeded: config.train.seed))
+                                         seed: UInt64(truncatingIfNeeded: config.train.seed), batchKey: "train.eval_batch_size")
             _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
             plan.parametersDidChange()
             let loader = training.testLoader(batchSize: batch, seed: config.train.seed, threadPool: plan.pool)

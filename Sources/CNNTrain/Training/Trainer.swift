@@ -34,14 +34,12 @@ public final class Trainer {
         self.config = config; self.data = data; self.folder = folder; self.reporter = reporter
         let train = config.train
         let capacity = max(train.batchSize, train.evalBatchSize)
-        try MemoryEstimate(graph: graph, batchCapacity: capacity)
-            .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
-                   model: config.modelPath)
         plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: train.backend,
                                  perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
                                                               uniquingKeysWith: { _, last in last }),
                                  threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse,
-                                 frozenLayers: train.freeze)
+                                 frozenLayers: train.freeze,
+                                 batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size")
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
         frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
         if let initialization = train.initialization, !resume {
