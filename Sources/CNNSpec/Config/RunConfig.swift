@@ -135,6 +135,20 @@ public struct TrainConfig: Hashable, Sendable {
     /// Let the execution plan fuse layers that run back to back (ReLU into pooling, …); false runs every
     /// layer on its own, for debugging and the fused-equals-unfused tests.
     public var fuse: Bool = true
+    /// `train.clip_grad_norm`: rescale all gradients together so that their global L2 norm is at most
+    /// this (PyTorch `clip_grad_norm_(params, max_norm)`); nil = no clipping.
+    public var clipGradNorm: Double? = nil
+    /// `train.clip_grad_value`: clamp every gradient element to [−v, v] (PyTorch `clip_grad_value_`);
+    /// nil = no clamping. Applied before `clipGradNorm` when both are set.
+    public var clipGradValue: Double? = nil
+    /// `train.label_smoothing`: cross-entropy against (1 − ε)·one-hot + ε/K (PyTorch's
+    /// `CrossEntropyLoss(label_smoothing=ε)`), in [0, 1].
+    public var labelSmoothing: Double = 0
+    /// `train.early_stopping`: stop when a validation metric stops improving; nil = never.
+    public var earlyStopping: EarlyStoppingConfig? = nil
+    /// `train.log_every`: training loss and accuracy are written to metrics.csv every this many
+    /// iterations; nil = about `MetricsCadence.targetPoints` points over the run.
+    public var logEvery: Int? = nil
 
     public init(batchSize: Int = 64, evalBatchSize: Int? = nil, length: TrainingLength = .epochs(10),
                 optimizer: OptimizerConfig = OptimizerConfig(), schedule: ScheduleConfig = ScheduleConfig(),
@@ -145,6 +159,28 @@ public struct TrainConfig: Hashable, Sendable {
         self.evalEveryEpoch = evalEveryEpoch; self.seed = seed; self.threads = threads
         self.backend = backend; self.layerBackends = layerBackends
         initialization = nil; freeze = []
+    }
+}
+
+/// A validation metric that early stopping and `reduce_on_plateau` watch.
+public enum MonitoredMetric: String, Hashable, Sendable, CaseIterable {
+    case validationLoss = "validation_loss"
+    case validationAccuracy = "validation_accuracy"
+
+    /// True when a larger value is better (accuracy), false when smaller is (loss).
+    public var higherIsBetter: Bool { self == .validationAccuracy }
+}
+
+/// `train.early_stopping` (Keras `EarlyStopping` / Lightning's callback semantics): after each validation
+/// pass, the metric improves when it beats the best so far by more than `minDelta`; training stops after
+/// `patience` validations in a row without improvement.
+public struct EarlyStoppingConfig: Hashable, Sendable {
+    public var metric: MonitoredMetric
+    public var patience: Int
+    public var minDelta: Double
+
+    public init(metric: MonitoredMetric = .validationLoss, patience: Int = 3, minDelta: Double = 0) {
+        self.metric = metric; self.patience = patience; self.minDelta = minDelta
     }
 }
 
@@ -265,8 +301,12 @@ public struct OptimizerConfig: Hashable, Sendable {
     public var betas: (Double, Double) { (beta1, beta2) }
     public var beta1: Double
     public var beta2: Double
-    /// Adam/AdamW only.
+    /// Adam/AdamW/RMSprop.
     public var eps: Double
+    /// RMSprop only: smoothing constant of the squared-gradient average (PyTorch `alpha`).
+    public var alpha: Double = 0.99
+    /// RMSprop only: normalise by the centred second moment (an estimate of the variance).
+    public var centered: Bool = false
 
     /// PyTorch's defaults for `name`: SGD lr 0.01; Adam lr 0.001; AdamW lr 0.001, weight_decay 0.01.
     public init(name: OptimizerName = .sgd, learningRate: Double? = nil, momentum: Double = 0,
@@ -300,12 +340,55 @@ public struct ScheduleConfig: Hashable, Sendable {
     public var etaMin: Double
     /// Linear warm-up length, if any.
     public var warmup: Warmup?
+    /// `reduce_on_plateau`: the validation metric watched (PyTorch's mode follows: min for loss, max for accuracy).
+    public var metric: MonitoredMetric = .validationLoss
+    /// `reduce_on_plateau`: the rate is multiplied by this when the metric stalls.
+    public var factor: Double = 0.1
+    /// `reduce_on_plateau`: validations without improvement tolerated before reducing.
+    public var patience: Int = 10
+    /// `reduce_on_plateau`: improvement threshold (PyTorch `threshold`, relative by default).
+    public var threshold: Double = 1e-4
+    /// `reduce_on_plateau`: `rel` or `abs` (PyTorch `threshold_mode`).
+    public var thresholdMode: PlateauThresholdMode = .relative
+    /// `reduce_on_plateau`: validations to wait after a reduction before counting again.
+    public var cooldown: Int = 0
+    /// `reduce_on_plateau`: lower bound of the rate (PyTorch `min_lr`).
+    public var minLearningRate: Double = 0
+    /// `one_cycle`: the peak rate; nil = the optimizer's `lr`.
+    public var maxLearningRate: Double? = nil
+    /// `one_cycle`: fraction of the run spent increasing the rate.
+    public var pctStart: Double = 0.3
+    /// `one_cycle`: `cos` or `linear` annealing.
+    public var annealStrategy: AnnealStrategy = .cosine
+    /// `one_cycle`: initial rate = max_lr / div_factor.
+    public var divFactor: Double = 25
+    /// `one_cycle`: final rate = initial rate / final_div_factor.
+    public var finalDivFactor: Double = 1e4
+    /// `one_cycle`: PyTorch's `three_phase`.
+    public var threePhase: Bool = false
+    /// `one_cycle`: cycle SGD momentum / Adam beta1 inversely to the rate, between `baseMomentum` and
+    /// `maxMomentum` (PyTorch `cycle_momentum`, default true).
+    public var cycleMomentum: Bool = true
+    public var baseMomentum: Double = 0.85
+    public var maxMomentum: Double = 0.95
 
     public init(name: ScheduleName = .constant, stepSize: Int = 10, gamma: Double = 0.1, milestones: [Int] = [],
                 tMax: Int? = nil, etaMin: Double = 0, warmup: Warmup? = nil) {
         self.name = name; self.stepSize = stepSize; self.gamma = gamma; self.milestones = milestones
         self.tMax = tMax; self.etaMin = etaMin; self.warmup = warmup
     }
+}
+
+/// PyTorch `ReduceLROnPlateau(threshold_mode=…)`.
+public enum PlateauThresholdMode: String, Hashable, Sendable, CaseIterable {
+    case relative = "rel"
+    case absolute = "abs"
+}
+
+/// PyTorch `OneCycleLR(anneal_strategy=…)`.
+public enum AnnealStrategy: String, Hashable, Sendable, CaseIterable {
+    case cosine = "cos"
+    case linear
 }
 
 /// Linear warm-up measured in epochs or iterations.
@@ -319,6 +402,8 @@ public struct OutputConfig: Hashable, Sendable {
     /// Run folder; nil means `runs/<name>/<timestamp>` under the current directory.
     public var directory: String?
     public var checkpoint: CheckpointPolicy
+    /// `output.tensorboard`: also write the scalars as a TensorBoard event file in the run folder.
+    public var tensorboard: Bool = false
 
     public init(directory: String? = nil, checkpoint: CheckpointPolicy = CheckpointPolicy()) {
         self.directory = directory; self.checkpoint = checkpoint
