@@ -129,8 +129,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             let job = raw.load(as: ImageJob.self)
             let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
             for image in start..<end {
-                BatchedLowering.im2col(g, image: job.images + image * g.inputImageSize,
-                                       col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane)
+                PatchLowering.im2col(g, image: job.images + image * g.inputImageSize,
+                                     col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane)
             }
         }
     }
@@ -144,8 +144,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
             guard let target = job.target else { return }  // invariant: set by accumulateColumns
             for image in start..<end {
-                BatchedLowering.col2im(g, col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane,
-                                       image: target + image * g.inputImageSize)
+                PatchLowering.col2im(g, col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane,
+                                     image: target + image * g.inputImageSize)
             }
         }
     }
@@ -198,75 +198,5 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         let bias: UnsafePointer<Float>?
         let count: Int
         let toNCHW: Bool
-    }
-}
-
-/// `PatchLowering`'s im2col/col2im for one image whose columns sit inside a wider lowered matrix
-/// (row stride `rowStride` instead of OH·OW).
-enum BatchedLowering {
-    static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
-                       rowStride: Int) {
-        let oh = g.outHeight, ow = g.outWidth
-        var row = 0
-        for ci in 0..<g.inChannels {
-            let channel = image + ci * g.inHeight * g.inWidth
-            for kh in 0..<g.kernelHeight {
-                for kw in 0..<g.kernelWidth {
-                    let out = col + row * rowStride
-                    let columns = PatchLowering.validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
-                                                           width: g.inWidth, outWidth: ow)
-                    for y in 0..<oh {
-                        let line = out + y * ow
-                        let ih = y * g.strideHeight - g.paddingHeight + kh
-                        if ih < 0 || ih >= g.inHeight || columns.isEmpty {
-                            line.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        if columns.lowerBound > 0 { line.update(repeating: 0, count: columns.lowerBound) }
-                        if columns.upperBound < ow {
-                            (line + columns.upperBound).update(repeating: 0, count: ow - columns.upperBound)
-                        }
-                        let source = channel + ih * g.inWidth - g.paddingWidth + kw
-                        if g.strideWidth == 1 {
-                            (line + columns.lowerBound).update(from: source + columns.lowerBound, count: columns.count)
-                        } else {
-                            for x in columns { line[x] = source[x * g.strideWidth] }
-                        }
-                    }
-                    row += 1
-                }
-            }
-        }
-    }
-
-    /// Overwrites `image` with the sum of the lowered gradient's contributions.
-    static func col2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, rowStride: Int,
-                       image: UnsafeMutablePointer<Float>) {
-        let oh = g.outHeight, ow = g.outWidth
-        image.update(repeating: 0, count: g.inputImageSize)
-        var row = 0
-        for ci in 0..<g.inChannels {
-            let channel = image + ci * g.inHeight * g.inWidth
-            for kh in 0..<g.kernelHeight {
-                for kw in 0..<g.kernelWidth {
-                    let source = col + row * rowStride
-                    let columns = PatchLowering.validRange(offset: kw, stride: g.strideWidth, padding: g.paddingWidth,
-                                                           width: g.inWidth, outWidth: ow)
-                    row += 1
-                    if columns.isEmpty { continue }
-                    for y in 0..<oh {
-                        let ih = y * g.strideHeight - g.paddingHeight + kh
-                        if ih < 0 || ih >= g.inHeight { continue }
-                        let line = source + y * ow
-                        let target = channel + ih * g.inWidth - g.paddingWidth + kw
-                        if g.strideWidth == 1 {
-                            for x in columns { target[x] += line[x] }
-                        } else {
-                            for x in columns { target[x * g.strideWidth] += line[x] }
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -15,9 +15,11 @@ enum PatchLowering {
         return min(lower, upper)..<upper
     }
 
-    /// Lowers `image[Cin, H, W]` into `col[Cin·KH·KW, OH·OW]` (zero padding).
-    static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
-        let oh = g.outHeight, ow = g.outWidth, plane = oh * ow
+    /// Lowers `image[Cin, H, W]` into `col[Cin·KH·KW, OH·OW]` (zero padding). `rowStride` (default
+    /// OH·OW) places the image's columns inside a wider matrix holding a whole batch side by side.
+    static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
+                       rowStride: Int? = nil) {
+        let oh = g.outHeight, ow = g.outWidth, plane = rowStride ?? oh * ow
         var row = 0
         for ci in 0..<g.inChannels {
             let channel = image + ci * g.inHeight * g.inWidth
@@ -51,10 +53,11 @@ enum PatchLowering {
         }
     }
 
-    /// Accumulates the lowered gradient `col[Cin·KH·KW, OH·OW]` back into `image[Cin, H, W]`, which it
-    /// first overwrites with zeros.
-    static func col2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, image: UnsafeMutablePointer<Float>) {
-        let oh = g.outHeight, ow = g.outWidth, plane = oh * ow
+    /// Accumulates the lowered gradient `col[Cin·KH·KW, OH·OW]` (row stride `rowStride`, default OH·OW)
+    /// back into `image[Cin, H, W]`, which it first overwrites with zeros.
+    static func col2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, rowStride: Int? = nil,
+                       image: UnsafeMutablePointer<Float>) {
+        let oh = g.outHeight, ow = g.outWidth, plane = rowStride ?? oh * ow
         image.update(repeating: 0, count: g.inputImageSize)
         var row = 0
         for ci in 0..<g.inChannels {

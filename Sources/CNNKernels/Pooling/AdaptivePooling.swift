@@ -113,9 +113,9 @@ public enum AdaptiveAveragePooling {
 public enum AdaptiveMaxPooling {
     public static func forward(_ g: AdaptivePoolingGeometry, batch: Int, input: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, pool: ThreadPool) {
-        let pass = ForwardPass(geometry: g, input: input, output: output, argmax: argmax)
+        let pass = ArgmaxPoolingForwardPass(geometry: g, input: input, output: output, argmax: argmax)
         forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
-            let pass = raw.load(as: ForwardPass.self)
+            let pass = raw.load(as: ArgmaxPoolingForwardPass<AdaptivePoolingGeometry>.self)
             let g = pass.geometry, width = g.inWidth
             for plane in first..<end {
                 let source = pass.input + plane * g.inPlane
@@ -147,9 +147,9 @@ public enum AdaptiveMaxPooling {
     /// gradInput = Σ gradOutput routed to each window's argmax (overlapping windows accumulate).
     public static func backward(_ g: AdaptivePoolingGeometry, batch: Int, gradOutput: UnsafePointer<Float>,
                                 argmax: UnsafePointer<Int32>, gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let pass = BackwardPass(geometry: g, gradOutput: gradOutput, argmax: argmax, gradInput: gradInput)
+        let pass = ArgmaxPoolingBackwardPass(geometry: g, gradOutput: gradOutput, argmax: argmax, gradInput: gradInput)
         forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
-            let pass = raw.load(as: BackwardPass.self)
+            let pass = raw.load(as: ArgmaxPoolingBackwardPass<AdaptivePoolingGeometry>.self)
             let g = pass.geometry
             for plane in first..<end {
                 let gradients = pass.gradOutput + plane * g.outPlane
@@ -159,19 +159,5 @@ public enum AdaptiveMaxPooling {
                 for index in 0..<g.outPlane { destination[Int(indices[index])] += gradients[index] }
             }
         }
-    }
-
-    private struct ForwardPass {
-        let geometry: AdaptivePoolingGeometry
-        let input: UnsafePointer<Float>
-        let output: UnsafeMutablePointer<Float>
-        let argmax: UnsafeMutablePointer<Int32>
-    }
-
-    private struct BackwardPass {
-        let geometry: AdaptivePoolingGeometry
-        let gradOutput: UnsafePointer<Float>
-        let argmax: UnsafePointer<Int32>
-        let gradInput: UnsafeMutablePointer<Float>
     }
 }

@@ -4,9 +4,9 @@ public enum MaxPooling {
     /// maximum of the window, as PyTorch; a NaN in the window wins (and propagates) like PyTorch.
     public static func forward(_ g: PoolingGeometry, batch: Int, input: UnsafePointer<Float>,
                                output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, pool: ThreadPool) {
-        let pass = ForwardPass(geometry: g, input: input, output: output, argmax: argmax)
+        let pass = ArgmaxPoolingForwardPass(geometry: g, input: input, output: output, argmax: argmax)
         forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
-            let pass = raw.load(as: ForwardPass.self)
+            let pass = raw.load(as: ArgmaxPoolingForwardPass<PoolingGeometry>.self)
             let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
             let fast = g.isTwoByTwoStrideTwo
             for plane in first..<end {
@@ -25,9 +25,9 @@ public enum MaxPooling {
     /// gradInput = Σ gradOutput routed to each window's argmax (overlapping windows accumulate).
     public static func backward(_ g: PoolingGeometry, batch: Int, gradOutput: UnsafePointer<Float>,
                                 argmax: UnsafePointer<Int32>, gradInput: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let pass = BackwardPass(geometry: g, gradOutput: gradOutput, argmax: argmax, gradInput: gradInput)
+        let pass = ArgmaxPoolingBackwardPass(geometry: g, gradOutput: gradOutput, argmax: argmax, gradInput: gradInput)
         forEachPoolingPlane(batch * g.channels, planeCost: g.inPlane, pool: pool, context: pass) { raw, first, end in
-            let pass = raw.load(as: BackwardPass.self)
+            let pass = raw.load(as: ArgmaxPoolingBackwardPass<PoolingGeometry>.self)
             let g = pass.geometry, inPlane = g.inPlane, outPlane = g.outPlane
             let fast = g.isTwoByTwoStrideTwo
             for plane in first..<end {
@@ -157,22 +157,6 @@ public enum MaxPooling {
             }
         }
         g.zeroTwoByTwoRemainder(destination)
-    }
-
-    /// What a forward plane task reads (C-convention tasks cannot capture).
-    private struct ForwardPass {
-        let geometry: PoolingGeometry
-        let input: UnsafePointer<Float>
-        let output: UnsafeMutablePointer<Float>
-        let argmax: UnsafeMutablePointer<Int32>
-    }
-
-    /// What a backward plane task reads.
-    private struct BackwardPass {
-        let geometry: PoolingGeometry
-        let gradOutput: UnsafePointer<Float>
-        let argmax: UnsafePointer<Int32>
-        let gradInput: UnsafeMutablePointer<Float>
     }
 }
 
