@@ -4,7 +4,15 @@ import Foundation
 /// declaration order, then checking the rules that join several keys. Every problem is reported with
 /// its location.
 struct RunConfigDecoder {
-    static let transformNames = ["scale", "normalize", "resize", "random_rotation", "random_crop", "horizontal_flip"]
+    /// The transform names a list may use, in the order the reference lists them.
+    enum TransformName: String, CaseIterable {
+        case scale, normalize, resize
+        case randomRotation = "random_rotation"
+        case randomCrop = "random_crop"
+        case horizontalFlip = "horizontal_flip"
+    }
+
+    static let transformNames = TransformName.allCases.map(\.rawValue)
 
     let reader: ValueReader
 
@@ -278,21 +286,22 @@ struct RunConfigDecoder {
         return (name, nameNode, argument)
     }
 
-    func decodeTransform(_ name: String, nameNode: YAMLNode, argument: YAMLNode?, path: String,
+    func decodeTransform(_ text: String, nameNode: YAMLNode, argument: YAMLNode?, path: String,
                                           channels: Int) -> TransformSpec? {
+        guard let name = TransformName(rawValue: text) else { return nil }  // transformParts accepted only known names
         switch name {
-        case "scale":
+        case .scale:
             if let argument {
                 reader.error("'\(path)': scale takes no value", at: argument, fallback: nil, hint: "write '- scale'")
                 return nil
             }
             return .scale
-        case "normalize":
+        case .normalize:
             return decodeNormalize(argument, path: path + ".normalize", channels: channels, at: nameNode)
-        case "resize":
+        case .resize:
             guard let size = decodeSize(argument, path: path + ".resize", at: nameNode) else { return nil }
             return .resize(height: size.0, width: size.1)
-        case "random_rotation":
+        case .randomRotation:
             var value = argument
             if let argument, case .mapping = argument {
                 value = reader.mapping(argument, path: path + ".random_rotation", allowed: ["degrees"])["degrees"]
@@ -305,7 +314,7 @@ struct RunConfigDecoder {
                 return nil
             }
             return .randomRotation(degrees: degrees)
-        case "random_crop":
+        case .randomCrop:
             var sizeNode = argument
             var padding = 0
             if let argument, case .mapping = argument {
@@ -316,15 +325,13 @@ struct RunConfigDecoder {
             }
             guard let size = decodeSize(sizeNode, path: path + ".random_crop.size", at: nameNode) else { return nil }
             return .randomCrop(height: size.0, width: size.1, padding: padding)
-        case "horizontal_flip":
+        case .horizontalFlip:
             var value = argument
             if let argument, case .mapping = argument {
                 value = reader.mapping(argument, path: path + ".horizontal_flip", allowed: ["p"])["p"]
             }
             let p = reader.double(value, path: path + ".horizontal_flip", default: 0.5, range: 0...1)
             return .horizontalFlip(probability: p)
-        default:
-            return nil  // invariant: transformParts accepted only known names
         }
     }
 

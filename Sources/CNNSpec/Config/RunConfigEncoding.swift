@@ -73,16 +73,16 @@ struct ConfigWriter {
 /// Transforms as the resolved config writes them.
 enum TransformText {
     static func yaml(_ transform: TransformSpec) -> String {
-    switch transform {
-    case .scale: return "scale"
-    case .normalize(.auto): return "normalize: auto"
-    case .normalize(.fixed(let mean, let std)):
-        return "normalize: {mean: [\(mean.map(ConfigSchema.number).joined(separator: ", "))], std: [\(std.map(ConfigSchema.number).joined(separator: ", "))]}"
-    case .resize(let height, let width): return "resize: [\(height), \(width)]"
-    case .randomRotation(let degrees): return "random_rotation: \(ConfigSchema.number(degrees))"
-    case .randomCrop(let height, let width, let padding):
-        return "random_crop: {size: [\(height), \(width)], padding: \(padding)}"
-    case .horizontalFlip(let probability): return "horizontal_flip: \(ConfigSchema.number(probability))"
+        switch transform {
+        case .scale: return "scale"
+        case .normalize(.auto): return "normalize: auto"
+        case .normalize(.fixed(let mean, let std)):
+            return "normalize: {mean: [\(mean.map(ConfigSchema.number).joined(separator: ", "))], std: [\(std.map(ConfigSchema.number).joined(separator: ", "))]}"
+        case .resize(let height, let width): return "resize: [\(height), \(width)]"
+        case .randomRotation(let degrees): return "random_rotation: \(ConfigSchema.number(degrees))"
+        case .randomCrop(let height, let width, let padding):
+            return "random_crop: {size: [\(height), \(width)], padding: \(padding)}"
+        case .horizontalFlip(let probability): return "horizontal_flip: \(ConfigSchema.number(probability))"
+        }
     }
-}
 }
