@@ -37,8 +37,6 @@ public struct ConfigKey: Sendable {
     public let derivedDefault: String?
     /// Set for keys that only some choices of a section's `name` take (sgd's `momentum`, step's `gamma`).
     public let variant: ConfigVariantFamily?
-    /// The choices of the value, for did-you-mean and the reference; empty when not a choice.
-    public let choices: [String]
     /// Whether further path components may follow in `--set` and sweep keys (`train.layer_backends.cnn1`).
     public let acceptsSubkeys: Bool
     /// A value shown where the key has no default (`model`).
@@ -53,13 +51,13 @@ public struct ConfigKey: Sendable {
     let create: (@Sendable (inout RunConfig) -> Void)?
 
     init(_ path: String, shape: Shape = .value, type typeText: String, summary: String, derivedDefault: String? = nil,
-         variant: ConfigVariantFamily? = nil, choices: [String] = [], acceptsSubkeys: Bool = false,
+         variant: ConfigVariantFamily? = nil, acceptsSubkeys: Bool = false,
          written writePolicy: WritePolicy = .always,
          read: @escaping @Sendable (inout ConfigDecoding, YAMLNode?) -> Void,
          write: @escaping @Sendable (RunConfig) -> ConfigText?,
          isPresent: (@Sendable (RunConfig) -> Bool)? = nil, create: (@Sendable (inout RunConfig) -> Void)? = nil) {
         self.path = path; self.shape = shape; self.typeText = typeText; self.summary = summary
-        self.derivedDefault = derivedDefault; self.variant = variant; self.choices = choices
+        self.derivedDefault = derivedDefault; self.variant = variant
         self.acceptsSubkeys = acceptsSubkeys; self.writePolicy = writePolicy; self.read = read; self.write = write
         self.isPresent = isPresent; self.create = create
     }
@@ -135,14 +133,6 @@ public enum ConfigVariantFamily: String, Sendable {
 
     /// The section holding the keys, e.g. `train.optimizer`.
     public var sectionPath: String { "train." + rawValue }
-
-    /// Every choice of `name`, in declaration order.
-    public var choices: [String] {
-        switch self {
-        case .optimizer: return OptimizerName.allCases.map(\.rawValue)
-        case .schedule: return ScheduleName.allCases.map(\.rawValue)
-        }
-    }
 
     /// The choices that take `key`.
     public func users(of key: String) -> [String] {
@@ -266,12 +256,12 @@ extension ConfigKey {
 
     /// A key read and written by its own code (lists, durations, values that fill several fields).
     static func custom(_ path: String, type: String, summary: String, derivedDefault: String? = nil, example: String? = nil,
-                       variant: ConfigVariantFamily? = nil, choices: [String] = [], acceptsSubkeys: Bool = false,
+                       variant: ConfigVariantFamily? = nil, acceptsSubkeys: Bool = false,
                        written: WritePolicy = .always,
                        read: @escaping @Sendable (inout ConfigDecoding, YAMLNode?) -> Void,
                        write: @escaping @Sendable (RunConfig) -> ConfigText?) -> ConfigKey {
         var key = ConfigKey(path, type: type, summary: summary, derivedDefault: derivedDefault, variant: variant,
-                            choices: choices, acceptsSubkeys: acceptsSubkeys, written: written, read: read, write: write)
+                            acceptsSubkeys: acceptsSubkeys, written: written, read: read, write: write)
         key.example = example
         return key
     }
@@ -336,7 +326,7 @@ extension ConfigKey {
         _ path: String, _ field: ConfigField<E>, variant: ConfigVariantFamily? = nil, written: WritePolicy = .always,
         _ summary: String) -> ConfigKey where E.RawValue == String {
         let names = E.allCases.map(\.rawValue)
-        return ConfigKey(path, type: ConfigSchema.listed(names), summary: summary, variant: variant, choices: names,
+        return ConfigKey(path, type: ConfigSchema.listed(names), summary: summary, variant: variant,
                          written: written,
                          read: { state, node in
                              state.config[keyPath: field] = state.reader.choice(node, path: path, default: state.config[keyPath: field])

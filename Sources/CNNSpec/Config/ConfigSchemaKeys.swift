@@ -73,7 +73,6 @@ public enum ConfigSchema {
         .section("train.optimizer", .flow, "the optimizer, with PyTorch's names and defaults"),
         .custom("train.optimizer.name", type: ConfigSchema.listed(OptimizerName.allCases.map(\.rawValue)),
                 summary: "the optimizer (PyTorch SGD, Adam, AdamW); it decides which other keys apply",
-                choices: OptimizerName.allCases.map(\.rawValue),
                 read: { state, node in
                     let name = state.reader.choice(node, path: "train.optimizer.name", default: state.config.train.optimizer.name)
                     state.config.train.optimizer = OptimizerConfig(name: name)

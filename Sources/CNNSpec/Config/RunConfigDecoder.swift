@@ -70,7 +70,8 @@ struct RunConfigDecoder {
                          hint: config.data.dataset == .folder ? "for example 'root: data/my-images' with train/<class>/*.png inside"
                                                               : "for example 'root: data/arrays' with x_train.npy, y_train.npy, x_test.npy, y_test.npy")
         }
-        if let epochs = train["epochs"]?.intValue, let iterations = train["iterations"]?.intValue {
+        if case .iterations(let iterations) = config.train.length, let epochs = train["epochs"]?.intValue,
+           (1...ConfigLimits.largestEpochs).contains(epochs) {
             reader.error("give either 'train.epochs' (\(epochs)) or 'train.iterations' (\(iterations)), not both",
                          at: train["iterations"], fallback: nil)
         }
