@@ -204,7 +204,7 @@ public enum ConfigSchema {
         .number("train.early_stopping.min_delta", \.train.earlyStopping!.minDelta, .nonNegative(),
                 "an improvement must beat the best value by more than this"),
         .optionalInteger("train.log_every", \.train.logEvery, 1...ConfigLimits.largestCount, written: .unlessDefault,
-                         "write training loss and accuracy to metrics.csv every this many iterations; null = about \(ConfigSchema.metricsPointsText) points per run"),
+                         "write training loss and accuracy to metrics.csv every this many iterations; null = chosen from the run's length"),
 
         .section("output", .block, "where the run writes and what it keeps"),
         .optionalString("output.dir", \.output.directory, "the run folder; null = runs/<name>/<timestamp>"),
@@ -219,10 +219,6 @@ public enum ConfigSchema {
 
     /// A config with every default: what the keys' default texts and `--defaults` show.
     public static let defaults = RunConfig(name: "", configPath: "", modelPath: "")
-
-    /// Roughly how many metrics.csv rows `train.log_every: null` gives (CNNTrain's `MetricsCadence.targetPoints`
-    /// decides; this is only its wording in the reference).
-    static let metricsPointsText = "a few hundred"
 
     private static let byPath: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
 
