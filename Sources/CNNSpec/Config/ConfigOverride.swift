@@ -25,6 +25,12 @@ public struct ConfigOverride: Hashable, Sendable {
     /// The name used as the "file" of this override's diagnostics: `--set train.optimizer.lr`.
     public var origin: String { "--set " + keyPath.joined(separator: ".") }
 
+    /// The problem with the key path when `ConfigSchema` declares no such key, located at this override.
+    func schemaProblem() -> Diagnostic? {
+        guard let problem = ConfigSchema.problem(keyPath: keyPath) else { return nil }
+        return Diagnostic(problem.message, at: SourceLocation(file: origin, line: 1, column: 1), hint: problem.hint)
+    }
+
     /// `root` with the value put at the key path, creating intermediate mappings as needed.
     func apply(to root: YAMLNode) throws(SpecError) -> YAMLNode {
         let start = SourceLocation(file: origin, line: 1, column: 1)

@@ -285,7 +285,8 @@ public enum OptimizerName: String, Hashable, Sendable, CaseIterable {
     case sgd, adam, adamw
 }
 
-/// Optimizer hyperparameters with PyTorch's names and defaults.
+/// Optimizer hyperparameters with PyTorch's names and defaults (the YAML keys are declared in
+/// `ConfigSchema`; which optimizer takes which key in `OptimizerProfile`).
 public struct OptimizerConfig: Hashable, Sendable {
     public var name: OptimizerName
     public var learningRate: Double
@@ -308,14 +309,14 @@ public struct OptimizerConfig: Hashable, Sendable {
     /// RMSprop only: normalise by the centred second moment (an estimate of the variance).
     public var centered: Bool = false
 
-    /// PyTorch's defaults for `name`: SGD lr 0.01; Adam lr 0.001; AdamW lr 0.001, weight_decay 0.01.
+    /// PyTorch's defaults for `name` (`lr`, `weight_decay`) come from `OptimizerProfile`.
     public init(name: OptimizerName = .sgd, learningRate: Double? = nil, momentum: Double = 0,
                 dampening: Double = 0, nesterov: Bool = false, weightDecay: Double? = nil,
                 beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) {
         self.name = name
-        self.learningRate = learningRate ?? (name == .sgd ? 0.01 : 0.001)
+        self.learningRate = learningRate ?? OptimizerProfile.of(name).learningRate
         self.momentum = momentum; self.dampening = dampening; self.nesterov = nesterov
-        self.weightDecay = weightDecay ?? (name == .adamw ? 0.01 : 0)
+        self.weightDecay = weightDecay ?? OptimizerProfile.of(name).weightDecay
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
     }
 }

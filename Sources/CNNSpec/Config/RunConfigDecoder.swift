@@ -1,47 +1,99 @@
 import Foundation
 
-/// Turns a run-config YAML tree into a `RunConfig`, reporting every problem with its location.
+/// Turns a run-config YAML tree into a `RunConfig` by reading every key `ConfigSchema` declares, in
+/// declaration order, then checking the rules that join several keys. Every problem is reported with
+/// its location.
 struct RunConfigDecoder {
-    static let topKeys = ["name", "model", "data", "train", "output"]
-    static let dataKeys = ["dataset", "root", "validation_split", "split_seed", "train_transforms", "eval_transforms",
-                           "shuffle", "on_bad_file"]
-    static let trainKeys = ["batch_size", "eval_batch_size", "epochs", "iterations", "optimizer", "schedule",
-                            "eval_every_iterations", "eval_every_epoch", "seed", "threads", "backend", "layer_backends",
-                            "checkpoint_every", "init", "freeze", "fuse"]
-    static let initKeys = ["checkpoint", "strict", "exclude"]
-    static let optimizerKeys = ["name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps"]
-    static let scheduleKeys = ["name", "step_size", "gamma", "milestones", "t_max", "eta_min",
-                               "warmup_epochs", "warmup_iterations"]
-    static let outputKeys = ["dir", "checkpoint"]
-    static let checkpointKeys = ["best", "last", "every_epochs"]
-    static let transformNames = ["scale", "normalize", "resize", "random_rotation", "random_crop", "horizontal_flip"]
+    /// The transform names a list may use, in the order the reference lists them.
+    enum TransformName: String, CaseIterable {
+        case scale, normalize, resize
+        case randomRotation = "random_rotation"
+        case randomCrop = "random_crop"
+        case horizontalFlip = "horizontal_flip"
+    }
 
-    var reader = ConfigNodeReader()
-    let file: String
+    static let transformNames = TransformName.allCases.map(\.rawValue)
 
-    init(file: String) { self.file = file }
+    let reader: ValueReader
 
-    private var fileStart: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
+    init(reader: ValueReader = ValueReader()) { self.reader = reader }
 
-    mutating func decode(_ root: YAMLNode, configPath: String) -> RunConfig {
-        let top = reader.mapping(root, path: "", allowed: Self.topKeys)
-        let stem = URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent
-        let name = reader.string(top["name"], path: "name") ?? stem
-        if let problem = folderNameProblem(name) {
-            reader.error("'name' must be a plain folder name, but \(problem)", at: top["name"], fallback: fileStart,
-                         hint: "e.g. name: modelA (the run goes to runs/<name>/<timestamp>; use output.dir for another place)")
+    /// The config in `root`; problems are in `reader.diagnostics`.
+    func decode(_ root: YAMLNode, configPath: String) -> RunConfig {
+        var state = ConfigDecoding(reader: reader, file: configPath, configPath: configPath,
+                                   config: RunConfig(name: "", configPath: configPath, modelPath: ""))
+        // The pairs of every section read so far, by path; a section left out (an optional one that is off) has none.
+        var sections: [String: [String: YAMLNode]] = ["": mapping(root, path: "")]
+        for key in ConfigSchema.keys {
+            guard let pairs = sections[key.parent] else { continue }
+            let node = pairs[key.name]
+            if let variant = key.variant, node != nil, !variant.takes(key.name, in: state.config) {
+                refuse(key, variant: variant, chosen: variant.chosen(in: state.config), at: node)
+                continue
+            }
+            switch key.shape {
+            case .value:
+                key.read(&state, node)
+            case .section:
+                sections[key.path] = mapping(node, path: key.path)
+            case .optionalSection:
+                guard let node, !node.isNull else { continue }
+                key.create?(&state.config)
+                sections[key.path] = mapping(node, path: key.path)
+            }
         }
-        var modelPath = ""
-        if let model = reader.string(top["model"], path: "model"), !model.isEmpty {
-            modelPath = Self.resolve(model, relativeTo: configPath)
-        } else if top["model"] == nil || top["model"]?.isNull == true {
-            reader.error("the config names no model spec", at: top["model"], fallback: fileStart,
-                         hint: "add 'model: ../models/modelA.yaml' (a path relative to this config file)")
+        checkRules(state.config, sections: sections, fileStart: state.fileStart)
+        return state.config
+    }
+
+    /// The pairs of the section at `path`, allowing the keys the schema declares in it.
+    private func mapping(_ node: YAMLNode?, path: String) -> [String: YAMLNode] {
+        reader.mapping(node, path: path, allowed: ConfigSchema.children(of: path).map(\.name))
+    }
+
+    /// Reports a key that the chosen optimizer or schedule does not take.
+    private func refuse(_ key: ConfigKey, variant: ConfigVariantFamily, chosen: String, at node: YAMLNode?) {
+        let users = key.takenBy
+        let message = users.isEmpty
+            ? "'\(key.path)' applies to no \(variant.rawValue) cnnspec has, so not to '\(chosen)'"
+            : "'\(key.path)' applies to \(ConfigSchema.enumerated(users)), not '\(chosen)'"
+        reader.error(message, at: node, fallback: nil, hint: "remove it or change '\(variant.sectionPath).name'")
+    }
+
+    /// The rules that join several keys, each reported at the key that breaks it.
+    private func checkRules(_ config: RunConfig, sections: [String: [String: YAMLNode]], fileStart: SourceLocation) {
+        let data = sections["data"] ?? [:], train = sections["train"] ?? [:]
+        let optimizer = sections["train.optimizer"] ?? [:], schedule = sections["train.schedule"] ?? [:]
+        if config.data.dataset == .folder || config.data.dataset == .npy, (config.data.root ?? "").isEmpty {
+            reader.error("data.dataset '\(config.data.dataset.rawValue)' needs 'data.root', the folder holding the data",
+                         at: data["dataset"], fallback: fileStart,
+                         hint: config.data.dataset == .folder ? "for example 'root: data/my-images' with train/<class>/*.png inside"
+                                                              : "for example 'root: data/arrays' with x_train.npy, y_train.npy, x_test.npy, y_test.npy")
         }
-        let data = decodeData(top["data"])
-        let train = decodeTrain(top["train"])
-        let output = decodeOutput(top["output"])
-        return RunConfig(name: name, configPath: configPath, modelPath: modelPath, data: data, train: train, output: output)
+        if case .iterations(let iterations) = config.train.length, let epochs = train["epochs"]?.intValue,
+           (1...ConfigLimits.largestEpochs).contains(epochs) {
+            reader.error("give either 'train.epochs' (\(epochs)) or 'train.iterations' (\(iterations)), not both",
+                         at: train["iterations"], fallback: nil)
+        }
+        let sgd = config.train.optimizer
+        if sgd.nesterov && (sgd.momentum <= 0 || sgd.dampening != 0) {
+            reader.error("'train.optimizer.nesterov' needs momentum > 0 and dampening 0 (as in PyTorch)",
+                         at: optimizer["nesterov"], fallback: nil)
+        }
+        if ScheduleProfile.of(config.train.schedule.name).keys.contains("milestones"), schedule["milestones"] == nil {
+            reader.error("schedule '\(config.train.schedule.name.rawValue)' needs 'train.schedule.milestones'",
+                         at: schedule["name"], fallback: nil, hint: "for example 'milestones: [30, 80]' (epochs)")
+        }
+        if let epochs = schedule["warmup_epochs"], !epochs.isNull, let iterations = schedule["warmup_iterations"], !iterations.isNull {
+            reader.error("give either 'train.schedule.warmup_epochs' or 'train.schedule.warmup_iterations', not both",
+                         at: iterations, fallback: nil)
+        }
+        // A folder dataset may bring its own val/ folder, so only the built-in splits are known to be empty.
+        if config.train.earlyStopping != nil, config.data.validationSplit == 0, config.data.dataset != .folder {
+            reader.error("'train.early_stopping' needs a validation set, but 'data.validation_split' is 0",
+                         at: train["early_stopping"], fallback: fileStart,
+                         hint: "set data.validation_split (e.g. 0.1), or remove train.early_stopping")
+        }
     }
 
     /// `path` made absolute against the folder of `configPath` (itself against the current directory).
@@ -51,34 +103,132 @@ struct RunConfigDecoder {
         return folder.appendingPathComponent(path).standardizedFileURL.path
     }
 
-    // MARK: data
+    // MARK: keys read by their own code (see ConfigSchema.keys)
 
-    private mutating func decodeData(_ node: YAMLNode?) -> DataConfig {
-        let keys = reader.mapping(node, path: "data", allowed: Self.dataKeys)
-        var data = DataConfig()
-        data.dataset = reader.choice(keys["dataset"], path: "data.dataset", default: DatasetName.mnist)
-        data.root = reader.string(keys["root"], path: "data.root")
-        data.validationSplit = reader.double(keys["validation_split"], path: "data.validation_split",
-                                             default: 0.1, range: 0...1, excludingUpper: true)
-        data.splitSeed = reader.optionalInt(keys["split_seed"], path: "data.split_seed", minimum: 0, maximum: ConfigLimits.largestSeed)
-        data.shuffle = reader.bool(keys["shuffle"], path: "data.shuffle", default: true)
-        data.onBadFile = reader.choice(keys["on_bad_file"], path: "data.on_bad_file", default: BadFilePolicy.error)
-        if (data.dataset == .folder || data.dataset == .npy) && (data.root ?? "").isEmpty {
-            reader.error("data.dataset '\(data.dataset.rawValue)' needs 'data.root', the folder holding the data",
-                         at: keys["dataset"], fallback: fileStart,
-                         hint: data.dataset == .folder ? "for example 'root: data/my-images' with train/<class>/*.png inside"
-                                                       : "for example 'root: data/arrays' with x_train.npy, y_train.npy, x_test.npy, y_test.npy")
+    static func readName(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        let stem = URL(fileURLWithPath: state.configPath).deletingPathExtension().lastPathComponent
+        let name = state.reader.string(node, path: "name") ?? stem
+        if let problem = folderNameProblem(name) {
+            state.reader.error("'name' must be a plain folder name, but \(problem)", at: node, fallback: state.fileStart,
+                               hint: "e.g. name: modelA (the run goes to runs/<name>/<timestamp>; use output.dir for another place)")
         }
-        // Folder and array datasets take their channel count from the files or the model: allow 1 or 3 values.
-        let channels = data.dataset == .mnist || data.dataset == .fashionMNIST ? 1 : 3
-        data.trainTransforms = decodeTransforms(keys["train_transforms"], path: "data.train_transforms",
-                                                channels: channels) ?? [.scale]
-        data.evalTransforms = decodeTransforms(keys["eval_transforms"], path: "data.eval_transforms",
-                                               channels: channels) ?? data.trainTransforms.filter { !$0.isRandom }
-        return data
+        state.config.name = name
     }
 
-    private mutating func decodeTransforms(_ node: YAMLNode?, path: String, channels: Int) -> [TransformSpec]? {
+    static func readModel(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        if let model = state.reader.string(node, path: "model"), !model.isEmpty {
+            state.config.modelPath = resolve(model, relativeTo: state.configPath)
+        } else if node == nil || node?.isNull == true {
+            state.reader.error("the config names no model spec", at: node, fallback: state.fileStart,
+                               hint: "add 'model: ../models/modelA.yaml' (a path relative to this config file)")
+        }
+    }
+
+    /// A transform list; nil when absent or null (the caller's default applies).
+    static func transforms(_ node: YAMLNode?, path: String, state: ConfigDecoding) -> [TransformSpec]? {
+        // Folder and array datasets take their channel count from the files or the model: allow 1 or 3 values.
+        let dataset = state.config.data.dataset
+        let channels = dataset == .mnist || dataset == .fashionMNIST ? 1 : 3
+        return RunConfigDecoder(reader: state.reader).decodeTransforms(node, path: path, channels: channels)
+    }
+
+    static func readBetas(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        let path = "train.optimizer.betas"
+        guard let betas = state.reader.doubles(node, path: path, range: 0...1, excludingLower: false) else { return }
+        if betas.count == 2 && betas.allSatisfy({ $0 < 1 }) {
+            state.config.train.optimizer.beta1 = betas[0]; state.config.train.optimizer.beta2 = betas[1]
+        } else {
+            state.reader.error("'\(path)' must be two numbers in [0, 1), e.g. [0.9, 0.999]", at: node, fallback: nil)
+        }
+    }
+
+    static func readMilestones(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        let path = "train.schedule.milestones"
+        guard let milestones = state.reader.ints(node, path: path, minimum: 1) else { return }
+        if milestones != milestones.sorted() || Set(milestones).count != milestones.count {
+            state.reader.error("'\(path)' must increase strictly", at: node, fallback: nil)
+        }
+        state.config.train.schedule.milestones = milestones
+    }
+
+    /// `warmup_epochs` or `warmup_iterations`: 0 means none.
+    static func readWarmup(_ node: YAMLNode?, path: String, state: inout ConfigDecoding, _ make: (Int) -> Warmup) {
+        if let count = state.reader.optionalInt(node, path: path, minimum: 0), count > 0 {
+            state.config.train.schedule.warmup = make(count)
+        }
+    }
+
+    static func readLayerBackends(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        guard let node, !node.isNull else { return }
+        guard case .mapping(let pairs, _) = node else {
+            state.reader.error("'train.layer_backends' must map layer names to backends, found \(node.kindDescription)",
+                               at: node, fallback: nil, hint: "for example {cnn1: im2col, cnn2: direct}")
+            return
+        }
+        for (key, value) in pairs {
+            guard let layer = key.scalarText else { continue }
+            let chosen = state.reader.choice(value, path: "train.layer_backends.\(layer)", default: BackendRequest.auto)
+            state.config.train.layerBackends.append(LayerBackend(layer: layer, backend: chosen, location: key.location))
+        }
+    }
+
+    /// Longest `checkpoint_every` text considered; anything longer is a mistake, not a duration.
+    private static let longestIntervalText = 20
+
+    static func readCheckpointEvery(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        let path = "train.checkpoint_every"
+        guard let text = state.reader.string(node, path: path) else { return }
+        guard let interval = CheckpointInterval(text: text), text.count < longestIntervalText else {
+            state.reader.error("'\(path)' cannot be '\(text)'", at: node, fallback: nil,
+                               hint: "a number of iterations (500), a duration (300s, 5m, 1h; at most a week) or off")
+            return
+        }
+        if case .iterations(let count) = interval, count > ConfigLimits.largestCount {
+            state.reader.error("'\(path)' must be in 1...\(ConfigLimits.largestCount) iterations, found \(count)",
+                               at: node, fallback: nil)
+        } else {
+            state.config.train.checkpointEvery = interval
+        }
+    }
+
+    /// The keys of `train.init` written as a mapping.
+    static let initKeys = ["checkpoint", "strict", "exclude"]
+
+    /// `train.init`: a checkpoint path, or {checkpoint, strict, exclude}.
+    static func readInit(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        let reader = state.reader
+        guard let node, !node.isNull else { return }
+        if node.scalarText != nil, let path = reader.string(node, path: "train.init") {
+            state.config.train.initialization = InitialWeights(checkpoint: path)
+            return
+        }
+        let keys = reader.mapping(node, path: "train.init", allowed: initKeys)
+        guard case .mapping = node else { return }
+        guard let path = reader.string(keys["checkpoint"], path: "train.init.checkpoint"), !path.isEmpty else {
+            reader.error("'train.init' needs 'checkpoint', the safetensors file to start from", at: node, fallback: nil,
+                         hint: "for example 'init: {checkpoint: runs/base/last.safetensors, exclude: [fc1]}'")
+            return
+        }
+        let strict = reader.bool(keys["strict"], path: "train.init.strict", default: true)
+        let exclude = names(keys["exclude"], path: "train.init.exclude", reader: reader) ?? []
+        state.config.train.initialization = InitialWeights(checkpoint: path, strict: strict, exclude: exclude)
+    }
+
+    /// A list of layer names (a single name is accepted as a one-item list).
+    static func names(_ node: YAMLNode?, path: String, reader: ValueReader) -> [String]? {
+        guard let node, !node.isNull else { return nil }
+        if node.scalarText != nil { return reader.string(node, path: path).map { [$0] } }
+        guard case .sequence(let items, _) = node else {
+            reader.error("'\(path)' must be a list of layer names, found \(node.kindDescription)", at: node, fallback: nil,
+                         hint: "for example [cnn1, cnn2]")
+            return nil
+        }
+        return items.compactMap { reader.string($0, path: path) }
+    }
+
+    // MARK: transforms
+
+    func decodeTransforms(_ node: YAMLNode?, path: String, channels: Int) -> [TransformSpec]? {
         guard let node, !node.isNull else { return nil }
         guard case .sequence(let items, _) = node else {
             reader.error("'\(path)' must be a list of transforms, found \(node.kindDescription)", at: node, fallback: nil,
@@ -113,7 +263,7 @@ struct RunConfigDecoder {
     }
 
     /// The transform's name, the node naming it, and its argument (nil for the short form `- scale`).
-    private mutating func transformParts(_ item: YAMLNode, path: String) -> (String, YAMLNode, YAMLNode?)? {
+    func transformParts(_ item: YAMLNode, path: String) -> (String, YAMLNode, YAMLNode?)? {
         let name: String
         let nameNode: YAMLNode
         var argument: YAMLNode?
@@ -137,21 +287,22 @@ struct RunConfigDecoder {
         return (name, nameNode, argument)
     }
 
-    private mutating func decodeTransform(_ name: String, nameNode: YAMLNode, argument: YAMLNode?, path: String,
+    func decodeTransform(_ text: String, nameNode: YAMLNode, argument: YAMLNode?, path: String,
                                           channels: Int) -> TransformSpec? {
+        guard let name = TransformName(rawValue: text) else { return nil }  // transformParts accepted only known names
         switch name {
-        case "scale":
+        case .scale:
             if let argument {
                 reader.error("'\(path)': scale takes no value", at: argument, fallback: nil, hint: "write '- scale'")
                 return nil
             }
             return .scale
-        case "normalize":
+        case .normalize:
             return decodeNormalize(argument, path: path + ".normalize", channels: channels, at: nameNode)
-        case "resize":
+        case .resize:
             guard let size = decodeSize(argument, path: path + ".resize", at: nameNode) else { return nil }
             return .resize(height: size.0, width: size.1)
-        case "random_rotation":
+        case .randomRotation:
             var value = argument
             if let argument, case .mapping = argument {
                 value = reader.mapping(argument, path: path + ".random_rotation", allowed: ["degrees"])["degrees"]
@@ -164,7 +315,7 @@ struct RunConfigDecoder {
                 return nil
             }
             return .randomRotation(degrees: degrees)
-        case "random_crop":
+        case .randomCrop:
             var sizeNode = argument
             var padding = 0
             if let argument, case .mapping = argument {
@@ -175,19 +326,17 @@ struct RunConfigDecoder {
             }
             guard let size = decodeSize(sizeNode, path: path + ".random_crop.size", at: nameNode) else { return nil }
             return .randomCrop(height: size.0, width: size.1, padding: padding)
-        case "horizontal_flip":
+        case .horizontalFlip:
             var value = argument
             if let argument, case .mapping = argument {
                 value = reader.mapping(argument, path: path + ".horizontal_flip", allowed: ["p"])["p"]
             }
             let p = reader.double(value, path: path + ".horizontal_flip", default: 0.5, range: 0...1)
             return .horizontalFlip(probability: p)
-        default:
-            return nil  // invariant: transformParts accepted only known names
         }
     }
 
-    private mutating func decodeNormalize(_ node: YAMLNode?, path: String, channels: Int, at nameNode: YAMLNode)
+    func decodeNormalize(_ node: YAMLNode?, path: String, channels: Int, at nameNode: YAMLNode)
         -> TransformSpec? {
         guard let node else { return .normalize(.auto) }
         if let text = node.scalarText {
@@ -214,7 +363,7 @@ struct RunConfigDecoder {
     }
 
     /// A size written `32` or `[32, 28]` (height, width).
-    private mutating func decodeSize(_ node: YAMLNode?, path: String, at nameNode: YAMLNode) -> (Int, Int)? {
+    func decodeSize(_ node: YAMLNode?, path: String, at nameNode: YAMLNode) -> (Int, Int)? {
         guard let node, !node.isNull else {
             reader.error("'\(path)' needs a size", at: nameNode, fallback: nil, hint: "write 32 or [height, width]")
             return nil
@@ -230,190 +379,4 @@ struct RunConfigDecoder {
         }
     }
 
-    // MARK: train
-
-    private mutating func decodeTrain(_ node: YAMLNode?) -> TrainConfig {
-        let keys = reader.mapping(node, path: "train", allowed: Self.trainKeys)
-        let batchSize = reader.int(keys["batch_size"], path: "train.batch_size", default: 64, minimum: 1,
-                                   maximum: ConfigLimits.largestBatchSize)
-        let evalBatch = reader.optionalInt(keys["eval_batch_size"], path: "train.eval_batch_size", minimum: 1,
-                                           maximum: ConfigLimits.largestBatchSize)
-        let epochs = reader.optionalInt(keys["epochs"], path: "train.epochs", minimum: 1, maximum: ConfigLimits.largestEpochs)
-        let iterations = reader.optionalInt(keys["iterations"], path: "train.iterations", minimum: 1)
-        var length = TrainingLength.epochs(10)
-        if let epochs, let iterations {
-            reader.error("give either 'train.epochs' (\(epochs)) or 'train.iterations' (\(iterations)), not both",
-                         at: keys["iterations"], fallback: nil)
-        } else if let epochs {
-            length = .epochs(epochs)
-        } else if let iterations {
-            length = .iterations(iterations)
-        }
-        let optimizer = decodeOptimizer(keys["optimizer"])
-        let schedule = decodeSchedule(keys["schedule"])
-        let evalEvery = reader.optionalInt(keys["eval_every_iterations"], path: "train.eval_every_iterations", minimum: 1)
-        let evalEpoch = reader.bool(keys["eval_every_epoch"], path: "train.eval_every_epoch", default: true)
-        let seed = reader.int(keys["seed"], path: "train.seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
-        let threads = reader.int(keys["threads"], path: "train.threads", default: 0, minimum: 0,
-                                 maximum: ConfigLimits.largestThreadCount)
-        let backend = reader.choice(keys["backend"], path: "train.backend", default: BackendRequest.auto)
-        var layerBackends: [LayerBackend] = []
-        if let overrides = keys["layer_backends"], !overrides.isNull {
-            if case .mapping(let pairs, _) = overrides {
-                for (key, value) in pairs {
-                    guard let layer = key.scalarText else { continue }
-                    let chosen = reader.choice(value, path: "train.layer_backends.\(layer)", default: BackendRequest.auto)
-                    layerBackends.append(LayerBackend(layer: layer, backend: chosen, location: key.location))
-                }
-            } else {
-                reader.error("'train.layer_backends' must map layer names to backends, found \(overrides.kindDescription)",
-                             at: overrides, fallback: nil, hint: "for example {cnn1: im2col, cnn2: direct}")
-            }
-        }
-        var config = TrainConfig(batchSize: batchSize, evalBatchSize: evalBatch, length: length, optimizer: optimizer,
-                                 schedule: schedule, evalEveryIterations: evalEvery, evalEveryEpoch: evalEpoch, seed: seed,
-                                 threads: threads, backend: backend, layerBackends: layerBackends)
-        if let text = reader.string(keys["checkpoint_every"], path: "train.checkpoint_every") {
-            if let interval = CheckpointInterval(text: text), text.count < 20 {
-                if case .iterations(let count) = interval, count > ConfigLimits.largestCount {
-                    reader.error("'train.checkpoint_every' must be in 1...\(ConfigLimits.largestCount) iterations, found \(count)",
-                                 at: keys["checkpoint_every"], fallback: nil)
-                } else {
-                    config.checkpointEvery = interval
-                }
-            } else {
-                reader.error("'train.checkpoint_every' cannot be '\(text)'", at: keys["checkpoint_every"], fallback: nil,
-                             hint: "a number of iterations (500), a duration (300s, 5m, 1h; at most a week) or off")
-            }
-        }
-        config.initialization = decodeInit(keys["init"])
-        config.freeze = decodeNames(keys["freeze"], path: "train.freeze") ?? []
-        config.fuse = reader.bool(keys["fuse"], path: "train.fuse", default: true)
-        return config
-    }
-
-    /// `train.init`: a checkpoint path, or {checkpoint, strict, exclude}.
-    private mutating func decodeInit(_ node: YAMLNode?) -> InitialWeights? {
-        guard let node, !node.isNull else { return nil }
-        if node.scalarText != nil, let path = reader.string(node, path: "train.init") {
-            return InitialWeights(checkpoint: path)
-        }
-        let keys = reader.mapping(node, path: "train.init", allowed: Self.initKeys)
-        guard case .mapping = node else { return nil }
-        guard let path = reader.string(keys["checkpoint"], path: "train.init.checkpoint"), !path.isEmpty else {
-            reader.error("'train.init' needs 'checkpoint', the safetensors file to start from", at: node, fallback: nil,
-                         hint: "for example 'init: {checkpoint: runs/base/last.safetensors, exclude: [fc1]}'")
-            return nil
-        }
-        let strict = reader.bool(keys["strict"], path: "train.init.strict", default: true)
-        let exclude = decodeNames(keys["exclude"], path: "train.init.exclude") ?? []
-        return InitialWeights(checkpoint: path, strict: strict, exclude: exclude)
-    }
-
-    /// A list of layer names (a single name is accepted as a one-item list).
-    private mutating func decodeNames(_ node: YAMLNode?, path: String) -> [String]? {
-        guard let node, !node.isNull else { return nil }
-        if node.scalarText != nil { return reader.string(node, path: path).map { [$0] } }
-        guard case .sequence(let items, _) = node else {
-            reader.error("'\(path)' must be a list of layer names, found \(node.kindDescription)", at: node, fallback: nil,
-                         hint: "for example [cnn1, cnn2]")
-            return nil
-        }
-        return items.compactMap { reader.string($0, path: path) }
-    }
-
-    /// Reports keys given in `keys` that the chosen variant does not use.
-    private mutating func rejectInapplicable(_ keys: [String: YAMLNode], _ names: [String], path: String,
-                                             chosen: String, usedBy: String) {
-        for name in names {
-            if let node = keys[name] {
-                reader.error("'\(path).\(name)' applies to \(usedBy), not '\(chosen)'", at: node, fallback: nil,
-                             hint: "remove it or change '\(path).name'")
-            }
-        }
-    }
-
-    private mutating func decodeOptimizer(_ node: YAMLNode?) -> OptimizerConfig {
-        let path = "train.optimizer"
-        let keys = reader.mapping(node, path: path, allowed: Self.optimizerKeys)
-        let name = reader.choice(keys["name"], path: path + ".name", default: OptimizerName.sgd)
-        let lr = reader.optionalDouble(keys["lr"], path: path + ".lr", range: 0...1e6, excludingLower: true)
-        let weightDecay = reader.optionalDouble(keys["weight_decay"], path: path + ".weight_decay", range: 0...1e6)
-        var config = OptimizerConfig(name: name, learningRate: lr, weightDecay: weightDecay)
-        if name == .sgd {
-            rejectInapplicable(keys, ["betas", "eps"], path: path, chosen: name.rawValue, usedBy: "adam and adamw")
-            config.momentum = reader.double(keys["momentum"], path: path + ".momentum", default: 0, range: 0...1)
-            config.dampening = reader.double(keys["dampening"], path: path + ".dampening", default: 0, range: 0...1)
-            config.nesterov = reader.bool(keys["nesterov"], path: path + ".nesterov", default: false)
-            if config.nesterov && (config.momentum <= 0 || config.dampening != 0) {
-                reader.error("'\(path).nesterov' needs momentum > 0 and dampening 0 (as in PyTorch)",
-                             at: keys["nesterov"], fallback: nil)
-            }
-        } else {
-            rejectInapplicable(keys, ["momentum", "dampening", "nesterov"], path: path, chosen: name.rawValue, usedBy: "sgd")
-            if let betas = reader.doubles(keys["betas"], path: path + ".betas", range: 0...1, excludingLower: false) {
-                if betas.count == 2 && betas.allSatisfy({ $0 < 1 }) {
-                    config.beta1 = betas[0]; config.beta2 = betas[1]
-                } else {
-                    reader.error("'\(path).betas' must be two numbers in [0, 1), e.g. [0.9, 0.999]", at: keys["betas"],
-                                 fallback: nil)
-                }
-            }
-            config.eps = reader.double(keys["eps"], path: path + ".eps", default: 1e-8, range: 0...1, excludingLower: true)
-        }
-        return config
-    }
-
-    private mutating func decodeSchedule(_ node: YAMLNode?) -> ScheduleConfig {
-        let path = "train.schedule"
-        let keys = reader.mapping(node, path: path, allowed: Self.scheduleKeys)
-        let name = reader.choice(keys["name"], path: path + ".name", default: ScheduleName.constant)
-        var config = ScheduleConfig(name: name)
-        let uses: [ScheduleName: [String]] = [.constant: [], .step: ["step_size", "gamma"],
-                                              .multistep: ["milestones", "gamma"], .exponential: ["gamma"],
-                                              .cosine: ["t_max", "eta_min"]]
-        for key in ["step_size", "gamma", "milestones", "t_max", "eta_min"] where !(uses[name] ?? []).contains(key) {
-            let users = uses.filter { $0.value.contains(key) }.map(\.key.rawValue).sorted().joined(separator: ", ")
-            rejectInapplicable(keys, [key], path: path, chosen: name.rawValue, usedBy: users)
-        }
-        config.stepSize = reader.int(keys["step_size"], path: path + ".step_size", default: 10, minimum: 1)
-        config.gamma = reader.double(keys["gamma"], path: path + ".gamma", default: 0.1, range: 0...1e6, excludingLower: true)
-        if name == .multistep {
-            if let milestones = reader.ints(keys["milestones"], path: path + ".milestones", minimum: 1) {
-                if milestones != milestones.sorted() || Set(milestones).count != milestones.count {
-                    reader.error("'\(path).milestones' must increase strictly", at: keys["milestones"], fallback: nil)
-                }
-                config.milestones = milestones
-            } else if keys["milestones"] == nil {
-                reader.error("schedule 'multistep' needs '\(path).milestones'", at: keys["name"], fallback: nil,
-                             hint: "for example 'milestones: [30, 80]' (epochs)")
-            }
-        }
-        config.tMax = reader.optionalInt(keys["t_max"], path: path + ".t_max", minimum: 1)
-        config.etaMin = reader.double(keys["eta_min"], path: path + ".eta_min", default: 0, range: 0...1e6)
-        let warmEpochs = reader.optionalInt(keys["warmup_epochs"], path: path + ".warmup_epochs", minimum: 0)
-        let warmIterations = reader.optionalInt(keys["warmup_iterations"], path: path + ".warmup_iterations", minimum: 0)
-        if warmEpochs != nil && warmIterations != nil {
-            reader.error("give either '\(path).warmup_epochs' or '\(path).warmup_iterations', not both",
-                         at: keys["warmup_iterations"], fallback: nil)
-        } else if let warmEpochs, warmEpochs > 0 {
-            config.warmup = .epochs(warmEpochs)
-        } else if let warmIterations, warmIterations > 0 {
-            config.warmup = .iterations(warmIterations)
-        }
-        return config
-    }
-
-    // MARK: output
-
-    private mutating func decodeOutput(_ node: YAMLNode?) -> OutputConfig {
-        let keys = reader.mapping(node, path: "output", allowed: Self.outputKeys)
-        let checkpoint = reader.mapping(keys["checkpoint"], path: "output.checkpoint", allowed: Self.checkpointKeys)
-        let policy = CheckpointPolicy(
-            best: reader.bool(checkpoint["best"], path: "output.checkpoint.best", default: true),
-            last: reader.bool(checkpoint["last"], path: "output.checkpoint.last", default: true),
-            everyEpochs: reader.int(checkpoint["every_epochs"], path: "output.checkpoint.every_epochs", default: 0, minimum: 0,
-                                   maximum: ConfigLimits.largestEpochs))
-        return OutputConfig(directory: reader.string(keys["dir"], path: "output.dir"), checkpoint: policy)
-    }
 }

@@ -5,74 +5,7 @@ extension RunConfig {
     /// `RunConfigLoader.parse(yamlText, …)` reads it back to an equal config (model path is absolute).
     public var yamlText: String {
         var lines = ["# cnnspec \(name): resolved run config (every default filled in)"]
-        lines.append("name: \(JSONText.quoted(name))")
-        lines.append("model: \(JSONText.quoted(modelPath))")
-        lines.append("data:")
-        lines.append("  dataset: \(data.dataset.rawValue)")
-        lines.append("  root: \(data.root.map(JSONText.quoted) ?? "null")")
-        lines.append("  validation_split: \(number(data.validationSplit))")
-        lines.append("  split_seed: \(data.splitSeed.map { "\($0)" } ?? "null")")
-        for (key, list) in [("train_transforms", data.trainTransforms), ("eval_transforms", data.evalTransforms)] {
-            lines.append("  \(key):" + (list.isEmpty ? " []" : ""))
-            lines += list.map { "    - " + yaml($0) }
-        }
-        // Keys added later are written only when not at their default, so older configs keep their hash.
-        if !data.shuffle { lines.append("  shuffle: false") }
-        if data.onBadFile != .error { lines.append("  on_bad_file: \(data.onBadFile.rawValue)") }
-        lines.append("train:")
-        lines.append("  batch_size: \(train.batchSize)")
-        lines.append("  eval_batch_size: \(train.evalBatchSize)")
-        switch train.length {
-        case .epochs(let count): lines.append("  epochs: \(count)")
-        case .iterations(let count): lines.append("  iterations: \(count)")
-        }
-        let optimizer = train.optimizer
-        var optimizerFields = ["name: \(optimizer.name.rawValue)", "lr: \(number(optimizer.learningRate))"]
-        if optimizer.name == .sgd {
-            optimizerFields += ["momentum: \(number(optimizer.momentum))", "dampening: \(number(optimizer.dampening))",
-                                "nesterov: \(optimizer.nesterov)"]
-        } else {
-            optimizerFields += ["betas: [\(number(optimizer.beta1)), \(number(optimizer.beta2))]",
-                                "eps: \(number(optimizer.eps))"]
-        }
-        optimizerFields.append("weight_decay: \(number(optimizer.weightDecay))")
-        lines.append("  optimizer: {\(optimizerFields.joined(separator: ", "))}")
-        let schedule = train.schedule
-        var scheduleFields = ["name: \(schedule.name.rawValue)"]
-        switch schedule.name {
-        case .constant: break
-        case .step: scheduleFields += ["step_size: \(schedule.stepSize)", "gamma: \(number(schedule.gamma))"]
-        case .multistep:
-            scheduleFields += ["milestones: [\(schedule.milestones.map(String.init).joined(separator: ", "))]",
-                               "gamma: \(number(schedule.gamma))"]
-        case .exponential: scheduleFields.append("gamma: \(number(schedule.gamma))")
-        case .cosine:
-            scheduleFields += ["t_max: \(schedule.tMax.map(String.init) ?? "null")", "eta_min: \(number(schedule.etaMin))"]
-        }
-        switch schedule.warmup {
-        case nil: break
-        case .epochs(let count)?: scheduleFields.append("warmup_epochs: \(count)")
-        case .iterations(let count)?: scheduleFields.append("warmup_iterations: \(count)")
-        }
-        lines.append("  schedule: {\(scheduleFields.joined(separator: ", "))}")
-        lines.append("  eval_every_iterations: \(train.evalEveryIterations.map(String.init) ?? "null")")
-        lines.append("  eval_every_epoch: \(train.evalEveryEpoch)")
-        lines.append("  seed: \(train.seed)")
-        lines.append("  threads: \(train.threads)")
-        lines.append("  backend: \(train.backend.rawValue)")
-        let overrides = train.layerBackends.map { "\(JSONText.quoted($0.layer)): \($0.backend.rawValue)" }
-        lines.append("  layer_backends: {\(overrides.joined(separator: ", "))}")
-        lines.append("  checkpoint_every: \(train.checkpointEvery)")
-        if let initial = train.initialization {
-            lines.append("  init: {checkpoint: \(JSONText.quoted(initial.checkpoint)), strict: \(initial.strict), "
-                + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]}")
-        }
-        if !train.freeze.isEmpty { lines.append("  freeze: [\(train.freeze.map(JSONText.quoted).joined(separator: ", "))]") }
-        lines.append("  fuse: \(train.fuse)")
-        lines.append("output:")
-        lines.append("  dir: \(output.directory.map(JSONText.quoted) ?? "null")")
-        let policy = output.checkpoint
-        lines.append("  checkpoint: {best: \(policy.best), last: \(policy.last), every_epochs: \(policy.everyEpochs)}")
+        ConfigWriter(config: self).writeSection("", indent: "", into: &lines)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -88,20 +21,68 @@ extension RunConfig {
     }
 }
 
-private func yaml(_ transform: TransformSpec) -> String {
-    switch transform {
-    case .scale: return "scale"
-    case .normalize(.auto): return "normalize: auto"
-    case .normalize(.fixed(let mean, let std)):
-        return "normalize: {mean: [\(mean.map(number).joined(separator: ", "))], std: [\(std.map(number).joined(separator: ", "))]}"
-    case .resize(let height, let width): return "resize: [\(height), \(width)]"
-    case .randomRotation(let degrees): return "random_rotation: \(number(degrees))"
-    case .randomCrop(let height, let width, let padding):
-        return "random_crop: {size: [\(height), \(width)], padding: \(padding)}"
-    case .horizontalFlip(let probability): return "horizontal_flip: \(number(probability))"
+/// Writes a config's keys in schema order: block sections as indented lines, flow sections as
+/// `{key: value, …}`, only the keys the chosen optimizer and schedule take.
+struct ConfigWriter {
+    let config: RunConfig
+
+    /// The key's value, or nil when the resolved config leaves it out.
+    private func value(of key: ConfigKey) -> ConfigText? {
+        if let variant = key.variant, !variant.takes(key.name, in: config) { return nil }
+        switch key.shape {
+        case .value:
+            guard let text = key.write(config) else { return nil }
+            if key.writePolicy == .unlessDefault && text == key.defaultWritten { return nil }
+            return text
+        case .section(let style):
+            return style == .flow ? .inline(flow(key.path)) : nil
+        case .optionalSection(let style):
+            guard key.isPresent?(config) == true else { return key.writePolicy == .always ? .inline("null") : nil }
+            return style == .flow ? .inline(flow(key.path)) : nil
+        }
+    }
+
+    private func flow(_ section: String) -> String {
+        let fields = ConfigSchema.children(of: section).compactMap { key in value(of: key).map { "\(key.name): \($0.inline)" } }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+
+    func writeSection(_ section: String, indent: String, into lines: inout [String]) {
+        for key in ConfigSchema.children(of: section) {
+            switch key.shape {
+            case .section(.block), .optionalSection(.block):
+                if case .optionalSection = key.shape, key.isPresent?(config) != true {
+                    if key.writePolicy == .always { lines.append(indent + key.name + ": null") }
+                    continue
+                }
+                lines.append(indent + key.name + ":")
+                writeSection(key.path, indent: indent + "  ", into: &lines)
+            default:
+                switch value(of: key) {
+                case nil: break
+                case .inline(let text)?: lines.append(indent + key.name + ": " + text)
+                case .blockList(let items)?:
+                    lines.append(indent + key.name + ":" + (items.isEmpty ? " []" : ""))
+                    lines += items.map { indent + "  - " + $0 }
+                }
+            }
+        }
     }
 }
 
-/// Shortest text that reads back as the same Double.
-private func number(_ value: Double) -> String { "\(value)" }
-
+/// Transforms as the resolved config writes them.
+enum TransformText {
+    static func yaml(_ transform: TransformSpec) -> String {
+        switch transform {
+        case .scale: return "scale"
+        case .normalize(.auto): return "normalize: auto"
+        case .normalize(.fixed(let mean, let std)):
+            return "normalize: {mean: [\(mean.map(ConfigSchema.number).joined(separator: ", "))], std: [\(std.map(ConfigSchema.number).joined(separator: ", "))]}"
+        case .resize(let height, let width): return "resize: [\(height), \(width)]"
+        case .randomRotation(let degrees): return "random_rotation: \(ConfigSchema.number(degrees))"
+        case .randomCrop(let height, let width, let padding):
+            return "random_crop: {size: [\(height), \(width)], padding: \(padding)}"
+        case .horizontalFlip(let probability): return "horizontal_flip: \(ConfigSchema.number(probability))"
+        }
+    }
+}

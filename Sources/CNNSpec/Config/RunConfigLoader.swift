@@ -31,14 +31,19 @@ public enum RunConfigLoader {
         var problems: [Diagnostic] = []
         for argument in overrides {
             do {
-                tree = try ConfigOverride(parsing: argument).apply(to: tree)
+                let override = try ConfigOverride(parsing: argument)
+                if let problem = override.schemaProblem() {
+                    problems.append(problem)
+                    continue
+                }
+                tree = try override.apply(to: tree)
             } catch {
                 problems += error.diagnostics
             }
         }
-        var decoder = RunConfigDecoder(file: configPath)
+        let decoder = RunConfigDecoder()
         let config = decoder.decode(tree, configPath: configPath)
-        problems += decoder.reader.diagnostics
+        problems += decoder.reader.diagnostics.diagnostics
         if checkModel, problems.isEmpty, let problem = unreadableFileProblem(config.modelPath) {
             problems.append(Diagnostic("'model': cannot open '\(config.modelPath)': \(problem)", at: tree["model"]?.location,
                                        hint: "model paths are relative to the config file's folder"))

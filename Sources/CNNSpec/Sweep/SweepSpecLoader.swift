@@ -33,7 +33,7 @@ public enum SweepSpecLoader {
     }
 
     private static func decode(_ root: YAMLNode, file: String) throws(SpecError) -> SweepSpec {
-        var reader = ConfigNodeReader()
+        let reader = ValueReader()
         let fileStart = SourceLocation(file: file, line: 1, column: 1)
         let top = reader.mapping(root, path: "", allowed: topKeys)
         let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
@@ -60,8 +60,8 @@ public enum SweepSpecLoader {
         }
         let seed = reader.int(top["seed"], path: "seed", default: 0, minimum: 0, maximum: ConfigLimits.largestSeed)
         let metric = reader.choice(top["metric"], path: "metric", default: SweepMetric.bestValidationAccuracy)
-        let overrides = decodeOverrides(top["overrides"], reader: &reader)
-        let parameters = decodeVary(top["vary"], mode: mode, reader: &reader, fallback: fileStart)
+        let overrides = decodeOverrides(top["overrides"], reader: reader)
+        let parameters = decodeVary(top["vary"], mode: mode, reader: reader, fallback: fileStart)
         if mode == .grid {
             var points = 1
             for parameter in parameters {
@@ -75,8 +75,8 @@ public enum SweepSpecLoader {
                              hint: "list fewer values, or use 'mode: random' with 'samples' (at most \(SweepSpec.largestPointCount))")
             }
         }
-        let slurm = decodeSlurm(top["slurm"], reader: &reader)
-        if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
+        let slurm = decodeSlurm(top["slurm"], reader: reader)
+        if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics.diagnostics) }
         let basePath = RunConfigDecoder.resolve(base, relativeTo: file)
         var spec = SweepSpec(name: name, file: file, base: base, basePath: basePath, mode: mode, samples: samples ?? 1,
                              seed: UInt64(seed), metric: metric, overrides: overrides, parameters: parameters)
@@ -86,7 +86,7 @@ public enum SweepSpecLoader {
     }
 
     /// The `slurm:` section: sbatch long options and their values, e.g. `{partition: cpu, time: "02:00:00"}`.
-    private static func decodeSlurm(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [SlurmOption] {
+    private static func decodeSlurm(_ node: YAMLNode?, reader: ValueReader) -> [SlurmOption] {
         guard let node, !node.isNull else { return [] }
         guard case .mapping(let pairs, _) = node else {
             reader.error("'slurm' must map sbatch options to values, found \(node.kindDescription)", at: node, fallback: nil,
@@ -110,7 +110,7 @@ public enum SweepSpecLoader {
         return options
     }
 
-    private static func decodeOverrides(_ node: YAMLNode?, reader: inout ConfigNodeReader) -> [String] {
+    private static func decodeOverrides(_ node: YAMLNode?, reader: ValueReader) -> [String] {
         guard let node, !node.isNull else { return [] }
         let items: [YAMLNode]
         if case .sequence(let list, _) = node { items = list } else { items = [node] }
@@ -122,7 +122,10 @@ public enum SweepSpecLoader {
                 continue
             }
             do {
-                _ = try ConfigOverride(parsing: text)
+                if let problem = ConfigSchema.problem(keyPath: try ConfigOverride(parsing: text).keyPath) {
+                    reader.error("override '\(text)': \(problem.message)", at: item, fallback: nil, hint: problem.hint)
+                    continue
+                }
                 result.append(text)
             } catch {
                 reader.error("override '\(text)' is not 'key.path=value'", at: item, fallback: nil,
@@ -132,7 +135,7 @@ public enum SweepSpecLoader {
         return result
     }
 
-    private static func decodeVary(_ node: YAMLNode?, mode: SweepMode, reader: inout ConfigNodeReader,
+    private static func decodeVary(_ node: YAMLNode?, mode: SweepMode, reader: ValueReader,
                                    fallback: SourceLocation) -> [SweepParameter] {
         guard let node, !node.isNull else {
             reader.error("the sweep varies nothing", at: node, fallback: fallback,
@@ -151,7 +154,7 @@ public enum SweepSpecLoader {
                              at: keyNode, fallback: nil, hint: "e.g. train.optimizer.lr")
                 continue
             }
-            if let domain = decodeDomain(value, key: key, mode: mode, reader: &reader) {
+            if let domain = decodeDomain(value, key: key, mode: mode, reader: reader) {
                 parameters.append(SweepParameter(keyPath: key, domain: domain, location: keyNode.location))
             }
         }
@@ -159,11 +162,11 @@ public enum SweepSpecLoader {
     }
 
     private static func decodeDomain(_ node: YAMLNode, key: String, mode: SweepMode,
-                                     reader: inout ConfigNodeReader) -> SweepDomain? {
+                                     reader: ValueReader) -> SweepDomain? {
         let path = "vary.\(key)"
         switch node {
         case .sequence:
-            return scalarList(node, path: path, reader: &reader).map(SweepDomain.values)
+            return scalarList(node, path: path, reader: reader).map(SweepDomain.values)
         case .mapping(let pairs, _):
             let keys = reader.mapping(node, path: path, allowed: domainKeys)
             guard pairs.count == 1, let (kind, argument) = keys.first else {
@@ -173,7 +176,7 @@ public enum SweepSpecLoader {
                 }
                 return nil
             }
-            if kind == "choice" { return scalarList(argument, path: path + ".choice", reader: &reader).map(SweepDomain.values) }
+            if kind == "choice" { return scalarList(argument, path: path + ".choice", reader: reader).map(SweepDomain.values) }
             guard mode == .random else {
                 reader.error("'\(path)': \(kind) draws random numbers and needs 'mode: random'", at: pairs[0].key,
                              fallback: nil, hint: "list the values for a grid, e.g. [0.1, 0.01], or set 'mode: random'")
@@ -183,7 +186,7 @@ public enum SweepSpecLoader {
             let lowest = logarithmic ? Double.leastNormalMagnitude : -Double.greatestFiniteMagnitude
             guard let bounds = reader.doubles(argument, path: path + "." + kind, range: lowest...Double.greatestFiniteMagnitude),
                   bounds.count == 2, bounds[0] < bounds[1] else {
-                if reader.diagnostics.last?.location != argument.location {
+                if reader.diagnostics.diagnostics.last?.location != argument.location {
                     reader.error("'\(path).\(kind)' must be [low, high] with low < high\(logarithmic ? ", both above 0" : "")",
                                  at: argument, fallback: nil, hint: "e.g. {\(kind): [0.0001, 0.1]}")
                 }
@@ -197,7 +200,7 @@ public enum SweepSpecLoader {
         }
     }
 
-    private static func scalarList(_ node: YAMLNode, path: String, reader: inout ConfigNodeReader) -> [String]? {
+    private static func scalarList(_ node: YAMLNode, path: String, reader: ValueReader) -> [String]? {
         guard case .sequence(let items, _) = node, !items.isEmpty else {
             reader.error("'\(path)' must be a non-empty list of values, found \(node.kindDescription)", at: node,
                          fallback: nil, hint: "e.g. [0.1, 0.01]")
@@ -219,6 +222,14 @@ public enum SweepSpecLoader {
     static func checkPoints(of spec: SweepSpec) throws(SpecError) {
         var problems: [Diagnostic] = []
         var seen = Set<String>()
+        // A varied key the schema lacks is reported once, at the key, rather than once per point.
+        var unknownKeys = Set<String>()
+        for parameter in spec.parameters {
+            if let problem = ConfigSchema.problem(keyPath: parameter.keyPath.split(separator: ".").map(String.init)) {
+                problems.append(Diagnostic("'vary': \(problem.message)", at: parameter.location, hint: problem.hint))
+                unknownKeys.insert(parameter.keyPath)
+            }
+        }
         for point in SweepExpansion.points(of: spec) {
             do {
                 _ = try RunConfigLoader.load(path: spec.basePath, overrides: point.overrides(of: spec))
@@ -230,6 +241,7 @@ public enum SweepSpecLoader {
                         diagnostic.location = spec.baseLocation ?? SourceLocation(file: spec.file, line: 1, column: 1)
                     } else if let file = diagnostic.location?.file, file.hasPrefix("--set ") {
                         let key = String(file.dropFirst(6))
+                        if unknownKeys.contains(key) { continue }
                         let parameter = spec.parameters.first { $0.keyPath == key }
                         diagnostic.message = "point \(point.id): " + diagnostic.message
                         diagnostic.location = parameter?.location ?? SourceLocation(file: spec.file, line: 1, column: 1)
