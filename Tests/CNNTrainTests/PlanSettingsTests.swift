@@ -32,6 +32,26 @@ import Testing
         #expect(!weights(plan).isEmpty && weights(plan) == weights(again) && weights(plan) != weights(other))
     }
 
+    @Test func frozenLayersGetNoGradientWork() throws {
+        var project: SessionTestProject?
+        defer { project?.remove() }
+        let experiment = try self.experiment("freeze: [conv1, conv2]", &project)
+        let plan = try experiment.makeTrainingPlan()
+        let labels = AlignedBuffer<Int32>(count: 8)
+        for index in 0..<8 {
+            labels.pointer[index] = Int32(index)
+            for pixel in 0..<64 { plan.input[index * 64 + pixel] = Float((index * 7 + pixel) % 13) / 13 }
+        }
+        _ = plan.trainStep(batch: 8, labels: labels.pointer)
+        func gradient(_ name: String) -> [Float] {
+            guard let entry = plan.parameters.entry(name), let pointer = plan.parameters.gradientPointer(name) else { return [] }
+            return Array(UnsafeBufferPointer(start: pointer, count: entry.count))
+        }
+        #expect(gradient("fc1.weight").contains { $0 != 0 }, "the classifier learns")
+        #expect(!gradient("conv1.weight").isEmpty && gradient("conv1.weight").allSatisfy { $0 == 0 }, "no backward through frozen layers")
+        #expect(gradient("conv2.bias").allSatisfy { $0 == 0 })
+    }
+
     @Test func fusionFollowsTrainFuse() throws {
         var project: SessionTestProject?
         defer { project?.remove() }
