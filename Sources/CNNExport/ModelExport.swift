@@ -30,13 +30,7 @@ public final class ModelExport {
     /// seed, then loads the checkpoint into it (mismatched tensors are errors naming them).
     public init(source: ModelSource, referenceCount: Int = 0) throws {
         self.source = source
-        let threads = source.config?.train.threads ?? 0
-        plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, referenceCount), backend: .fixed(.im2col),
-                                 threads: threads, seed: source.seed)
-        if let checkpoint = source.checkpoint {
-            try CheckpointIO.load(into: plan.parameters, from: checkpoint)
-            plan.parametersDidChange()
-        }
+        plan = try source.makeInferencePlan(batchCapacity: max(1, referenceCount), batchKey: "--reference")
     }
 
     /// Every parameter and buffer by state_dict name.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CNNKernels
 import CNNSpec
 import CNNTrain
 import Foundation
@@ -28,36 +27,20 @@ struct EvalCommand: ParsableCommand {
     var split: String = "test"
 
     func validate() throws {
-        guard ["test", "validation"].contains(split) else { throw ValidationError("--split must be test or validation") }
+        guard EvaluationSplit(rawValue: split) != nil else { throw ValidationError("--split must be \(EvaluationSplit.listed)") }
     }
 
     func run() throws {
         try reportingUserErrors {
-            let setup = try RunSetup(configPath: config, overrides: overrides)
-            let data = try setup.loadData()
-            let train = setup.config.train
-            let plan = try ExecutionPlan(graph: setup.graph, batchCapacity: train.evalBatchSize,
-                                         backend: train.backend == .auto ? .fixed(.im2col) : train.backend,
-                                         threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed),
-                                         batchKey: "train.eval_batch_size")
-            let contents = try CheckpointIO.load(into: plan.parameters, from: URL(fileURLWithPath: checkpoint))
-            plan.parametersDidChange()
-            if let hash = contents.metadata["config_hash"], hash != setup.config.hash {
+            let setup = try Experiment(configPath: config, overrides: overrides)
+            let evaluation = try CheckpointEvaluation(experiment: setup, checkpoint: checkpoint)
+            if let hash = evaluation.mismatchedConfigHash {
                 print("note: the checkpoint was trained with config hash \(hash); this config (with overrides) hashes to \(setup.config.hash)")
             }
-            let loader: BatchLoader
-            if split == "validation" {
-                guard let validation = data.validationLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool) else {
-                    throw UserError("data.validation_split is 0, so there is no validation set", file: config)
-                }
-                loader = validation
-            } else {
-                loader = data.testLoader(batchSize: train.evalBatchSize, seed: train.seed, threadPool: plan.pool)
-            }
-            let labels = AlignedBuffer<Int32>(count: train.evalBatchSize)
-            let result = Trainer.evaluate(plan: plan, loader: loader, labels: labels)
+            // invariant: validate() accepted only the split names
+            let result = try evaluation.evaluate(EvaluationSplit(rawValue: split)!)
             print(String(format: "%@: loss %.4f, accuracy %.2f%% (%d images, %@)", split, result.loss, result.accuracy * 100,
-                         loader.sampleCount, checkpoint))
+                         result.images, checkpoint))
         }
     }
 }

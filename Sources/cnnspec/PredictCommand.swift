@@ -47,7 +47,7 @@ struct PredictCommand: ParsableCommand {
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
         guard CheckpointPredictor.Invert(rawValue: invert) != nil else { throw ValidationError("--invert must be auto, yes or no") }
-        guard ["white", "black"].contains(background) else { throw ValidationError("--background must be white or black") }
+        guard CheckpointPredictor.Background(rawValue: background) != nil else { throw ValidationError("--background must be white or black") }
         if inputs.isEmpty { throw ValidationError("give a run folder or checkpoint and at least one image file") }
     }
 
@@ -57,9 +57,9 @@ struct PredictCommand: ParsableCommand {
             let inputs = try CheckpointPredictor.splitInputs(inputs, checkpoint: checkpoint)
             let source = try ModelSource.resolve(path: inputs.source, checkpoint: inputs.checkpoint, overrides: overrides)
             let predictor = try CheckpointPredictor(source: source, imageCount: inputs.images.count, center: center)
-            // invariant: validate() accepted only auto, yes or no
+            // invariant: validate() accepted only the Invert and Background names
             report = predictor.classify(paths: inputs.images, invert: CheckpointPredictor.Invert(rawValue: invert)!,
-                                        background: background == "white" ? 255 : 0)
+                                        background: CheckpointPredictor.Background(rawValue: background)!.level)
             report.messages.forEach(printError)
             let k = min(topK, predictor.classNames.count)
             if format == "json" {

@@ -30,18 +30,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            var folders: [URL] = []
-            for path in runDirs {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw UserError("no such run folder", file: path)
-                }
-                folders.append(URL(fileURLWithPath: path).standardizedFileURL)
-            }
-            folders = RunReport.expand(folders)
-            let target = output.map { URL(fileURLWithPath: $0) }
-                ?? (folders.count == 1 ? folders[0].appendingPathComponent(RunReport.fileName) : URL(fileURLWithPath: RunReport.fileName))
-            let written = try RunReport.write(runFolders: folders, to: target, threads: threads)
+            let written = try RunReport.write(paths: runDirs, output: output, threads: threads)
             print("report: \(written.path)")
         }
     }

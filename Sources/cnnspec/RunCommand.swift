@@ -40,71 +40,21 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let setup: RunSetup
-            var resumeURL: URL?
-            if let resume {
-                let url = URL(fileURLWithPath: resume).standardizedFileURL
-                if let finished = RunFolder.finishedSummary(at: url) {
-                    print("\(url.path): this run finished earlier (\(finished)); nothing to resume")
-                    return
-                }
-                guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
-                    throw UserError("not a resumable run folder (no \(RunFolder.resumeFile))", file: url.path)
-                }
-                setup = try RunSetup(configPath: url.appendingPathComponent(RunFolder.configFile).path, overrides: overrides)
-                resumeURL = url
-            } else {
-                setup = try RunSetup(configPath: config ?? "", overrides: overrides)
+            let request: TrainingSession.Request = resume.map { .resume(folder: $0) }
+                ?? .fresh(configPath: config ?? "", overwrite: overwrite)
+            let session: TrainingSession
+            switch try TrainingSession.open(request, overrides: overrides,
+                                            workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                                            reporter: ProgressReporter()) {
+            case .finished(let note):
+                print(note)
+                return
+            case .ready(let ready):
+                session = ready
             }
-            let reporter = ProgressReporter()
-            reporter.line("cnnspec \(CNNSpecVersion.string): \(setup.config.name) — model \(setup.graph.name) "
-                + "(\(setup.graph.totalParameters.formatted()) parameters)")
-            let data = try setup.loadData()
-            let train = setup.config.train
-            try MemoryEstimate(graph: setup.graph, batchCapacity: max(train.batchSize, train.evalBatchSize))
-                .check(batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size",
-                       model: setup.config.modelPath)
-            let folder: RunFolder
-            if let resumeURL {
-                folder = try RunFolder(url: resumeURL, mode: .continuing)
-            } else {
-                folder = try RunFolder.create(for: setup.config, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                                              overwrite: overwrite)
-                var resolved = setup.config
-                resolved.data = data.resolving(setup.config.data)
-                try folder.write(resolved.yamlText, to: RunFolder.configFile)
-            }
-            reporter.line("run folder: \(folder.url.path)")
             InterruptFlag.install()
-            let trainer = try Trainer(config: setup.config, graph: setup.graph, data: data, folder: folder,
-                                      reporter: reporter, resume: resume != nil)
-            let summary = try trainer.run(shouldStop: { InterruptFlag.isRaised })
-            var lines: [String] = []
-            if let accuracy = summary.testAccuracy, let loss = summary.testLoss {
-                lines.append(String(format: "test: loss %.4f, accuracy %.2f%% (%d images, %@ weights)", loss, accuracy * 100,
-                                    data.test.count, summary.testWeights))
-            }
-            if let best = summary.bestEpoch, let loss = summary.bestValidationLoss {
-                lines.append(String(format: "best validation loss %.4f at epoch %d", loss, best))
-            }
-            lines.append(String(format: "training throughput %.0f images/s (%d threads); data pipeline %.1f%% of training time",
-                                summary.imagesPerSecond, trainer.plan.pool.threadCount, summary.dataShare * 100))
-            for checkpoint in summary.checkpoints { lines.append("checkpoint: \(checkpoint)") }
-            lines.append("run folder: \(folder.url.path)")
-            for line in lines {
-                reporter.line(line)
-                folder.log(line)
-            }
-            if !noReport && !summary.interrupted {
-                do {
-                    let report = try RunReport.write(runFolder: folder.url, threads: setup.config.train.threads)
-                    reporter.line("report: \(report.path)")
-                } catch {
-                    let warning = "warning: could not write \(RunReport.fileName): \(error)"
-                    reporter.line(warning)
-                    folder.log(warning)
-                }
-            }
+            let summary = try session.train(shouldStop: { InterruptFlag.isRaised })
+            if !noReport && !summary.interrupted { session.writeReport() }
             // 128 + the signal, as a shell reports a process the signal ended (130 Ctrl-C, 143 SIGTERM).
             if summary.interrupted { throw ExitCode(128 + (InterruptFlag.receivedSignal == SIGTERM ? SIGTERM : SIGINT)) }
         }

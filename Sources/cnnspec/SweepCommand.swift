@@ -42,10 +42,6 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "With --emit slurm: #SBATCH --requeue, so a preempted task restarts (and resumes).")
     var requeue = false
 
-    /// CPUs per Slurm task when neither --cpus-per-task nor the config's train.threads says: a small
-    /// share of a typical node, where the tutorials' models already train at full speed.
-    static let defaultCPUsPerTask = 4
-
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let emit, emit != "slurm" {
@@ -75,32 +71,22 @@ struct SweepCommand: ParsableCommand {
         try reportingUserErrors {
             let spec = try SweepSpecLoader.load(path: sweep)
             var workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-            if collect { workingDirectory = try locateWorkingDirectory(spec, from: workingDirectory) }
+            if collect { workingDirectory = try SweepPlan.locateWorkingDirectory(spec, from: workingDirectory) }
             let plan = SweepPlan(spec: spec, workingDirectory: workingDirectory)
             let cores = ProcessInfo.processInfo.activeProcessorCount
             let split = SweepPlan.split(jobs: jobs, cores: cores, points: plan.points.count)
             if dryRun {
-                _ = try loadEveryPoint(plan)
+                _ = try plan.checkEveryPoint()
                 printDryRun(plan, threads: split.threads, workingDirectory: workingDirectory)
             } else if emit != nil {
-                let configs = try loadEveryPoint(plan)
-                let configured = configs.map(\.train.threads).max() ?? 0
-                let cpus = cpusPerTask ?? (configured > 0 ? configured : Self.defaultCPUsPerTask)
-                let options = spec.slurmOptions + slurmOptions.compactMap(SlurmOption.init(argument:))
-                let script = SlurmScript.text(plan: plan, executable: executablePath, workingDirectory: workingDirectory,
-                                              cpusPerTask: cpus, options: options, requeue: requeue)
-                let url = plan.folder.appendingPathComponent("slurm.sh")
-                try AtomicFile.write(script, to: url)
-                chmod(url.path, 0o755)
+                let configs = try plan.checkEveryPoint()
+                let url = try plan.writeSlurmScript(executable: executablePath, workingDirectory: workingDirectory,
+                                                    cpusPerTask: SweepPlan.cpusPerTask(requested: cpusPerTask, configs: configs),
+                                                    options: slurmOptions.compactMap(SlurmOption.init(argument:)), requeue: requeue)
                 print("wrote \(plan.display(url, relativeTo: workingDirectory)): \(plan.points.count) array tasks "
                     + "(sbatch it; or run one task here with SLURM_ARRAY_TASK_ID=0 bash \(plan.display(url, relativeTo: workingDirectory)))")
             } else if collect {
-                let table = plan.results(relativeTo: workingDirectory)
-                guard table.rows.contains(where: { $0.result.status != .notStarted }) else {
-                    throw UserError("none of the \(plan.points.count) points of sweep '\(spec.name)' has a run folder in \(plan.folder.path)",
-                                    file: sweep, hint: "run the sweep (or submit its slurm.sh) first")
-                }
-                print(try plan.writeResults(table), terminator: "")
+                print(try plan.writeResults(plan.collectedResults(relativeTo: workingDirectory)), terminator: "")
             } else {
                 if split.jobs < jobs {
                     printError("note: running \(split.jobs) job(s) at once (\(cores) cores, \(plan.points.count) points)")
@@ -122,49 +108,6 @@ struct SweepCommand: ParsableCommand {
                 }
             }
         }
-    }
-
-    /// Loads every point's config (base + overrides) and model, so that a bad value or `model:` in any
-    /// point is an error before anything runs or is submitted. Returns the configs.
-    private func loadEveryPoint(_ plan: SweepPlan) throws -> [RunConfig] {
-        var configs: [RunConfig] = []
-        var problems: [Diagnostic] = []
-        for point in plan.points {
-            do {
-                let config = try RunConfigLoader.load(path: plan.spec.basePath, overrides: point.overrides(of: plan.spec))
-                _ = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
-                configs.append(config)
-            } catch let error as SpecError {
-                problems += error.diagnostics.map { var d = $0; d.message = "point \(point.id): " + d.message; return d }
-            } catch {
-                problems.append(Diagnostic("point \(point.id): \(error)", at: SourceLocation(file: plan.spec.file)))
-            }
-        }
-        if !problems.isEmpty {
-            throw UserError(problems + [Diagnostic("\(problems.count) of \(plan.points.count) points do not load",
-                                                   at: SourceLocation(file: plan.spec.file))])
-        }
-        return configs
-    }
-
-    /// The folder a sweep ran in (the one holding `runs/sweeps/<name>`): the current directory, else the
-    /// nearest folder above the sweep file that holds it (a sweep file lives in the project it runs in).
-    private func locateWorkingDirectory(_ spec: SweepSpec, from current: URL) throws -> URL {
-        let relative = "runs/sweeps/" + spec.name
-        let manager = FileManager.default
-        var candidates = [current]
-        var folder = URL(fileURLWithPath: spec.file, relativeTo: current).standardizedFileURL.deletingLastPathComponent()
-        while true {
-            candidates.append(folder)
-            let parent = folder.deletingLastPathComponent()
-            if parent.path == folder.path || candidates.count > 64 { break }
-            folder = parent
-        }
-        if let found = candidates.first(where: { manager.fileExists(atPath: $0.appendingPathComponent(relative).path) }) {
-            return found
-        }
-        throw UserError("no sweep folder \(relative) in \(current.path) or any folder above the sweep file", file: spec.file,
-                        hint: "run `cnnspec sweep \(spec.file)` (or submit its slurm.sh) first, or run --collect from the folder it ran in")
     }
 
     /// One line to standard output, unbuffered so it interleaves with the runs' progress in order.

@@ -21,7 +21,7 @@ extension LayerDefinition {
             LayerKey("padding_mode", .choice(ConvolutionPaddingMode.allCases.map(\.rawValue)), default: .word("zeros"),
                      summary: "what the padding holds"),
             LayerKey("bias", .bool, default: .bool(true), summary: "learn a bias per output channel"),
-            LayerKey("backend", .choice(["auto"] + ConvolutionBackendKind.allCases.map(\.rawValue)),
+            LayerKey("backend", .choice(BackendRequest.allCases.map(\.rawValue)),
                      derivedDefault: "the run's train.backend", summary: "convolution algorithm for this layer"),
         ],
         shortFormKey: "out", autoNameStem: "conv", example: "- conv: {out: 16, kernel: 5, padding: same}",
@@ -144,7 +144,17 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
               let macs = context.product(out, oh, ow, c / groups, kernel.height, kernel.width),
               context.product(out, c / groups, kernel.height, kernel.width, limit: ShapeContext.maximumElements) != nil
         else { return nil }
-        let backend = arguments.word("backend").flatMap(BackendRequest.init(name:))
+        // Typed here, at load: the key's choices are `BackendRequest`'s, so a word that does not parse is a
+        // located error like any other invalid value, never a request silently dropped.
+        var backend: BackendRequest?
+        if let word = arguments.word("backend") {
+            guard let request = BackendRequest(name: word) else {
+                context.error("unknown backend '\(word)'", key: "backend",
+                              hint: "use \(LayerKey.ValueType.listed(BackendRequest.allCases.map(\.rawValue)))")
+                return nil
+            }
+            backend = request
+        }
         let operation = Conv2dOperation(inChannels: c, outChannels: out, kernel: kernel, stride: stride, dilation: dilation,
                                         paddingTop: top, paddingBottom: bottom, paddingLeft: left, paddingRight: right,
                                         groups: groups, paddingMode: mode, bias: bias, backend: backend)

@@ -297,7 +297,9 @@ public final class ExecutionPlan {
 
     /// Tells layers that cache weight-derived data (the Toeplitz backend) to rebuild it.
     public func parametersDidChange() {
-        for case let layer? in layers { layer.parametersDidChange() }
+        // Indexed like `forward`: `for case let layer? in layers` allocates once per layer in debug builds,
+        // where the zero-allocation test of a training step runs.
+        for index in layers.indices { layers[index]?.parametersDidChange() }
     }
 
     /// Clears the profiling counters.

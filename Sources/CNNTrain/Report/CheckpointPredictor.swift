@@ -8,6 +8,19 @@ import Foundation
 public final class CheckpointPredictor {
     public enum Invert: String, Sendable, CaseIterable { case auto, yes, no }
 
+    /// `--background`: what transparent pixels are composited onto.
+    public enum Background: String, Sendable, CaseIterable {
+        case white, black
+
+        /// The grey level (0…255) `ImageFile.read` composites onto.
+        public var level: UInt8 {
+            switch self {
+            case .white: return 255
+            case .black: return 0
+            }
+        }
+    }
+
     /// One classified image: its classes, most probable first.
     public struct Result: Sendable {
         public var path: String
@@ -55,6 +68,8 @@ public final class CheckpointPredictor {
     public static let clearlyDark = 64.0
     /// Most images classified per forward pass.
     public static let maximumBatch = 64
+    /// What a memory error tells the user to lower: the batch is the images given, up to `maximumBatch`.
+    static let batchDescription = "the number of images"
 
     public let source: ModelSource
     public let classNames: [String]
@@ -99,10 +114,8 @@ public final class CheckpointPredictor {
                              hint: "give the run config it was trained with: cnnspec predict CONFIG --checkpoint \(checkpoint.path) IMAGE…")
         }
         self.source = source
-        let plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, min(Self.maximumBatch, imageCount)),
-                                     backend: .fixed(.im2col), threads: 0, seed: 0)
-        _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
-        plan.parametersDidChange()
+        let plan = try source.makeInferencePlan(batchCapacity: max(1, min(Self.maximumBatch, imageCount)),
+                                                batchKey: Self.batchDescription)
         guard classNames.count == plan.classCount else {
             throw UserError("\(classNames.count) class names but the model gives \(plan.classCount) outputs", file: checkpoint.path)
         }

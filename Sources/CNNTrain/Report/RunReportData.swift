@@ -40,20 +40,17 @@ public struct RunReportData: Sendable {
             let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
             data.name = "\(graph.name) / \(folder.lastPathComponent)"
             data.shapesTable = ShapeReport(graph: graph, file: config.modelPath).render(.table)
+            let experiment = try Experiment(config: config, graph: graph)
             guard let checkpoint = ["best.safetensors", "last.safetensors"].map({ folder.appendingPathComponent($0) })
                 .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
                 data.problems.append("no best.safetensors or last.safetensors: no test predictions")
                 return data
             }
-            let training = try TrainingData.load(config.data, seed: config.train.seed, modelInput: graph.inputShape.dimensions)
-            let batch = config.train.evalBatchSize
-            let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,
-                                         backend: config.train.backend == .auto ? .fixed(.im2col) : config.train.backend,
-                                         threads: threads == 0 ? config.train.threads : threads,
-                                         seed: UInt64(truncatingIfNeeded: config.train.seed), batchKey: "train.eval_batch_size")
+            let training = try experiment.loadData()
+            let plan = try experiment.makeEvaluationPlan(threads: threads)
             _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
             plan.parametersDidChange()
-            let loader = training.testLoader(batchSize: batch, seed: config.train.seed, threadPool: plan.pool)
+            let loader = training.testLoader(batchSize: plan.batchCapacity, seed: config.train.seed, threadPool: plan.pool)
             data.predictions = TestPredictions.compute(plan: plan, loader: loader, classNames: training.classNames)
             data.checkpointName = checkpoint.lastPathComponent
             data.testImages = training.test

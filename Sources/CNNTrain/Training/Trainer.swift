@@ -33,13 +33,9 @@ public final class Trainer {
                 reporter: ProgressReporter, resume: Bool = false) throws {
         self.config = config; self.data = data; self.folder = folder; self.reporter = reporter
         let train = config.train
-        let capacity = max(train.batchSize, train.evalBatchSize)
-        plan = try ExecutionPlan(graph: graph, batchCapacity: capacity, backend: train.backend,
-                                 perLayerBackends: Dictionary(train.layerBackends.map { ($0.layer, $0.backend) },
-                                                              uniquingKeysWith: { _, last in last }),
-                                 threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed), fuse: train.fuse,
-                                 frozenLayers: train.freeze,
-                                 batchKey: train.evalBatchSize > train.batchSize ? "train.eval_batch_size" : "train.batch_size")
+        let settings = PlanSettings.training(train)
+        let capacity = settings.batchCapacity
+        plan = try settings.makePlan(for: graph)
         optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
         frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
         if let initialization = train.initialization, !resume {
