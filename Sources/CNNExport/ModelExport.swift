@@ -106,3 +106,48 @@ public final class ModelExport {
         return (URL(fileURLWithPath: stem.path + ".reference-inputs.npy"), URL(fileURLWithPath: stem.path + ".reference-logits.npy"))
     }
 }
+
+/// The file formats `cnnspec export` writes.
+public enum ExportFormat: String, CaseIterable, Sendable {
+    /// An ONNX model (graph + weights) for onnxruntime and other ONNX tools.
+    case onnx
+    /// A PyTorch module file (`Model`) whose state_dict names match the checkpoint's.
+    case pytorch
+}
+
+extension ModelExport {
+    /// More reference images than this would make the plan's buffers needlessly large for a check.
+    public static let maximumReferenceCount = 256
+
+    /// Writes the model in `format` to `output` (temp file + rename) and returns the line to log.
+    public func write(_ format: ExportFormat, to output: URL, opset: Int = ONNXExporter.defaultOpset) throws -> String {
+        switch format {
+        case .onnx:
+            let data = try onnx(opset: opset)
+            try AtomicFile.write(data, to: output)
+            return "wrote \(output.relativePath): ONNX opset \(opset), \(source.graph.name), \(weightsOrigin), "
+                + String(format: "%.1f MiB", Double(data.count) / 1_048_576)
+        case .pytorch:
+            try AtomicFile.write(try pytorch(), to: output)
+            return "wrote \(output.relativePath): PyTorch module Model for \(source.graph.name) (weights: \(weightsOrigin))"
+        }
+    }
+
+    /// Writes the exported weights as safetensors and returns the line to log.
+    public func writeWeights(to file: URL) throws -> String {
+        try SafetensorsFile.write(tensors: weights, metadata: ["exported_by": "cnnspec export"], to: file)
+        return "wrote \(file.relativePath): the exported weights"
+    }
+
+    /// Writes `count` reference inputs and their logits as .npy files beside `output` and returns the line to log.
+    public func writeReference(count: Int, beside output: URL) throws -> String {
+        guard (1...Self.maximumReferenceCount).contains(count) else {
+            throw UserError("--reference must be between 1 and \(Self.maximumReferenceCount), got \(count)")
+        }
+        let batch = reference(count: count)
+        let files = Self.referenceFiles(beside: output)
+        try NPYFile.write(batch.inputs, shape: batch.inputShape, to: files.inputs)
+        try NPYFile.write(batch.logits, shape: batch.logitsShape, to: files.logits)
+        return "wrote \(files.inputs.relativePath) and \(files.logits.relativePath): \(batch.origin)"
+    }
+}

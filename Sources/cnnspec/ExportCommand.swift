@@ -5,6 +5,8 @@ import Foundation
 
 /// `cnnspec export RUN_DIR|CONFIG|MODEL|CHECKPOINT --format onnx|pytorch -o FILE`: the model with its weights for
 /// other tools. The work is in CNNExport; this file parses and prints.
+extension ExportFormat: ExpressibleByArgument {}
+
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -27,8 +29,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Safetensors checkpoint to export (default: a run folder's best, else last; none for a config or model).")
     var checkpoint: String?
 
-    @Option(help: "onnx or pytorch.")
-    var format: String
+    @Option(help: "\(ExportFormat.allCases.map(\.rawValue).joined(separator: " or ")).")
+    var format: ExportFormat
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "The file to write (model.onnx, model.py).")
     var output: String
@@ -42,16 +44,12 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("save-weights"), help: "Also write the exported weights as safetensors (e.g. the initial weights of an untrained model).")
     var saveWeights: String?
 
-    /// More reference images than this would make the plan's buffers needlessly large for a check.
-    static let maximumReference = 256
-
     func validate() throws {
-        guard ["onnx", "pytorch"].contains(format) else { throw ValidationError("--format must be onnx or pytorch, got '\(format)'") }
         guard ONNXExporter.supportedOpsets.contains(opset) else {
             throw ValidationError("--opset must be between \(ONNXExporter.supportedOpsets.lowerBound) and \(ONNXExporter.supportedOpsets.upperBound), got \(opset)")
         }
-        guard (0...Self.maximumReference).contains(reference) else {
-            throw ValidationError("--reference must be between 0 and \(Self.maximumReference), got \(reference)")
+        guard (0...ModelExport.maximumReferenceCount).contains(reference) else {
+            throw ValidationError("--reference must be between 0 and \(ModelExport.maximumReferenceCount), got \(reference)")
         }
     }
 
@@ -60,27 +58,9 @@ struct ExportCommand: ParsableCommand {
             let exportSource = try ModelSource.resolve(path: source, checkpoint: checkpoint)
             let export = try ModelExport(source: exportSource, referenceCount: reference)
             let url = URL(fileURLWithPath: output)
-            if format == "onnx" {
-                let data = try export.onnx(opset: opset)
-                try AtomicFile.write(data, to: url)
-                print("wrote \(output): ONNX opset \(opset), \(exportSource.graph.name), \(export.weightsOrigin), "
-                    + String(format: "%.1f MiB", Double(data.count) / 1_048_576))
-            } else {
-                try AtomicFile.write(try export.pytorch(), to: url)
-                print("wrote \(output): PyTorch module Model for \(exportSource.graph.name) (weights: \(export.weightsOrigin))")
-            }
-            if let saveWeights {
-                try SafetensorsFile.write(tensors: export.weights, metadata: ["exported_by": "cnnspec export"],
-                                          to: URL(fileURLWithPath: saveWeights))
-                print("wrote \(saveWeights): the exported weights")
-            }
-            if reference > 0 {
-                let batch = export.reference(count: reference)
-                let files = ModelExport.referenceFiles(beside: url)
-                try NPYFile.write(batch.inputs, shape: batch.inputShape, to: files.inputs)
-                try NPYFile.write(batch.logits, shape: batch.logitsShape, to: files.logits)
-                print("wrote \(files.inputs.path) and \(files.logits.path): \(batch.origin)")
-            }
+            print(try export.write(format, to: url, opset: opset))
+            if let saveWeights { print(try export.writeWeights(to: URL(fileURLWithPath: saveWeights))) }
+            if reference > 0 { print(try export.writeReference(count: reference, beside: url)) }
         }
     }
 }
