@@ -282,14 +282,22 @@ public struct LayerBackend: Hashable, Sendable {
 
 /// The optimizers cnnspec implements.
 public enum OptimizerName: String, Hashable, Sendable, CaseIterable {
-    case sgd, adam, adamw
+    case sgd, adam, adamw, rmsprop
+
+    /// PyTorch's default learning rate for this optimizer (`torch.optim.<Name>(lr=…)`).
+    public var defaultLearningRate: Double {
+        switch self {
+        case .sgd, .rmsprop: return 0.01
+        case .adam, .adamw: return 0.001
+        }
+    }
 }
 
 /// Optimizer hyperparameters with PyTorch's names and defaults.
 public struct OptimizerConfig: Hashable, Sendable {
     public var name: OptimizerName
     public var learningRate: Double
-    /// SGD only.
+    /// SGD and RMSprop.
     public var momentum: Double
     /// SGD only.
     public var dampening: Double
@@ -308,12 +316,12 @@ public struct OptimizerConfig: Hashable, Sendable {
     /// RMSprop only: normalise by the centred second moment (an estimate of the variance).
     public var centered: Bool = false
 
-    /// PyTorch's defaults for `name`: SGD lr 0.01; Adam lr 0.001; AdamW lr 0.001, weight_decay 0.01.
+    /// PyTorch's defaults for `name`: SGD and RMSprop lr 0.01; Adam lr 0.001; AdamW lr 0.001, weight_decay 0.01.
     public init(name: OptimizerName = .sgd, learningRate: Double? = nil, momentum: Double = 0,
                 dampening: Double = 0, nesterov: Bool = false, weightDecay: Double? = nil,
                 beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) {
         self.name = name
-        self.learningRate = learningRate ?? (name == .sgd ? 0.01 : 0.001)
+        self.learningRate = learningRate ?? name.defaultLearningRate
         self.momentum = momentum; self.dampening = dampening; self.nesterov = nesterov
         self.weightDecay = weightDecay ?? (name == .adamw ? 0.01 : 0)
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
@@ -323,6 +331,10 @@ public struct OptimizerConfig: Hashable, Sendable {
 /// The learning-rate schedules cnnspec implements (PyTorch's, stepped once per epoch).
 public enum ScheduleName: String, Hashable, Sendable, CaseIterable {
     case constant, step, multistep, exponential, cosine
+    /// PyTorch `ReduceLROnPlateau`, stepped on every validation result.
+    case reduceOnPlateau = "reduce_on_plateau"
+    /// PyTorch `OneCycleLR`, stepped every iteration over the whole run.
+    case oneCycle = "one_cycle"
 }
 
 /// Learning-rate schedule parameters with PyTorch's names.

@@ -48,6 +48,7 @@ extension RunConfig {
         case .exponential: scheduleFields.append("gamma: \(number(schedule.gamma))")
         case .cosine:
             scheduleFields += ["t_max: \(schedule.tMax.map(String.init) ?? "null")", "eta_min: \(number(schedule.etaMin))"]
+        case .reduceOnPlateau, .oneCycle: break  // their keys are written by the schema branch
         }
         switch schedule.warmup {
         case nil: break
