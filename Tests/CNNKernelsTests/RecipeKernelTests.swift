@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Testing
 import CNNKernels
 import PyTorchFixtures
@@ -107,5 +108,38 @@ import PyTorchFixtures
         let plain = SoftmaxCrossEntropy.forwardBackward(batch: labels.count, classes: logits.shape[1], logits: x.readOnly,
                                                         labels: y.readOnly, gradLogits: nil)
         #expect(plain.loss != result.loss, "smoothing must change the loss")
+    }
+
+    /// A training step's recipe kernels (RMSprop centred with momentum, value and norm clipping, the
+    /// smoothed loss) allocate nothing; counted on this thread only (they run on the caller's thread).
+    /// The array made inside the counted region shows the counter is live.
+    @Test func recipeKernelsDoNotAllocate() {
+        let count = 10_000, batch = 32, classes = 10
+        let zeros = [Float](repeating: 0, count: count)
+        let parameter = OpsBuffer(OpsTestSupport.randomValues(count, seed: 61)), gradient = OpsBuffer(zeros)
+        let square = OpsBuffer(zeros), average = OpsBuffer(zeros), momentum = OpsBuffer(zeros)
+        let logits = OpsBuffer(OpsTestSupport.randomValues(batch * classes, seed: 62)), grad = OpsBuffer(zeros)
+        let labels = OpsBuffer((0..<batch).map { Int32($0 % classes) })
+        let source = OpsTestSupport.randomValues(count, seed: 63)
+        func step() {
+            gradient.pointer.update(from: source, count: count)
+            GradientClipping.clampValues(count: count, gradient.pointer, limit: 0.5)
+            GradientClipping.clipNorm(count: count, gradient.pointer, maxNorm: 1)
+            RMSpropUpdate.step(count: count, parameter: parameter.pointer, gradient: gradient.readOnly, squareAverage: square.pointer,
+                               gradientAverage: average.pointer, momentumBuffer: momentum.pointer, learningRate: 0.01, alpha: 0.99,
+                               epsilon: 1e-8, weightDecay: 1e-4, momentum: 0.9, centered: true)
+            _ = SoftmaxCrossEntropy.forwardBackward(batch: batch, classes: classes, logits: logits.readOnly, labels: labels.readOnly,
+                                                    gradLogits: grad.pointer, labelSmoothing: 0.1)
+        }
+        step()
+        cnnspec_count_this_thread(1)
+        let before = cnnspec_counted_allocation_count()
+        for _ in 0..<20 { step() }
+        let allocations = cnnspec_counted_allocation_count() &- before
+        let control = [Float](repeating: 1, count: 1000 + Int(allocations))
+        let withControl = cnnspec_counted_allocation_count() &- before
+        cnnspec_count_this_thread(0)
+        #expect(allocations == 0)
+        #expect(withControl > allocations && control.count >= 1000)
     }
 }

@@ -153,8 +153,11 @@ public struct LearningRateFinder {
     }
 
     /// `lr_find.svg`: smoothed and raw loss against log₁₀ of the rate, the suggestion as a dashed line.
+    /// Raw losses above `divergenceFactor` × the best smoothed loss are left out, so that a few exploded
+    /// batches do not flatten the curve that matters.
     public static func chart(_ result: Result, title: String) -> String {
-        let raw = result.points.map { (x: log10($0.learningRate), y: $0.loss) }
+        let ceiling = divergenceFactor * (result.points.map(\.smoothedLoss).filter(\.isFinite).min() ?? .infinity)
+        let raw = result.points.filter { $0.loss <= ceiling }.map { (x: log10($0.learningRate), y: $0.loss) }
         let smoothed = result.points.map { (x: log10($0.learningRate), y: $0.smoothedLoss) }
         var series = [SVGLineChart.Series(name: "loss", color: "#9ecae1", points: raw),
                       SVGLineChart.Series(name: "smoothed loss", color: "#1f77b4", points: smoothed)]

@@ -276,7 +276,8 @@ public final class Trainer {
                                       accuracy: trainAccuracy, learningRate: learningRate, seconds: elapsed,
                                       imagesPerSecond: Double(seenNow) / max(seconds, 1e-9)))
         var line = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch + 1, totalEpochs, trainLoss, trainAccuracy * 100)
-        if config.train.evalEveryEpoch, let validationLoader {
+        // After an early stop at a mid-epoch validation the epoch ends without another one.
+        if config.train.evalEveryEpoch, let validationLoader, earlyStopping?.hasStopped != true {
             let result = evaluate(validationLoader)
             try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                           loss: result.loss, accuracy: result.accuracy, learningRate: learningRate, seconds: elapsed))
