@@ -10,7 +10,7 @@ private func check(_ name: String, _ config: ScheduleConfig) throws {
     let base = (fixture.config["initial_lr"] as? Double) ?? .nan
     let epochs = (fixture.config["epochs"] as? Int) ?? 0
     #expect(expected.count == epochs)
-    let schedule = LearningRateSchedule(config: config, baseLearningRate: base, iterationsPerEpoch: 7, totalEpochs: epochs)
+    let schedule = try LearningRateSchedule(config: config, baseLearningRate: base, iterationsPerEpoch: 7, totalEpochs: epochs)
     let actual = (0..<epochs).map { Float(schedule.learningRate(epoch: $0, iteration: 3)) }
     #expect(maxRelativeError(actual, expected, floor: 1e-6) < 1e-5, "\(name): \(actual) vs \(expected)")
 }
@@ -31,8 +31,8 @@ private func check(_ name: String, _ config: ScheduleConfig) throws {
     try check("schedule_cosine", ScheduleConfig(name: .cosine, tMax: 10, etaMin: 0.001))
 }
 
-@Test func warmupRampsLinearlyThenHandsOver() {
-    let schedule = LearningRateSchedule(config: ScheduleConfig(name: .constant, warmup: .epochs(1)),
+@Test func warmupRampsLinearlyThenHandsOver() throws {
+    let schedule = try LearningRateSchedule(config: ScheduleConfig(name: .constant, warmup: .epochs(1)),
                                         baseLearningRate: 0.4, iterationsPerEpoch: 4, totalEpochs: 3)
     let rates = (0..<6).map { schedule.learningRate(globalIteration: $0) }
     let expected = [0.1, 0.2, 0.3, 0.4, 0.4, 0.4]

@@ -1,14 +1,20 @@
 import Foundation
 
-/// Softmax followed by mean cross-entropy against integer labels (PyTorch `F.cross_entropy`).
+/// Softmax followed by mean cross-entropy against integer labels (PyTorch `F.cross_entropy`,
+/// with its `label_smoothing`).
 public enum SoftmaxCrossEntropy {
     /// Mean cross-entropy over the batch, numerically stable for huge logits (log-sum-exp); writes
-    /// gradLogits = (softmax − onehot)/batch when non-nil; also counts argmax == label (ties: first max).
+    /// gradLogits = (softmax − target)/batch when non-nil; also counts argmax == label (ties: first max).
     ///
+    /// With `labelSmoothing` ε the target is (1 − ε)·onehot + ε/K over the K classes, as PyTorch's
+    /// `CrossEntropyLoss(label_smoothing=ε)`: loss = (1 − ε)·(−log p_label) + ε/K·Σₖ(−log pₖ).
     /// Labels must lie in `0..<classes` (the caller validates data); a label outside makes the loss NaN.
     public static func forwardBackward(batch: Int, classes: Int, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                       gradLogits: UnsafeMutablePointer<Float>?) -> (loss: Float, correct: Int) {
+                                       gradLogits: UnsafeMutablePointer<Float>?,
+                                       labelSmoothing: Float = 0) -> (loss: Float, correct: Int) {
         guard batch > 0, classes > 0 else { return (0, 0) }
+        let smoothing = Double(labelSmoothing)
+        let uniform = smoothing / Double(classes)
         var totalLoss: Double = 0
         var correct = 0
         let scale = 1 / Double(batch)
@@ -29,12 +35,22 @@ public enum SoftmaxCrossEntropy {
                 continue
             }
             if predicted == label { correct += 1 }
-            totalLoss += Foundation.log(sum) - Double(row[label] - maximum)
+            let logSum = Foundation.log(sum)
+            let labelLoss = logSum - Double(row[label] - maximum)
+            if smoothing == 0 {
+                totalLoss += labelLoss
+            } else {
+                // Σₖ −log pₖ = K·log Σ − Σₖ (xₖ − max)
+                var shiftedSum: Double = 0
+                for index in 0..<classes { shiftedSum += Double(row[index] - maximum) }
+                totalLoss += (1 - smoothing) * labelLoss + uniform * (Double(classes) * logSum - shiftedSum)
+            }
             if let gradLogits {
                 let gradient = gradLogits + sample * classes
                 for index in 0..<classes {
                     let probability = Foundation.exp(Double(row[index] - maximum)) / sum
-                    gradient[index] = Float((probability - (index == label ? 1 : 0)) * scale)
+                    let target = (index == label ? 1 - smoothing : 0) + uniform
+                    gradient[index] = Float((probability - target) * scale)
                 }
             }
         }

@@ -161,8 +161,7 @@ public enum ConfigVariantFamily: String, Sendable {
 
 /// What each optimizer takes besides `name`, `lr` and `weight_decay`, and its PyTorch defaults.
 /// Adding an optimizer is its `OptimizerName` case plus one line here (the switch has no `default:`,
-/// so the compiler asks for it), e.g. for RMSprop:
-/// `case .rmsprop: return OptimizerProfile(keys: ["momentum", "eps", "alpha", "centered"], learningRate: 0.01)`.
+/// so the compiler asks for it).
 public struct OptimizerProfile: Sendable {
     /// The variant keys of `train.optimizer` this optimizer reads; the others are refused.
     public let keys: Set<String>
@@ -180,14 +179,13 @@ public struct OptimizerProfile: Sendable {
         case .sgd: return OptimizerProfile(keys: ["momentum", "dampening", "nesterov"], learningRate: 0.01)
         case .adam: return OptimizerProfile(keys: ["betas", "eps"], learningRate: 0.001)
         case .adamw: return OptimizerProfile(keys: ["betas", "eps"], learningRate: 0.001, weightDecay: 0.01)
+        case .rmsprop: return OptimizerProfile(keys: ["momentum", "eps", "alpha", "centered"], learningRate: 0.01)
         }
     }
 }
 
 /// What each schedule takes besides `name` and the warm-up keys. Adding a schedule is its
-/// `ScheduleName` case plus one line here, e.g.
-/// `case .reduceOnPlateau: return ScheduleProfile(keys: ["metric", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"])` and
-/// `case .oneCycle: return ScheduleProfile(keys: ["max_lr", "pct_start", "anneal_strategy", "div_factor", "final_div_factor", "three_phase", "cycle_momentum", "base_momentum", "max_momentum"])`.
+/// `ScheduleName` case plus one line here.
 public struct ScheduleProfile: Sendable {
     /// The variant keys of `train.schedule` this schedule reads; the others are refused.
     public let keys: Set<String>
@@ -199,6 +197,11 @@ public struct ScheduleProfile: Sendable {
         case .multistep: return ScheduleProfile(keys: ["milestones", "gamma"])
         case .exponential: return ScheduleProfile(keys: ["gamma"])
         case .cosine: return ScheduleProfile(keys: ["t_max", "eta_min"])
+        case .reduceOnPlateau:
+            return ScheduleProfile(keys: ["metric", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"])
+        case .oneCycle:
+            return ScheduleProfile(keys: ["max_lr", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
+                                          "three_phase", "cycle_momentum", "base_momentum", "max_momentum"])
         }
     }
 }

@@ -72,7 +72,7 @@ public enum ConfigSchema {
 
         .section("train.optimizer", .flow, "the optimizer, with PyTorch's names and defaults"),
         .custom("train.optimizer.name", type: ConfigSchema.listed(OptimizerName.allCases.map(\.rawValue)),
-                summary: "the optimizer (PyTorch SGD, Adam, AdamW); it decides which other keys apply",
+                summary: "the optimizer (PyTorch SGD, Adam, AdamW, RMSprop); it decides which other keys apply",
                 read: { state, node in
                     let name = state.reader.choice(node, path: "train.optimizer.name", default: state.config.train.optimizer.name)
                     state.config.train.optimizer = OptimizerConfig(name: name)
@@ -98,7 +98,7 @@ public enum ConfigSchema {
         .bool("train.optimizer.centered", \.train.optimizer.centered, variant: .optimizer,
               "normalise by the centred second moment (an estimate of the variance)"),
 
-        .section("train.schedule", .flow, "the learning-rate schedule (PyTorch's, stepped once per epoch)"),
+        .section("train.schedule", .flow, "the learning-rate schedule (PyTorch's; per epoch, except one_cycle per iteration and reduce_on_plateau per validation)"),
         .choice("train.schedule.name", \.train.schedule.name, "the schedule; it decides which other keys apply"),
         .integer("train.schedule.step_size", \.train.schedule.stepSize, 1...ConfigLimits.largestCount, variant: .schedule,
                  "decay every this many epochs: lr·gamma^(epoch // step_size)"),

@@ -282,7 +282,7 @@ public struct LayerBackend: Hashable, Sendable {
 
 /// The optimizers cnnspec implements.
 public enum OptimizerName: String, Hashable, Sendable, CaseIterable {
-    case sgd, adam, adamw
+    case sgd, adam, adamw, rmsprop
 }
 
 /// Optimizer hyperparameters with PyTorch's names and defaults (the YAML keys are declared in
@@ -290,7 +290,7 @@ public enum OptimizerName: String, Hashable, Sendable, CaseIterable {
 public struct OptimizerConfig: Hashable, Sendable {
     public var name: OptimizerName
     public var learningRate: Double
-    /// SGD only.
+    /// SGD and RMSprop.
     public var momentum: Double
     /// SGD only.
     public var dampening: Double
@@ -321,9 +321,13 @@ public struct OptimizerConfig: Hashable, Sendable {
     }
 }
 
-/// The learning-rate schedules cnnspec implements (PyTorch's, stepped once per epoch).
+/// The learning-rate schedules cnnspec implements (PyTorch's: per epoch, except `one_cycle` per iteration and `reduce_on_plateau` per validation).
 public enum ScheduleName: String, Hashable, Sendable, CaseIterable {
     case constant, step, multistep, exponential, cosine
+    /// PyTorch `ReduceLROnPlateau`, stepped on every validation result.
+    case reduceOnPlateau = "reduce_on_plateau"
+    /// PyTorch `OneCycleLR`, stepped every iteration over the whole run.
+    case oneCycle = "one_cycle"
 }
 
 /// Learning-rate schedule parameters with PyTorch's names.

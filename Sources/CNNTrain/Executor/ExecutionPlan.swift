@@ -237,10 +237,12 @@ public final class ExecutionPlan {
     }
 
     /// Mean cross-entropy of the last forward pass against `labels`, writing the logits' gradient.
-    public func loss(batch: Int, labels: UnsafePointer<Int32>, computeGradient: Bool) -> (loss: Float, correct: Int) {
+    public func loss(batch: Int, labels: UnsafePointer<Int32>, computeGradient: Bool,
+                     labelSmoothing: Float = 0) -> (loss: Float, correct: Int) {
         let last = activations.count - 1
         return SoftmaxCrossEntropy.forwardBackward(batch: batch, classes: classCount, logits: activations[last],
-                                                   labels: labels, gradLogits: computeGradient ? gradients[last] : nil)
+                                                   labels: labels, gradLogits: computeGradient ? gradients[last] : nil,
+                                                   labelSmoothing: labelSmoothing)
     }
 
     /// Back-propagates the logits' gradient (from `loss`) to every parameter gradient.
@@ -259,10 +261,14 @@ public final class ExecutionPlan {
         }
     }
 
+    /// `train.label_smoothing`: the training loss's smoothing ε (evaluation reports plain cross-entropy,
+    /// so validation and test losses compare across runs).
+    public var labelSmoothing: Float = 0
+
     /// One training pass: forward in training mode, loss and its gradient, backward.
     public func trainStep(batch: Int, labels: UnsafePointer<Int32>) -> (loss: Float, correct: Int) {
         forward(batch: batch, training: true)
-        let result = loss(batch: batch, labels: labels, computeGradient: true)
+        let result = loss(batch: batch, labels: labels, computeGradient: true, labelSmoothing: labelSmoothing)
         backward(batch: batch)
         return result
     }

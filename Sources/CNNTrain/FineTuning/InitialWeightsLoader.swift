@@ -100,6 +100,12 @@ public final class FrozenParameters {
 
     public var isEmpty: Bool { ranges.isEmpty }
 
+    /// Zeroes the frozen parameters' gradients (so gradient clipping's global norm leaves them out, as
+    /// PyTorch's frozen parameters have no gradient).
+    public func zeroGradients() {
+        for (offset, count) in ranges { (store.gradients.pointer + offset).update(repeating: 0, count: count) }
+    }
+
     /// Runs `step` (the optimizer update) and puts the frozen parameters back as they were.
     public func around(_ step: () -> Void) {
         guard !ranges.isEmpty else { return step() }

@@ -20,6 +20,8 @@ public struct PlanSettings: Hashable, Sendable {
     public var fuse: Bool
     /// `train.freeze`: layers the backward pass may skip.
     public var frozenLayers: [String]
+    /// `train.label_smoothing` of the training loss (evaluation-only plans keep 0).
+    public var labelSmoothing: Double = 0
 
     public init(batchCapacity: Int, batchKey: String = PlanSettings.trainingBatchKey, backend: BackendRequest = .auto,
                 perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0, fuse: Bool = true,
@@ -43,10 +45,12 @@ public struct PlanSettings: Hashable, Sendable {
     /// (`cnnspec time`) exactly `batch_size`.
     public static func training(_ train: TrainConfig, alsoEvaluates: Bool = true) -> PlanSettings {
         let evaluationIsLarger = alsoEvaluates && train.evalBatchSize > train.batchSize
-        return PlanSettings(batchCapacity: evaluationIsLarger ? train.evalBatchSize : train.batchSize,
-                            batchKey: evaluationIsLarger ? evaluationBatchKey : trainingBatchKey,
-                            backend: train.backend, perLayerBackends: perLayerBackends(train),
-                            threads: train.threads, seed: seed(train), fuse: train.fuse, frozenLayers: train.freeze)
+        var settings = PlanSettings(batchCapacity: evaluationIsLarger ? train.evalBatchSize : train.batchSize,
+                                    batchKey: evaluationIsLarger ? evaluationBatchKey : trainingBatchKey,
+                                    backend: train.backend, perLayerBackends: perLayerBackends(train),
+                                    threads: train.threads, seed: seed(train), fuse: train.fuse, frozenLayers: train.freeze)
+        settings.labelSmoothing = train.labelSmoothing
+        return settings
     }
 
     /// An inference-only plan (no freezing: nothing learns). `train` may be nil (a model file or a checkpoint
@@ -63,8 +67,11 @@ public struct PlanSettings: Hashable, Sendable {
 
     /// Compiles `graph` with these settings (the plan checks its memory before it allocates).
     public func makePlan(for graph: ModelGraph) throws -> ExecutionPlan {
-        try ExecutionPlan(graph: graph, batchCapacity: batchCapacity, backend: backend, perLayerBackends: perLayerBackends,
-                          threads: threads, seed: seed, fuse: fuse, frozenLayers: frozenLayers, batchKey: batchKey)
+        let plan = try ExecutionPlan(graph: graph, batchCapacity: batchCapacity, backend: backend,
+                                     perLayerBackends: perLayerBackends, threads: threads, seed: seed, fuse: fuse,
+                                     frozenLayers: frozenLayers, batchKey: batchKey)
+        plan.labelSmoothing = Float(labelSmoothing)
+        return plan
     }
 
     /// Refuses a plan the machine cannot hold before anything is written (`model` names it in the message).

@@ -138,12 +138,13 @@ public final class RunFolder {
         return try RunFolder(url: url, mode: overwrite ? .overwrite : .fresh)
     }
 
-    /// For a folder whose run finished (summary.json with test figures, not interrupted, not stopped),
+    /// For a folder whose run finished (summary.json with test figures, not interrupted, not diverged;
+    /// an early-stopped run has finished),
     /// a short description of it ("test accuracy 96.54%"); nil otherwise. Reads only.
     public static func finishedSummary(at url: URL) -> String? {
         guard let text = try? String(contentsOf: url.appendingPathComponent(summaryFile), encoding: .utf8),
               text.contains("\"interrupted\": false"), !text.contains("\"test_accuracy\": null"),
-              !text.contains("\"stop_reason\": \"") else { return nil }
+              !text.contains("\"stop_reason\": \"diverged") else { return nil }
         let accuracy = text.split(separator: "\n").first { $0.contains("\"test_accuracy\"") }
             .flatMap { $0.split(separator: ":").last }
             .flatMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: " ,"))) }

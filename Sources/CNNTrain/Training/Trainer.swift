@@ -18,7 +18,9 @@ public final class Trainer {
     private let validationLoader: BatchLoader?
     private let testLoader: BatchLoader
     private let labels: AlignedBuffer<Int32>
-    private let schedule: LearningRateSchedule
+    private var schedule: LearningRateSchedule
+    /// `train.early_stopping`'s state; nil when the config has none.
+    private var earlyStopping: EarlyStopping?
     private let totalEpochs: Int
     private let totalIterations: Int?
     private let startTime = DispatchTime.now().uptimeNanoseconds
@@ -36,7 +38,8 @@ public final class Trainer {
         let settings = PlanSettings.training(train)
         let capacity = settings.batchCapacity
         plan = try settings.makePlan(for: graph)
-        optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
+        optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters,
+                              varyingMomentum: train.schedule.name == .oneCycle && train.schedule.cycleMomentum)
         frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
         if let initialization = train.initialization, !resume {
             let outcome = try InitialWeightsLoader.load(initialization, into: plan.parameters)
@@ -59,8 +62,10 @@ public final class Trainer {
             totalEpochs = (iterations + perEpoch - 1) / perEpoch
             totalIterations = iterations
         }
-        schedule = LearningRateSchedule(config: train.schedule, baseLearningRate: train.optimizer.learningRate,
-                                        iterationsPerEpoch: perEpoch, totalEpochs: totalEpochs)
+        schedule = try LearningRateSchedule(config: train.schedule, baseLearningRate: train.optimizer.learningRate,
+                                            iterationsPerEpoch: perEpoch, totalEpochs: totalEpochs, totalIterations: totalIterations)
+        try train.checkValidationNeeds(validationImages: validationLoader?.sampleCount ?? 0)
+        earlyStopping = train.earlyStopping.map(EarlyStopping.init)
         metrics = MetricsLog(folder: folder)
         progress = TrainingProgress()
         if resume { try restore() }
@@ -98,8 +103,10 @@ public final class Trainer {
         var checkpoints: [String] = []
         var lastSave = DispatchTime.now().uptimeNanoseconds
         let startEpoch = progress.epoch
+        // A run resumed after early stopping has nothing left to train.
+        var stoppedEarly = earlyStopping?.hasStopped ?? false
         // A resumed run whose length was shortened (`--set train.iterations=…`) may already be past the end.
-        epochs: for epoch in startEpoch..<max(startEpoch, totalEpochs) {
+        epochs: for epoch in startEpoch..<max(startEpoch, totalEpochs) where !stoppedEarly {
             trainLoader.startEpoch(epoch)
             let epochStart = DispatchTime.now().uptimeNanoseconds
             let resumingThisEpoch = epoch == startEpoch
@@ -119,7 +126,9 @@ public final class Trainer {
                     try stopDiverged(problem, iteration: progress.iteration + 1, learningRate: learningRate,
                                      checkpoints: checkpoints)
                 }
-                frozen.around { optimizer.step(learningRate: Float(learningRate)) }
+                clipGradients()
+                let momentum = schedule.momentum(globalIteration: progress.iteration).map(Float.init)
+                frozen.around { optimizer.step(learningRate: Float(learningRate), momentum: momentum) }
                 plan.parametersDidChange()
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 dataNanoseconds += t1 - t0
@@ -142,8 +151,10 @@ public final class Trainer {
                     try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                                   loss: result.loss, accuracy: result.accuracy,
                                                   learningRate: learningRate, seconds: elapsed))
+                    let outcome = try afterValidation(result, epoch: epoch + 1, checkpoints: &checkpoints)
                     say(String(format: "  iteration %d: validation loss %.4f, accuracy %.2f%%", progress.iteration,
-                               result.loss, result.accuracy * 100))
+                               result.loss, result.accuracy * 100) + outcome.note)
+                    stoppedEarly = outcome.stop
                 }
                 progress.epochLossSum = lossSum
                 progress.epochCorrect = correct
@@ -152,6 +163,7 @@ public final class Trainer {
                     interrupted = true
                     break epochs
                 }
+                if stoppedEarly { break }
                 let endsEpoch = batch + 1 == trainLoader.batchCount || progress.iteration == totalIterations
                 if !endsEpoch && checkpointDue(lastSave: lastSave) {
                     try saveResumeState()
@@ -159,8 +171,10 @@ public final class Trainer {
                 }
             }
             let epochSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-            try endEpoch(epoch, lossSum: lossSum, correct: correct, seen: seen, seenNow: seen - seenBefore,
-                         seconds: epochSeconds, checkpoints: &checkpoints)
+            if try endEpoch(epoch, lossSum: lossSum, correct: correct, seen: seen, seenNow: seen - seenBefore,
+                            seconds: epochSeconds, checkpoints: &checkpoints) {
+                stoppedEarly = true
+            }
             progress.epoch = epoch + 1
             progress.batch = 0
             progress.epochLossSum = 0
@@ -182,6 +196,8 @@ public final class Trainer {
             testWeights: "last", imagesPerSecond: Double(imagesSeen) / max(Double(dataNanoseconds + computeNanoseconds) / 1e9, 1e-9),
             dataShare: Double(dataNanoseconds) / max(Double(dataNanoseconds + computeNanoseconds), 1),
             checkpoints: checkpoints)
+        summary.stopReason = earlyStopping?.stopReason
+        if let reason = summary.stopReason, !interrupted { say("stopped: " + reason) }
         if !interrupted {
             if config.output.checkpoint.last { try saveCheckpoint("last.safetensors", into: &summary.checkpoints) }
             let best = folder.file("best.safetensors")
@@ -243,32 +259,64 @@ public final class Trainer {
         return max(0, total - done)
     }
 
-    /// `seenNow`: images of the epoch trained by this process (the throughput's numerator).
+    /// `seenNow`: images of the epoch trained by this process (the throughput's numerator). Returns true
+    /// when early stopping ends the run after this epoch's validation.
     private func endEpoch(_ epoch: Int, lossSum: Double, correct: Int, seen: Int, seenNow: Int, seconds: Double,
-                          checkpoints: inout [String]) throws {
-        guard seen > 0 else { return }
+                          checkpoints: inout [String]) throws -> Bool {
+        guard seen > 0 else { return false }
+        var stop = false
         let learningRate = schedule.learningRate(globalIteration: max(0, progress.iteration - 1))
         let trainLoss = lossSum / Double(seen), trainAccuracy = Double(correct) / Double(seen)
         try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "train", loss: trainLoss,
                                       accuracy: trainAccuracy, learningRate: learningRate, seconds: elapsed,
                                       imagesPerSecond: Double(seenNow) / max(seconds, 1e-9)))
         var line = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch + 1, totalEpochs, trainLoss, trainAccuracy * 100)
-        if config.train.evalEveryEpoch, let validationLoader {
+        // After an early stop at a mid-epoch validation the epoch ends without another one.
+        if config.train.evalEveryEpoch, let validationLoader, earlyStopping?.hasStopped != true {
             let result = evaluate(validationLoader)
             try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                           loss: result.loss, accuracy: result.accuracy, learningRate: learningRate, seconds: elapsed))
             line += String(format: "  |  valid loss %.4f acc %.2f%%", result.loss, result.accuracy * 100)
-            if result.loss < progress.bestValidationLoss {
-                progress.bestValidationLoss = result.loss
-                progress.bestEpoch = epoch + 1
-                line += " *"
-                if config.output.checkpoint.best { try saveCheckpoint("best.safetensors", into: &checkpoints) }
-            }
+            let outcome = try afterValidation(result, epoch: epoch + 1, checkpoints: &checkpoints)
+            line += outcome.note
+            stop = outcome.stop
         }
         line += String(format: "  |  lr %g  |  %.1fs, %.0f img/s", learningRate, seconds, Double(seenNow) / max(seconds, 1e-9))
         say(line)
         let every = config.output.checkpoint.everyEpochs
         if every > 0 && (epoch + 1) % every == 0 { try saveCheckpoint("epoch-\(epoch + 1).safetensors", into: &checkpoints) }
+        return stop
+    }
+
+    /// After every validation pass: keeps the best checkpoint (by the early-stopping metric, else the
+    /// validation loss), steps `reduce_on_plateau` and early stopping. `note` is for the log line.
+    private func afterValidation(_ result: (loss: Double, accuracy: Double), epoch: Int,
+                                 checkpoints: inout [String]) throws -> (stop: Bool, note: String) {
+        var note = ""
+        let byAccuracy = earlyStopping?.config.metric == .validationAccuracy
+        if byAccuracy ? result.accuracy > progress.bestValidationAccuracy : result.loss < progress.bestValidationLoss {
+            progress.bestValidationLoss = result.loss
+            progress.bestValidationAccuracy = result.accuracy
+            progress.bestEpoch = epoch
+            note += " *"
+            if config.output.checkpoint.best { try saveCheckpoint("best.safetensors", into: &checkpoints) }
+        }
+        if schedule.validationResult(loss: result.loss, accuracy: result.accuracy) {
+            note += String(format: "  |  plateau: lr → %g", schedule.learningRate(globalIteration: progress.iteration))
+        }
+        let stop = earlyStopping?.validationResult(loss: result.loss, accuracy: result.accuracy, epoch: epoch,
+                                                   iteration: progress.iteration) ?? false
+        if stop { note += "  |  early stopping" }
+        return (stop, note)
+    }
+
+    /// `train.clip_grad_value`, then `train.clip_grad_norm`, over every trainable gradient (frozen
+    /// layers' gradients are zeroed first: PyTorch's frozen parameters have none).
+    private func clipGradients() {
+        let train = config.train
+        guard train.clipGradValue != nil || train.clipGradNorm != nil else { return }
+        frozen.zeroGradients()
+        optimizer.clipGradients(valueLimit: train.clipGradValue, maxNorm: train.clipGradNorm)
     }
 
     /// Mean loss and accuracy of the model (inference mode) over every batch of `loader`.
@@ -307,13 +355,16 @@ public final class Trainer {
 
     private func saveResumeState() throws {
         var extra: [String: SafetensorsFile.Tensor] = [:]
-        extra["optimizer.state1"] = SafetensorsFile.Tensor(shape: [optimizer.firstState.count], data: Array(optimizer.firstState.buffer))
-        extra["optimizer.state2"] = SafetensorsFile.Tensor(shape: [optimizer.secondState.count], data: Array(optimizer.secondState.buffer))
+        for (name, buffer) in optimizer.stateBuffers {
+            extra[name] = SafetensorsFile.Tensor(shape: [buffer.count], data: Array(buffer.buffer))
+        }
         var snapshot = progress
         snapshot.elapsedSeconds = elapsed
         snapshot.metricsRows = metrics.rowCount
         var metadata = checkpointMetadata.merging(snapshot.metadata) { a, _ in a }
         metadata["optimizer_steps"] = "\(optimizer.stepCount)"
+        metadata.merge(schedule.plateau?.metadata ?? [:]) { _, new in new }
+        metadata.merge(earlyStopping?.metadata ?? [:]) { _, new in new }
         metadata[Self.randomStateKey] = plan.randomStates.sorted { $0.key < $1.key }
             .map { "\($0.key):" + $0.value.map { String($0, radix: 16) }.joined(separator: ",") }.joined(separator: ";")
         try CheckpointIO.save(plan.parameters, extra: extra, metadata: metadata, to: folder.file(RunFolder.resumeFile))
@@ -326,7 +377,8 @@ public final class Trainer {
               let steps = contents.metadata["optimizer_steps"].flatMap(Int.init) else {
             throw CheckpointError(path: url.path, problem: "its metadata has no training progress (epoch, batch, iteration)")
         }
-        for (name, buffer) in [("optimizer.state1", optimizer.firstState), ("optimizer.state2", optimizer.secondState)] {
+        // Files from before RMSprop have no state3; a buffer this optimizer does not use may be absent.
+        for (name, buffer) in optimizer.stateBuffers where buffer.count > 0 || contents.tensors[name] != nil {
             guard let tensor = contents.tensors[name], tensor.data.count == buffer.count else {
                 throw CheckpointError(path: url.path, problem: "optimizer state '\(name)' is missing or has the wrong size")
             }
@@ -347,6 +399,18 @@ public final class Trainer {
             guard problems.isEmpty else {
                 throw CheckpointError(path: url.path, problem: "the random state of \(problems.joined(separator: ", ")) is missing or damaged")
             }
+        }
+        if var plateau = schedule.plateau, contents.metadata["plateau.lr"] != nil {
+            guard plateau.restore(contents.metadata) else {
+                throw CheckpointError(path: url.path, problem: "its reduce_on_plateau state (plateau.*) is damaged")
+            }
+            schedule.plateau = plateau
+        }
+        if var stopping = earlyStopping, contents.metadata["early_stopping.best"] != nil {
+            guard stopping.restore(contents.metadata) else {
+                throw CheckpointError(path: url.path, problem: "its early-stopping state (early_stopping.*) is damaged")
+            }
+            earlyStopping = stopping
         }
         optimizer.stepCount = steps
         progress = restored
@@ -404,6 +468,9 @@ extension OptimizerSettings {
         case .adam, .adamw:
             self = .adam(beta1: Float(config.beta1), beta2: Float(config.beta2), epsilon: Float(config.eps),
                          weightDecay: Float(config.weightDecay), decoupled: config.name == .adamw)
+        case .rmsprop:
+            self = .rmsprop(alpha: Float(config.alpha), epsilon: Float(config.eps), weightDecay: Float(config.weightDecay),
+                            momentum: Float(config.momentum), centered: config.centered)
         }
     }
 }

@@ -9,6 +9,8 @@ public struct TrainingProgress: Sendable, Equatable {
     /// Lowest validation loss seen, and the 1-based epoch it was reached in.
     public var bestValidationLoss: Double = .infinity
     public var bestEpoch: Int?
+    /// Accuracy of that validation (the best checkpoint's criterion when early stopping watches accuracy).
+    public var bestValidationAccuracy: Double = -.infinity
     /// Wall-clock seconds spent training before this process started (for resumed runs).
     public var elapsedSeconds: Double = 0
     /// Running sums of the epoch in progress (loss × images, correct predictions, images), so that an
@@ -29,6 +31,7 @@ public struct TrainingProgress: Sendable, Equatable {
         var values = ["epoch": "\(epoch)", "batch": "\(batch)", "iteration": "\(iteration)",
                       "best_validation_loss": "\(bestValidationLoss)", "elapsed_seconds": "\(elapsedSeconds)"]
         if let bestEpoch { values["best_epoch"] = "\(bestEpoch)" }
+        values["best_validation_accuracy"] = "\(bestValidationAccuracy)"
         values["epoch_loss_sum"] = "\(epochLossSum)"
         values["epoch_correct"] = "\(epochCorrect)"
         values["epoch_seen"] = "\(epochSeen)"
@@ -44,6 +47,7 @@ public struct TrainingProgress: Sendable, Equatable {
               let best = metadata["best_validation_loss"].flatMap(Double.init) else { return nil }
         self.epoch = epoch; self.batch = batch; self.iteration = iteration; self.bestValidationLoss = best
         bestEpoch = metadata["best_epoch"].flatMap(Int.init)
+        bestValidationAccuracy = metadata["best_validation_accuracy"].flatMap(Double.init) ?? -.infinity
         elapsedSeconds = metadata["elapsed_seconds"].flatMap(Double.init) ?? 0
         // Files saved before these fields existed resume at an epoch boundary, where they are zero.
         epochLossSum = metadata["epoch_loss_sum"].flatMap(Double.init) ?? 0
@@ -65,7 +69,7 @@ public struct TrainingSummary: Sendable {
     public var epochsCompleted: Int
     public var iterations: Int
     public var interrupted: Bool
-    /// Why training stopped early (divergence), when it did.
+    /// Why training stopped early (divergence, early stopping), when it did.
     public var stopReason: String?
     /// Which weights the test figures are of: the best validation epoch's (as the tutorials reload
     /// their best checkpoint before testing) when a best checkpoint exists, else the last.
