@@ -106,7 +106,7 @@ import Testing
           schedule: {name: cosine, gamma: 0.5, pct_start: 0.2}
         """)
         #expect(found.count == 4)
-        #expect(found.contains { $0.message == "'train.optimizer.eps' applies to adam and adamw, not 'sgd'"
+        #expect(found.contains { $0.message == "'train.optimizer.eps' applies to adam, adamw and rmsprop, not 'sgd'"
             && $0.location?.line == 3 })
         #expect(found.contains { $0.message.hasPrefix("'train.optimizer.alpha' applies to") && $0.location?.line == 3 })
         #expect(found.contains { $0.message == "'train.schedule.gamma' applies to step, multistep and exponential, not 'cosine'"
@@ -127,7 +127,9 @@ import Testing
                 #expect(ConfigSchema.key("train.schedule." + key)?.variant == .schedule, "\(name): \(key)")
             }
         }
-        #expect(ConfigSchema.key("train.optimizer.momentum")?.takenBy == ["sgd"])
+        #expect(ConfigSchema.key("train.optimizer.momentum")?.takenBy == ["sgd", "rmsprop"])
+        #expect(ConfigSchema.key("train.optimizer.alpha")?.takenBy == ["rmsprop"])
+        #expect(ConfigSchema.key("train.schedule.pct_start")?.takenBy == ["one_cycle"])
     }
 
     @Test func setAndSweepKeysAreCheckedAgainstTheSchema() throws {
@@ -153,9 +155,9 @@ import Testing
         let text = try #require(ConfigReference.explain("train.optimizer.momentum"))
         #expect(text.contains("type: number [0, 1]"))
         #expect(text.contains("default: 0.0"))
-        #expect(text.contains("applies to: sgd only"))
+        #expect(text.contains("applies to: sgd, rmsprop only"))
         let lr = try #require(ConfigReference.explain("train.optimizer.lr"))
-        #expect(lr.contains("default: 0.01 for sgd; 0.001 for adam, adamw"))
+        #expect(lr.contains("default: 0.01 for sgd, rmsprop; 0.001 for adam, adamw"))
         let section = try #require(ConfigReference.explain("train.early_stopping"))
         #expect(section.contains("keys: metric, patience, min_delta"))
         #expect(ConfigReference.explain("train.optimzer.lr") == nil)
