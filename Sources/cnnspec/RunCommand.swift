@@ -87,8 +87,8 @@ struct RunCommand: ParsableCommand {
             if let best = summary.bestEpoch, let loss = summary.bestValidationLoss {
                 lines.append(String(format: "best validation loss %.4f at epoch %d", loss, best))
             }
-            lines.append(String(format: "training throughput %.0f images/s (%d threads); data pipeline %.1f%% of training time",
-                                summary.imagesPerSecond, trainer.plan.pool.threadCount, summary.dataShare * 100))
+            lines.append(String(format: "training throughput %.0f images/s (%@); data pipeline %.1f%% of training time",
+                                summary.imagesPerSecond, English.count(trainer.plan.pool.threadCount, "thread"), summary.dataShare * 100))
             for checkpoint in summary.checkpoints { lines.append("checkpoint: \(checkpoint)") }
             lines.append("run folder: \(folder.url.path)")
             for line in lines {
