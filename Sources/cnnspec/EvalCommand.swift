@@ -11,8 +11,12 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate a checkpoint on the test set (or the validation split).",
         discussion: """
             Eval transforms can be overridden, e.g. the rotated test set of the Fashion-MNIST tutorial:
-              cnnspec eval configs/lenet-fashion.yaml --checkpoint runs/…/best.safetensors \\
+
+              cnnspec eval configs/lenet-fashion.yaml --checkpoint best.safetensors \\
                 --set 'data.eval_transforms=[random_rotation: 25, scale, normalize: auto]'
+
+            A note is printed when the config differs from the one the checkpoint was trained with \
+            (the run folder's config.yaml is that one).
             """)
 
     @Argument(help: "Run config (YAML) the checkpoint was trained with.")
@@ -42,8 +46,9 @@ struct EvalCommand: ParsableCommand {
                                          batchKey: "train.eval_batch_size")
             let contents = try CheckpointIO.load(into: plan.parameters, from: URL(fileURLWithPath: checkpoint))
             plan.parametersDidChange()
-            if let hash = contents.metadata["config_hash"], hash != setup.config.hash {
-                print("note: the checkpoint was trained with config hash \(hash); this config (with overrides) hashes to \(setup.config.hash)")
+            if let hash = contents.metadata["config_hash"], !ConfigIdentity.matches(storedHash: hash, config: setup.config, data: data) {
+                print("note: this config (with its --set overrides) differs from the one the checkpoint was trained with "
+                    + "(config hash \(ConfigIdentity.hash(setup.config, data: data)), trained with \(hash)); the run folder's config.yaml is that one")
             }
             let loader: BatchLoader
             if split == "validation" {

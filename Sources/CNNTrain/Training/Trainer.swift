@@ -335,7 +335,7 @@ public final class Trainer {
     }
 
     private var checkpointMetadata: [String: String] {
-        ["config_hash": config.hash, "seed": "\(config.train.seed)", "cnnspec_version": CNNSpecVersion.string,
+        ["config_hash": ConfigIdentity.hash(config, data: data), "seed": "\(config.train.seed)", "cnnspec_version": CNNSpecVersion.string,
          "model": config.modelPath, "config_name": config.name].merging(predictionMetadata) { own, _ in own }
     }
 
@@ -406,7 +406,7 @@ public final class Trainer {
         func add(_ key: String, _ value: String) { fields.append("  \"\(key)\": \(value)") }
         func number(_ value: Double?) -> String { value.map { String(format: "%.6f", $0) } ?? "null" }
         add("config", JSONText.quoted(config.name))
-        add("config_hash", JSONText.quoted(config.hash))
+        add("config_hash", JSONText.quoted(ConfigIdentity.hash(config, data: data)))
         add("test_loss", number(summary.testLoss))
         add("test_accuracy", number(summary.testAccuracy))
         add("test_weights", JSONText.quoted(summary.testWeights))
