@@ -13,7 +13,11 @@ public struct ReportPage: Sendable {
 
     public init(runs: [RunReportData]) { self.runs = runs }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+    /// Run colours (matplotlib's tab10, then the darker half of tab20b), so 16 overlaid runs stay apart.
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+                          "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
+    /// Overlaying more runs than this widens the charts, so that the legend fits in columns.
+    static let runsPerNarrowChart = 4
 
     public func render() -> String {
         var html = """
@@ -90,6 +94,12 @@ public struct ReportPage: Sendable {
         func chart(_ title: String, _ yLabel: String, _ series: [SVGLineChart.Series], percent: Bool = false) -> String {
             var chart = SVGLineChart(title: title, xLabel: "iteration", yLabel: yLabel, series: series, percent: percent)
             if lastIteration > 0 { chart.xDomain = (0, Double(lastIteration)) }
+            if several {
+                // One entry per run (its colour) and one per line style, instead of run × split entries.
+                chart.legend = runs.enumerated().map { (name: $0.element.name, color: Self.palette[$0.offset % Self.palette.count], dashed: false) }
+                if title != "Learning rate" { chart.legend? += [("train", "#444", false), ("validation", "#444", true)] }
+                if runs.count > Self.runsPerNarrowChart { chart.width = 600 }
+            }
             if perEpoch.count == 1, let iterations = perEpoch.first { chart.secondaryAxis = .init(label: "epoch", primaryPerUnit: iterations) }
             return chart.render()
         }
