@@ -71,6 +71,8 @@ struct SweepReportTests {
         #expect(overview.rows.map(\.folder) == ["runs/x,y", "runs/z"])
         #expect(overview.rows.map(\.rank) == [1, nil])
         #expect(overview.html().contains(">a,b</text>"), "categorical values as named ticks")
+        #expect(SweepOverview.shortLabel("../models/modelA.yaml") == "modelA.yaml")
+        #expect(SweepOverview.shortLabel(String(repeating: "x", count: 30)).count == SweepOverview.longestTickLabel)
         #expect(SweepOverview(name: "s", resultsCSV: "epoch,iteration\n1,2\n") == nil)
     }
 }

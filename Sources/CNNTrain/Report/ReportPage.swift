@@ -43,6 +43,10 @@ public struct ReportPage: Sendable {
             pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
             .side { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
             .note { color: #a05a00; }
+            table.sweep-results { border-collapse: collapse; font-size: 13px; margin-bottom: 14px; }
+            table.sweep-results td, table.sweep-results th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
+            table.sweep-results tr:nth-child(2) td { font-weight: 600; }
+            .run-header, .report-header { color: #555; font-size: 13px; }
             </style></head><body>
             <h1>cnnspec report</h1>
 

@@ -65,7 +65,7 @@ public struct SVGLineChart: Sendable {
     /// The `<svg>` element.
     public func render() -> String {
         let left = 62.0, right = 16.0
-        let top = secondaryAxis == nil ? 30.0 : 50.0
+        let top = secondaryAxis == nil ? 30.0 : 58.0
         let plotWidth = width - left - right
         let entries = legend ?? series.map { (name: $0.name, color: $0.color, dashed: $0.dashed) }
         let columns = legendColumns(names: entries.map(\.name), plotWidth: plotWidth + left - 8)

@@ -60,6 +60,15 @@ public struct SweepOverview: Sendable {
         return (header[metricIndex], Array(header[2..<metricIndex]), rows)
     }
 
+    /// A category's tick label: a path's file name (model files), at most `longestTickLabel` characters.
+    static func shortLabel(_ value: String) -> String {
+        let name = value.contains("/") ? String(value.split(separator: "/").last ?? Substring(value)) : value
+        return name.count > longestTickLabel ? String(name.prefix(longestTickLabel - 1)) + "…" : name
+    }
+
+    /// Longer category names are cut: wider labels overlap their neighbours on a 390-pixel chart.
+    static let longestTickLabel = 20
+
     /// Whether `metric` is an accuracy (shown in percent).
     var isAccuracy: Bool { metric.hasSuffix("accuracy") }
 
@@ -112,7 +121,7 @@ public struct SweepOverview: Sendable {
             chart = SVGLineChart(title: "\(metric) by \(key)", xLabel: key, yLabel: metric,
                                  series: [.init(name: "points (rank)", color: ReportPage.palette[0], points: points, pointLabels: labels)],
                                  percent: isAccuracy)
-            chart.xTickLabels = categories.enumerated().map { (Double($0.offset), $0.element) }
+            chart.xTickLabels = categories.enumerated().map { (Double($0.offset), Self.shortLabel($0.element)) }
             chart.xDomain = (-0.5, Double(max(categories.count, 1)) - 0.5)
         }
         chart.scatter = true

@@ -98,7 +98,8 @@ public final class Trainer {
         if config.output.tensorboard && metrics.tensorboard == nil {
             metrics.tensorboard = try TensorBoardWriter(folder: folder.url, resumedAt: progress.iteration > 0 ? progress.iteration : nil)
         }
-        let logInterval = MetricsCadence.interval(logEvery: config.train.logEvery, totalIterations: plannedIterations)
+        let lastIteration = plannedIterations
+        let logInterval = MetricsCadence.interval(logEvery: config.train.logEvery, totalIterations: lastIteration)
         var windowStart = DispatchTime.now().uptimeNanoseconds
         var windowSeenNow = 0
         var dataNanoseconds: UInt64 = 0
@@ -152,7 +153,7 @@ public final class Trainer {
                 progress.windowCorrect += batchCorrect
                 progress.windowSeen += count
                 windowSeenNow += count
-                if progress.iteration % logInterval == 0 || progress.iteration == plannedIterations {
+                if progress.iteration % logInterval == 0 || progress.iteration == lastIteration {
                     try logTrainingWindow(epoch: epoch, learningRate: learningRate, start: &windowStart, seenNow: &windowSeenNow)
                 }
                 // An epoch's last iteration is evaluated by `endEpoch` when `eval_every_epoch` is on: one row, not two.
