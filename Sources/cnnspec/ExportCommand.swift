@@ -15,7 +15,8 @@ struct ExportCommand: ParsableCommand {
             config or model file exports its initial weights from the seed.
 
               cnnspec export runs/modelA/20261123-050448 --format onnx -o modelA.onnx
-              cnnspec export configs/modelA.yaml --checkpoint best.safetensors --format pytorch -o modelA.py
+              cnnspec export configs/modelA.yaml --checkpoint best.safetensors \\
+                --format pytorch -o modelA.py
               cnnspec export best.safetensors --format onnx -o modelA.onnx
 
             --reference N also writes N reference images and cnnspec's logits for them as .npy files beside \

@@ -94,7 +94,7 @@ public struct ReportPage: Sendable {
             }
         }
         let lastIteration = runs.flatMap(\.metrics.rows).map(\.iteration).max() ?? 0
-        let perEpoch = Set(runs.compactMap { $0.metrics.iterationsPerEpoch.map { ($0 * 1e6).rounded() / 1e6 } })
+        let perEpoch = Set(runs.compactMap { $0.metrics.iterationsPerEpoch })
         func chart(_ title: String, _ yLabel: String, _ series: [SVGLineChart.Series], percent: Bool = false) -> String {
             var chart = SVGLineChart(title: title, xLabel: "iteration", yLabel: yLabel, series: series, percent: percent)
             if lastIteration > 0 { chart.xDomain = (0, Double(lastIteration)) }

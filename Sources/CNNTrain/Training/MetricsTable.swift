@@ -39,7 +39,8 @@ public struct MetricsTable: Sendable {
     /// row (older files; wrong when that epoch was cut short by `train.iterations`); nil when neither is there.
     public var iterationsPerEpoch: Double? {
         if let row = rows.first(where: { ($0.epochsTrained ?? 0) > 0 }), let epochs = row.epochsTrained {
-            return Double(row.iteration) / epochs
+            // Whole batches per epoch; `epochs_trained` is written with 6 significant digits.
+            return (Double(row.iteration) / epochs).rounded()
         }
         guard let row = rows.first(where: { $0.isEpochRow && $0.epoch > 0 }) else { return nil }
         return Double(row.iteration) / Double(row.epoch)
