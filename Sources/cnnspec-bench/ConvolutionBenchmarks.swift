@@ -47,7 +47,7 @@ enum ConvolutionBenchmarks {
 
     struct RunKey: Hashable { let layer: Layer; let batch: Int }
 
-    static let suite = BenchmarkSuite(name: "conv") {
+    static let suite = BenchmarkSuite(name: "conv", summary: "convolution backends at tutorial and ResNet shapes (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         print("| layer | batch | backend | forward GFLOP/s | backwardData GFLOP/s | backwardWeights GFLOP/s | prepare ms |")
         print("|---|---|---|---|---|---|---|")
@@ -175,7 +175,7 @@ enum DepthwiseBenchmarks {
         Case(name: "pw 1×1 144→32 28×28", geometry: pointwise(size: 28, outChannels: 32), backends: [.im2col]),
     ]
 
-    static let suite = BenchmarkSuite(name: "depthwise") {
+    static let suite = BenchmarkSuite(name: "depthwise", summary: "depthwise convolution (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         print("Batch \(batch), 2 threads; medians. GB/s: bytes of input + output + weights per pass.\n")
         print("| layer | backend | forward ms | GB/s | GFLOP/s | backwardData ms | GB/s | GFLOP/s | backwardWeights ms | GB/s | GFLOP/s |")

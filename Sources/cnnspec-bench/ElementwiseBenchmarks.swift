@@ -5,7 +5,7 @@ import Foundation
 /// conv2 output 100×32×14×14, 10 classes, 28 938 parameters), 2 threads. GB/s counts every
 /// tensor the kernel must read or write once (the minimum traffic), over the median time.
 enum ElementwiseBenchmarks {
-    static let suite = BenchmarkSuite(name: "elementwise") { runAll() }
+    static let suite = BenchmarkSuite(name: "elementwise", summary: "pooling, ReLU, softmax cross-entropy, optimizer updates at Model A sizes (GB/s)") { runAll() }
 
     private static let batch = 100
     private static let modelAParameters = 16 * 25 + 16 + 32 * 16 * 25 + 32 + 32 * 7 * 7 * 10 + 10

@@ -3,7 +3,7 @@ import Foundation
 
 /// Benchmarks of the GEMM kernels: GFLOP/s of C = A·B at the CNN-shaped sizes, 2 threads.
 enum GEMMBenchmarks {
-    static let suite = BenchmarkSuite(name: "gemm") {
+    static let suite = BenchmarkSuite(name: "gemm", summary: "single-precision GEMM (GFLOP/s)") {
         let pool = ThreadPool(threadCount: 2)
         let gemm = GEMM(pool: pool)
         let shapes: [(m: Int, n: Int, k: Int, note: String)] = [

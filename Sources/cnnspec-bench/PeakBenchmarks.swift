@@ -4,7 +4,7 @@ import Foundation
 /// The FMA peak (`FMAPeak`): 1 and 2 threads, each running 16 independent zmm FMA accumulator chains
 /// over L1-resident panels. Model steps and GEMMs are quoted as fractions of the 2-thread figure.
 enum PeakBenchmarks {
-    static let suite = BenchmarkSuite(name: "peak") {
+    static let suite = BenchmarkSuite(name: "peak", summary: "the machine's FMA peak (GFLOP/s)") {
         print("| threads | GFLOP/s (median) | note |")
         print("|---|---|---|")
         for threads in [1, 2] {

@@ -12,7 +12,7 @@ enum ResNetGEMMBenchmarks {
     /// Columns of one batched GEMM (BatchedIm2ColConvolution.targetColumns).
     static let chunkColumns = 1024
 
-    static let suite = BenchmarkSuite(name: "gemm-resnet") {
+    static let suite = BenchmarkSuite(name: "gemm-resnet", summary: "GEMM at ResNet-18's 3×3 convolution shapes (GFLOP/s)") {
         let pool = ThreadPool(threadCount: 2)
         let gemm = GEMM(pool: pool)
         print("| stage | pass | M×N×K | GFLOP/s (2 threads, median) |")

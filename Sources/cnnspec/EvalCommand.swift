@@ -10,8 +10,12 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate a checkpoint on the test set (or the validation split).",
         discussion: """
             Eval transforms can be overridden, e.g. the rotated test set of the Fashion-MNIST tutorial:
-              cnnspec eval configs/lenet-fashion.yaml --checkpoint runs/…/best.safetensors \\
+
+              cnnspec eval configs/lenet-fashion.yaml --checkpoint best.safetensors \\
                 --set 'data.eval_transforms=[random_rotation: 25, scale, normalize: auto]'
+
+            A note is printed when the config differs from the one the checkpoint was trained with \
+            (the run folder's config.yaml is that one).
             """)
 
     @Argument(help: "Run config (YAML) the checkpoint was trained with.")
@@ -34,8 +38,9 @@ struct EvalCommand: ParsableCommand {
         try reportingUserErrors {
             let setup = try Experiment(configPath: config, overrides: overrides)
             let evaluation = try CheckpointEvaluation(experiment: setup, checkpoint: checkpoint)
-            if let hash = evaluation.mismatchedConfigHash {
-                print("note: the checkpoint was trained with config hash \(hash); this config (with overrides) hashes to \(setup.config.hash)")
+            if let mismatch = evaluation.configMismatch {
+                print("note: this config (with its --set overrides) differs from the one the checkpoint was trained with "
+                    + "(config hash \(mismatch.configHash), trained with \(mismatch.trainedHash)); the run folder's config.yaml is that one")
             }
             // invariant: validate() accepted only the split names
             let result = try evaluation.evaluate(EvaluationSplit(rawValue: split)!)

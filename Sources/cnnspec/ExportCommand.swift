@@ -12,15 +12,18 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Export a model and its weights to ONNX or to a PyTorch module file.",
         discussion: """
-            The source is a run folder (its best.safetensors, else last.safetensors), a run config, a model
-            file, or a .safetensors checkpoint alone (its metadata holds the model); without --checkpoint a
+            The source is a run folder (its best.safetensors, else last.safetensors), a run config, a model \
+            file, or a .safetensors checkpoint alone (its metadata holds the model); without --checkpoint a \
             config or model file exports its initial weights from the seed.
+
               cnnspec export runs/modelA/20261123-050448 --format onnx -o modelA.onnx
-              cnnspec export configs/modelA.yaml --checkpoint best.safetensors --format pytorch -o modelA.py
+              cnnspec export configs/modelA.yaml --checkpoint best.safetensors \\
+                --format pytorch -o modelA.py
               cnnspec export best.safetensors --format onnx -o modelA.onnx
-            --reference N also writes N reference images and cnnspec's logits for them as .npy files beside the
-            output (model.reference-inputs.npy, model.reference-logits.npy): the config's first test images, or
-            pseudo-random images for a model file or checkpoint. See docs/export.md.
+
+            --reference N also writes N reference images and cnnspec's logits for them as .npy files beside \
+            the output (model.reference-inputs.npy, model.reference-logits.npy): the config's first test \
+            images, or pseudo-random images for a model file or checkpoint. See docs/export.md.
             """)
 
     @Argument(help: "Run folder, run config (YAML), model file (YAML) or .safetensors checkpoint.")

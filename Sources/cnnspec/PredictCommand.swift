@@ -16,7 +16,9 @@ struct PredictCommand: ParsableCommand {
 
             cnnspec predict CONFIG --checkpoint FILE IMAGE…  is for checkpoints older than that metadata (loads the config's dataset).
 
-            Each image's transparency is composited onto --background; it is converted to the model's channels (grey ↔ RGB), optionally inverted and centred, resized (bilinear) to the training images' size, then the run's eval transforms (normalization as trained) run. --invert auto (the default) compares the image's border with the training images' and inverts dark-on-light drawings for light-on-dark grey models (MNIST), saying so. An unreadable image is reported and the others are still classified; the exit status is then 1.
+            Each image is (1) composited onto --background where it is transparent, (2) converted to the model's channels (grey ↔ RGB), (3) inverted when asked: --invert auto (the default) compares the image's border with the training images' and inverts dark-on-light drawings for light-on-dark grey models (MNIST), saying so, (4) resized (bilinear) to the training images' size, or with --center cropped to the ink, fitted and centred as MNIST was, (5) passed through the run's eval transforms (normalization as trained). The steps are those of docs/report.md.
+
+            An unreadable image is reported and the others are still classified; the exit status is then 1.
             """)
 
     @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp).")

@@ -9,10 +9,12 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write an HTML report (curves, confusion matrix, test images, config, shapes) for run folders.",
         discussion: """
-            A folder that is not a run folder stands for the run folders up to two levels below it (a sweep's
-            folder, runs/modelA). With several runs the curves are overlaid with a legend and each
-            run gets its own section. Test predictions use each folder's best.safetensors (else last.safetensors).
-            The page has no scripts and loads nothing from the network; images are embedded PNGs.
+            A folder that is not a run folder stands for the run folders up to two levels below it (a sweep's \
+            folder, runs/modelA). With several runs the curves are overlaid with a legend and each run gets \
+            its own section; a sweep's folder leads with its ranked results and one chart per varied key. \
+            Curves are drawn against iterations, with epochs along the top. Test predictions use each \
+            folder's best.safetensors (else last.safetensors). The page has no scripts and loads nothing \
+            from the network; images are embedded PNGs.
             """)
 
     @Argument(help: "Run folders written by `cnnspec run` (or folders holding them, e.g. a sweep's).")

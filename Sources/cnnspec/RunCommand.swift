@@ -9,8 +9,11 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Train a model from a run config, evaluate it, and write a run folder.",
         discussion: """
-            The run folder (default runs/<config-name>/<timestamp>) holds config.yaml (resolved), train.log,
-            metrics.csv, summary.json, report.html and safetensors checkpoints with PyTorch state_dict names.
+            The run folder (default runs/<config-name>/<timestamp>) holds config.yaml (resolved), train.log, \
+            metrics.csv (training loss and accuracy every train.log_every iterations, validation and test), \
+            summary.json, report.html, safetensors checkpoints with PyTorch state_dict names and, with \
+            output.tensorboard: true, a TensorBoard event file.
+
             Ctrl-C or SIGTERM stops after saving (resume state is also saved every train.checkpoint_every, \
             default 5m); `cnnspec run --resume RUN_DIR` continues from there. A folder already holding a run \
             is refused unless --resume or --overwrite; one in use by another cnnspec is refused.

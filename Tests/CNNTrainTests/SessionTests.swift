@@ -43,11 +43,11 @@ import Testing
         let experiment = try Experiment(configPath: project.configPath)
         let plan = try experiment.makeEvaluationPlan()
         let same = try checkpoint(plan, metadata: ["config_hash": experiment.config.hash], in: project.folder)
-        #expect(try CheckpointEvaluation(experiment: experiment, checkpoint: same.path).mismatchedConfigHash == nil)
+        #expect(try CheckpointEvaluation(experiment: experiment, checkpoint: same.path).configMismatch == nil)
         let unknown = try checkpoint(plan, in: project.folder)
-        #expect(try CheckpointEvaluation(experiment: experiment, checkpoint: unknown.path).mismatchedConfigHash == nil)
+        #expect(try CheckpointEvaluation(experiment: experiment, checkpoint: unknown.path).configMismatch == nil)
         let overridden = try Experiment(configPath: project.configPath, overrides: ["train.optimizer.lr=0.5"])
-        #expect(try CheckpointEvaluation(experiment: overridden, checkpoint: same.path).mismatchedConfigHash == experiment.config.hash)
+        #expect(try CheckpointEvaluation(experiment: overridden, checkpoint: same.path).configMismatch?.trainedHash == experiment.config.hash)
     }
 
     @Test func theValidationSplitNeedsOne() throws {

@@ -5,7 +5,7 @@ import Testing
 
 private func writeRun(_ folder: URL, validation: [Double], test: Double?, interrupted: Bool = false) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    var metrics = MetricsLog.header + "\n"
+    var metrics = MetricsLog.legacyHeader + "\n"  // files from before the averaged_over column read as before
     for (epoch, accuracy) in validation.enumerated() {
         metrics += "\(epoch + 1),\(100 * (epoch + 1)),train,0.5,0.9,0.01,\(10.0 * Double(epoch + 1)),500\n"
         metrics += "\(epoch + 1),\(100 * (epoch + 1)),validation,0.4,\(accuracy),0.01,\(10.0 * Double(epoch + 1) + 1),\n"

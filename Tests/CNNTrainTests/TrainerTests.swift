@@ -6,10 +6,11 @@ import Testing
 
 @Suite(.serialized) struct TrainerTests {
     private func trainer(epochs: Int = 2, folder: URL, resume: Bool = false, learningRate: Double = 0.05,
-                         checkpointEvery: String = "5m", model: String = "modelA.yaml") throws -> Trainer {
+                         checkpointEvery: String = "5m", model: String = "modelA.yaml", logEvery: Int? = nil) throws -> Trainer {
         let (train, test, _) = TrainingTestSupport.smallData()
-        let (config, graph) = try TrainingTestSupport.modelARun(epochs: epochs, learningRate: learningRate,
+        var (config, graph) = try TrainingTestSupport.modelARun(epochs: epochs, learningRate: learningRate,
                                                                 checkpointEvery: checkpointEvery, model: model, folder: folder)
+        config.train.logEvery = logEvery
         let data = try TrainingData(trainFile: train, test: test, config: config.data, seed: config.train.seed)
         return try Trainer(config: config, graph: graph, data: data, folder: try RunFolder(url: folder),
                            reporter: TrainingTestSupport.quiet, resume: resume)
@@ -25,8 +26,8 @@ import Testing
         let folder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let summary = try trainer(folder: folder).run()
-        let rows = try metricColumns(folder).filter { $0.contains(",train,") }
-        let losses = rows.compactMap { Double($0.split(separator: ",")[3]) }
+        let text = try String(contentsOf: folder.appendingPathComponent(RunFolder.metricsFile), encoding: .utf8)
+        let losses = MetricsTable(csv: text).epochRows.map(\.loss)
         #expect(losses.count == 2)
         #expect(losses[1] < losses[0])
         #expect((summary.testAccuracy ?? 0) > 0.8, "test accuracy \(summary.testAccuracy ?? 0) on 2,000 images")
@@ -53,16 +54,17 @@ import Testing
     /// loses fewer than `checkpoint_every` iterations, and metrics.csv matches too (the interrupted
     /// epoch's running loss/accuracy sums are part of the resume state).
     /// Model A, and the dropout CNN (whose masks come from a generator saved in the resume state).
+    /// Training rows every 7 iterations: both stops fall inside a window, whose sums are resumed too.
     @Test(arguments: ["modelA.yaml", "dropout-cnn.yaml"])
     func interruptedOrKilledAndResumedRunEndsWhereAStraightRunEnds(model: String) throws {
         let straight = TrainingTestSupport.temporaryFolder(), interrupted = TrainingTestSupport.temporaryFolder()
         let killed = TrainingTestSupport.temporaryFolder()
         defer { for folder in [straight, interrupted, killed] { try? FileManager.default.removeItem(at: folder) } }
         let every = 10, killAt = 23
-        _ = try trainer(folder: straight, checkpointEvery: "\(every)", model: model).run()
+        _ = try trainer(folder: straight, checkpointEvery: "\(every)", model: model, logEvery: 7).run()
         #expect(RunFolder.finishedSummary(at: straight)?.hasPrefix("test accuracy") == true)
         var calls = 0
-        let stopped = try trainer(folder: interrupted, checkpointEvery: "\(every)", model: model).run(shouldStop: {
+        let stopped = try trainer(folder: interrupted, checkpointEvery: "\(every)", model: model, logEvery: 7).run(shouldStop: {
             calls += 1
             if calls == killAt {
                 try? FileManager.default.removeItem(at: killed)
@@ -73,11 +75,11 @@ import Testing
         #expect(stopped.interrupted)
         #expect(stopped.iterations == 50)
         #expect(RunFolder.finishedSummary(at: interrupted) == nil)
-        let resumed = try trainer(folder: interrupted, resume: true, checkpointEvery: "\(every)", model: model)
+        let resumed = try trainer(folder: interrupted, resume: true, checkpointEvery: "\(every)", model: model, logEvery: 7)
         #expect(resumed.progress.iteration == 50)
         let summary = try resumed.run()
         #expect(!summary.interrupted)
-        let revived = try trainer(folder: killed, resume: true, checkpointEvery: "\(every)", model: model)
+        let revived = try trainer(folder: killed, resume: true, checkpointEvery: "\(every)", model: model, logEvery: 7)
         #expect(revived.progress.iteration == killAt / every * every, "lost \(killAt - revived.progress.iteration) iterations")
         _ = try revived.run()
         let a = try SafetensorsFile.read(from: straight.appendingPathComponent("last.safetensors"))

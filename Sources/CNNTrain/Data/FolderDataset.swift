@@ -187,7 +187,7 @@ public enum FolderDataset {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        report("decoded \(split): \(count) images in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-6))) images/s, \(workers) threads)\n")
+        report("decoded \(split): \(count) images in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-6))) images/s, \(English.count(workers, "thread")))\n")
         let (pixels, labels, bad) = work.collect(labels: files.map(\.label))
         let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: labels, channels: channels, height: height,
                                   width: width, classNames: classes)

@@ -8,10 +8,16 @@ public struct ReportPage: Sendable {
     /// Test images shown in the grid, and confident mistakes listed.
     public var gridCount = 48
     public var mistakeCount = 16
+    /// A sweep's ranked results and hyperparameter charts, shown first when the runs are a sweep's.
+    public var sweep: SweepOverview?
 
     public init(runs: [RunReportData]) { self.runs = runs }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+    /// Run colours (matplotlib's tab10, then the darker half of tab20b), so 16 overlaid runs stay apart.
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+                          "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
+    /// Overlaying more runs than this widens the charts, so that the legend fits in columns.
+    static let runsPerNarrowChart = 4
 
     public func render() -> String {
         var html = """
@@ -37,10 +43,17 @@ public struct ReportPage: Sendable {
             pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
             .side { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
             .note { color: #a05a00; }
+            table.sweep-results { border-collapse: collapse; font-size: 13px; margin-bottom: 14px; }
+            table.sweep-results td, table.sweep-results th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
+            table.sweep-results tr:nth-child(2) td { font-weight: 600; }
+            .run-header, .report-header { color: #555; font-size: 13px; }
             </style></head><body>
             <h1>cnnspec report</h1>
 
             """
+        html += "<p class=\"report-header\">made \(HTML.escape(RunHeader.current(threads: 0, backends: []).date)) with cnnspec "
+            + "\(HTML.escape(CNNSpecVersion.described))</p>\n"
+        if let sweep { html += sweep.html() }
         html += "<p>" + runs.map { run in
             var text = "<b>\(HTML.escape(run.name))</b> (\(HTML.escape(run.folder.path)))"
             if let predictions = run.predictions {
@@ -57,6 +70,10 @@ public struct ReportPage: Sendable {
         return html
     }
 
+    /// Loss, accuracy and learning rate against iterations (every chart on the same x scale), with
+    /// epochs along the top when the runs share their iterations per epoch. Training points are the rows
+    /// every `train.log_every` iterations (end-of-epoch rows in older runs), validation points sit at the
+    /// iteration they were evaluated at.
     private func curves() -> String {
         let several = runs.count > 1
         var loss: [SVGLineChart.Series] = [], accuracy: [SVGLineChart.Series] = [], rate: [SVGLineChart.Series] = []
@@ -65,25 +82,38 @@ public struct ReportPage: Sendable {
             let validationColor = several ? color : Self.palette[1]
             let prefix = several ? run.name + " " : ""
             let table = run.metrics
-            for (split, dashed, splitColor) in [("train", false, color), ("validation", true, validationColor)] {
-                let rows = table.rows(split: split)
+            for (split, rows, dashed, splitColor) in [("train", table.trainingCurve, false, color),
+                                                      ("validation", table.rows(split: "validation"), true, validationColor)] {
                 guard !rows.isEmpty else { continue }
-                loss.append(.init(name: prefix + split, color: splitColor, dashed: dashed, points: rows.map { (table.position(of: $0), $0.loss) }))
-                accuracy.append(.init(name: prefix + split, color: splitColor, dashed: dashed, points: rows.map { (table.position(of: $0), $0.accuracy) }))
+                loss.append(.init(name: prefix + split, color: splitColor, dashed: dashed, points: rows.map { (Double($0.iteration), $0.loss) }))
+                accuracy.append(.init(name: prefix + split, color: splitColor, dashed: dashed, points: rows.map { (Double($0.iteration), $0.accuracy) }))
             }
-            let train = table.rows(split: "train")
+            let train = table.trainingCurve
             if !train.isEmpty {
-                rate.append(.init(name: prefix + "learning rate", color: color, points: train.map { (table.position(of: $0), $0.learningRate) }))
+                rate.append(.init(name: prefix + "learning rate", color: color, points: train.map { (Double($0.iteration), $0.learningRate) }))
             }
         }
-        return [SVGLineChart(title: "Loss", xLabel: "epoch", yLabel: "cross-entropy loss", series: loss).render(),
-                SVGLineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: accuracy, percent: true).render(),
-                SVGLineChart(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate", series: rate).render()]
-            .joined(separator: "\n") + "\n"
+        let lastIteration = runs.flatMap(\.metrics.rows).map(\.iteration).max() ?? 0
+        let perEpoch = Set(runs.compactMap { $0.metrics.iterationsPerEpoch })
+        func chart(_ title: String, _ yLabel: String, _ series: [SVGLineChart.Series], percent: Bool = false) -> String {
+            var chart = SVGLineChart(title: title, xLabel: "iteration", yLabel: yLabel, series: series, percent: percent)
+            if lastIteration > 0 { chart.xDomain = (0, Double(lastIteration)) }
+            if several {
+                // One entry per run (its colour) and one per line style, instead of run × split entries.
+                chart.legend = runs.enumerated().map { (name: $0.element.name, color: Self.palette[$0.offset % Self.palette.count], dashed: false) }
+                if title != "Learning rate" { chart.legend? += [("train", "#444", false), ("validation", "#444", true)] }
+                if runs.count > Self.runsPerNarrowChart { chart.width = 600 }
+            }
+            if perEpoch.count == 1, let iterations = perEpoch.first { chart.secondaryAxis = .init(label: "epoch", primaryPerUnit: iterations) }
+            return chart.render()
+        }
+        return [chart("Loss", "cross-entropy loss", loss), chart("Accuracy", "accuracy", accuracy, percent: true),
+                chart("Learning rate", "learning rate", rate)].joined(separator: "\n") + "\n"
     }
 
     private func section(for run: RunReportData, color: String) -> String {
         var html = "<h2 class=\"run\" style=\"border-color: \(color)\">\(HTML.escape(run.name))</h2>\n"
+        if let header = run.header { html += "<p class=\"run-header\">trained \(HTML.escape(header.summaryLine))</p>\n" }
         for problem in run.problems { html += "<p class=\"note\">note: \(HTML.escape(problem))</p>\n" }
         if let predictions = run.predictions {
             html += "<div class=\"side\"><div><h3>Test confusion matrix (rows: true class, columns: predicted)</h3>\n"

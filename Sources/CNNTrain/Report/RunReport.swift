@@ -7,7 +7,9 @@ public enum RunReport {
     /// Loads every folder, renders one page and writes it atomically to `output`.
     public static func write(runFolders: [URL], to output: URL, threads: Int = 0) throws -> URL {
         let runs = try runFolders.map { folder throws(ReportError) in try RunReportData.load(folder: folder, threads: threads) }
-        try AtomicFile.write(ReportPage(runs: runs).render(), to: output)
+        var page = ReportPage(runs: runs)
+        page.sweep = sweepOverview(of: runFolders)
+        try AtomicFile.write(page.render(), to: output)
         return output
     }
 
@@ -29,6 +31,15 @@ public enum RunReport {
             let found = children(folder).flatMap { child in isRun(child) ? [child] : children(child).filter(isRun) }
             return found.isEmpty ? [folder] : found
         }
+    }
+
+    /// The results of the sweep the run folders belong to, when they all are points of one sweep (their
+    /// common parent holds the `results.csv` that `cnnspec sweep` writes).
+    static func sweepOverview(of runFolders: [URL]) -> SweepOverview? {
+        let parents = Set(runFolders.map { $0.standardizedFileURL.deletingLastPathComponent().path })
+        guard runFolders.count > 1, parents.count == 1, let parent = parents.first,
+              let csv = try? String(contentsOfFile: parent + "/" + SweepPlan.resultsCSV, encoding: .utf8) else { return nil }
+        return SweepOverview(name: URL(fileURLWithPath: parent).lastPathComponent, resultsCSV: csv)
     }
 
     /// Writes `report.html` into the run folder itself.

@@ -9,6 +9,8 @@ public struct RunReportData: Sendable {
     public var configText: String
     public var shapesTable: String?
     public var summaryJSON: String?
+    /// Date, host, version, commit, threads and backends from summary.json (nil for older runs).
+    public var header: RunHeader? { summaryJSON.flatMap(RunHeader.init(summaryJSON:)) }
     /// Test-set predictions of the run's best (else last) checkpoint; nil with `problems` saying why.
     public var predictions: TestPredictions?
     public var checkpointName: String?

@@ -38,11 +38,13 @@ public final class CheckpointEvaluation {
         plan.parametersDidChange()
     }
 
-    /// The config hash the checkpoint was trained with when it differs from this config's (with its
-    /// overrides): the weights may come from another recipe or data. Nil when they agree or it is unknown.
-    public var mismatchedConfigHash: String? {
-        guard let hash = metadata["config_hash"], hash != experiment.config.hash else { return nil }
-        return hash
+    /// The config hash the checkpoint was trained with and this config's (with its overrides, resolved as
+    /// a run writes it, see `ConfigIdentity`) when they differ: the weights may come from another recipe or
+    /// data. Nil when they agree or the checkpoint does not say.
+    public var configMismatch: (trainedHash: String, configHash: String)? {
+        guard let hash = metadata["config_hash"],
+              !ConfigIdentity.matches(storedHash: hash, config: experiment.config, data: data) else { return nil }
+        return (hash, ConfigIdentity.hash(experiment.config, data: data))
     }
 
     /// Mean loss and accuracy on `split`; the validation split needs `data.validation_split` > 0.

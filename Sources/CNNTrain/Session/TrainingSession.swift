@@ -99,8 +99,8 @@ public final class TrainingSession {
         if let best = summary.bestEpoch, let loss = summary.bestValidationLoss {
             lines.append(String(format: "best validation loss %.4f at epoch %d", loss, best))
         }
-        lines.append(String(format: "training throughput %.0f images/s (%d threads); data pipeline %.1f%% of training time",
-                            summary.imagesPerSecond, threads, summary.dataShare * 100))
+        lines.append(String(format: "training throughput %.0f images/s (%@); data pipeline %.1f%% of training time",
+                            summary.imagesPerSecond, English.count(threads, "thread"), summary.dataShare * 100))
         for checkpoint in summary.checkpoints { lines.append("checkpoint: \(checkpoint)") }
         lines.append("run folder: \(folder.url.path)")
         return lines

@@ -40,12 +40,15 @@ public struct SweepPlan: Sendable {
         return SweepResultsTable(spec: spec, entries: entries)
     }
 
+    /// The ranked table as CSV in the sweep folder (also read by `cnnspec report` on the sweep's runs).
+    public static let resultsCSV = "results.csv"
+
     /// Writes results.md and results.csv into the sweep folder atomically; returns the markdown.
     @discardableResult
     public func writeResults(_ table: SweepResultsTable) throws(FileWriteError) -> String {
         let title = "# Sweep \(spec.name)\n\nRanked by \(spec.metric.rawValue). Sweep file: \(spec.file)\n\n"
         try AtomicFile.write(title + table.markdown, to: folder.appendingPathComponent("results.md"))
-        try AtomicFile.write(table.csv, to: folder.appendingPathComponent("results.csv"))
+        try AtomicFile.write(table.csv, to: folder.appendingPathComponent(Self.resultsCSV))
         return table.markdown
     }
 

@@ -19,7 +19,7 @@ public struct SweepPointResult: Sendable {
     /// Highest accuracy over the `validation` rows of metrics.csv.
     public var bestValidationAccuracy: Double?
     public var bestValidationLoss: Double?
-    /// Wall seconds per epoch (from metrics.csv train rows: time of the last one / their number; an epoch
+    /// Wall seconds per epoch (from metrics.csv's end-of-epoch train rows: time of the last one / their number; an epoch
     /// cut short by `train.iterations` counts as one), nil before the first epoch ends.
     public var epochSeconds: Double?
     public var trainImagesPerSecond: Double?
@@ -48,12 +48,12 @@ public struct SweepPointResult: Sendable {
 
     private mutating func readMetrics(_ url: URL) {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
-        let rows = MetricsTable(csv: text).rows
-        for row in rows where row.split == "validation" {
+        let table = MetricsTable(csv: text)
+        for row in table.rows(split: "validation") {
             bestValidationAccuracy = max(bestValidationAccuracy ?? row.accuracy, row.accuracy)
             bestValidationLoss = min(bestValidationLoss ?? row.loss, row.loss)
         }
-        let trainRows = rows.filter { $0.split == "train" }
+        let trainRows = table.epochRows
         if let last = trainRows.last, last.seconds.isFinite { epochSeconds = last.seconds / Double(trainRows.count) }
     }
 }

@@ -51,8 +51,14 @@ public struct SweepResultsTable: Sendable {
         }
     }
 
+    /// The columns after the score, in `markdown` and before `score_is_test_accuracy` in `csv`.
+    public static let trailingColumns = ["test_accuracy", "epoch_seconds", "train_images_per_second", "status", "run_folder",
+                                         "score_is_test_accuracy"]
+    /// Stands for the score column (named after the metric) when matching a header's fixed tail.
+    static let scoreColumnPlaceholder = "<metric>"
+
     private var header: [String] {
-        ["rank", "point"] + keyPaths + [metric.rawValue, "test_accuracy", "epoch_seconds", "train_images_per_second", "status", "run_folder"]
+        ["rank", "point"] + keyPaths + [metric.rawValue] + Self.trailingColumns.dropLast()
     }
 
     private func cells(_ row: Row, rank: Int, forCSV: Bool) -> [String] {
@@ -92,7 +98,7 @@ public struct SweepResultsTable: Sendable {
 
     /// CSV with the same columns (fractions, not percentages); the score column says which figure it holds.
     public var csv: String {
-        var lines = [(header + ["score_is_test_accuracy"]).joined(separator: ",")]
+        var lines = [(header + [Self.trailingColumns.last ?? ""]).joined(separator: ",")]
         for (offset, row) in rows.enumerated() {
             let fields = cells(row, rank: offset + 1, forCSV: true) + [row.scoreIsTestFallback ? "true" : "false"]
             lines.append(fields.map(Self.csvField).joined(separator: ","))

@@ -50,8 +50,8 @@ public struct TimingReport: Sendable {
         lines.append("total (layers)".padding(toLength: 46, withPad: " ", startingAt: 0)
             + String(format: "%11.3f  %11.3f", forward, backward))
         lines.append("")
-        lines.append(String(format: "training step:  %.3f ms median, %.0f images/s (batch %d, %d threads)",
-                            trainStepMilliseconds, trainImagesPerSecond, batch, threads))
+        lines.append(String(format: "training step:  %.3f ms median, %.0f images/s (batch %d, ", trainStepMilliseconds,
+                            trainImagesPerSecond, batch) + English.count(threads, "thread") + ")")
         lines.append(String(format: "inference:      %.3f ms median, %.0f images/s", inferenceMilliseconds, inferenceImagesPerSecond))
         if macsPerImage > 0 {
             lines.append(String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %d MACs per image; compare `cnnspec-bench peak`)",

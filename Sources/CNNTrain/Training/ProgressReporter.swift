@@ -60,3 +60,11 @@ public final class ProgressReporter {
         return "\(total)s"
     }
 }
+
+/// Counted nouns for messages: "1 epoch", "2 epochs", "1 thread".
+public enum English {
+    /// `count` and the noun, plural unless `count` is 1 (`plural` defaults to the noun + "s").
+    public static func count(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
+        "\(count) " + (count == 1 ? singular : plural ?? singular + "s")
+    }
+}

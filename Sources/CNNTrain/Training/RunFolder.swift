@@ -85,6 +85,7 @@ public final class RunFolder {
     static func isRunFile(_ name: String) -> Bool {
         [configFile, metricsFile, logFile, resumeFile, summaryFile, "best.safetensors", "last.safetensors", "report.html"]
             .contains(name) || (name.hasPrefix("epoch-") && name.hasSuffix(".safetensors"))
+            || name.hasPrefix(TensorBoardEvents.filePrefix)
     }
 
     /// Opens and exclusively locks the folder's lock file (recording this process id in it), or

@@ -94,8 +94,15 @@ public final class Trainer {
         for selection in plan.backendSelections { say("backend " + selection.summary) }
         let trainCount = trainLoader.sampleCount
         say("training on \(trainCount) images, validating on \(validationLoader?.sampleCount ?? 0), testing on \(testLoader.sampleCount); "
-            + "\(trainLoader.batchCount) batches of \(config.train.batchSize) per epoch, \(totalEpochs) epochs"
-            + (totalIterations.map { " (\($0) iterations)" } ?? ""))
+            + "\(English.count(trainLoader.batchCount, "batch", "batches")) of \(config.train.batchSize) per epoch, "
+            + English.count(totalEpochs, "epoch") + (totalIterations.map { " (\(English.count($0, "iteration")))" } ?? ""))
+        if config.output.tensorboard && metrics.tensorboard == nil {
+            metrics.tensorboard = try TensorBoardWriter(folder: folder.url, resumedAt: progress.iteration > 0 ? progress.iteration : nil)
+        }
+        let lastIteration = plannedIterations
+        let logInterval = MetricsCadence.interval(logEvery: config.train.logEvery, totalIterations: lastIteration)
+        var windowStart = DispatchTime.now().uptimeNanoseconds
+        var windowSeenNow = 0
         var dataNanoseconds: UInt64 = 0
         var computeNanoseconds: UInt64 = 0
         var imagesSeen = 0
@@ -146,11 +153,21 @@ public final class Trainer {
                                 imagesPerSecond: Double(seen - seenBefore) / max(seconds, 1e-9), runningLoss: lossSum / Double(seen),
                                 runningAccuracy: Double(correct) / Double(seen),
                                 etaSeconds: seconds / Double(max(1, batch + 1 - firstBatch)) * Double(remainingBatches))
-                if let every = config.train.evalEveryIterations, progress.iteration % every == 0, let validationLoader {
+                let endsEpoch = batch + 1 == trainLoader.batchCount || progress.iteration == totalIterations
+                progress.windowLossSum += Double(loss) * Double(count)
+                progress.windowCorrect += batchCorrect
+                progress.windowSeen += count
+                windowSeenNow += count
+                if progress.iteration % logInterval == 0 || progress.iteration == lastIteration {
+                    try logTrainingWindow(epoch: epoch, learningRate: learningRate, start: &windowStart, seenNow: &windowSeenNow)
+                }
+                // An epoch's last iteration is evaluated by `endEpoch` when `eval_every_epoch` is on: one row, not two.
+                if let every = config.train.evalEveryIterations, progress.iteration % every == 0, let validationLoader,
+                   !(endsEpoch && config.train.evalEveryEpoch) {
                     let result = evaluate(validationLoader)
                     try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                                   loss: result.loss, accuracy: result.accuracy,
-                                                  learningRate: learningRate, seconds: elapsed))
+                                                  learningRate: learningRate, seconds: elapsed, epochsTrained: epochsTrained))
                     let outcome = try afterValidation(result, epoch: epoch + 1, checkpoints: &checkpoints)
                     say(String(format: "  iteration %d: validation loss %.4f, accuracy %.2f%%", progress.iteration,
                                result.loss, result.accuracy * 100) + outcome.note)
@@ -164,7 +181,6 @@ public final class Trainer {
                     break epochs
                 }
                 if stoppedEarly { break }
-                let endsEpoch = batch + 1 == trainLoader.batchCount || progress.iteration == totalIterations
                 if !endsEpoch && checkpointDue(lastSave: lastSave) {
                     try saveResumeState()
                     lastSave = DispatchTime.now().uptimeNanoseconds
@@ -212,7 +228,7 @@ public final class Trainer {
             summary.testAccuracy = test.accuracy
             try metrics.append(MetricsRow(epoch: progress.epoch, iteration: progress.iteration, split: "test", loss: test.loss,
                                           accuracy: test.accuracy, learningRate: schedule.learningRate(globalIteration: max(0, progress.iteration - 1)),
-                                          seconds: elapsed))
+                                          seconds: elapsed, epochsTrained: epochsTrained))
         }
         try writeSummary(summary)
         return summary
@@ -238,6 +254,7 @@ public final class Trainer {
             epochsCompleted: progress.epoch, iterations: progress.iteration, interrupted: false,
             testWeights: "none", imagesPerSecond: 0, dataShare: 0, checkpoints: checkpoints)
         summary.stopReason = "diverged at iteration \(iteration): \(problem)"
+        try metrics.flush()
         try writeSummary(summary)
         throw error
     }
@@ -259,6 +276,30 @@ public final class Trainer {
         return max(0, total - done)
     }
 
+    /// Iterations the run is planned for (`train.iterations`, else epochs × batches).
+    private var plannedIterations: Int { totalIterations ?? totalEpochs * trainLoader.batchCount }
+
+    /// Training done so far in epochs (fractional mid-epoch): where a metrics row belongs on the curves.
+    private var epochsTrained: Double { Double(progress.iteration) / Double(max(1, trainLoader.batchCount)) }
+
+    /// Writes the training row of the batches since the previous one (`train.log_every`, `MetricsCadence`)
+    /// and starts the next window. `seenNow`: images of the window trained by this process since `start`.
+    private func logTrainingWindow(epoch: Int, learningRate: Double, start: inout UInt64, seenNow: inout Int) throws {
+        guard progress.windowSeen > 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let seen = Double(progress.windowSeen)
+        try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "train",
+                                      loss: progress.windowLossSum / seen, accuracy: Double(progress.windowCorrect) / seen,
+                                      learningRate: learningRate, seconds: elapsed,
+                                      imagesPerSecond: Double(seenNow) / max(Double(now - start) / 1e9, 1e-9),
+                                      scope: .iterations, epochsTrained: epochsTrained), soon: true)
+        progress.windowLossSum = 0
+        progress.windowCorrect = 0
+        progress.windowSeen = 0
+        start = now
+        seenNow = 0
+    }
+
     /// `seenNow`: images of the epoch trained by this process (the throughput's numerator). Returns true
     /// when early stopping ends the run after this epoch's validation.
     private func endEpoch(_ epoch: Int, lossSum: Double, correct: Int, seen: Int, seenNow: Int, seconds: Double,
@@ -269,13 +310,14 @@ public final class Trainer {
         let trainLoss = lossSum / Double(seen), trainAccuracy = Double(correct) / Double(seen)
         try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "train", loss: trainLoss,
                                       accuracy: trainAccuracy, learningRate: learningRate, seconds: elapsed,
-                                      imagesPerSecond: Double(seenNow) / max(seconds, 1e-9)))
+                                      imagesPerSecond: Double(seenNow) / max(seconds, 1e-9), epochsTrained: epochsTrained))
         var line = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch + 1, totalEpochs, trainLoss, trainAccuracy * 100)
         // After an early stop at a mid-epoch validation the epoch ends without another one.
         if config.train.evalEveryEpoch, let validationLoader, earlyStopping?.hasStopped != true {
             let result = evaluate(validationLoader)
             try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
-                                          loss: result.loss, accuracy: result.accuracy, learningRate: learningRate, seconds: elapsed))
+                                          loss: result.loss, accuracy: result.accuracy, learningRate: learningRate, seconds: elapsed,
+                                          epochsTrained: epochsTrained))
             line += String(format: "  |  valid loss %.4f acc %.2f%%", result.loss, result.accuracy * 100)
             let outcome = try afterValidation(result, epoch: epoch + 1, checkpoints: &checkpoints)
             line += outcome.note
@@ -338,7 +380,7 @@ public final class Trainer {
     }
 
     private var checkpointMetadata: [String: String] {
-        ["config_hash": config.hash, "seed": "\(config.train.seed)", "cnnspec_version": CNNSpecVersion.string,
+        ["config_hash": ConfigIdentity.hash(config, data: data), "seed": "\(config.train.seed)", "cnnspec_version": CNNSpecVersion.string,
          "model": config.modelPath, "config_name": config.name].merging(predictionMetadata) { own, _ in own }
     }
 
@@ -360,6 +402,7 @@ public final class Trainer {
         }
         var snapshot = progress
         snapshot.elapsedSeconds = elapsed
+        try metrics.flush()
         snapshot.metricsRows = metrics.rowCount
         var metadata = checkpointMetadata.merging(snapshot.metadata) { a, _ in a }
         metadata["optimizer_steps"] = "\(optimizer.stepCount)"
@@ -424,7 +467,7 @@ public final class Trainer {
         func add(_ key: String, _ value: String) { fields.append("  \"\(key)\": \(value)") }
         func number(_ value: Double?) -> String { value.map { String(format: "%.6f", $0) } ?? "null" }
         add("config", JSONText.quoted(config.name))
-        add("config_hash", JSONText.quoted(config.hash))
+        add("config_hash", JSONText.quoted(ConfigIdentity.hash(config, data: data)))
         add("test_loss", number(summary.testLoss))
         add("test_accuracy", number(summary.testAccuracy))
         add("test_weights", JSONText.quoted(summary.testWeights))
@@ -437,8 +480,9 @@ public final class Trainer {
         add("train_images_per_second", String(format: "%.1f", summary.imagesPerSecond))
         add("data_pipeline_share", String(format: "%.4f", summary.dataShare))
         add("seconds", String(format: "%.2f", elapsed))
-        add("backends", "{" + plan.backendSelections.map { "\(JSONText.quoted($0.layer)): \"\($0.chosen.rawValue)\"" }
-            .joined(separator: ", ") + "}")
+        let header = RunHeader.current(threads: plan.pool.threadCount,
+                                       backends: plan.backendSelections.map { ($0.layer, $0.chosen.rawValue) })
+        for field in header.jsonFields { add(field.key, field.value) }
         try folder.write("{\n" + fields.joined(separator: ",\n") + "\n}\n", to: RunFolder.summaryFile)
     }
 }

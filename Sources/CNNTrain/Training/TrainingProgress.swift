@@ -18,6 +18,11 @@ public struct TrainingProgress: Sendable, Equatable {
     public var epochLossSum: Double = 0
     public var epochCorrect = 0
     public var epochSeen = 0
+    /// Running sums since the last training row of metrics.csv (`train.log_every`), likewise, so that a
+    /// resumed run writes the same rows as an uninterrupted one.
+    public var windowLossSum: Double = 0
+    public var windowCorrect = 0
+    public var windowSeen = 0
     /// The loss of the first training batch: the reference of the divergence rule (see `Trainer.explosionFactor`).
     public var firstLoss: Double?
     /// Rows of metrics.csv when the state was saved; rows after it are dropped on resume (they are
@@ -35,6 +40,9 @@ public struct TrainingProgress: Sendable, Equatable {
         values["epoch_loss_sum"] = "\(epochLossSum)"
         values["epoch_correct"] = "\(epochCorrect)"
         values["epoch_seen"] = "\(epochSeen)"
+        values["window_loss_sum"] = "\(windowLossSum)"
+        values["window_correct"] = "\(windowCorrect)"
+        values["window_seen"] = "\(windowSeen)"
         if let firstLoss { values["first_loss"] = "\(firstLoss)" }
         values["metrics_rows"] = "\(metricsRows)"
         return values
@@ -53,9 +61,14 @@ public struct TrainingProgress: Sendable, Equatable {
         epochLossSum = metadata["epoch_loss_sum"].flatMap(Double.init) ?? 0
         epochCorrect = metadata["epoch_correct"].flatMap(Int.init) ?? 0
         epochSeen = metadata["epoch_seen"].flatMap(Int.init) ?? 0
+        // Files saved before training rows were logged per window: the window starts afresh.
+        windowLossSum = metadata["window_loss_sum"].flatMap(Double.init) ?? 0
+        windowCorrect = metadata["window_correct"].flatMap(Int.init) ?? 0
+        windowSeen = metadata["window_seen"].flatMap(Int.init) ?? 0
         firstLoss = metadata["first_loss"].flatMap(Double.init)
         metricsRows = metadata["metrics_rows"].flatMap(Int.init) ?? -1
         guard epoch >= 0, batch >= 0, iteration >= 0, epochSeen >= 0, epochCorrect >= 0, epochCorrect <= epochSeen,
+              windowSeen >= 0, windowCorrect >= 0, windowCorrect <= windowSeen, windowLossSum.isFinite,
               epochLossSum.isFinite, best.isNaN == false else { return nil }
     }
 }

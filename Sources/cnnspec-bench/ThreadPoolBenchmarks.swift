@@ -1,12 +1,12 @@
 import CNNKernels
 import Foundation
 
-/// Latency of one pool job, 2 threads: trivial tasks (each adds to a counter) and 2 µs busy tasks, with the
+/// Latency of one thread-pool job (not pooling layers: see `PoolingBenchmarks`), 2 threads: trivial tasks (each adds to a counter) and 2 µs busy tasks, with the
 /// allocation-free context form, the allocating closure form and `DispatchQueue.concurrentPerform` for
 /// comparison; min/median/max per call over batches of calls. On a loaded machine the worker may not get
 /// a core, so "2 × 2 µs" can exceed the serial reference.
-enum PoolBenchmarks {
-    static let suite = BenchmarkSuite(name: "pool") { runAll() }
+enum ThreadPoolBenchmarks {
+    static let suite = BenchmarkSuite(name: "threadpool", summary: "ThreadPool job latency against DispatchQueue.concurrentPerform") { runAll() }
 
     private static func measure(_ name: String, calls: Int = 20_000, batches: Int = 15, _ body: () -> Void) {
         for _ in 0..<1_000 { body() }
@@ -38,7 +38,7 @@ enum PoolBenchmarks {
         }
         measure("serial 2 × 2 µs (reference)", calls: 2_000) { spin(2_000); spin(2_000) }
         measure("ThreadPool.run(context:) 2 tasks × 2 µs", calls: 2_000) {
-            pool.run(tasks: 2, context: 2_000) { raw, _ in PoolBenchmarks.spin(raw.load(as: Int.self)) }
+            pool.run(tasks: 2, context: 2_000) { raw, _ in ThreadPoolBenchmarks.spin(raw.load(as: Int.self)) }
         }
         measure("concurrentPerform 2 tasks × 2 µs", calls: 2_000) {
             DispatchQueue.concurrentPerform(iterations: 2) { _ in spin(2_000) }
