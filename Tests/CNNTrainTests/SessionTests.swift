@@ -114,7 +114,7 @@ import Testing
         #expect(summary.iterations == 4 && !summary.interrupted)
         let log = try String(contentsOf: session.folder.file(RunFolder.logFile), encoding: .utf8)
         #expect(log.contains("test: loss ") && log.contains("(16 images, last weights)"))
-        #expect(log.contains("training throughput") && log.contains("(1 threads)"))
+        #expect(log.contains("training throughput") && log.contains("(1 thread)"))
         #expect(log.hasSuffix("run folder: \(session.folder.url.path)\n"))
         return session.folder.url
     }
