@@ -32,7 +32,7 @@ public final class ModelExport {
         self.source = source
         let threads = source.config?.train.threads ?? 0
         plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, referenceCount), backend: .fixed(.im2col),
-                                 threads: threads, seed: source.seed)
+                                 threads: threads, seed: source.seed, purpose: .inference)
         if let checkpoint = source.checkpoint {
             try CheckpointIO.load(into: plan.parameters, from: checkpoint)
             plan.parametersDidChange()

@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
             let plan = try ExecutionPlan(graph: setup.graph, batchCapacity: train.evalBatchSize,
                                          backend: train.backend == .auto ? .fixed(.im2col) : train.backend,
                                          threads: train.threads, seed: UInt64(truncatingIfNeeded: train.seed),
-                                         batchKey: "train.eval_batch_size")
+                                         batchKey: "train.eval_batch_size", purpose: .inference)
             let contents = try CheckpointIO.load(into: plan.parameters, from: URL(fileURLWithPath: checkpoint))
             plan.parametersDidChange()
             if let hash = contents.metadata["config_hash"], hash != setup.config.hash {

@@ -100,7 +100,7 @@ public final class CheckpointPredictor {
         }
         self.source = source
         let plan = try ExecutionPlan(graph: source.graph, batchCapacity: max(1, min(Self.maximumBatch, imageCount)),
-                                     backend: .fixed(.im2col), threads: 0, seed: 0)
+                                     backend: .fixed(.im2col), threads: 0, seed: 0, purpose: .inference)
         _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
         plan.parametersDidChange()
         guard classNames.count == plan.classCount else {

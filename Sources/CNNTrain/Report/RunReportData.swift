@@ -50,7 +50,8 @@ public struct RunReportData: Sendable {
             let plan = try ExecutionPlan(graph: graph, batchCapacity: batch,
                                          backend: config.train.backend == .auto ? .fixed(.im2col) : config.train.backend,
                                          threads: threads == 0 ? config.train.threads : threads,
-                                         seed: UInt64(truncatingIfNeeded: config.train.seed), batchKey: "train.eval_batch_size")
+                                         seed: UInt64(truncatingIfNeeded: config.train.seed), batchKey: "train.eval_batch_size",
+                                         purpose: .inference)
             _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
             plan.parametersDidChange()
             let loader = training.testLoader(batchSize: batch, seed: config.train.seed, threadPool: plan.pool)
