@@ -40,8 +40,13 @@ public final class ExecutionPlan {
     private var gradientSlots: [UnsafeMutablePointer<Float>] = []
     /// Per consumer node: (scratch it writes an input's gradient into, the input's gradient to add it to, floats per image).
     private var accumulations: [[(scratch: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>, perImage: Int)]]
-    /// Per node: gradients (floats per image) zeroed before its backward, the first write of a sum over several consumers.
-    private var zeroing: [[(pointer: UnsafeMutablePointer<Float>, perImage: Int)]]
+    /// A gradient zeroed before a layer's backward: the first write of a sum over several consumers.
+    private struct ZeroFill {
+        let pointer: UnsafeMutablePointer<Float>
+        let perImage: Int
+    }
+    /// Per node: the gradients zeroed before its backward.
+    private var zeroing: [[ZeroFill]]
     /// Batch norms folded into their convolutions (inference plans with fusion), refreshed by `parametersDidChange`.
     private var foldings: [BatchNormFolding] = []
     /// Stands in for the output gradient of inference plans' layers, which never run backward.
@@ -156,7 +161,7 @@ public final class ExecutionPlan {
         activations = memory.activationSlot.map { activationSlots[$0] }
         gradients = memory.gradientSlot.map { $0.map { gradientSlots[$0] } }
         for (index, list) in memory.zeroBeforeBackward.enumerated() {
-            zeroing[index] = list.map { (gradientSlots[$0.slot], $0.perImage) }
+            zeroing[index] = list.map { ZeroFill(pointer: gradientSlots[$0.slot], perImage: $0.perImage) }
         }
     }
 
@@ -275,7 +280,7 @@ public final class ExecutionPlan {
     public func backward(batch: Int) {
         precondition(purpose == .training, "an inference plan has no gradients")  // invariant: callers build training plans to train
         for index in stride(from: layers.count - 1, through: 1, by: -1) {
-            for (pointer, perImage) in zeroing[index] { Elementwise.fill(count: batch * perImage, value: 0, pointer) }
+            for fill in zeroing[index] { Elementwise.fill(count: batch * fill.perImage, value: 0, fill.pointer) }
             guard let layer = layers[index], needsBackward[index] else { continue }
             let start = isProfiling ? DispatchTime.now().uptimeNanoseconds : 0
             layer.backward(batch: batch)
