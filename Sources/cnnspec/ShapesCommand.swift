@@ -1,6 +1,7 @@
 import ArgumentParser
 import CNNLayers
 import CNNSpec
+import CNNTrain
 
 /// `cnnspec shapes FILE`: every layer's output shape, parameters and MACs, then totals.
 struct ShapesCommand: ParsableCommand {
@@ -26,7 +27,10 @@ struct ShapesCommand: ParsableCommand {
         do {
             let inputOverride = try input.map { text throws(SpecError) in try ModelSpecLoader.parseInputShape(text) }
             let (graph, modelFile) = try ModelOrConfigLoader.load(path: file, catalog: .standard, inputOverride: inputOverride)
-            print(ShapeReport(graph: graph, file: modelFile).render(outputFormat), terminator: "")
+            let planned = PlannedActivationMemory(graph: graph)
+            let memory = ShapeReport.PlannedMemory(trainingBytesPerImage: planned.trainingBytesPerImage,
+                                                   inferenceBytesPerImage: planned.inferenceBytesPerImage)
+            print(ShapeReport(graph: graph, file: modelFile, plannedMemory: memory).render(outputFormat), terminator: "")
         } catch {
             printError(error.description)
             throw ExitCode(1)

@@ -35,10 +35,15 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
     /// Floats of scratch per image the layer may allocate beyond its output (an im2col matrix), for the
     /// memory estimate made before a plan is built.
     func workspaceElementsPerImage(output: TensorShape) -> Double
+    /// True when the layer's inference forward may write its output over its input (an element-wise
+    /// kernel reading each element before writing it): an inference plan then gives both one buffer
+    /// when nothing reads the input afterwards.
+    var runsInPlaceInInference: Bool { get }
 }
 
 extension ExecutableOperation {
     public var needsInputGradientBuffer: Bool { false }
+    public var runsInPlaceInInference: Bool { false }
     public func workspaceElementsPerImage(output: TensorShape) -> Double { 0 }
 }
 
@@ -82,21 +87,28 @@ public final class LayerBuildContext {
     public let requestedBackend: BackendRequest
     /// What a convolution chose, for the log; set by convolution layers.
     public var backendSelection: BackendSelection?
+    /// Tensors (by suffix) the layer reads from elsewhere than the parameter store: a convolution with a
+    /// batch norm folded into it reads the folded weight and bias (`BatchNormFolding`).
+    let tensorOverrides: [String: UnsafeMutablePointer<Float>]
 
     public init(name: String, index: Int, wiring: LayerWiring, batchCapacity: Int, pool: ThreadPool, gemm: GEMM, seed: UInt64,
-                parameters: ParameterStore, requestedBackend: BackendRequest) {
+                parameters: ParameterStore, requestedBackend: BackendRequest,
+                tensorOverrides: [String: UnsafeMutablePointer<Float>] = [:]) {
         self.name = name; self.index = index; self.wiring = wiring; self.batchCapacity = batchCapacity; self.pool = pool
         self.gemm = gemm; self.seed = seed; self.parameters = parameters; self.requestedBackend = requestedBackend
+        self.tensorOverrides = tensorOverrides
     }
 
     /// The tensor `name.suffix` (trainable or buffer).
     public func tensor(_ suffix: String) throws -> UnsafeMutablePointer<Float> {
-        guard let pointer = parameters.pointer(name + "." + suffix) else { throw PlanError.missingParameter(name + "." + suffix) }
+        guard let pointer = optionalTensor(suffix) else { throw PlanError.missingParameter(name + "." + suffix) }
         return pointer
     }
 
     /// The tensor `name.suffix` when the layer declared it (an optional bias).
-    public func optionalTensor(_ suffix: String) -> UnsafeMutablePointer<Float>? { parameters.pointer(name + "." + suffix) }
+    public func optionalTensor(_ suffix: String) -> UnsafeMutablePointer<Float>? {
+        tensorOverrides[suffix] ?? parameters.pointer(name + "." + suffix)
+    }
 
     /// The gradient of trainable tensor `name.suffix`.
     public func gradient(_ suffix: String) throws -> UnsafeMutablePointer<Float> {

@@ -37,6 +37,8 @@ public struct BatchNormOperation: ExecutableOperation, Equatable {
 
     public var summary: String { "eps \(eps) m \(momentum)" }
     public var needsInputGradientBuffer: Bool { true }
+    /// Evaluation is a per-channel affine map, element by element (`BatchNorm2D.forwardInference`).
+    public var runsInPlaceInInference: Bool { true }
 
     public var parameters: [ParameterDeclaration] {
         [ParameterDeclaration("weight", shape: [channels], initialization: .constant(1)),
@@ -113,6 +115,57 @@ final class BatchNormLayer: ExecutableLayer {
                              gradOutput: wiring.outputGradient, weight: weight, saveMean: saveMean.pointer,
                              saveInvStd: saveInvStd.pointer, gradInput: scratch, gradWeight: gradWeight,
                              gradBias: gradBias, pool: pool)
+    }
+}
+
+/// Batch norm in evaluation folded into the convolution before it, as PyTorch's
+/// `fuse_conv_bn_eval` does: with s = γ/√(σ² + ε) per output channel, y = s·(conv(x) + b − μ) + β is
+/// the convolution with weight w·s and bias (b − μ)·s + β. The folded tensors are copies: training
+/// weights are never touched, and `refresh()` recomputes them whenever the parameters change.
+public final class BatchNormFolding {
+    /// The convolution's name; it reads the folded tensors through `tensorOverrides`.
+    public let convolution: String
+    private let weight, gamma, beta, mean, variance: UnsafeMutablePointer<Float>
+    private let bias: UnsafeMutablePointer<Float>?
+    private let eps: Float
+    private let channels: Int
+    private let weightsPerChannel: Int
+    private let foldedWeight: AlignedBuffer<Float>
+    private let foldedBias: AlignedBuffer<Float>
+
+    /// Folds batch norm `batchNorm` (epsilon `eps`) into convolution `convolution`, both named as in `parameters`.
+    public init(convolution: String, batchNorm: String, eps: Float, parameters: ParameterStore) throws {
+        func tensor(_ name: String) throws -> UnsafeMutablePointer<Float> {
+            guard let pointer = parameters.pointer(name) else { throw PlanError.missingParameter(name) }
+            return pointer
+        }
+        self.convolution = convolution
+        weight = try tensor(convolution + ".weight")
+        bias = parameters.pointer(convolution + ".bias")
+        gamma = try tensor(batchNorm + ".weight"); beta = try tensor(batchNorm + ".bias")
+        mean = try tensor(batchNorm + ".running_mean"); variance = try tensor(batchNorm + ".running_var")
+        self.eps = eps
+        channels = parameters.entry(batchNorm + ".running_mean")?.count ?? 0
+        let weightCount = parameters.entry(convolution + ".weight")?.count ?? 0
+        guard channels > 0, weightCount % channels == 0 else {
+            throw PlanError.unsupported(layer: batchNorm, reason: "cannot fold into \(convolution): channel counts differ")
+        }
+        weightsPerChannel = weightCount / channels
+        foldedWeight = AlignedBuffer(count: weightCount)
+        foldedBias = AlignedBuffer(count: channels)
+    }
+
+    /// The folded weight and bias, by the suffix the convolution asks for.
+    public var tensorOverrides: [String: UnsafeMutablePointer<Float>] { ["weight": foldedWeight.pointer, "bias": foldedBias.pointer] }
+
+    /// Recomputes the folded tensors from the current parameters (the scale as `BatchNorm2D.forwardInference` computes it).
+    public func refresh() {
+        for channel in 0..<channels {
+            let scale = gamma[channel] / (variance[channel] + eps).squareRoot()
+            let source = weight + channel * weightsPerChannel, target = foldedWeight.pointer + channel * weightsPerChannel
+            for index in 0..<weightsPerChannel { target[index] = source[index] * scale }
+            foldedBias.pointer[channel] = ((bias?[channel] ?? 0) - mean[channel]) * scale + beta[channel]
+        }
     }
 }
 

@@ -9,13 +9,28 @@ public struct ShapeReport: Sendable {
         case table, json, markdown
     }
 
+    /// Activation memory per image of the plans the executor builds (its memory planner decides it;
+    /// this library only prints it): training (activations and gradients) and inference.
+    public struct PlannedMemory: Sendable, Equatable {
+        public var trainingBytesPerImage: Int
+        public var inferenceBytesPerImage: Int
+
+        public init(trainingBytesPerImage: Int, inferenceBytesPerImage: Int) {
+            self.trainingBytesPerImage = trainingBytesPerImage
+            self.inferenceBytesPerImage = inferenceBytesPerImage
+        }
+    }
+
     public var graph: ModelGraph
     /// The model file the graph came from, as given on the command line.
     public var file: String
+    /// The planned figures, when the caller has them.
+    public var plannedMemory: PlannedMemory?
 
-    public init(graph: ModelGraph, file: String) {
+    public init(graph: ModelGraph, file: String, plannedMemory: PlannedMemory? = nil) {
         self.graph = graph
         self.file = file
+        self.plannedMemory = plannedMemory
     }
 
     /// Bytes of Float32 parameters.
@@ -47,7 +62,10 @@ public struct ShapeReport: Sendable {
             "MACs per image: \(Self.grouped(graph.totalMACs))",
             "parameter memory: \(Self.bytes(parameterBytes)) (float32)",
             "activation memory per image: \(Self.bytes(activationBytes)) (float32, all layer outputs)",
-        ]
+        ] + (plannedMemory.map { planned in
+            ["planned activation memory per image: training \(Self.bytes(planned.trainingBytesPerImage)) (with gradients), "
+                + "inference \(Self.bytes(planned.inferenceBytesPerImage)) (buffers reused)"]
+        } ?? [])
     }
 
     private func renderTable() -> String {
@@ -102,7 +120,12 @@ public struct ShapeReport: Sendable {
         text += "  \"output\": \(Self.jsonArray(graph.outputShape.dimensions)),\n"
         text += "  \"layers\": [\n" + layers.joined(separator: ",\n") + "\n  ],\n"
         text += "  \"totals\": {\"parameters\": \(graph.totalParameters), \"macs\": \(graph.totalMACs), "
-        text += "\"parameter_bytes\": \(parameterBytes), \"activation_bytes\": \(activationBytes)}\n"
+        text += "\"parameter_bytes\": \(parameterBytes), \"activation_bytes\": \(activationBytes)"
+        if let planned = plannedMemory {
+            text += ", \"planned_training_activation_bytes\": \(planned.trainingBytesPerImage), "
+                + "\"planned_inference_activation_bytes\": \(planned.inferenceBytesPerImage)"
+        }
+        text += "}\n"
         text += "}\n"
         return text
     }

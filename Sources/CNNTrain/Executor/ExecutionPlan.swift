@@ -19,10 +19,15 @@ public final class ExecutionPlan {
     public let isFused: Bool
     public private(set) var fusions: [String]
     /// Bytes of the activation buffers (layer outputs, the input batch included) and of the gradient
-    /// buffers, at the batch capacity, after fusion and in-place ReLUs.
+    /// buffers (scratch included), at the batch capacity, as the memory plan (`MemoryPlan`) pooled them.
     public private(set) var activationBytes = 0
     public private(set) var gradientBytes = 0
+    /// Training or inference (`PlanPurpose`): an inference plan has no gradients and cannot run backward.
+    public let purpose: PlanPurpose
+    /// Whether buffers are reused by liveness (`MemoryPlan`); off only in tests comparing against it.
+    let reusesBuffers: Bool
     private let fusion: PlanFusion
+    private let memory: MemoryPlan
     /// When true, `forwardNanoseconds`/`backwardNanoseconds` accumulate per node.
     public var isProfiling = false
     public private(set) var forwardNanoseconds: [UInt64]
@@ -32,20 +37,34 @@ public final class ExecutionPlan {
     private var activations: [UnsafeMutablePointer<Float>]
     private var gradients: [UnsafeMutablePointer<Float>?]
     private var ownedBuffers: [AlignedBuffer<Float>] = []
+    private var gradientSlots: [UnsafeMutablePointer<Float>] = []
     /// Per consumer node: (scratch it writes an input's gradient into, the input's gradient to add it to, floats per image).
     private var accumulations: [[(scratch: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>, perImage: Int)]]
-    private var multiConsumerGradients: [(pointer: UnsafeMutablePointer<Float>, perImage: Int)] = []
+    /// A gradient zeroed before a layer's backward: the first write of a sum over several consumers.
+    private struct ZeroFill {
+        let pointer: UnsafeMutablePointer<Float>
+        let perImage: Int
+    }
+    /// Per node: the gradients zeroed before its backward.
+    private var zeroing: [[ZeroFill]]
+    /// Batch norms folded into their convolutions (inference plans with fusion), refreshed by `parametersDidChange`.
+    private var foldings: [BatchNormFolding] = []
+    /// Stands in for the output gradient of inference plans' layers, which never run backward.
+    private let placeholderGradient = AlignedBuffer<Float>(count: 1)
 
     /// The input batch buffer, [batchCapacity, C, H, W].
     public var input: UnsafeMutablePointer<Float> { activations[0] }
     /// The logits of the last forward pass, [batch, classes].
     public var logits: UnsafePointer<Float> { UnsafePointer(activations[activations.count - 1]) }
     /// The gradient with respect to the last node's output, which `loss` writes and `backward` reads;
-    /// a caller with its own loss writes it here.
+    /// a caller with its own loss writes it here. Nil in inference plans.
     public var outputGradient: UnsafeMutablePointer<Float>? { gradients[gradients.count - 1] }
-    /// The gradient with respect to node `index`'s output after `backward` (nil for the input node).
+    /// The gradient with respect to node `index`'s output after `backward` (nil for the input node and in
+    /// inference plans). Gradient buffers are reused once dead, so only a gradient no later-running layer's
+    /// buffer shares is still there (the first layer's, say); build with `reuseBuffers: false` to read any.
     public func gradient(ofNode index: Int) -> UnsafePointer<Float>? { gradients[index].map { UnsafePointer($0) } }
-    /// The output of node `index` after `forward`.
+    /// The output of node `index` after `forward` (an inference plan reuses dead activations' buffers:
+    /// only the input and the logits are sure to be intact).
     public func activation(ofNode index: Int) -> UnsafePointer<Float> { UnsafePointer(activations[index]) }
     /// Number of output classes (the last node's features).
     public var classCount: Int { graph.outputShape.elementCount }
@@ -54,18 +73,41 @@ public final class ExecutionPlan {
     /// name) or the model spec names one; `auto` times the candidates on the layer's real shapes.
     /// `fuse` lets the plan fuse back-to-back layers (`PlanFusion`); results match the unfused plan.
     /// `frozenLayers` (`train.freeze`: layer names or name prefixes such as `layer1`) learn nothing, so
-    /// the backward pass skips every layer with no learning layer at or before it — a frozen feature
+    /// the backward pass skips every layer with no learning layer at or before them — a frozen feature
     /// extractor costs no gradient work. Before anything is allocated, the plan's memory is estimated and a
     /// plan the machine cannot hold is refused (`MemoryError`, naming `batchKey` as what to lower).
-    public init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
-                perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
-                fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size") throws {
+    /// `purpose: .inference` (eval, predict, export) builds a forward-only plan: no gradients, activation
+    /// buffers reused by liveness, batch norm folded into convolutions (with `fuse`); call
+    /// `parametersDidChange()` after loading weights, as for every plan.
+    public convenience init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
+                            perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
+                            fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size",
+                            purpose: PlanPurpose = .training) throws {
+        try self.init(graph: graph, batchCapacity: batchCapacity, backend: backend, perLayerBackends: perLayerBackends,
+                      threads: threads, seed: seed, fuse: fuse, frozenLayers: frozenLayers, batchKey: batchKey,
+                      purpose: purpose, reuseBuffers: true)
+    }
+
+    /// The plan, with buffer reuse switchable (`reuseBuffers: false` gives every tensor its own buffer, as
+    /// tests comparing against the memory plan need).
+    init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
+         perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
+         fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size",
+         purpose: PlanPurpose = .training, reuseBuffers: Bool) throws {
         precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
-        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity).check(batchKey: batchKey, model: graph.name)
+        let needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
+        let fusion = PlanFusion(graph: graph, enabled: fuse, purpose: purpose)
+        let memory = MemoryPlan(graph: graph, fusion: fusion, purpose: purpose, needsBackward: needsBackward, reuse: reuseBuffers)
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity,
+                           plannedElementsPerImage: Double(memory.activationElementsPerImage + memory.gradientElementsPerImage))
+            .check(batchKey: batchKey, model: graph.name)
         self.graph = graph
         self.batchCapacity = batchCapacity
-        needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
-        fusion = PlanFusion(graph: graph, enabled: fuse)
+        self.needsBackward = needsBackward
+        self.fusion = fusion
+        self.memory = memory
+        self.purpose = purpose
+        reusesBuffers = reuseBuffers
         isFused = fuse
         fusions = fusion.descriptions(graph)
         pool = ThreadPool(threadCount: threads)
@@ -77,9 +119,11 @@ public final class ExecutionPlan {
         forwardNanoseconds = Array(repeating: 0, count: count)
         backwardNanoseconds = Array(repeating: 0, count: count)
         accumulations = Array(repeating: [], count: count)
+        zeroing = Array(repeating: [], count: count)
         activations = []
         gradients = []
-        try allocateBuffers()
+        allocateBuffers()
+        try makeFoldings()
         for index in 1..<count where !fusion.isFusedAway(index) {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
@@ -101,120 +145,109 @@ public final class ExecutionPlan {
         return needs
     }
 
-    private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-        gradientBytes += 4 * count  // every buffer but the activations (counted apart) holds a gradient
-        let owned = AlignedBuffer<Float>(count: count)
-        ownedBuffers.append(owned)
-        return owned.pointer
+    /// One buffer per slot of the memory plan, and every node's activation and gradient pointed into them.
+    private func allocateBuffers() {
+        func slots(_ sizes: [Int]) -> [UnsafeMutablePointer<Float>] {
+            sizes.map { perImage in
+                let owned = AlignedBuffer<Float>(count: batchCapacity * perImage)
+                ownedBuffers.append(owned)
+                return owned.pointer
+            }
+        }
+        let activationSlots = slots(memory.activationSlotSizes)
+        gradientSlots = slots(memory.gradientSlotSizes)
+        activationBytes = MemoryEstimate.floatBytesCount * batchCapacity * memory.activationElementsPerImage
+        gradientBytes = MemoryEstimate.floatBytesCount * batchCapacity * memory.gradientElementsPerImage
+        activations = memory.activationSlot.map { activationSlots[$0] }
+        gradients = memory.gradientSlot.map { $0.map { gradientSlots[$0] } }
+        for (index, list) in memory.zeroBeforeBackward.enumerated() {
+            zeroing[index] = list.map { ZeroFill(pointer: gradientSlots[$0.slot], perImage: $0.perImage) }
+        }
+    }
+
+    /// Copies of each folded convolution's weight and bias, computed from the current parameters.
+    private func makeFoldings() throws {
+        for (batchNorm, convolution) in fusion.foldedBatchNorms.sorted(by: { $0.key < $1.key }) {
+            guard let operation = graph.nodes[batchNorm].op as? BatchNormOperation else { continue }
+            foldings.append(try BatchNormFolding(convolution: graph.nodes[convolution].name, batchNorm: graph.nodes[batchNorm].name,
+                                                 eps: operation.eps, parameters: parameters))
+        }
+        for folding in foldings { folding.refresh() }
+    }
+
+    /// Where node `index`'s layer writes the gradient of each of its inputs, arranging accumulation when
+    /// an input feeds several layers.
+    private func inputGradientTargets(_ index: Int) -> [UnsafeMutablePointer<Float>?] {
+        zip(memory.inputGradients[index], MemoryPlan.layerInputs(graph, fusion, index)).map { target, input in
+            switch target {
+            case .none: return nil
+            case .direct(let slot), .scratch(let slot): return gradientSlots[slot]
+            case .accumulate(let scratch, let target):
+                accumulations[index].append((gradientSlots[scratch], gradientSlots[target], graph.nodes[input].outputShape.elementCount))
+                return gradientSlots[scratch]
+            }
+        }
+    }
+
+    private func makeLayer(_ index: Int, backend: BackendRequest, perLayerBackends: [String: BackendRequest],
+                           seed: UInt64) throws -> any ExecutableLayer {
+        let node = graph.nodes[index]
+        let outputGradient = gradients[index] ?? placeholderGradient.pointer
+        if let relu = fusion.reluIntoPool[index], let pooling = node.op as? PoolingOperation {
+            let source = graph.nodes[relu].inputs[0]
+            let wiring = LayerWiring(
+                inputs: [activations[source]], inputShapes: [graph.nodes[source].outputShape], output: activations[index],
+                outputShape: node.outputShape, outputGradient: outputGradient, inputGradients: inputGradientTargets(index))
+            return try pooling.makeFusedReLULayer(context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed))
+        }
+        guard let operation = node.op as? any ExecutableOperation else {
+            throw PlanError.unsupported(layer: node.name, reason: "\(node.op.kindName) layers cannot run")
+        }
+        // A convolution with a batch norm folded into it writes the batch norm's output with folded weights.
+        let folding = foldings.first { $0.convolution == node.name }
+        let wiring = LayerWiring(
+            inputs: node.inputs.map { activations[$0] },
+            inputShapes: node.inputs.map { graph.nodes[$0].outputShape },
+            output: activations[index],
+            outputShape: node.outputShape,
+            outputGradient: outputGradient,
+            inputGradients: inputGradientTargets(index))
+        let context = context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed,
+                              tensorOverrides: folding?.tensorOverrides ?? [:])
+        let layer = try operation.makeLayer(context)
+        if let selection = context.backendSelection { backendSelections.append(selection) }
+        return layer
+    }
+
+    /// ReLU → pool after a convolution that nothing else reads (a folded batch norm between them included):
+    /// the pool's forward moves into the convolution's epilogue when its backend supports one
+    /// (`ReLUPoolingLayer.fuseForward`).
+    private func fuseIntoConvolutions() {
+        var descriptions = fusions
+        for (poolIndex, relu) in fusion.reluIntoPool.sorted(by: { $0.key < $1.key }) {
+            let producer = graph.nodes[relu].inputs[0]
+            let runner = fusion.computingNode(producer)
+            guard producer > 0, consumers(of: producer) == 1, consumers(of: runner) == 1,
+                  let fused = layers[poolIndex] as? ReLUPoolingLayer,
+                  let convolution = layers[runner], fused.fuseForward(into: convolution) else { continue }
+            descriptions = descriptions.map {
+                $0 == "\(graph.nodes[relu].name) → \(graph.nodes[poolIndex].name)"
+                    ? "\(graph.nodes[runner].name) → \($0) (in the convolution's epilogue)" : $0
+            }
+        }
+        fusions = descriptions
     }
 
     private func consumers(of index: Int) -> Int {
         graph.nodes.reduce(0) { $0 + $1.inputs.filter { $0 == index }.count }
     }
 
-    private func activationBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-        activationBytes += 4 * count
-        let owned = AlignedBuffer<Float>(count: count)
-        ownedBuffers.append(owned)
-        return owned.pointer
-    }
-
-    private func allocateBuffers() throws {
-        for (index, node) in graph.nodes.enumerated() {
-            let perImage = node.outputShape.elementCount
-            if fusion.isFusedAway(index), let source = node.inputs.first {
-                // Runs inside the pool it feeds: nothing reads or writes these (aliases keep indices aligned).
-                activations.append(activations[source])
-                gradients.append(gradients[source])
-                continue
-            }
-            if fusion.inPlaceReLUs.contains(index), let source = node.inputs.first {
-                activations.append(activations[source])
-                let gradient = gradients[source]
-                gradients.append(gradient)
-                if consumers(of: index) > 1, let gradient { multiConsumerGradients.append((gradient, perImage)) }
-                continue
-            }
-            if node.op.isView, let source = node.inputs.first {
-                activations.append(activations[source])
-                let aliasesGradient = consumers(of: source) == 1 && consumers(of: index) == 1 && source != 0
-                gradients.append(aliasesGradient ? gradients[source] : buffer(batchCapacity * perImage))
-                if consumers(of: index) > 1, let gradient = gradients[index] { multiConsumerGradients.append((gradient, perImage)) }
-                continue
-            }
-            activations.append(activationBuffer(batchCapacity * perImage))
-            if index == 0 {
-                gradients.append(nil)
-            } else {
-                let gradient = buffer(batchCapacity * perImage)
-                gradients.append(gradient)
-                if consumers(of: index) > 1 { multiConsumerGradients.append((gradient, perImage)) }
-            }
-        }
-    }
-
-    /// Where consumer `consumer` writes its gradient for input `input`, arranging accumulation when
-    /// `input` feeds several layers.
-    private func gradientTarget(consumer: Int, input: Int, required: Bool) -> UnsafeMutablePointer<Float>? {
-        let perImage = graph.nodes[input].outputShape.elementCount
-        guard needsBackward[input], let gradient = gradients[input] else {
-            return required ? buffer(batchCapacity * perImage) : nil
-        }
-        if consumers(of: input) == 1 { return gradient }
-        let scratch = buffer(batchCapacity * perImage)
-        accumulations[consumer].append((scratch, gradient, perImage))
-        return scratch
-    }
-
-    private func makeLayer(_ index: Int, backend: BackendRequest, perLayerBackends: [String: BackendRequest],
-                           seed: UInt64) throws -> any ExecutableLayer {
-        let node = graph.nodes[index]
-        if let relu = fusion.reluIntoPool[index], let pooling = node.op as? PoolingOperation {
-            let source = graph.nodes[relu].inputs[0]
-            let wiring = LayerWiring(
-                inputs: [activations[source]], inputShapes: [graph.nodes[source].outputShape], output: activations[index],
-                outputShape: node.outputShape, outputGradient: gradients[index] ?? buffer(batchCapacity * node.outputShape.elementCount),
-                inputGradients: [gradientTarget(consumer: index, input: source, required: false)])
-            return try pooling.makeFusedReLULayer(context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed))
-        }
-        guard let operation = node.op as? any ExecutableOperation else {
-            throw PlanError.unsupported(layer: node.name, reason: "\(node.op.kindName) layers cannot run")
-        }
-        let wiring = LayerWiring(
-            inputs: node.inputs.map { activations[$0] },
-            inputShapes: node.inputs.map { graph.nodes[$0].outputShape },
-            output: activations[index],
-            outputShape: node.outputShape,
-            outputGradient: gradients[index] ?? buffer(batchCapacity * node.outputShape.elementCount),
-            inputGradients: node.inputs.map {
-                gradientTarget(consumer: index, input: $0, required: operation.needsInputGradientBuffer)
-            })
-        let context = context(node, index, wiring, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
-        let layer = try operation.makeLayer(context)
-        if let selection = context.backendSelection { backendSelections.append(selection) }
-        return layer
-    }
-
-    /// ReLU → pool after a convolution that nothing else reads: the pool's forward moves into the
-    /// convolution's epilogue when its backend supports one (`ReLUPoolingLayer.fuseForward`).
-    private func fuseIntoConvolutions() {
-        var descriptions = fusions
-        for (poolIndex, relu) in fusion.reluIntoPool.sorted(by: { $0.key < $1.key }) {
-            let producer = graph.nodes[relu].inputs[0]
-            guard producer > 0, consumers(of: producer) == 1, let fused = layers[poolIndex] as? ReLUPoolingLayer,
-                  let convolution = layers[producer], fused.fuseForward(into: convolution) else { continue }
-            descriptions = descriptions.map {
-                $0 == "\(graph.nodes[relu].name) → \(graph.nodes[poolIndex].name)"
-                    ? "\(graph.nodes[producer].name) → \($0) (in the convolution's epilogue)" : $0
-            }
-        }
-        fusions = descriptions
-    }
-
     private func context(_ node: GraphNode, _ index: Int, _ wiring: LayerWiring, backend: BackendRequest,
-                         perLayerBackends: [String: BackendRequest], seed: UInt64) -> LayerBuildContext {
+                         perLayerBackends: [String: BackendRequest], seed: UInt64,
+                         tensorOverrides: [String: UnsafeMutablePointer<Float>] = [:]) -> LayerBuildContext {
         LayerBuildContext(name: node.name, index: index, wiring: wiring, batchCapacity: batchCapacity, pool: pool,
-                          gemm: gemm, seed: seed, parameters: parameters, requestedBackend: perLayerBackends[node.name] ?? backend)
+                          gemm: gemm, seed: seed, parameters: parameters, requestedBackend: perLayerBackends[node.name] ?? backend,
+                          tensorOverrides: tensorOverrides)
     }
 
     /// True when node `index` runs inside a later node's fused layer (its timing is counted there).
@@ -247,10 +280,9 @@ public final class ExecutionPlan {
 
     /// Back-propagates the logits' gradient (from `loss`) to every parameter gradient.
     public func backward(batch: Int) {
-        for (pointer, perImage) in multiConsumerGradients {
-            Elementwise.fill(count: batch * perImage, value: 0, pointer)
-        }
+        precondition(purpose == .training, "an inference plan has no gradients")  // invariant: callers build training plans to train
         for index in stride(from: layers.count - 1, through: 1, by: -1) {
+            for fill in zeroing[index] { Elementwise.fill(count: batch * fill.perImage, value: 0, fill.pointer) }
             guard let layer = layers[index], needsBackward[index] else { continue }
             let start = isProfiling ? DispatchTime.now().uptimeNanoseconds : 0
             layer.backward(batch: batch)
@@ -301,10 +333,11 @@ public final class ExecutionPlan {
         return problems
     }
 
-    /// Tells layers that cache weight-derived data (the Toeplitz backend) to rebuild it.
+    /// Tells layers that cache weight-derived data (the Toeplitz backend, folded batch norms) to rebuild it.
     public func parametersDidChange() {
         // Indexed like `forward`: `for case let layer? in layers` allocates once per layer in debug builds,
         // where the zero-allocation test of a training step runs.
+        for index in foldings.indices { foldings[index].refresh() }
         for index in layers.indices { layers[index]?.parametersDidChange() }
     }
 

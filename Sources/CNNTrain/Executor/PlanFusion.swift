@@ -10,6 +10,9 @@ import CNNSpec
 ///   backward (conv2d, linear, batch norm, add): the ReLU runs in place on the producer's output, and
 ///   its gradient in place on the producer's output gradient — one activation and one gradient buffer
 ///   fewer, and the ReLU reads data its producer has just written.
+/// - Inference plans only: batch norm after a convolution that nothing else reads is folded into the
+///   convolution (`BatchNormFolding`): the convolution runs on folded copies of its weight and bias and
+///   the batch-norm node runs nothing. Training plans keep it, since batch statistics depend on the batch.
 ///
 /// With fusion off (`train.fuse: false`) every node runs on its own buffers.
 struct PlanFusion {
@@ -17,17 +20,27 @@ struct PlanFusion {
     private(set) var reluIntoPool: [Int: Int] = [:]
     /// ReLU nodes that run on their producer's buffers.
     private(set) var inPlaceReLUs: Set<Int> = []
+    /// Batch-norm node → the convolution node it is folded into (inference plans).
+    private(set) var foldedBatchNorms: [Int: Int] = [:]
 
     /// Kinds whose backward reads their input and output gradient but not their output, so a ReLU may
     /// overwrite that output.
     static let producersWithoutOutputInBackward: Set<String> = ["conv2d", "linear", "batchnorm2d", "batchnorm1d", "add"]
 
-    init(graph: ModelGraph, enabled: Bool) {
+    init(graph: ModelGraph, enabled: Bool, purpose: PlanPurpose = .training) {
         guard enabled else { return }
         var consumerCount = Array(repeating: 0, count: graph.nodes.count)
         for node in graph.nodes { for input in node.inputs { consumerCount[input] += 1 } }
         func isReLU(_ index: Int) -> Bool {
             (graph.nodes[index].op as? ActivationOperation)?.activation == .relu && graph.nodes[index].inputs.count == 1
+        }
+        if purpose == .inference {
+            for (index, node) in graph.nodes.enumerated() where node.op is BatchNormOperation && node.inputs.count == 1 {
+                let producer = node.inputs[0]
+                if producer > 0, graph.nodes[producer].op is Conv2dOperation, consumerCount[producer] == 1 {
+                    foldedBatchNorms[index] = producer
+                }
+            }
         }
         for (index, node) in graph.nodes.enumerated() {
             guard let pooling = node.op as? PoolingOperation, !pooling.ceilMode, node.inputs.count == 1 else { continue }
@@ -43,13 +56,17 @@ struct PlanFusion {
         }
     }
 
-    /// True when node `index` runs nothing (fused into a later node).
-    func isFusedAway(_ index: Int) -> Bool { reluIntoPool.values.contains(index) }
+    /// True when node `index` runs nothing (fused into a later node, or a batch norm folded into its convolution).
+    func isFusedAway(_ index: Int) -> Bool { reluIntoPool.values.contains(index) || foldedBatchNorms[index] != nil }
 
-    /// One line per fusion, for logs: "relu1 → maxpool1", "relu (in place on bn1)".
+    /// The node whose layer computes node `index`'s output: the convolution for a folded batch norm, else itself.
+    func computingNode(_ index: Int) -> Int { foldedBatchNorms[index] ?? index }
+
+    /// One line per fusion, for logs: "relu1 → maxpool1", "relu (in place on bn1)", "bn1 folded into conv1".
     func descriptions(_ graph: ModelGraph) -> [String] {
+        let folded = foldedBatchNorms.sorted { $0.key < $1.key }.map { "\(graph.nodes[$0.key].name) folded into \(graph.nodes[$0.value].name)" }
         let pooled = reluIntoPool.sorted { $0.key < $1.key }.map { "\(graph.nodes[$0.value].name) → \(graph.nodes[$0.key].name)" }
         let inPlace = inPlaceReLUs.sorted().map { "\(graph.nodes[$0].name) in place on \(graph.nodes[graph.nodes[$0].inputs[0]].name)" }
-        return pooled + inPlace
+        return folded + pooled + inPlace
     }
 }

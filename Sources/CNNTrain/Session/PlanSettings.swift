@@ -22,6 +22,8 @@ public struct PlanSettings: Hashable, Sendable {
     public var frozenLayers: [String]
     /// `train.label_smoothing` of the training loss (evaluation-only plans keep 0).
     public var labelSmoothing: Double = 0
+    /// Training plans keep gradients; inference plans reuse activation buffers and fold batch norms.
+    public var purpose: PlanPurpose = .training
 
     public init(batchCapacity: Int, batchKey: String = PlanSettings.trainingBatchKey, backend: BackendRequest = .auto,
                 perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0, fuse: Bool = true,
@@ -60,23 +62,26 @@ public struct PlanSettings: Hashable, Sendable {
                                   threads: Int? = nil) -> PlanSettings {
         let defaults = TrainConfig()
         let train = train ?? defaults
-        return PlanSettings(batchCapacity: batchCapacity ?? train.evalBatchSize, batchKey: batchKey,
-                            backend: inference(train.backend), perLayerBackends: perLayerBackends(train).mapValues(inference),
-                            threads: threads ?? train.threads, seed: seed(train), fuse: train.fuse)
+        var settings = PlanSettings(batchCapacity: batchCapacity ?? train.evalBatchSize, batchKey: batchKey,
+                                    backend: inference(train.backend), perLayerBackends: perLayerBackends(train).mapValues(inference),
+                                    threads: threads ?? train.threads, seed: seed(train), fuse: train.fuse)
+        settings.purpose = .inference
+        return settings
     }
 
     /// Compiles `graph` with these settings (the plan checks its memory before it allocates).
     public func makePlan(for graph: ModelGraph) throws -> ExecutionPlan {
         let plan = try ExecutionPlan(graph: graph, batchCapacity: batchCapacity, backend: backend,
                                      perLayerBackends: perLayerBackends, threads: threads, seed: seed, fuse: fuse,
-                                     frozenLayers: frozenLayers, batchKey: batchKey)
+                                     frozenLayers: frozenLayers, batchKey: batchKey, purpose: purpose)
         plan.labelSmoothing = Float(labelSmoothing)
         return plan
     }
 
     /// Refuses a plan the machine cannot hold before anything is written (`model` names it in the message).
     public func checkMemory(for graph: ModelGraph, model: String) throws {
-        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity).check(batchKey: batchKey, model: model)
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose)
+            .check(batchKey: batchKey, model: model)
     }
 
     private static func perLayerBackends(_ train: TrainConfig) -> [String: BackendRequest] {

@@ -29,6 +29,8 @@ public struct TimingReport: Sendable {
     /// Bytes of the plan's activation and gradient buffers at this batch.
     public var activationBytes = 0
     public var gradientBytes = 0
+    /// Bytes of an inference plan's activation buffers at this batch (`PlannedActivationMemory`).
+    public var inferenceActivationBytes = 0
 
     /// Training FLOP/s counted as 3 × the forward's 2·MACs (forward, input gradient, weight gradient).
     public var trainGigaflopsPerSecond: Double { 6 * Double(macsPerImage) * trainImagesPerSecond / 1e9 }
@@ -58,8 +60,9 @@ public struct TimingReport: Sendable {
                                 trainGigaflopsPerSecond, macsPerImage))
         }
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        lines.append("activation memory (batch \(batch)): \(mib(activationBytes)) activations (inference), "
-            + "\(mib(activationBytes + gradientBytes)) with gradients (training)")
+        lines.append("activation memory (batch \(batch)): training \(mib(activationBytes + gradientBytes)) "
+            + "(activations \(mib(activationBytes)), gradients \(mib(gradientBytes))), "
+            + "inference \(mib(inferenceActivationBytes)) (buffers reused)")
         if let fusions {
             lines.append("fused: " + (fusions.isEmpty ? "nothing to fuse" : fusions.joined(separator: ", ")))
         } else {
@@ -128,6 +131,7 @@ public enum StepTimer {
         report.fusions = plan.isFused ? plan.fusions : nil
         report.activationBytes = plan.activationBytes
         report.gradientBytes = plan.gradientBytes
+        report.inferenceActivationBytes = batch * PlannedActivationMemory(graph: plan.graph, fuse: plan.isFused).inferenceBytesPerImage
         return report
     }
 

@@ -11,11 +11,14 @@ import Foundation
 public struct MemoryEstimate: Sendable, Equatable {
     /// Bytes of one float32.
     static let floatBytes = 4.0
+    static let floatBytesCount = 4
     /// Copies of every parameter: values, gradients and up to two optimizer states (Adam's moments).
     static let parameterCopies = 4.0
     /// Copies of every activation: values, gradients, and layer scratch of the same size (pooling's
     /// argmax, dropout's mask, batch-norm's normalised input).
     static let activationCopies = 3.0
+    /// Copies of every activation for layer scratch, beside the buffers a memory plan counted.
+    static let scratchCopies = 1.0
     /// Fixed allowance for the process itself, the loaders' scratch and the thread pool (256 MiB).
     static let baseBytes = 256.0 * 1024 * 1024
 
@@ -32,8 +35,10 @@ public struct MemoryEstimate: Sendable, Equatable {
     public var totalBytes: Double { parameterBytes + activationBytes + workspaceBytes + Self.baseBytes }
 
     /// Estimates the plan `ExecutionPlan(graph:batchCapacity:…)` will build. Computed in Double so that
-    /// no shape, however large, can overflow.
-    public init(graph: ModelGraph, batchCapacity: Int) {
+    /// no shape, however large, can overflow. `plannedElementsPerImage` is what the plan's memory plan
+    /// allocates per image (activations and gradients, buffers shared by liveness); without it every
+    /// activation counts with its gradient.
+    public init(graph: ModelGraph, batchCapacity: Int, plannedElementsPerImage: Double? = nil) {
         var activationsPerImage = 0.0
         var workspacePerImage = 0.0
         for node in graph.nodes {
@@ -45,9 +50,11 @@ public struct MemoryEstimate: Sendable, Equatable {
         let batch = Double(max(1, batchCapacity))
         self.batchCapacity = batchCapacity
         parameterBytes = Double(graph.totalParameters) * Self.floatBytes * Self.parameterCopies
-        activationBytes = activationsPerImage * Self.activationCopies * Self.floatBytes * batch
+        let buffersPerImage = plannedElementsPerImage.map { $0 + activationsPerImage * Self.scratchCopies }
+            ?? activationsPerImage * Self.activationCopies
+        activationBytes = buffersPerImage * Self.floatBytes * batch
         workspaceBytes = workspacePerImage * Self.floatBytes * batch
-        bytesPerImage = (activationsPerImage * Self.activationCopies + workspacePerImage) * Self.floatBytes
+        bytesPerImage = (buffersPerImage + workspacePerImage) * Self.floatBytes
     }
 
     /// Throws a `MemoryError` when the estimate exceeds `available` (default: what the machine can give now).
