@@ -5,15 +5,6 @@ import Testing
 /// The run-config schema: one declaration per key feeds the decoder, the resolved YAML, `--set` and
 /// sweep validation, `cnnspec config` and docs/run-config.md.
 @Suite struct ConfigSchemaTests {
-    private func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnostic] {
-        do {
-            _ = try RunConfigLoader.parse(text, file: "cfg.yaml", overrides: overrides)
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
     @Test func defaultsTextReadsBackToTheDefaultConfig() throws {
         let text = ConfigReference.defaultsYAML()
         let config = try RunConfigLoader.parse(text, file: "/work/configs/defaults.yaml")

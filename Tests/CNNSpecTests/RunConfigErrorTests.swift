@@ -1,8 +1,8 @@
 import Testing
 @testable import CNNSpec
 
-/// The diagnostics for `text`, or an empty list when it loads.
-private func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnostic] {
+/// The diagnostics of the run config `text` (with `overrides`), or an empty list when it loads.
+func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnostic] {
     do {
         _ = try RunConfigLoader.parse(text, file: "cfg.yaml", overrides: overrides)
         return []

@@ -18,12 +18,7 @@ struct CommandLineSafetyTests {
         let data = try DataTestFolder()
         defer { data.remove() }
         let root = folder.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let labels = (0..<64).map { UInt8($0 % 10) }
-        try Data(DataTestFolder.idxImages(count: 64, rows: 8, columns: 8)).write(to: root.appendingPathComponent("train-images-idx3-ubyte"))
-        try Data(DataTestFolder.idxLabels(labels)).write(to: root.appendingPathComponent("train-labels-idx1-ubyte"))
-        try Data(DataTestFolder.idxImages(count: 16, rows: 8, columns: 8)).write(to: root.appendingPathComponent("t10k-images-idx3-ubyte"))
-        try Data(DataTestFolder.idxLabels(Array(labels.prefix(16)))).write(to: root.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        try DataTestFolder.writeTinyMNIST(into: root)
         try "input: [1, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3, padding: same}\n  - relu\n  - flatten\n  - linear: 10\n"
             .write(to: folder.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
         let config = """

@@ -36,6 +36,16 @@ struct DataTestFolder {
         bigEndian(magic) + bigEndian(UInt32(labels.count)) + labels
     }
 
+    /// A tiny MNIST in `root`: 64 training and 16 test 8×8 IDX images, labels 0…9 in turn.
+    static func writeTinyMNIST(into root: URL) throws {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let labels = (0..<64).map { UInt8($0 % 10) }
+        try Data(idxImages(count: 64, rows: 8, columns: 8)).write(to: root.appendingPathComponent("train-images-idx3-ubyte"))
+        try Data(idxLabels(labels)).write(to: root.appendingPathComponent("train-labels-idx1-ubyte"))
+        try Data(idxImages(count: 16, rows: 8, columns: 8)).write(to: root.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try Data(idxLabels(Array(labels.prefix(16)))).write(to: root.appendingPathComponent("t10k-labels-idx1-ubyte"))
+    }
+
     /// CIFAR-10 records with the given labels; pixel i of record n is (n + i) mod 256.
     static func cifarRecords(_ labels: [UInt8]) -> [UInt8] {
         var bytes: [UInt8] = []

@@ -26,12 +26,7 @@ struct SessionTestProject {
     init(model: String = SessionTestProject.tinyModel, train: String = "", data: String = "validation_split: 0") throws {
         folder = TrainingTestSupport.temporaryFolder()
         let root = folder.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let labels = (0..<64).map { UInt8($0 % 10) }
-        try Data(DataTestFolder.idxImages(count: 64, rows: 8, columns: 8)).write(to: root.appendingPathComponent("train-images-idx3-ubyte"))
-        try Data(DataTestFolder.idxLabels(labels)).write(to: root.appendingPathComponent("train-labels-idx1-ubyte"))
-        try Data(DataTestFolder.idxImages(count: 16, rows: 8, columns: 8)).write(to: root.appendingPathComponent("t10k-images-idx3-ubyte"))
-        try Data(DataTestFolder.idxLabels(Array(labels.prefix(16)))).write(to: root.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        try DataTestFolder.writeTinyMNIST(into: root)
         try model.write(to: folder.appendingPathComponent("model.yaml"), atomically: true, encoding: .utf8)
         // Defaults for the keys `train` does not set itself.
         let defaults = ["batch_size: 8", "iterations: 4", "threads: 1", "backend: direct", "optimizer: {name: sgd, lr: 0.01}"]
