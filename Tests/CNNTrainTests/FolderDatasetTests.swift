@@ -174,16 +174,8 @@ final class ReportLog: @unchecked Sendable {
         let runFolder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root); try? FileManager.default.removeItem(at: runFolder) }
         let modelPath = runFolder.appendingPathComponent("tiny.yaml")
-        try """
-            name: tiny
-            input: [1, 12, 12]
-            layers:
-              - conv: {out: 4, kernel: 3, padding: 1, name: cnn1}
-              - relu
-              - maxpool: 2
-              - flatten
-              - linear: {out: 3, name: fc1}
-            """.write(to: modelPath, atomically: true, encoding: .utf8)
+        // The fine-tuning tests' 12×12, 3-class model (only its name differs, and nothing reads it).
+        try FineTuningTests.base.write(to: modelPath, atomically: true, encoding: .utf8)
         let config = try RunConfigLoader.parse("""
             model: \(modelPath.path)
             data: {dataset: folder, root: \(root.path), train_transforms: [scale, normalize: auto], shuffle: false}

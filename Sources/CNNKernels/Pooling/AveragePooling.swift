@@ -78,7 +78,12 @@ public enum AveragePooling {
     }
 
     /// 2×2 stride 2 forward: (top-left + top-right + bottom-left + bottom-right) / 4, 16 outputs at a time.
-    static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) {
+    /// `applyingReLU` averages max(x, 0) instead (the fused ReLU → avgpool; same summation order).
+    @inline(__always)
+    static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+                                     applyingReLU: Bool = false) {
+        @inline(__always) func value(_ x: Float) -> Float { applyingReLU ? max(x, 0) : x }
+        @inline(__always) func row(_ v: SIMD32<Float>) -> SIMD32<Float> { applyingReLU ? v.replacing(with: 0, where: v .< 0) : v }
         let width = g.inWidth, outWidth = g.outWidth
         for outRow in 0..<g.outHeight {
             let top = source + 2 * outRow * width
@@ -86,15 +91,15 @@ public enum AveragePooling {
             let out = destination + outRow * outWidth
             var column = 0
             while column + 16 <= outWidth {
-                let upper = VectorAccess.load32(top + 2 * column)
-                let lower = VectorAccess.load32(bottom + 2 * column)
+                let upper = row(VectorAccess.load32(top + 2 * column))
+                let lower = row(VectorAccess.load32(bottom + 2 * column))
                 let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
                 VectorAccess.store(sum * 0.25, out + column)
                 column += 16
             }
             while column < outWidth {
                 let left = 2 * column
-                out[column] = ((top[left] + top[left + 1]) + (bottom[left] + bottom[left + 1])) * 0.25
+                out[column] = ((value(top[left]) + value(top[left + 1])) + (value(bottom[left]) + value(bottom[left + 1]))) * 0.25
                 column += 1
             }
         }

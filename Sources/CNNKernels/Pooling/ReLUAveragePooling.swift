@@ -47,29 +47,9 @@ public enum ReLUAveragePooling {
         }
     }
 
-    @inline(__always) static func relu(_ v: SIMD32<Float>) -> SIMD32<Float> { v.replacing(with: 0, where: v .< 0) }
-
-    /// 2×2 stride 2: the `AveragePooling` fast path with the ReLU applied to each loaded row.
+    /// 2×2 stride 2: the `AveragePooling` fast path with the ReLU applied to each loaded value.
     static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) {
-        let width = g.inWidth, outWidth = g.outWidth
-        for outRow in 0..<g.outHeight {
-            let top = source + 2 * outRow * width
-            let bottom = top + width
-            let out = destination + outRow * outWidth
-            var column = 0
-            while column + 16 <= outWidth {
-                let upper = relu(VectorAccess.load32(top + 2 * column))
-                let lower = relu(VectorAccess.load32(bottom + 2 * column))
-                let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
-                VectorAccess.store(sum * 0.25, out + column)
-                column += 16
-            }
-            while column < outWidth {
-                let left = 2 * column
-                out[column] = ((max(top[left], 0) + max(top[left + 1], 0)) + (max(bottom[left], 0) + max(bottom[left + 1], 0))) * 0.25
-                column += 1
-            }
-        }
+        AveragePooling.forwardTwoByTwoPlane(g, source, destination, applyingReLU: true)
     }
 
     /// 2×2 stride 2 backward: a quarter of the window's gradient where x > 0, else 0; cut-off rows and

@@ -58,6 +58,14 @@ struct MemoryPlan: Sendable {
     /// Floats per image of all activation slots, and of all gradient slots (scratch included).
     var activationElementsPerImage: Int { activationSlotSizes.reduce(0, +) }
     var gradientElementsPerImage: Int { gradientSlotSizes.reduce(0, +) }
+    /// Both together: what a plan allocates per image of its batch.
+    var elementsPerImage: Int { activationElementsPerImage + gradientElementsPerImage }
+
+    /// The plan `ExecutionPlan` builds with these settings (buffers reused), from the graph alone.
+    init(graph: ModelGraph, fuse: Bool, frozenLayers: [String], purpose: PlanPurpose) {
+        self.init(graph: graph, fusion: PlanFusion(graph: graph, enabled: fuse, purpose: purpose), purpose: purpose,
+                  needsBackward: ExecutionPlan.nodesNeedingBackward(graph, frozen: frozenLayers), reuse: true)
+    }
 
     /// The inputs a node's layer reads: a pool with a ReLU fused into it reads the ReLU's input.
     static func layerInputs(_ graph: ModelGraph, _ fusion: PlanFusion, _ index: Int) -> [Int] {
@@ -227,13 +235,10 @@ public struct PlannedActivationMemory: Sendable, Equatable {
     public var inferenceBytesPerImage: Int
 
     public init(graph: ModelGraph, fuse: Bool = true, frozenLayers: [String] = []) {
-        let needs = ExecutionPlan.nodesNeedingBackward(graph, frozen: frozenLayers)
-        let training = MemoryPlan(graph: graph, fusion: PlanFusion(graph: graph, enabled: fuse, purpose: .training),
-                                  purpose: .training, needsBackward: needs, reuse: true)
-        let inference = MemoryPlan(graph: graph, fusion: PlanFusion(graph: graph, enabled: fuse, purpose: .inference),
-                                   purpose: .inference, needsBackward: needs, reuse: true)
+        let training = MemoryPlan(graph: graph, fuse: fuse, frozenLayers: frozenLayers, purpose: .training)
+        let inference = MemoryPlan(graph: graph, fuse: fuse, frozenLayers: frozenLayers, purpose: .inference)
         trainingActivationBytesPerImage = Self.floatBytes * training.activationElementsPerImage
-        trainingBytesPerImage = Self.floatBytes * (training.activationElementsPerImage + training.gradientElementsPerImage)
+        trainingBytesPerImage = Self.floatBytes * training.elementsPerImage
         inferenceBytesPerImage = Self.floatBytes * inference.activationElementsPerImage
     }
 
@@ -245,10 +250,12 @@ extension MemoryEstimate {
     /// The estimate of the plan `ExecutionPlan` builds with these settings, from the same planning pass
     /// (so a session can refuse a run before it creates anything, with the figure the plan would check).
     public init(graph: ModelGraph, batchCapacity: Int, fuse: Bool, frozenLayers: [String], purpose: PlanPurpose) {
-        let needs = ExecutionPlan.nodesNeedingBackward(graph, frozen: frozenLayers)
-        let memory = MemoryPlan(graph: graph, fusion: PlanFusion(graph: graph, enabled: fuse, purpose: purpose),
-                                purpose: purpose, needsBackward: needs, reuse: true)
         self.init(graph: graph, batchCapacity: batchCapacity,
-                  plannedElementsPerImage: Double(memory.activationElementsPerImage + memory.gradientElementsPerImage))
+                  memory: MemoryPlan(graph: graph, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose))
+    }
+
+    /// The estimate of a plan laid out by `memory`.
+    init(graph: ModelGraph, batchCapacity: Int, memory: MemoryPlan) {
+        self.init(graph: graph, batchCapacity: batchCapacity, plannedElementsPerImage: Double(memory.elementsPerImage))
     }
 }

@@ -42,17 +42,13 @@ public enum InitialWeightsLoader {
         var problems: [String] = []
         for entry in store.entries {
             if spec.exclude.contains(where: { matches(entry.name, $0) }) { outcome.excluded.append(entry.name); continue }
-            guard let tensor = contents.tensors[entry.name] else {
-                problems.append("missing tensor '\(entry.name)' \(entry.shape)")
-                continue
+            switch CheckpointIO.match(entry, in: contents) {
+            case .problem(let problem):
+                problems.append(problem)
+            case .found(let tensor):
+                CheckpointIO.copy(tensor, into: store, at: entry)
+                outcome.loaded.append(entry.name)
             }
-            guard tensor.data.count == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
-                problems.append("'\(entry.name)' has shape \(tensor.shape) in the file, the model needs \(entry.shape)")
-                continue
-            }
-            let base = entry.isTrainable ? store.values.pointer : store.buffers.pointer
-            (base + entry.offset).update(from: tensor.data, count: entry.count)
-            outcome.loaded.append(entry.name)
         }
         if !problems.isEmpty {
             if spec.strict {

@@ -9,12 +9,13 @@ public final class TimingSession {
 
     public let experiment: Experiment
     public let plan: ExecutionPlan
-    public let optimizer: Optimizer
+    /// The config's optimizer step, clipping and frozen layers included, as a run takes it.
+    public let update: ParameterUpdate
 
     public init(experiment: Experiment) throws {
         self.experiment = experiment
         plan = try PlanSettings.training(experiment.config.train, alsoEvaluates: false).makePlan(for: experiment.graph)
-        optimizer = Optimizer(settings: OptimizerSettings(experiment.config.train.optimizer), parameters: plan.parameters)
+        update = try ParameterUpdate(train: experiment.config.train, plan: plan)
     }
 
     /// `backend LAYER: KIND …`, one line per convolution layer.
@@ -29,7 +30,7 @@ public final class TimingSession {
     /// `warmup` steps, then `iterations` timed steps (see `StepTimer.measure`); `allocationCount` reads the
     /// process's allocation counter when the caller links one.
     public func measure(warmup: Int, iterations: Int, allocationCount: (() -> UInt64)? = nil) -> TimingReport {
-        StepTimer.measure(plan: plan, optimizer: optimizer, batch: experiment.config.train.batchSize, warmup: warmup,
+        StepTimer.measure(plan: plan, update: update, batch: experiment.config.train.batchSize, warmup: warmup,
                           iterations: iterations, allocationCount: allocationCount)
     }
 }

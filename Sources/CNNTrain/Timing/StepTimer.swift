@@ -81,7 +81,7 @@ public struct TimingReport: Sendable {
 public enum StepTimer {
     /// Runs `warmup` steps, then `iterations` profiled training steps and as many inference passes.
     /// `allocationCount`, when given, reads the process's allocation counter.
-    public static func measure(plan: ExecutionPlan, optimizer: Optimizer, batch: Int, warmup: Int, iterations: Int,
+    public static func measure(plan: ExecutionPlan, update: ParameterUpdate, batch: Int, warmup: Int, iterations: Int,
                                allocationCount: (() -> UInt64)? = nil) -> TimingReport {
         var generator = SeededGenerator(seed: 7)
         let inputCount = batch * plan.graph.inputShape.elementCount
@@ -93,8 +93,7 @@ public enum StepTimer {
 
         func trainStep() {
             _ = plan.trainStep(batch: batch, labels: labels.pointer)
-            optimizer.step(learningRate: 1e-4)
-            plan.parametersDidChange()
+            update.step(learningRate: 1e-4)
         }
         for _ in 0..<warmup { trainStep() }
         let allocationsBefore = allocationCount?()

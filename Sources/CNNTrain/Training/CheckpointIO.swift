@@ -25,14 +25,11 @@ public enum CheckpointIO {
     public static func load(into store: ParameterStore, from url: URL) throws(CheckpointError) -> SafetensorsFile.Contents {
         let contents = try SafetensorsFile.read(from: url)
         var problems: [String] = []
+        var found: [(entry: ParameterStore.Entry, tensor: SafetensorsFile.Tensor)] = []
         for entry in store.entries {
-            guard let tensor = contents.tensors[entry.name] else {
-                problems.append("missing tensor '\(entry.name)' \(entry.shape)")
-                continue
-            }
-            guard tensor.data.count == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
-                problems.append("'\(entry.name)' has shape \(tensor.shape), the model needs \(entry.shape)")
-                continue
+            switch match(entry, in: contents) {
+            case .problem(let problem): problems.append(problem)
+            case .found(let tensor): found.append((entry, tensor))
             }
         }
         if !problems.isEmpty {
@@ -40,11 +37,30 @@ public enum CheckpointIO {
             throw CheckpointError(path: url.path, problem: problems.joined(separator: "; ")
                 + " (the file holds: \(known)\(contents.tensors.count > 8 ? ", …" : "")) — was it saved from another model?")
         }
-        for entry in store.entries {
-            guard let tensor = contents.tensors[entry.name] else { continue }
-            let base = entry.isTrainable ? store.values.pointer : store.buffers.pointer
-            (base + entry.offset).update(from: tensor.data, count: entry.count)
-        }
+        // Nothing is copied unless everything matches: a refused file leaves the weights as they were.
+        for (entry, tensor) in found { copy(tensor, into: store, at: entry) }
         return contents
+    }
+
+    /// What a checkpoint holds for one tensor of the model.
+    enum TensorMatch {
+        case found(SafetensorsFile.Tensor)
+        /// Missing, or of a shape the model does not have: the message names it and what the model needs.
+        case problem(String)
+    }
+
+    /// The file's tensor for `entry`, or why it cannot be loaded.
+    static func match(_ entry: ParameterStore.Entry, in contents: SafetensorsFile.Contents) -> TensorMatch {
+        guard let tensor = contents.tensors[entry.name] else { return .problem("missing tensor '\(entry.name)' \(entry.shape)") }
+        guard tensor.data.count == entry.count, tensor.shape == entry.shape || entry.shape.isEmpty else {
+            return .problem("'\(entry.name)' has shape \(tensor.shape) in the file, the model needs \(entry.shape)")
+        }
+        return .found(tensor)
+    }
+
+    /// Copies a matched tensor into its place in `store` (parameters or buffers).
+    static func copy(_ tensor: SafetensorsFile.Tensor, into store: ParameterStore, at entry: ParameterStore.Entry) {
+        let base = entry.isTrainable ? store.values.pointer : store.buffers.pointer
+        (base + entry.offset).update(from: tensor.data, count: entry.count)
     }
 }

@@ -111,8 +111,7 @@ public struct LearningRateFinder {
         try validate(options)
         let train = config.train
         let plan = try PlanSettings.training(train, alsoEvaluates: false).makePlan(for: graph)
-        let optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters)
-        let frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
+        let update = try ParameterUpdate(train: train, plan: plan)
         if let initialization = train.initialization {
             _ = try InitialWeightsLoader.load(initialization, into: plan.parameters)
             plan.parametersDidChange()
@@ -128,12 +127,7 @@ public struct LearningRateFinder {
             let count = loader.fill(batch: batch, images: plan.input, labels: labels.pointer)
             let (loss, _) = plan.trainStep(batch: count, labels: labels.pointer)
             guard loss.isFinite else { return Double(loss) }
-            if train.clipGradValue != nil || train.clipGradNorm != nil {
-                frozen.zeroGradients()
-                optimizer.clipGradients(valueLimit: train.clipGradValue, maxNorm: train.clipGradNorm)
-            }
-            frozen.around { optimizer.step(learningRate: Float(rate)) }
-            plan.parametersDidChange()
+            update.step(learningRate: rate)
             return Double(loss)
         }, progress: progress)
     }

@@ -7,7 +7,9 @@ import Foundation
 public final class Trainer {
     public let config: RunConfig
     public let plan: ExecutionPlan
-    public let optimizer: Optimizer
+    /// The optimizer step with `train.freeze` and clipping.
+    private let update: ParameterUpdate
+    public var optimizer: Optimizer { update.optimizer }
     public let data: TrainingData
     public let folder: RunFolder
     public private(set) var progress: TrainingProgress
@@ -24,8 +26,6 @@ public final class Trainer {
     private let totalEpochs: Int
     private let totalIterations: Int?
     private let startTime = DispatchTime.now().uptimeNanoseconds
-    /// `train.freeze`: parameters kept as they are across optimizer steps.
-    private let frozen: FrozenParameters
     /// What `cnnspec predict` needs, stored in every checkpoint's metadata.
     private let predictionMetadata: [String: String]
 
@@ -38,15 +38,14 @@ public final class Trainer {
         let settings = PlanSettings.training(train)
         let capacity = settings.batchCapacity
         plan = try settings.makePlan(for: graph)
-        optimizer = Optimizer(settings: OptimizerSettings(train.optimizer), parameters: plan.parameters,
-                              varyingMomentum: train.schedule.name == .oneCycle && train.schedule.cycleMomentum)
-        frozen = try FrozenParameters(layers: train.freeze, store: plan.parameters)
+        update = try ParameterUpdate(train: train, plan: plan,
+                                     schedulesMomentum: train.schedule.name == .oneCycle && train.schedule.cycleMomentum)
         if let initialization = train.initialization, !resume {
             let outcome = try InitialWeightsLoader.load(initialization, into: plan.parameters)
             plan.parametersDidChange()
             for line in outcome.lines(file: initialization.checkpoint) { reporter.line(line); folder.log(line) }
         }
-        if !frozen.isEmpty { reporter.line("frozen: \(frozen.tensorNames.joined(separator: ", "))") }
+        if !update.frozen.isEmpty { reporter.line("frozen: \(update.frozen.tensorNames.joined(separator: ", "))") }
         predictionMetadata = PredictionInfo(config: config, data: data).metadata
         try? PredictionInfo.writeClassNames(data.classNames, into: folder.url)
         trainLoader = data.trainLoader(batchSize: train.batchSize, seed: train.seed, threadPool: plan.pool)
@@ -133,10 +132,7 @@ public final class Trainer {
                     try stopDiverged(problem, iteration: progress.iteration + 1, learningRate: learningRate,
                                      checkpoints: checkpoints)
                 }
-                clipGradients()
-                let momentum = schedule.momentum(globalIteration: progress.iteration).map(Float.init)
-                frozen.around { optimizer.step(learningRate: Float(learningRate), momentum: momentum) }
-                plan.parametersDidChange()
+                update.step(learningRate: learningRate, momentum: schedule.momentum(globalIteration: progress.iteration))
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 dataNanoseconds += t1 - t0
                 computeNanoseconds += t2 - t1
@@ -350,15 +346,6 @@ public final class Trainer {
                                                    iteration: progress.iteration) ?? false
         if stop { note += "  |  early stopping" }
         return (stop, note)
-    }
-
-    /// `train.clip_grad_value`, then `train.clip_grad_norm`, over every trainable gradient (frozen
-    /// layers' gradients are zeroed first: PyTorch's frozen parameters have none).
-    private func clipGradients() {
-        let train = config.train
-        guard train.clipGradValue != nil || train.clipGradNorm != nil else { return }
-        frozen.zeroGradients()
-        optimizer.clipGradients(valueLimit: train.clipGradValue, maxNorm: train.clipGradNorm)
     }
 
     /// Mean loss and accuracy of the model (inference mode) over every batch of `loader`.
