@@ -67,8 +67,18 @@ import Testing
     @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml", "dropout-cnn.yaml", "blocks"],
           [ConvolutionBackendKind.direct, .im2col])
     func fusedMatchesUnfused(model: String, backend: ConvolutionBackendKind) throws {
+        try checkFusedMatchesUnfused(model: model, backend: backend, batch: 6)
+    }
+
+    /// At 36 images the direct backend runs two blocks of 16 in SIMD lanes (max pooling in the lanes
+    /// epilogue) and 4 images on the wide grid.
+    @Test(arguments: ["modelA.yaml", "modelB.yaml", "lenet5.yaml"])
+    func fusedMatchesUnfusedWithImagesInLanes(model: String) throws {
+        try checkFusedMatchesUnfused(model: model, backend: .direct, batch: 36)
+    }
+
+    func checkFusedMatchesUnfused(model: String, backend: ConvolutionBackendKind, batch: Int) throws {
         let graph = try Self.graph(model)
-        let batch = 6
         let plans = try [true, false].map { fuse in
             try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 3, fuse: fuse)
         }

@@ -41,6 +41,20 @@ final class DirectConvolution: ConvolutionKernel {
     static let stackedBlockFloats = 65_536
     /// Fused ReLU → pool run on each finished output plane (see `ReLUPoolingEpilogue`).
     var epilogue: ReLUPoolingEpilogue?
+    /// Blocks of 16 images in lanes (`LaneConvolution`) when `LaneGrid.supports` the geometry and the batch
+    /// capacity fills a block per thread: the padded input, the padded output gradient (input-gradient
+    /// pass) and the output gradient (weight-gradient pass).
+    private let laneInputGrid: LaneGrid?
+    private let laneGradientGrid: LaneGrid?
+    private let laneOutputGrid: LaneGrid?
+    /// Per slot: the block being convolved, its results (every channel), the weight-gradient block, and the
+    /// per-lane weight-gradient sums ([weightCount][16]).
+    private let laneInputs: [UnsafeMutablePointer<Float>]
+    private let laneResults: [UnsafeMutablePointer<Float>]
+    private let laneGradients: [UnsafeMutablePointer<Float>]
+    private let lanePartials: [UnsafeMutablePointer<Float>]
+    /// Offset (floats) of every patch entry in `laneInputGrid`, padded to whole `LaneConvolution` tiles.
+    private let laneOffsets: UnsafeMutablePointer<Int>
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {
         geometry = g
@@ -93,11 +107,47 @@ final class DirectConvolution: ConvolutionKernel {
             stackedInputs = []
             stackedGradients = []
         }
+        let laneTiles = (g.patchSize + LaneConvolution.tapsPerTile - 1) / LaneConvolution.tapsPerTile
+        laneOffsets = UnsafeMutablePointer<Int>.allocate(capacity: laneTiles * LaneConvolution.tapsPerTile)
+        laneOffsets.initialize(repeating: 0, count: laneTiles * LaneConvolution.tapsPerTile)
+        if LaneGrid.supports(g) && LaneSplit(batch: g.batch, threads: threads, lanesAllowed: true).blocks > 0 {
+            let input = LaneGrid(channels: g.inChannels, rows: g.paddedHeight, width: g.paddedWidth)
+            let gradient = LaneGrid(channels: g.outChannels, rows: g.inHeight + g.kernelHeight - 1,
+                                    width: g.inWidth + g.kernelWidth - 1)
+            let output = LaneGrid(channels: 4 * outBlocks, rows: g.outHeight, width: g.outWidth)
+            laneInputGrid = input
+            laneGradientGrid = gradient
+            laneOutputGrid = output
+            let results = 4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth)
+            laneInputs = (0..<threads).map { _ in GEMM.allocateAligned(max(input.count, gradient.count)) }
+            laneResults = (0..<threads).map { _ in GEMM.allocateAligned(results) }
+            laneGradients = (0..<threads).map { _ in GEMM.allocateAligned(output.count) }
+            lanePartials = (0..<threads).map { _ in GEMM.allocateAligned(weightCount * LaneGrid.lanes) }
+            var p = 0
+            for ci in 0..<g.inChannels {
+                for kh in 0..<g.kernelHeight {
+                    for kw in 0..<g.kernelWidth {
+                        laneOffsets[p] = ci * input.plane + (kh * input.width + kw) * LaneGrid.lanes
+                        p += 1
+                    }
+                }
+            }
+        } else {
+            laneInputGrid = nil
+            laneGradientGrid = nil
+            laneOutputGrid = nil
+            laneInputs = []
+            laneResults = []
+            laneGradients = []
+            lanePartials = []
+        }
     }
 
     deinit {
         (buffers + wide + partialWeights + stackedInputs + stackedGradients).forEach { $0.deallocate() }
+        (laneInputs + laneResults + laneGradients + lanePartials).forEach { $0.deallocate() }
         patchOffsets.deallocate()
+        laneOffsets.deallocate()
         partialBias.deallocate()
         forwardWeights.deallocate()
         backwardWeights.deallocate()
@@ -109,15 +159,28 @@ final class DirectConvolution: ConvolutionKernel {
         if let grid = stackedGrid {
             perThread += g.inChannels * grid.channelStride + 4 * outBlocks * grid.length(images: grid.images)
         }
+        if let input = laneInputGrid, let gradient = laneGradientGrid, let output = laneOutputGrid {
+            perThread += max(input.count, gradient.count)
+                + 4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth)
+                + output.count + g.weightCount * LaneGrid.lanes
+        }
         return 4 * (threads * perThread + g.groups * 4 * outBlocks * g.patchSize
             + g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
 
-    /// Runs `body(context, slot, start, end)` over contiguous image ranges, one per pool thread.
-    private func forEachImageRange<Context>(batch: Int, context: Context, _ body: ParallelPartTask) {
-        pool.forEachPart(of: batch, parts: min(threads, batch), context: context, body)
+    /// How `batch` images are shared among the threads and between lanes and the wide grid.
+    private func split(batch: Int) -> LaneSplit {
+        LaneSplit(batch: batch, threads: threads, lanesAllowed: laneInputGrid != nil)
+    }
+
+    /// Blocks of 16 images a pass over `batch` images runs in lanes.
+    func laneBlocks(batch: Int) -> Int { split(batch: batch).blocks }
+
+    /// Runs `body(context, part, part, part + 1)` for every part of `split`, one per pool thread.
+    private func forEachPart<Context>(_ split: LaneSplit, context: Context, _ body: ParallelPartTask) {
+        pool.forEachPart(of: split.parts, parts: split.parts, context: context, body)
     }
 
     /// Zeroes `count` floats of `buffer`, then writes source[c][y][x] at buffer[c·channelStride + (y·sy + oy)·width + x·sx + ox]
@@ -159,11 +222,38 @@ final class DirectConvolution: ConvolutionKernel {
                 }
             }
         }
-        let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), input: input, bias: bias, output: output)
-        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
-            let pass = raw.load(as: ForwardPass.self)
-            pass.kernel.takeUnretainedValue().forward(images: first..<end, slot: slot, input: pass.input, bias: pass.bias,
-                                                      output: pass.output)
+        let parts = split(batch: batch)
+        let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), split: parts, input: input, bias: bias, output: output)
+        forEachPart(parts, context: pass) { raw, part, _, _ in
+            let pass = raw.load(as: ForwardPass.self), kernel = pass.kernel.takeUnretainedValue()
+            for block in pass.split.blocks(part: part) {
+                kernel.forwardLanes(block: block, slot: part, input: pass.input, bias: pass.bias, output: pass.output)
+            }
+            kernel.forward(images: pass.split.wideImages(part: part), slot: part, input: pass.input, bias: pass.bias,
+                           output: pass.output)
+        }
+    }
+
+    /// Forward of images 16·block ..< 16·block + 16 in lanes.
+    private func forwardLanes(block: Int, slot: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              output: UnsafeMutablePointer<Float>) {
+        guard let grid = laneInputGrid else { return }
+        let g = geometry, lanes = LaneGrid.lanes, first = block * lanes, pixels = g.outPlane
+        let x = laneInputs[slot], results = laneResults[slot]
+        grid.place(input + first * g.inputImageSize, images: lanes, imageStride: g.inputImageSize,
+                   sourceChannels: g.inChannels, height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop, offsetX: g.paddingLeft, into: x)
+        LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                 outRows: g.outHeight, outWidth: g.outWidth, blocks: outBlocks, x: x,
+                                 weights: forwardWeights, y: results)
+        if let epilogue, epilogue.finishLanes(results, bias: bias, firstImage: first) { return }
+        for co in 0..<g.outChannels {
+            let shift = bias?[co] ?? 0
+            for lane in 0..<lanes {
+                let n = first + lane
+                let out = epilogue?.planeTarget(slot: slot) ?? output + (n * g.outChannels + co) * pixels
+                LaneConvolution.extract(results, channel: co, lane: lane, pixels: pixels, shift: shift, into: out)
+                epilogue?.finish(plane: out, image: n, channel: co)
+            }
         }
     }
 
@@ -221,11 +311,37 @@ final class DirectConvolution: ConvolutionKernel {
                 }
             }
         }
-        let pass = BackwardDataPass(kernel: Unmanaged.passUnretained(self), gradOutput: gradOutput, gradInput: gradInput)
-        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
-            let pass = raw.load(as: BackwardDataPass.self)
-            pass.kernel.takeUnretainedValue().backwardData(images: first..<end, slot: slot, gradOutput: pass.gradOutput,
-                                                           gradInput: pass.gradInput)
+        let parts = split(batch: batch)
+        let pass = BackwardDataPass(kernel: Unmanaged.passUnretained(self), split: parts, gradOutput: gradOutput,
+                                    gradInput: gradInput)
+        forEachPart(parts, context: pass) { raw, part, _, _ in
+            let pass = raw.load(as: BackwardDataPass.self), kernel = pass.kernel.takeUnretainedValue()
+            for block in pass.split.blocks(part: part) {
+                kernel.backwardDataLanes(block: block, slot: part, gradOutput: pass.gradOutput, gradInput: pass.gradInput)
+            }
+            kernel.backwardData(images: pass.split.wideImages(part: part), slot: part, gradOutput: pass.gradOutput,
+                                gradInput: pass.gradInput)
+        }
+    }
+
+    /// Input gradient of images 16·block ..< 16·block + 16 in lanes: the output gradient padded by K − 1 − P
+    /// convolved with the flipped, channel-swapped kernel (`backwardWeights`' packing).
+    private func backwardDataLanes(block: Int, slot: Int, gradOutput: UnsafePointer<Float>,
+                                   gradInput: UnsafeMutablePointer<Float>) {
+        guard let grid = laneGradientGrid else { return }
+        let g = geometry, lanes = LaneGrid.lanes, first = block * lanes, pixels = g.inHeight * g.inWidth
+        let x = laneInputs[slot], results = laneResults[slot]
+        grid.place(gradOutput + first * g.outputImageSize, images: lanes, imageStride: g.outputImageSize,
+                   sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                   offsetY: g.kernelHeight - 1 - g.paddingTop, offsetX: g.kernelWidth - 1 - g.paddingLeft, into: x)
+        LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                 outRows: g.inHeight, outWidth: g.inWidth, blocks: inBlocks, x: x,
+                                 weights: backwardWeights, y: results)
+        for ci in 0..<g.inChannels {
+            for lane in 0..<lanes {
+                LaneConvolution.extract(results, channel: ci, lane: lane, pixels: pixels, shift: 0,
+                                        into: gradInput + ((first + lane) * g.inChannels + ci) * pixels)
+            }
         }
     }
 
@@ -261,19 +377,49 @@ final class DirectConvolution: ConvolutionKernel {
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
         let g = geometry, weightCount = g.weightCount
-        let tasks = min(threads, batch)
+        let parts = split(batch: batch)
         gradWeight.update(repeating: 0, count: weightCount)
-        let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), input: input, gradOutput: gradOutput,
-                                       gradWeight: gradWeight, gradBias: gradBias)
-        forEachImageRange(batch: batch, context: pass) { raw, slot, first, end in
+        let pass = BackwardWeightsPass(kernel: Unmanaged.passUnretained(self), split: parts, input: input,
+                                       gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias)
+        forEachPart(parts, context: pass) { raw, part, _, _ in
             let pass = raw.load(as: BackwardWeightsPass.self)
-            pass.kernel.takeUnretainedValue().backwardWeights(images: first..<end, slot: slot, input: pass.input,
+            pass.kernel.takeUnretainedValue().backwardWeights(part: part, split: pass.split, input: pass.input,
                                                               gradOutput: pass.gradOutput, gradWeight: pass.gradWeight,
                                                               gradBias: pass.gradBias)
         }
         if batch <= 0 { gradBias?.update(repeating: 0, count: g.outChannels); return }
-        ConvolutionReduction.addPartials(weights: partialWeights, bias: partialBias, slots: tasks, into: gradWeight,
+        ConvolutionReduction.addPartials(weights: partialWeights, bias: partialBias, slots: parts.parts, into: gradWeight,
                                          gradBias: gradBias, weightCount: weightCount, outChannels: g.outChannels)
+    }
+
+    /// One part's share of `backwardWeights`: its wide-grid images (which also set its bias-gradient slot),
+    /// then its blocks in lanes, summed per lane and reduced into the part's partial once at the end.
+    private func backwardWeights(part: Int, split: LaneSplit, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                 gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        backwardWeights(images: split.wideImages(part: part), slot: part, input: input, gradOutput: gradOutput,
+                        gradWeight: gradWeight, gradBias: gradBias)
+        let blocks = split.blocks(part: part)
+        guard let grid = laneInputGrid, let outputGrid = laneOutputGrid, !blocks.isEmpty else { return }
+        let g = geometry, lanes = LaneGrid.lanes, weightCount = g.weightCount
+        let x = laneInputs[part], gradients = laneGradients[part], sums = lanePartials[part]
+        let partial = part == 0 ? gradWeight : partialWeights[part]
+        let biasTarget = gradBias.map { part == 0 ? $0 : partialBias + part * g.outChannels }
+        sums.update(repeating: 0, count: weightCount * lanes)
+        for block in blocks {
+            let first = block * lanes
+            grid.place(input + first * g.inputImageSize, images: lanes, imageStride: g.inputImageSize,
+                       sourceChannels: g.inChannels, height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop,
+                       offsetX: g.paddingLeft, into: x)
+            outputGrid.place(gradOutput + first * g.outputImageSize, images: lanes, imageStride: g.outputImageSize,
+                             sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth, offsetY: 0,
+                             offsetX: 0, into: gradients)
+            LaneConvolution.correlate(grid: grid, outRows: g.outHeight, outWidth: g.outWidth, outChannels: g.outChannels,
+                                      x: x, g: gradients, offsets: laneOffsets, patchSize: g.patchSize, partial: sums)
+            if let biasTarget {
+                LaneConvolution.sumChannels(gradients, channels: g.outChannels, pixels: g.outPlane, into: biasTarget)
+            }
+        }
+        LaneConvolution.reduce(sums, count: weightCount, into: partial)
     }
 
     /// One thread's share of `backwardWeights`: slot 0 accumulates into `gradWeight`/`gradBias`, other
@@ -319,6 +465,7 @@ final class DirectConvolution: ConvolutionKernel {
             }
         }
         if let gradBias {
+            // Sets the slot's bias gradient (zero for an empty range); the part's lane blocks add to it.
             PatchLowering.biasGradient(g, batch: images.count, gradOutput: gradOutput + images.lowerBound * g.outputImageSize,
                                        gradBias: slot == 0 ? gradBias : partialBias + slot * g.outChannels)
         }
@@ -327,6 +474,7 @@ final class DirectConvolution: ConvolutionKernel {
     /// What a forward task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
     private struct ForwardPass {
         let kernel: Unmanaged<DirectConvolution>
+        let split: LaneSplit
         let input: UnsafePointer<Float>, bias: UnsafePointer<Float>?
         let output: UnsafeMutablePointer<Float>
     }
@@ -334,6 +482,7 @@ final class DirectConvolution: ConvolutionKernel {
     /// What a backwardData task reads.
     private struct BackwardDataPass {
         let kernel: Unmanaged<DirectConvolution>
+        let split: LaneSplit
         let gradOutput: UnsafePointer<Float>
         let gradInput: UnsafeMutablePointer<Float>
     }
@@ -341,6 +490,7 @@ final class DirectConvolution: ConvolutionKernel {
     /// What a backwardWeights task reads.
     private struct BackwardWeightsPass {
         let kernel: Unmanaged<DirectConvolution>
+        let split: LaneSplit
         let input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
         let gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
     }

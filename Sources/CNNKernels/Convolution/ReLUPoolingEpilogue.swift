@@ -61,6 +61,54 @@ public final class ReLUPoolingEpilogue {
     }
 }
 
+extension ReLUPoolingEpilogue {
+    /// Pools every channel of a block of 16 images in lanes (`LaneConvolution`'s [channels][H][W][16]
+    /// results, images `firstImage ..< firstImage + 16`, `bias` not yet added) without extracting the
+    /// planes: each 2×2 window is four aligned vectors, so the max, its argmax and the ReLU run on 16
+    /// images at once and only the pooled values and indices are scattered to their planes. Handles max
+    /// pooling 2×2 stride 2 (the same first-maximum and NaN rules as `MaxPooling.forwardTwoByTwoPlane`);
+    /// returns false for any other pooling, which then takes `finish` plane by plane.
+    func finishLanes(_ block: UnsafePointer<Float>, bias: UnsafePointer<Float>?, firstImage: Int) -> Bool {
+        let g = geometry
+        guard case .max(let argmax) = mode, g.isTwoByTwoStrideTwo else { return false }
+        let lanes = LaneGrid.lanes, width = g.inWidth, rowVectors = width * lanes
+        let raw = UnsafeRawPointer(block)
+        for c in 0..<g.channels {
+            let shift = SIMD16<Float>(repeating: bias?[c] ?? 0)
+            let channel = raw + c * g.inPlane * lanes * 4
+            for py in 0..<g.outHeight {
+                for px in 0..<g.outWidth {
+                    let corner = 2 * py * width + 2 * px, byte = 4 * corner * lanes
+                    var best = channel.load(fromByteOffset: byte, as: SIMD16<Float>.self) + shift
+                    var index = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: corner))
+                    Self.consider(channel + byte + 4 * lanes, shift, corner + 1, &best, &index)
+                    Self.consider(channel + byte + 4 * rowVectors, shift, corner + width, &best, &index)
+                    Self.consider(channel + byte + 4 * (rowVectors + lanes), shift, corner + width + 1, &best, &index)
+                    best.replace(with: 0, where: best .< 0)
+                    let out = py * g.outWidth + px
+                    for lane in 0..<lanes {
+                        let at = ((firstImage + lane) * g.channels + c) * g.outPlane + out
+                        pooled[at] = best[lane]
+                        argmax[at] = index[lane]
+                    }
+                }
+            }
+        }
+        return true
+    }
+
+    /// Takes the window element at `at` (+ shift) where it beats `best` or is NaN (a static function: a
+    /// nested one capturing the SIMD accumulators would box them on the heap).
+    @inline(__always)
+    private static func consider(_ at: UnsafeRawPointer, _ shift: SIMD16<Float>, _ position: Int,
+                                 _ best: inout SIMD16<Float>, _ index: inout SIMD16<Int32>) {
+        let value = at.load(as: SIMD16<Float>.self) + shift
+        let take = (value .> best) .| (value .!= value)
+        best.replace(with: value, where: take)
+        index.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: position)), where: take)
+    }
+}
+
 /// A convolution kernel that can run a `ReLUPoolingEpilogue` on its output planes (the direct backend).
 public protocol EpilogueConvolution: ConvolutionKernel {
     /// Set by the plan when the layer's ReLU → pool is fused into it; nil writes the output plainly.

@@ -1,0 +1,293 @@
+/// Convolution with a block of 16 images in the SIMD lanes ("batch in lanes").
+///
+/// A block is stored as [channel][row][column][16]: every pixel of every channel is one aligned
+/// `SIMD16<Float>` holding that pixel of the 16 images. A tap of an output pixel is then one aligned load,
+/// neighbouring output pixels are neighbouring vectors, and no lane computes padding: the per-image wide
+/// grid of `WideConvolution` spends KW − 1 of every row's columns on garbage (22 % of Model A's cnn2 FMAs)
+/// and its taps are unaligned, cache-line-splitting loads. `DirectConvolution` runs whole blocks of 16
+/// images of stride-1, ungrouped, undilated layers here (`LaneGrid.supports`) and the rest on the wide grid.
+struct LaneGrid {
+    /// Images per block: the lanes of one `SIMD16<Float>`.
+    static let lanes = 16
+
+    let channels: Int, rows: Int, width: Int
+    /// Floats of one channel.
+    var plane: Int { rows * width * LaneGrid.lanes }
+    /// Floats of the whole block.
+    var count: Int { channels * plane }
+
+    /// Whether blocks in lanes can run `g` (stride 1, no groups, no dilation, each padding at most K − 1, so
+    /// the input gradient is the same kernel on the gradient padded by K − 1 − P).
+    static func supports(_ g: ConvolutionGeometry) -> Bool {
+        g.strideHeight == 1 && g.strideWidth == 1 && g.groups == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && max(g.paddingTop, g.paddingBottom) <= g.kernelHeight - 1
+            && max(g.paddingLeft, g.paddingRight) <= g.kernelWidth - 1
+    }
+
+    /// Zeroes the block and writes `images` (≤ 16) images of source[n][c][height][width] (n at
+    /// `imageStride` floats, c < `sourceChannels` ≤ channels) at row y + offsetY, column x + offsetX of
+    /// lane n. Other lanes and channels stay zero.
+    func place(_ source: UnsafePointer<Float>, images: Int, imageStride: Int, sourceChannels: Int, height: Int,
+               width sourceWidth: Int, offsetY: Int, offsetX: Int, into block: UnsafeMutablePointer<Float>) {
+        block.update(repeating: 0, count: count)
+        let lanes = LaneGrid.lanes
+        for c in 0..<sourceChannels {
+            for y in 0..<height {
+                let target = block + c * plane + ((y + offsetY) * width + offsetX) * lanes
+                let row = source + (c * height + y) * sourceWidth
+                for lane in 0..<images {
+                    let from = row + lane * imageStride, to = target + lane
+                    for x in 0..<sourceWidth { to[x * lanes] = from[x] }
+                }
+            }
+        }
+    }
+}
+
+enum LaneConvolution {
+    /// y[co][oy][ox][lane] = Σ_ci,kh,kw w[co] · x[ci][oy + kh][ox + kw][lane] for `blocks` blocks of 4 output
+    /// channels (weights packed per block as [ci][kh][kw][4], `patchSize`·4 floats a block) and `outRows` ×
+    /// `outWidth` output pixels (y is [4·blocks][outRows][outWidth][16]).
+    /// Every block's tile of an output position runs before the next position, so the input window of a
+    /// tile (Cin · KH · (KW + 3) vectors) is read from L1 by all blocks rather than once per block from L2.
+    static func convolve(grid: LaneGrid, kernelHeight: Int, kernelWidth: Int, outRows: Int, outWidth: Int,
+                         blocks: Int, x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                         y: UnsafeMutablePointer<Float>) {
+        let vector = 4 * LaneGrid.lanes
+        let shape = TileShape(channels: grid.channels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                              channelBytes: 4 * grid.plane, rowBytes: grid.width * vector,
+                              outputBytes: outRows * outWidth * vector)
+        let blockWeights = grid.channels * kernelHeight * kernelWidth * 4, blockBytes = 4 * shape.outputBytes
+        let output = UnsafeMutableRawPointer(y)
+        for oy in 0..<outRows {
+            let line = UnsafeRawPointer(x) + oy * shape.rowBytes
+            let target = output + oy * outWidth * vector
+            var ox = 0
+            while ox < outWidth {
+                let step = outWidth - ox >= 4 ? 4 : outWidth - ox >= 2 ? 2 : 1
+                let input = line + ox * vector, out = target + ox * vector
+                for block in 0..<blocks {
+                    let w = weights + block * blockWeights, o = out + block * blockBytes
+                    switch step {
+                    case 4: tile4(shape, input, w, o)
+                    case 2: tile2(shape, input, w, o)
+                    default: tile1(shape, input, w, o)
+                    }
+                }
+                ox += step
+            }
+        }
+    }
+
+    /// What one output tile of `convolve` needs besides its pointers.
+    struct TileShape {
+        let channels: Int, kernelHeight: Int, kernelWidth: Int
+        let channelBytes: Int, rowBytes: Int
+        /// Distance between the 4 output channels' blocks.
+        let outputBytes: Int
+    }
+
+    /// The 4 output channels' accumulators of one output pixel (16 lanes each).
+    struct Quad {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+
+        /// c_j += w[j] · v.
+        @inline(__always)
+        mutating func add(_ w: UnsafePointer<Float>, _ v: SIMD16<Float>) {
+            c0 = c0.addingProduct(SIMD16(repeating: w[0]), v)
+            c1 = c1.addingProduct(SIMD16(repeating: w[1]), v)
+            c2 = c2.addingProduct(SIMD16(repeating: w[2]), v)
+            c3 = c3.addingProduct(SIMD16(repeating: w[3]), v)
+        }
+
+        /// Stores channel j at y + j · channelBytes.
+        @inline(__always)
+        func store(_ y: UnsafeMutableRawPointer, channelBytes: Int) {
+            y.storeBytes(of: c0, as: SIMD16<Float>.self)
+            y.storeBytes(of: c1, toByteOffset: channelBytes, as: SIMD16<Float>.self)
+            y.storeBytes(of: c2, toByteOffset: 2 * channelBytes, as: SIMD16<Float>.self)
+            y.storeBytes(of: c3, toByteOffset: 3 * channelBytes, as: SIMD16<Float>.self)
+        }
+    }
+
+    /// Calls `body(weights, tap)` for every (ci, kh, kw) of the patch in the packed weights' order, `tap`
+    /// pointing at input pixel (kh, kw) of channel ci relative to the tile's first output pixel.
+    @inline(__always)
+    private static func forEachTap(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
+                                   _ body: (UnsafePointer<Float>, UnsafeRawPointer) -> Void) {
+        var w = weights
+        let columnBytes = 4 * LaneGrid.lanes
+        for ci in 0..<shape.channels {
+            let channel = x + ci * shape.channelBytes
+            for r in 0..<shape.kernelHeight {
+                let line = channel + r * shape.rowBytes
+                for c in 0..<shape.kernelWidth {
+                    body(w, line + c * columnBytes)
+                    w += 4
+                }
+            }
+        }
+    }
+
+    /// 4 output channels × 4 consecutive output pixels: 16 accumulators, 4 loads + 4 broadcasts per 16 FMAs.
+    private static func tile4(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
+                              _ y: UnsafeMutableRawPointer) {
+        var p0 = Quad(), p1 = Quad(), p2 = Quad(), p3 = Quad()
+        forEachTap(shape, x, weights) { w, tap in
+            p0.add(w, tap.load(as: SIMD16<Float>.self))
+            p1.add(w, tap.load(fromByteOffset: 64, as: SIMD16<Float>.self))
+            p2.add(w, tap.load(fromByteOffset: 128, as: SIMD16<Float>.self))
+            p3.add(w, tap.load(fromByteOffset: 192, as: SIMD16<Float>.self))
+        }
+        p0.store(y, channelBytes: shape.outputBytes)
+        p1.store(y + 64, channelBytes: shape.outputBytes)
+        p2.store(y + 128, channelBytes: shape.outputBytes)
+        p3.store(y + 192, channelBytes: shape.outputBytes)
+    }
+
+    /// 4 output channels × 2 output pixels (a row's tail).
+    private static func tile2(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
+                              _ y: UnsafeMutableRawPointer) {
+        var p0 = Quad(), p1 = Quad()
+        forEachTap(shape, x, weights) { w, tap in
+            p0.add(w, tap.load(as: SIMD16<Float>.self))
+            p1.add(w, tap.load(fromByteOffset: 64, as: SIMD16<Float>.self))
+        }
+        p0.store(y, channelBytes: shape.outputBytes)
+        p1.store(y + 64, channelBytes: shape.outputBytes)
+    }
+
+    /// 4 output channels × 1 output pixel (a row's tail).
+    private static func tile1(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
+                              _ y: UnsafeMutableRawPointer) {
+        var p0 = Quad()
+        forEachTap(shape, x, weights) { w, tap in p0.add(w, tap.load(as: SIMD16<Float>.self)) }
+        p0.store(y, channelBytes: shape.outputBytes)
+    }
+
+    /// Patch entries per register tile of `correlate`.
+    static let tapsPerTile = 5
+
+    /// partial[(co·patchSize + p)·16 + lane] += Σ_oy,ox g[co][oy][ox][lane] · x[offsets[p] + (oy·width + ox)·16 + lane]
+    /// for co < outChannels (g holds whole blocks of 4 channels, [rows][outRows][outWidth][16]) and
+    /// p < patchSize; `offsets` holds patchSize rounded up to `tapsPerTile` entries (extra sums are dropped).
+    /// The sums stay per lane (no horizontal reduction in the loop); `reduce` adds the lanes once per call.
+    static func correlate(grid: LaneGrid, outRows: Int, outWidth: Int, outChannels: Int, x: UnsafePointer<Float>,
+                          g: UnsafePointer<Float>, offsets: UnsafePointer<Int>, patchSize: Int,
+                          partial: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, vector = 4 * lanes
+        let channelBytes = outRows * outWidth * vector
+        let skip = (grid.width - outWidth) * vector
+        for block in 0..<((outChannels + 3) / 4) {
+            let g0 = UnsafeRawPointer(g) + 4 * block * channelBytes
+            var p0 = 0
+            while p0 < patchSize {
+                let x0 = UnsafeRawPointer(x + offsets[p0]), x1 = UnsafeRawPointer(x + offsets[p0 + 1])
+                let x2 = UnsafeRawPointer(x + offsets[p0 + 2]), x3 = UnsafeRawPointer(x + offsets[p0 + 3])
+                let x4 = UnsafeRawPointer(x + offsets[p0 + 4])
+                var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+                var a04 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>()
+                var a13 = SIMD16<Float>(), a14 = SIMD16<Float>(), a20 = SIMD16<Float>(), a21 = SIMD16<Float>()
+                var a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>(), a30 = SIMD16<Float>()
+                var a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+                var gByte = 0, xByte = 0
+                for _ in 0..<outRows {
+                    for _ in 0..<outWidth {
+                        let v0 = g0.load(fromByteOffset: gByte, as: SIMD16<Float>.self)
+                        let v1 = g0.load(fromByteOffset: gByte + channelBytes, as: SIMD16<Float>.self)
+                        let v2 = g0.load(fromByteOffset: gByte + 2 * channelBytes, as: SIMD16<Float>.self)
+                        let v3 = g0.load(fromByteOffset: gByte + 3 * channelBytes, as: SIMD16<Float>.self)
+                        var t = x0.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
+                        a00 = a00.addingProduct(v0, t); a10 = a10.addingProduct(v1, t)
+                        a20 = a20.addingProduct(v2, t); a30 = a30.addingProduct(v3, t)
+                        t = x1.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
+                        a01 = a01.addingProduct(v0, t); a11 = a11.addingProduct(v1, t)
+                        a21 = a21.addingProduct(v2, t); a31 = a31.addingProduct(v3, t)
+                        t = x2.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
+                        a02 = a02.addingProduct(v0, t); a12 = a12.addingProduct(v1, t)
+                        a22 = a22.addingProduct(v2, t); a32 = a32.addingProduct(v3, t)
+                        t = x3.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
+                        a03 = a03.addingProduct(v0, t); a13 = a13.addingProduct(v1, t)
+                        a23 = a23.addingProduct(v2, t); a33 = a33.addingProduct(v3, t)
+                        t = x4.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
+                        a04 = a04.addingProduct(v0, t); a14 = a14.addingProduct(v1, t)
+                        a24 = a24.addingProduct(v2, t); a34 = a34.addingProduct(v3, t)
+                        gByte += vector
+                        xByte += vector
+                    }
+                    xByte += skip
+                }
+                let taps = min(tapsPerTile, patchSize - p0), first = 4 * block
+                let target = partial + (first * patchSize + p0) * lanes, channel = patchSize * lanes
+                if first < outChannels { add(a00, a01, a02, a03, a04, taps, target) }
+                if first + 1 < outChannels { add(a10, a11, a12, a13, a14, taps, target + channel) }
+                if first + 2 < outChannels { add(a20, a21, a22, a23, a24, taps, target + 2 * channel) }
+                if first + 3 < outChannels { add(a30, a31, a32, a33, a34, taps, target + 3 * channel) }
+                p0 += tapsPerTile
+            }
+        }
+    }
+
+    /// target[t·16 ..< t·16 + 16] += s_t for t < taps.
+    @inline(__always)
+    private static func add(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>,
+                            _ s4: SIMD16<Float>, _ taps: Int, _ target: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeMutableRawPointer(target), vector = 4 * LaneGrid.lanes
+        @inline(__always) func add(_ s: SIMD16<Float>, _ t: Int) {
+            raw.storeBytes(of: raw.load(fromByteOffset: t * vector, as: SIMD16<Float>.self) + s,
+                           toByteOffset: t * vector, as: SIMD16<Float>.self)
+        }
+        add(s0, 0)
+        if taps > 1 { add(s1, 1) }
+        if taps > 2 { add(s2, 2) }
+        if taps > 3 { add(s3, 3) }
+        if taps > 4 { add(s4, 4) }
+    }
+
+    /// target[i] += Σ_lane partial[i·16 + lane] for i < count.
+    static func reduce(_ partial: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(partial)
+        for i in 0..<count { target[i] += raw.load(fromByteOffset: i * 4 * LaneGrid.lanes, as: SIMD16<Float>.self).sum() }
+    }
+
+    /// target[c] += Σ_pixels,lane g[c][pixel][lane] for c < channels (g is [channels][pixels][16]).
+    static func sumChannels(_ g: UnsafePointer<Float>, channels: Int, pixels: Int, into target: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(g), vector = 4 * LaneGrid.lanes
+        for c in 0..<channels {
+            var total = SIMD16<Float>()
+            for p in 0..<pixels { total += raw.load(fromByteOffset: (c * pixels + p) * vector, as: SIMD16<Float>.self) }
+            target[c] += total.sum()
+        }
+    }
+
+    /// Writes lane `lane` of channel j of a [channels][rows][width][16] block as a rows × width plane plus `shift`.
+    @inline(__always)
+    static func extract(_ block: UnsafePointer<Float>, channel j: Int, lane: Int, pixels: Int, shift: Float,
+                        into plane: UnsafeMutablePointer<Float>) {
+        let from = block + j * pixels * LaneGrid.lanes + lane
+        for p in 0..<pixels { plane[p] = from[p * LaneGrid.lanes] + shift }
+    }
+}
+
+/// Which images of a batch each part (thread) runs in lanes and which on the wide grid: whole blocks of 16,
+/// as many as divide evenly among the parts (one block more on one thread would leave the other idle for a
+/// block's time); the rest, fewer than 16 per part, run one by one on the wide grid.
+struct LaneSplit {
+    let batch: Int, parts: Int
+    /// Blocks of 16 images run in lanes (images 0 ..< 16·blocks).
+    let blocks: Int
+
+    init(batch: Int, threads: Int, lanesAllowed: Bool) {
+        self.batch = batch
+        parts = max(1, min(threads, batch))
+        let whole = lanesAllowed ? batch / LaneGrid.lanes : 0
+        blocks = whole >= parts ? whole - whole % parts : 0
+    }
+
+    func blocks(part: Int) -> Range<Int> { blocks * part / parts ..< blocks * (part + 1) / parts }
+
+    func wideImages(part: Int) -> Range<Int> {
+        let first = blocks * LaneGrid.lanes, rest = batch - first
+        return first + rest * part / parts ..< first + rest * (part + 1) / parts
+    }
+}
