@@ -53,6 +53,8 @@ final class DirectConvolution: ConvolutionKernel {
     private let laneResults: [UnsafeMutablePointer<Float>]
     private let laneGradients: [UnsafeMutablePointer<Float>]
     private let lanePartials: [UnsafeMutablePointer<Float>]
+    /// Per slot: one channel of 16 images transposed on its way into a padded block (`LaneGrid.place`).
+    private let laneScratch: [UnsafeMutablePointer<Float>]
     /// Offset (floats) of every patch entry in `laneInputGrid`, padded to whole `LaneConvolution` tiles.
     private let laneOffsets: UnsafeMutablePointer<Int>
 
@@ -123,6 +125,9 @@ final class DirectConvolution: ConvolutionKernel {
             laneResults = (0..<threads).map { _ in GEMM.allocateAligned(results) }
             laneGradients = (0..<threads).map { _ in GEMM.allocateAligned(output.count) }
             lanePartials = (0..<threads).map { _ in GEMM.allocateAligned(weightCount * LaneGrid.lanes) }
+            laneScratch = (0..<threads).map { _ in
+                GEMM.allocateAligned(LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane))
+            }
             var p = 0
             for ci in 0..<g.inChannels {
                 for kh in 0..<g.kernelHeight {
@@ -140,12 +145,13 @@ final class DirectConvolution: ConvolutionKernel {
             laneResults = []
             laneGradients = []
             lanePartials = []
+            laneScratch = []
         }
     }
 
     deinit {
         (buffers + wide + partialWeights + stackedInputs + stackedGradients).forEach { $0.deallocate() }
-        (laneInputs + laneResults + laneGradients + lanePartials).forEach { $0.deallocate() }
+        (laneInputs + laneResults + laneGradients + lanePartials + laneScratch).forEach { $0.deallocate() }
         patchOffsets.deallocate()
         laneOffsets.deallocate()
         partialBias.deallocate()
@@ -162,7 +168,7 @@ final class DirectConvolution: ConvolutionKernel {
         if let input = laneInputGrid, let gradient = laneGradientGrid, let output = laneOutputGrid {
             perThread += max(input.count, gradient.count)
                 + 4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth)
-                + output.count + g.weightCount * LaneGrid.lanes
+                + output.count + g.weightCount * LaneGrid.lanes + LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane)
         }
         return 4 * (threads * perThread + g.groups * 4 * outBlocks * g.patchSize
             + g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
@@ -240,19 +246,27 @@ final class DirectConvolution: ConvolutionKernel {
         guard let grid = laneInputGrid else { return }
         let g = geometry, lanes = LaneGrid.lanes, first = block * lanes, pixels = g.outPlane
         let x = laneInputs[slot], results = laneResults[slot]
-        grid.place(input + first * g.inputImageSize, images: lanes, imageStride: g.inputImageSize,
-                   sourceChannels: g.inChannels, height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop, offsetX: g.paddingLeft, into: x)
+        grid.place(input + first * g.inputImageSize, imageStride: g.inputImageSize, sourceChannels: g.inChannels,
+                   height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop, offsetX: g.paddingLeft,
+                   scratch: laneScratch[slot], into: x)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                                  outRows: g.outHeight, outWidth: g.outWidth, blocks: outBlocks, x: x,
                                  weights: forwardWeights, y: results)
         if let epilogue, epilogue.finishLanes(results, bias: bias, firstImage: first) { return }
         for co in 0..<g.outChannels {
-            let shift = bias?[co] ?? 0
+            let shift = bias?[co] ?? 0, source = results + co * pixels * lanes
+            if let target = epilogue?.planeTarget(slot: slot) {
+                // The epilogue pools from its own scratch plane, one image at a time.
+                for lane in 0..<lanes {
+                    LaneConvolution.extract(results, channel: co, lane: lane, pixels: pixels, shift: shift, into: target)
+                    epilogue?.finish(plane: target, image: first + lane, channel: co)
+                }
+                continue
+            }
+            let planes = output + (first * g.outChannels + co) * pixels
+            LaneTranspose.fromLanes(source, pixels: pixels, shift: shift, into: planes, planeStride: g.outChannels * pixels)
             for lane in 0..<lanes {
-                let n = first + lane
-                let out = epilogue?.planeTarget(slot: slot) ?? output + (n * g.outChannels + co) * pixels
-                LaneConvolution.extract(results, channel: co, lane: lane, pixels: pixels, shift: shift, into: out)
-                epilogue?.finish(plane: out, image: n, channel: co)
+                epilogue?.finish(plane: planes + lane * g.outChannels * pixels, image: first + lane, channel: co)
             }
         }
     }
@@ -331,17 +345,16 @@ final class DirectConvolution: ConvolutionKernel {
         guard let grid = laneGradientGrid else { return }
         let g = geometry, lanes = LaneGrid.lanes, first = block * lanes, pixels = g.inHeight * g.inWidth
         let x = laneInputs[slot], results = laneResults[slot]
-        grid.place(gradOutput + first * g.outputImageSize, images: lanes, imageStride: g.outputImageSize,
+        grid.place(gradOutput + first * g.outputImageSize, imageStride: g.outputImageSize,
                    sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
-                   offsetY: g.kernelHeight - 1 - g.paddingTop, offsetX: g.kernelWidth - 1 - g.paddingLeft, into: x)
+                   offsetY: g.kernelHeight - 1 - g.paddingTop, offsetX: g.kernelWidth - 1 - g.paddingLeft,
+                   scratch: laneScratch[slot], into: x)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                                  outRows: g.inHeight, outWidth: g.inWidth, blocks: inBlocks, x: x,
                                  weights: backwardWeights, y: results)
         for ci in 0..<g.inChannels {
-            for lane in 0..<lanes {
-                LaneConvolution.extract(results, channel: ci, lane: lane, pixels: pixels, shift: 0,
-                                        into: gradInput + ((first + lane) * g.inChannels + ci) * pixels)
-            }
+            LaneTranspose.fromLanes(results + ci * pixels * lanes, pixels: pixels, shift: 0,
+                                    into: gradInput + (first * g.inChannels + ci) * pixels, planeStride: g.inChannels * pixels)
         }
     }
 
@@ -407,12 +420,12 @@ final class DirectConvolution: ConvolutionKernel {
         sums.update(repeating: 0, count: weightCount * lanes)
         for block in blocks {
             let first = block * lanes
-            grid.place(input + first * g.inputImageSize, images: lanes, imageStride: g.inputImageSize,
+            grid.place(input + first * g.inputImageSize, imageStride: g.inputImageSize,
                        sourceChannels: g.inChannels, height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop,
-                       offsetX: g.paddingLeft, into: x)
-            outputGrid.place(gradOutput + first * g.outputImageSize, images: lanes, imageStride: g.outputImageSize,
+                       offsetX: g.paddingLeft, scratch: laneScratch[part], into: x)
+            outputGrid.place(gradOutput + first * g.outputImageSize, imageStride: g.outputImageSize,
                              sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth, offsetY: 0,
-                             offsetX: 0, into: gradients)
+                             offsetX: 0, scratch: laneScratch[part], into: gradients)
             LaneConvolution.correlate(grid: grid, outRows: g.outHeight, outWidth: g.outWidth, outChannels: g.outChannels,
                                       x: x, g: gradients, offsets: laneOffsets, patchSize: g.patchSize, partial: sums)
             if let biasTarget {

@@ -24,21 +24,20 @@ struct LaneGrid {
             && max(g.paddingLeft, g.paddingRight) <= g.kernelWidth - 1
     }
 
-    /// Zeroes the block and writes `images` (≤ 16) images of source[n][c][height][width] (n at
-    /// `imageStride` floats, c < `sourceChannels` ≤ channels) at row y + offsetY, column x + offsetX of
-    /// lane n. Other lanes and channels stay zero.
-    func place(_ source: UnsafePointer<Float>, images: Int, imageStride: Int, sourceChannels: Int, height: Int,
-               width sourceWidth: Int, offsetY: Int, offsetX: Int, into block: UnsafeMutablePointer<Float>) {
+    /// Zeroes the block and writes 16 images of source[n][c][height][width] (n at `imageStride` floats,
+    /// c < `sourceChannels` ≤ channels) at row y + offsetY, column x + offsetX of lane n; other channels
+    /// stay zero. Each channel is transposed into `scratch` (height·width·16 floats) and its rows copied
+    /// into place.
+    func place(_ source: UnsafePointer<Float>, imageStride: Int, sourceChannels: Int, height: Int,
+               width sourceWidth: Int, offsetY: Int, offsetX: Int, scratch: UnsafeMutablePointer<Float>,
+               into block: UnsafeMutablePointer<Float>) {
         block.update(repeating: 0, count: count)
-        let lanes = LaneGrid.lanes
+        let lanes = LaneGrid.lanes, pixels = height * sourceWidth
         for c in 0..<sourceChannels {
+            LaneTranspose.toLanes(source + c * pixels, planeStride: imageStride, pixels: pixels, into: scratch)
             for y in 0..<height {
-                let target = block + c * plane + ((y + offsetY) * width + offsetX) * lanes
-                let row = source + (c * height + y) * sourceWidth
-                for lane in 0..<images {
-                    let from = row + lane * imageStride, to = target + lane
-                    for x in 0..<sourceWidth { to[x * lanes] = from[x] }
-                }
+                (block + c * plane + ((y + offsetY) * width + offsetX) * lanes)
+                    .update(from: scratch + y * sourceWidth * lanes, count: sourceWidth * lanes)
             }
         }
     }
@@ -178,20 +177,40 @@ enum LaneConvolution {
         let lanes = LaneGrid.lanes, vector = 4 * lanes
         let channelBytes = outRows * outWidth * vector
         let skip = (grid.width - outWidth) * vector
+        // Output rows per pass: a block's 4 gradient channels of a pass stay in L1 while every tile of
+        // the patch reads them (all rows at once would stream them from L2 for each tile).
+        let chunk = max(1, correlateChunkBytes / (4 * outWidth * vector))
+        for firstRow in stride(from: 0, to: outRows, by: chunk) {
+            let rows = min(chunk, outRows - firstRow)
+            let gStart = firstRow * outWidth * vector, xStart = firstRow * grid.width * vector
+            correlateRows(rows: rows, outWidth: outWidth, skip: skip, channelBytes: channelBytes,
+                          outChannels: outChannels, x: UnsafeRawPointer(x) + xStart, g: UnsafeRawPointer(g) + gStart,
+                          offsets: offsets, patchSize: patchSize, partial: partial)
+        }
+    }
+
+    /// Bytes of gradient (4 channels × a pass's rows) `correlate` keeps L1-resident per pass.
+    static let correlateChunkBytes = 16_384
+
+    /// `correlate` over `rows` output rows starting at `x` / `g`.
+    private static func correlateRows(rows: Int, outWidth: Int, skip: Int, channelBytes: Int, outChannels: Int,
+                                      x: UnsafeRawPointer, g: UnsafeRawPointer, offsets: UnsafePointer<Int>,
+                                      patchSize: Int, partial: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, vector = 4 * lanes
         for block in 0..<((outChannels + 3) / 4) {
-            let g0 = UnsafeRawPointer(g) + 4 * block * channelBytes
+            let g0 = g + 4 * block * channelBytes
             var p0 = 0
             while p0 < patchSize {
-                let x0 = UnsafeRawPointer(x + offsets[p0]), x1 = UnsafeRawPointer(x + offsets[p0 + 1])
-                let x2 = UnsafeRawPointer(x + offsets[p0 + 2]), x3 = UnsafeRawPointer(x + offsets[p0 + 3])
-                let x4 = UnsafeRawPointer(x + offsets[p0 + 4])
+                let x0 = x + 4 * offsets[p0], x1 = x + 4 * offsets[p0 + 1]
+                let x2 = x + 4 * offsets[p0 + 2], x3 = x + 4 * offsets[p0 + 3]
+                let x4 = x + 4 * offsets[p0 + 4]
                 var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
                 var a04 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>()
                 var a13 = SIMD16<Float>(), a14 = SIMD16<Float>(), a20 = SIMD16<Float>(), a21 = SIMD16<Float>()
                 var a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>(), a30 = SIMD16<Float>()
                 var a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
                 var gByte = 0, xByte = 0
-                for _ in 0..<outRows {
+                for _ in 0..<rows {
                     for _ in 0..<outWidth {
                         let v0 = g0.load(fromByteOffset: gByte, as: SIMD16<Float>.self)
                         let v1 = g0.load(fromByteOffset: gByte + channelBytes, as: SIMD16<Float>.self)
@@ -260,8 +279,8 @@ enum LaneConvolution {
         }
     }
 
-    /// Writes lane `lane` of channel j of a [channels][rows][width][16] block as a rows × width plane plus `shift`.
-    @inline(__always)
+    /// Writes lane `lane` of channel j of a [channels][rows][width][16] block as a rows × width plane plus
+    /// `shift` (one plane at a time, for an epilogue's scratch plane; whole blocks use `LaneTranspose`).
     static func extract(_ block: UnsafePointer<Float>, channel j: Int, lane: Int, pixels: Int, shift: Float,
                         into plane: UnsafeMutablePointer<Float>) {
         let from = block + j * pixels * LaneGrid.lanes + lane
