@@ -20,6 +20,10 @@ enum PatchLowering {
     static func im2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>,
                        rowStride: Int? = nil) {
         let oh = g.outHeight, ow = g.outWidth, plane = rowStride ?? oh * ow
+        if preservesPlane(g) {
+            shiftedIm2col(g, image: image, col: col, rowStride: plane)
+            return
+        }
         var row = 0
         for ci in 0..<g.inChannels {
             let channel = image + ci * g.inHeight * g.inWidth
@@ -59,6 +63,10 @@ enum PatchLowering {
                        image: UnsafeMutablePointer<Float>) {
         let oh = g.outHeight, ow = g.outWidth, plane = rowStride ?? oh * ow
         image.update(repeating: 0, count: g.inputImageSize)
+        if preservesPlane(g) {
+            shiftedCol2im(g, col: col, rowStride: plane, image: image)
+            return
+        }
         var row = 0
         for ci in 0..<g.inChannels {
             let channel = image + ci * g.inHeight * g.inWidth
@@ -83,6 +91,126 @@ enum PatchLowering {
                 }
             }
         }
+    }
+
+    // MARK: - Stride 1, output the input's size
+
+    /// True for stride 1, undilated layers whose output has the input's height and width (3×3 pad 1, the
+    /// ResNet case). Then row (ci, kh, kw) of `col` is channel ci shifted by d = (kh − P_top)·W + (kw − P_left):
+    /// `col[row][i] = channel[i + d]`, except for the lines and the column band whose source lies in the padding.
+    static func preservesPlane(_ g: ConvolutionGeometry) -> Bool {
+        g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && g.outHeight == g.inHeight && g.outWidth == g.inWidth
+    }
+
+    /// The pixels of one shifted row: `lines` (output lines whose source line is inside the image),
+    /// `copied` (the plane indices i whose source i + d is inside the channel; the pixels of `lines`
+    /// minus at most the band at either end), `columns` (output columns whose source column is inside).
+    private struct Shift {
+        let d: Int, lines: Range<Int>, copied: Range<Int>, columns: Range<Int>
+
+        init(_ g: ConvolutionGeometry, kh: Int, kw: Int) {
+            let width = g.inWidth, height = g.inHeight, dy = kh - g.paddingTop, dx = kw - g.paddingLeft
+            d = dy * width + dx
+            let firstLine = min(height, max(0, -dy)), endLine = max(firstLine, min(height, height - dy))
+            lines = firstLine..<endLine
+            let lower = max(firstLine * width, -d)
+            copied = min(lower, endLine * width)..<max(min(lower, endLine * width), min(endLine * width, height * width - d))
+            let firstColumn = min(width, max(0, -dx))
+            columns = firstColumn..<max(firstColumn, min(width, width - dx))
+        }
+    }
+
+    /// `im2col` of a plane-preserving layer: one contiguous shifted copy per row, then zeros over the
+    /// padding's lines and column band (for a 4×4 or 8×8 plane this replaces OH short copies per row).
+    private static func shiftedIm2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>,
+                                      col: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let width = g.inWidth, size = g.inHeight * width
+        var row = 0
+        for ci in 0..<g.inChannels {
+            let channel = image + ci * size
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let out = col + row * rowStride
+                    let shift = Shift(g, kh: kh, kw: kw)
+                    fillZeros(out, count: shift.copied.lowerBound)
+                    copy(from: channel + shift.copied.lowerBound + shift.d, to: out + shift.copied.lowerBound,
+                         count: shift.copied.count)
+                    fillZeros(out + shift.copied.upperBound, count: size - shift.copied.upperBound)
+                    if shift.columns.count < width {
+                        for y in shift.lines {
+                            let line = out + y * width
+                            for x in 0..<shift.columns.lowerBound { line[x] = 0 }
+                            for x in shift.columns.upperBound..<width { line[x] = 0 }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// `col2im` of a plane-preserving layer into a zeroed image: rows without a column band add one
+    /// contiguous shifted range, the others line by line over the valid columns.
+    private static func shiftedCol2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, rowStride: Int,
+                                      image: UnsafeMutablePointer<Float>) {
+        let width = g.inWidth, size = g.inHeight * width
+        var row = 0
+        for ci in 0..<g.inChannels {
+            let channel = image + ci * size
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let source = col + row * rowStride
+                    let shift = Shift(g, kh: kh, kw: kw)
+                    if shift.columns.count == width {
+                        let start = shift.lines.lowerBound * width
+                        add(source + start, into: channel + start + shift.d, count: shift.lines.count * width)
+                    } else if !shift.columns.isEmpty {
+                        for y in shift.lines {
+                            let first = y * width + shift.columns.lowerBound
+                            add(source + first, into: channel + first + shift.d, count: shift.columns.count)
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Writes `count` zeros (inline: the rows of small planes are too short for a memset call to pay).
+    @inline(__always)
+    private static func fillZeros(_ target: UnsafeMutablePointer<Float>, count: Int) {
+        var x = 0
+        while x + 16 <= count {
+            UnsafeMutableRawPointer(target + x).storeBytes(of: SIMD16<Float>(), as: SIMD16<Float>.self)
+            x += 16
+        }
+        while x < count { target[x] = 0; x += 1 }
+    }
+
+    /// Copies `count` floats (inline, see `fillZeros`).
+    @inline(__always)
+    private static func copy(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        var x = 0
+        while x + 16 <= count {
+            UnsafeMutableRawPointer(target + x).storeBytes(of: UnsafeRawPointer(source + x).loadUnaligned(as: SIMD16<Float>.self),
+                                                           as: SIMD16<Float>.self)
+            x += 16
+        }
+        while x < count { target[x] = source[x]; x += 1 }
+    }
+
+    /// target[x] += source[x] for x < count.
+    @inline(__always)
+    private static func add(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        var x = 0
+        while x + 16 <= count {
+            let sum = UnsafeRawPointer(target + x).loadUnaligned(as: SIMD16<Float>.self)
+                + UnsafeRawPointer(source + x).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(target + x).storeBytes(of: sum, as: SIMD16<Float>.self)
+            x += 16
+        }
+        while x < count { target[x] += source[x]; x += 1 }
     }
 
     /// gradBias[co] = Σ over batch and pixels of gradOutput[n][co].
