@@ -6,12 +6,13 @@
 /// panel for 16 columns costs as much as the multiply; lowered over 64 images the same layer is a
 /// 512×1024×4608 GEMM, the shape on which the GEMM runs near its peak.
 ///
-/// - forward: lower → `G[Cout, cols] = W · col` → scatter G into NCHW with the bias.
-/// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (reusing the forward's `col` when
-///   the whole batch was one chunk and the input is unchanged, as in a training step).
+/// - forward: `G[Cout, cols] = W · col` with col's panels packed straight from the images (`PatchPanels`,
+///   no col written) → scatter G into NCHW with the bias.
+/// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (colᵀ's panels packed from the images).
 /// - backwardData: gather, `gradCol = Wᵀ · G`, col2im per image.
 ///
-/// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time).
+/// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time), and
+/// the patch source table.
 final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// Columns (images·OH·OW) per GEMM the chunk is sized to reach: enough for every thread to get
     /// several 32-wide micro-panels and amortise packing the Cin·KH·KW-deep weight panels.
@@ -28,8 +29,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     let chunk: Int
     private let col: UnsafeMutablePointer<Float>
     private let gathered: UnsafeMutablePointer<Float>
-    /// What `col` holds: the lowering of images `0..<batch` of `input`, or nil.
-    private var loweredInput: (input: UnsafePointer<Float>, batch: Int)?
+    /// `PatchPanels.fillSourceTable` of `geometry`.
+    private let sources: UnsafeMutablePointer<Int32>
     /// What `gathered` holds: gradOutput images `first..<first+count` of `gradOutput`, or nil.
     private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
 
@@ -50,14 +51,19 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         chunk = max(1, min(g.batch, (BatchedIm2ColConvolution.targetColumns + g.outPlane - 1) / g.outPlane))
         col = GEMM.allocateAligned(g.patchSize * chunk * g.outPlane)
         gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
+        sources = .allocate(capacity: PatchPanels.sourceCount(g))
+        PatchPanels.fillSourceTable(g, into: sources)
     }
 
     deinit {
         col.deallocate()
         gathered.deallocate()
+        sources.deallocate()
     }
 
-    var workspaceBytes: Int { 4 * (geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane }
+    var workspaceBytes: Int {
+        4 * ((geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane + PatchPanels.sourceCount(geometry))
+    }
 
     func prepare(weight: UnsafePointer<Float>) {}
 
@@ -69,13 +75,13 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         var first = 0
         while first < batch {
             let count = min(chunk, batch - first), columns = count * g.outPlane
-            lower(input: input, first: first, count: count)
+            let patches = PatchPanels(geometry: g, images: input + first * g.inputImageSize, count: count,
+                                      firstColumn: 0, sources: sources, transposed: false)
             gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize, transposeA: false,
-                          b: col, ldb: columns, transposeB: false, c: gathered, ldc: columns)
+                          b: .patches(patches), c: gathered, ldc: columns)
             move(images: count, nchw: output + first * g.outputImageSize, toNCHW: true, bias: bias)
             first += count
         }
-        loweredInput = batch <= chunk ? (input, batch) : nil
         gatheredGradient = nil
     }
 
@@ -90,13 +96,11 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         var first = 0
         while first < batch {
             let count = min(chunk, batch - first), columns = count * g.outPlane
-            if !(loweredInput.map { $0.input == input && $0.batch == batch } ?? false) {
-                lower(input: input, first: first, count: count)
-            }
             gather(gradOutput: gradOutput, first: first, count: count)
+            let patches = PatchPanels(geometry: g, images: input + first * g.inputImageSize, count: count,
+                                      firstColumn: 0, sources: sources, transposed: true)
             gemm.multiply(m: g.outChannels, n: g.patchSize, k: columns, a: gathered, lda: columns, transposeA: false,
-                          b: col, ldb: columns, transposeB: true, c: gradWeight, ldc: g.patchSize,
-                          alpha: 1, beta: first == 0 ? 0 : 1)
+                          b: .patches(patches), c: gradWeight, ldc: g.patchSize, alpha: 1, beta: first == 0 ? 0 : 1)
             first += count
         }
         if let gradBias { PatchLowering.biasGradient(g, batch: batch, gradOutput: gradOutput, gradBias: gradBias) }
@@ -112,28 +116,13 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             gather(gradOutput: gradOutput, first: first, count: count)
             gemm.multiply(m: g.patchSize, n: columns, k: g.outChannels, a: weight, lda: g.patchSize, transposeA: true,
                           b: gathered, ldb: columns, transposeB: false, c: col, ldc: columns)
-            loweredInput = nil
             accumulateColumns(into: gradInput, first: first, count: count)
             first -= chunk
         }
         gatheredGradient = nil
     }
 
-    // MARK: - Lowering, threaded over images
-
-    /// Lowers images `first..<first+count` of `input` into `col` (row stride count·OH·OW).
-    private func lower(input: UnsafePointer<Float>, first: Int, count: Int) {
-        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: input + first * geometry.inputImageSize,
-                           target: nil, count: count)
-        gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
-            let job = raw.load(as: ImageJob.self)
-            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
-            for image in start..<end {
-                PatchLowering.im2col(g, image: job.images + image * g.inputImageSize,
-                                     col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane)
-            }
-        }
-    }
+    // MARK: - col2im, threaded over images
 
     /// col2im of `col` (row stride count·OH·OW) into images `first..<first+count` of `gradInput`.
     private func accumulateColumns(into gradInput: UnsafeMutablePointer<Float>, first: Int, count: Int) {

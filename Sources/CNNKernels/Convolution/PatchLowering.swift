@@ -244,3 +244,192 @@ enum PatchLowering {
         }
     }
 }
+
+/// op(B) = the lowered matrix `col[Cin·KH·KW, count·OH·OW]` of `count` consecutive images (im2col's
+/// layout with the images side by side), packed into GEMM micro-panels straight from the images:
+/// implicit im2col. BatchedIm2ColConvolution's forward GEMM so reads its patches from the
+/// cache-resident input instead of writing, then re-reading, a lowered matrix KH·KW times larger.
+/// Ungrouped layers only (one group's rows span all input channels).
+struct PatchPanels {
+    let geometry: ConvolutionGeometry
+    /// The first of the `count` images.
+    let images: UnsafePointer<Float>
+    let count: Int
+    /// Column of the lowered matrix that op(B) column 0 stands for (a thread's share starts past 0).
+    let firstColumn: Int
+    /// `PatchPanels.sourceTable`: for each kernel position and output pixel, the offset of its source
+    /// in the input channel or −1 (padding); then, per kernel position, the shift d of `preservesPlane`.
+    let sources: UnsafePointer<Int32>
+    /// True when op(B) is colᵀ (`packTransposed`) rather than col (`pack`).
+    let transposed: Bool
+
+    /// Int32 entries of the source table of `g`.
+    static func sourceCount(_ g: ConvolutionGeometry) -> Int {
+        g.kernelHeight * g.kernelWidth * (g.outPlane + 1)
+    }
+
+    /// Fills `table` (`sourceCount(g)` entries).
+    static func fillSourceTable(_ g: ConvolutionGeometry, into table: UnsafeMutablePointer<Int32>) {
+        let plane = g.outPlane, positions = g.kernelHeight * g.kernelWidth
+        for kh in 0..<g.kernelHeight {
+            for kw in 0..<g.kernelWidth {
+                let row = table + (kh * g.kernelWidth + kw) * plane
+                for oh in 0..<g.outHeight {
+                    let ih = oh * g.strideHeight - g.paddingTop + kh * g.dilationHeight
+                    for ow in 0..<g.outWidth {
+                        let iw = ow * g.strideWidth - g.paddingLeft + kw * g.dilationWidth
+                        let inside = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth
+                        row[oh * g.outWidth + ow] = inside ? Int32(ih * g.inWidth + iw) : -1
+                    }
+                }
+                table[positions * plane + kh * g.kernelWidth + kw] =
+                    Int32((kh - g.paddingTop) * g.inWidth + kw - g.paddingLeft)
+            }
+        }
+    }
+
+    func dropping(columns j: Int) -> PatchPanels {
+        PatchPanels(geometry: geometry, images: images, count: count, firstColumn: firstColumn + j, sources: sources,
+                    transposed: transposed)
+    }
+
+    /// Packs op(B)[row..<row+k, column..<column+n] in `GEMMPacking.packB`'s layout (zeros past the
+    /// last column). Plane-preserving layers whose plane is a multiple of 16 take each 16-column half
+    /// of a full panel (starting at a multiple of 16) as one shifted contiguous load with the padding
+    /// masked off; the rest go pixel by pixel.
+    func pack(k: Int, n: Int, row: Int, column: Int, into dst: UnsafeMutablePointer<Float>) {
+        let g = geometry, nr = GEMM.nr, plane = g.outPlane, size = g.inHeight * g.inWidth
+        let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
+        let shifted = PatchLowering.preservesPlane(g) && plane % PatchPanels.half == 0
+        // Unmasked loads stay inside the images (the masked lanes of a shifted load may reach a neighbour channel).
+        let start = images, end = images + count * imageSize
+        let shifts = sources + positions * plane
+        var j0 = 0
+        while j0 < n {
+            let out = dst + j0 * k
+            let first = firstColumn + column + j0, columns = min(nr, n - j0)
+            if shifted && columns == nr && first % PatchPanels.half == 0 {
+                let pixel0 = first % plane, pixel1 = (first + PatchPanels.half) % plane
+                let base0 = images + first / plane * imageSize + pixel0
+                let base1 = images + (first + PatchPanels.half) / plane * imageSize + pixel1
+                var channel = row / positions * size, position = row % positions
+                for p in 0..<k {
+                    let table = sources + position * plane, d = Int(shifts[position])
+                    let o = out + p * nr
+                    half(from: base0 + channel + d, valid: table + pixel0, start: start, end: end, into: o)
+                    half(from: base1 + channel + d, valid: table + pixel1, start: start, end: end, into: o + PatchPanels.half)
+                    position += 1
+                    if position == positions { position = 0; channel += size }
+                }
+            } else {
+                for c in 0..<columns {
+                    let image = images + (first + c) / plane * imageSize, pixel = (first + c) % plane
+                    var channel = row / positions * size, position = row % positions
+                    for p in 0..<k {
+                        let offset = Int(sources[position * plane + pixel])
+                        out[p * nr + c] = offset >= 0 ? image[channel + offset] : 0
+                        position += 1
+                        if position == positions { position = 0; channel += size }
+                    }
+                }
+                for c in columns..<nr { for p in 0..<k { out[p * nr + c] = 0 } }
+            }
+            j0 += nr
+        }
+    }
+
+    /// Packs op(B) = colᵀ[row..<row+k, column..<column+n] (op(B) rows are col's columns, the images'
+    /// pixels; op(B) columns are col's rows, the patch positions; `firstColumn` counts col rows) in
+    /// `GEMMPacking.packB`'s layout, zeros past the last column: the backward-weights product
+    /// G · colᵀ without a lowered col. Plane-preserving layers on 16-multiple planes load 16 pixels of
+    /// 16 col rows as shifted masked loads and transpose them in registers; the rest goes pixel by pixel.
+    func packTransposed(k: Int, n: Int, row: Int, column: Int, into dst: UnsafeMutablePointer<Float>) {
+        let g = geometry, nr = GEMM.nr, plane = g.outPlane, size = g.inHeight * g.inWidth
+        let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
+        let block = PatchPanels.half
+        let shifted = PatchLowering.preservesPlane(g) && plane % block == 0 && row % block == 0
+        let start = images, end = images + count * imageSize
+        let shifts = sources + positions * plane
+        let blockedSteps = shifted ? k / block * block : 0
+        var j0 = 0
+        while j0 < n {
+            let out = dst + j0 * k
+            let first = firstColumn + column + j0, columns = min(nr, n - j0)
+            var p0 = 0
+            while p0 < blockedSteps {
+                let image = images + (row + p0) / plane * imageSize, pixel = (row + p0) % plane
+                var c0 = 0
+                while c0 < nr {
+                    let zero = SIMD16<Float>()
+                    var v: GEMMPacking.Block16 = (zero, zero, zero, zero, zero, zero, zero, zero,
+                                                  zero, zero, zero, zero, zero, zero, zero, zero)
+                    withUnsafeMutableBytes(of: &v) { rows in
+                        // Col rows first + c0 + c: channel and kernel position, advanced row by row.
+                        var channel = (first + c0) / positions * size, position = (first + c0) % positions
+                        for c in 0..<max(0, min(block, columns - c0)) {
+                            let values = shiftedLoad(from: image + channel + pixel + Int(shifts[position]),
+                                                     valid: sources + position * plane + pixel, start: start, end: end)
+                            rows.storeBytes(of: values, toByteOffset: c * MemoryLayout<SIMD16<Float>>.stride,
+                                             as: SIMD16<Float>.self)
+                            position += 1
+                            if position == positions { position = 0; channel += size }
+                        }
+                    }
+                    v = GEMMPacking.perfectShuffle(GEMMPacking.perfectShuffle(GEMMPacking.perfectShuffle(
+                        GEMMPacking.perfectShuffle(v))))
+                    @inline(__always) func store(_ p: Int, _ value: SIMD16<Float>) {
+                        UnsafeMutableRawPointer(out + (p0 + p) * nr + c0).storeBytes(of: value, as: SIMD16<Float>.self)
+                    }
+                    store(0, v.0); store(1, v.1); store(2, v.2); store(3, v.3)
+                    store(4, v.4); store(5, v.5); store(6, v.6); store(7, v.7)
+                    store(8, v.8); store(9, v.9); store(10, v.10); store(11, v.11)
+                    store(12, v.12); store(13, v.13); store(14, v.14); store(15, v.15)
+                    c0 += block
+                }
+                p0 += block
+            }
+            if blockedSteps < k {
+                for c in 0..<columns {
+                    let channel = (first + c) / positions * size, table = sources + (first + c) % positions * plane
+                    var imageOffset = (row + blockedSteps) / plane * imageSize, pixel = (row + blockedSteps) % plane
+                    for p in blockedSteps..<k {
+                        let offset = Int(table[pixel])
+                        out[p * nr + c] = offset >= 0 ? images[imageOffset + channel + offset] : 0
+                        pixel += 1
+                        if pixel == plane { pixel = 0; imageOffset += imageSize }
+                    }
+                }
+                for c in columns..<nr { for p in blockedSteps..<k { out[p * nr + c] = 0 } }
+            }
+            j0 += nr
+        }
+    }
+
+    /// Columns per shifted load (one SIMD16).
+    static let half = 16
+
+    /// Writes 16 pixels of a shifted row: `source` is pixel 0's shifted source, `valid` its table entries
+    /// (negative in the padding, zeroed).
+    @inline(__always)
+    private func half(from source: UnsafePointer<Float>, valid: UnsafePointer<Int32>, start: UnsafePointer<Float>,
+                      end: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(out).storeBytes(of: shiftedLoad(from: source, valid: valid, start: start, end: end),
+                                                as: SIMD16<Float>.self)
+    }
+
+    /// 16 pixels of a shifted row (see `half`), read as one load when it stays inside start..<end.
+    @inline(__always)
+    private func shiftedLoad(from source: UnsafePointer<Float>, valid: UnsafePointer<Int32>,
+                             start: UnsafePointer<Float>, end: UnsafePointer<Float>) -> SIMD16<Float> {
+        let offsets = UnsafeRawPointer(valid).loadUnaligned(as: SIMD16<Int32>.self)
+        if source >= start && source + PatchPanels.half <= end {
+            // All ones where the offset is ≥ 0, zero where it is −1 (the SIMD mask API lowers lane by lane).
+            let keep = unsafeBitCast(~(offsets &>> 31), to: SIMD16<UInt32>.self)
+            let values = UnsafeRawPointer(source).loadUnaligned(as: SIMD16<UInt32>.self)
+            return unsafeBitCast(values & keep, to: SIMD16<Float>.self)
+        }
+        var values = SIMD16<Float>()
+        for lane in 0..<PatchPanels.half where offsets[lane] >= 0 { values[lane] = source[lane] }
+        return values
+    }
+}
