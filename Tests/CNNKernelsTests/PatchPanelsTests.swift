@@ -169,4 +169,40 @@ struct PatchPanelsTests {
             }
         }
     }
+
+    /// The batched backend (implicit forward and weight gradient; the transposed convolution as the data
+    /// gradient of plane-preserving layers) against the per-image im2col backend: several chunks with a
+    /// partial last one, a 5×5 kernel, and a stride-2 layer (the data gradient's col2im path).
+    @Test func batchedBackendMatchesPerImageIm2col() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        var random = TestRandom(seed: 21)
+        let geometries = [
+            ConvolutionGeometry(batch: 6, inChannels: 3, inHeight: 16, inWidth: 16, outChannels: 5, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+            ConvolutionGeometry(batch: 3, inChannels: 8, inHeight: 4, inWidth: 4, outChannels: 8, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+            ConvolutionGeometry(batch: 2, inChannels: 4, inHeight: 8, inWidth: 8, outChannels: 6, kernelHeight: 5,
+                                kernelWidth: 5, strideHeight: 1, strideWidth: 1, paddingHeight: 2, paddingWidth: 2),
+            ConvolutionGeometry(batch: 3, inChannels: 4, inHeight: 8, inWidth: 8, outChannels: 6, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+        ]
+        for g in geometries {
+            #expect(BatchedIm2ColConvolution.prefers(g))
+            let batched = ConvolutionRun(kernel: BatchedIm2ColConvolution(geometry: g, gemm: gemm))
+            let perImage = ConvolutionRun(kernel: Im2ColConvolution(geometry: g, gemm: gemm))
+            let input = random.array(g.batch * g.inputImageSize), weight = random.array(g.weightCount)
+            let bias = random.array(g.outChannels), gradOutput = random.array(g.batch * g.outputImageSize)
+            func worst(_ a: [Float], _ b: [Float]) -> Float {
+                zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1) / (1 + abs($1.1))) }
+            }
+            let forward = worst(batched.forward(batch: g.batch, input: input, weight: weight, bias: bias),
+                                perImage.forward(batch: g.batch, input: input, weight: weight, bias: bias))
+            let data = worst(batched.backwardData(batch: g.batch, gradOutput: gradOutput, weight: weight),
+                             perImage.backwardData(batch: g.batch, gradOutput: gradOutput, weight: weight))
+            let gradients = (batched.backwardWeights(batch: g.batch, input: input, gradOutput: gradOutput),
+                             perImage.backwardWeights(batch: g.batch, input: input, gradOutput: gradOutput))
+            let weights = worst(gradients.0.weight, gradients.1.weight)
+            #expect(forward < 1e-5 && data < 1e-5 && weights < 1e-5, "\(g): \(forward) \(data) \(weights)")
+        }
+    }
 }

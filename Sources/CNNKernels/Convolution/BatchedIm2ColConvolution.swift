@@ -9,7 +9,9 @@
 /// - forward: `G[Cout, cols] = W · col` with col's panels packed straight from the images (`PatchPanels`,
 ///   no col written) → scatter G into NCHW with the bias.
 /// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (colᵀ's panels packed from the images).
-/// - backwardData: gather, `gradCol = Wᵀ · G`, col2im per image.
+/// - backwardData of plane-preserving layers (3×3 pad 1): the same-size convolution of gradOutput with the
+///   flipped, transposed weights, `gradIn[Cin, cols] = W' · patches(gradOutput)` with the patches packed
+///   from gradOutput (no col2im), scattered into NCHW. Other layers: gather, `gradCol = Wᵀ · G`, col2im per image.
 ///
 /// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time), and
 /// the patch source table.
@@ -31,6 +33,11 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     private let gathered: UnsafeMutablePointer<Float>
     /// `PatchPanels.fillSourceTable` of `geometry`.
     private let sources: UnsafeMutablePointer<Int32>
+    /// For plane-preserving layers, the convolution backwardData runs: gradOutput in, Cin out, the
+    /// kernel flipped (padding KH − 1 − P), with its source table and flipped weights
+    /// `W'[ci][(co·KH + kh)·KW + kw] = W[co][ci][KH − 1 − kh][KW − 1 − kw]`.
+    private let transposedConvolution: (geometry: ConvolutionGeometry, sources: UnsafeMutablePointer<Int32>,
+                                        weight: UnsafeMutablePointer<Float>)?
     /// What `gathered` holds: gradOutput images `first..<first+count` of `gradOutput`, or nil.
     private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
 
@@ -53,16 +60,34 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
         sources = .allocate(capacity: PatchPanels.sourceCount(g))
         PatchPanels.fillSourceTable(g, into: sources)
+        if PatchLowering.preservesPlane(g) {
+            let t = ConvolutionGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight,
+                                        inWidth: g.outWidth, outChannels: g.inChannels, kernelHeight: g.kernelHeight,
+                                        kernelWidth: g.kernelWidth, strideHeight: 1, strideWidth: 1,
+                                        paddingTop: g.kernelHeight - 1 - g.paddingTop,
+                                        paddingBottom: g.kernelHeight - 1 - g.paddingBottom,
+                                        paddingLeft: g.kernelWidth - 1 - g.paddingLeft,
+                                        paddingRight: g.kernelWidth - 1 - g.paddingRight)
+            let table = UnsafeMutablePointer<Int32>.allocate(capacity: PatchPanels.sourceCount(t))
+            PatchPanels.fillSourceTable(t, into: table)
+            transposedConvolution = (t, table, GEMM.allocateAligned(g.weightCount))
+        } else {
+            transposedConvolution = nil
+        }
     }
 
     deinit {
         col.deallocate()
         gathered.deallocate()
         sources.deallocate()
+        transposedConvolution?.sources.deallocate()
+        transposedConvolution?.weight.deallocate()
     }
 
     var workspaceBytes: Int {
-        4 * ((geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane + PatchPanels.sourceCount(geometry))
+        let transposed = transposedConvolution.map { PatchPanels.sourceCount($0.geometry) + geometry.weightCount } ?? 0
+        return 4 * ((geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane
+            + PatchPanels.sourceCount(geometry) + transposed)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}
@@ -79,7 +104,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
                                       firstColumn: 0, sources: sources, transposed: false)
             gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize, transposeA: false,
                           b: .patches(patches), c: gathered, ldc: columns)
-            move(images: count, nchw: output + first * g.outputImageSize, toNCHW: true, bias: bias)
+            move(rows: gathered, channels: g.outChannels, images: count, nchw: output + first * g.outputImageSize,
+                 toNCHW: true, bias: bias)
             first += count
         }
         gatheredGradient = nil
@@ -109,6 +135,11 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       gradInput: UnsafeMutablePointer<Float>) {
         let g = geometry
+        if let transposedConvolution {
+            backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput,
+                         transposed: transposedConvolution)
+            return
+        }
         // Last chunk first: it is the one `backwardWeights` left gathered.
         var first = batch <= 0 ? 0 : (batch - 1) / chunk * chunk
         while first >= 0 && first < batch {
@@ -120,6 +151,39 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             first -= chunk
         }
         gatheredGradient = nil
+    }
+
+    /// backwardData as the transposed convolution (see the type's notes): flip the weights, then per chunk
+    /// `gradIn[Cin, cols] = W' · patches(gradOutput)` into `col`'s first Cin rows, scattered into NCHW.
+    private func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>,
+                              transposed: (geometry: ConvolutionGeometry, sources: UnsafeMutablePointer<Int32>,
+                                           weight: UnsafeMutablePointer<Float>)) {
+        let g = geometry, t = transposed.geometry
+        flip(weight, into: transposed.weight)
+        var first = 0
+        while first < batch {
+            let count = min(chunk, batch - first), columns = count * g.outPlane
+            let patches = PatchPanels(geometry: t, images: gradOutput + first * g.outputImageSize, count: count,
+                                      firstColumn: 0, sources: transposed.sources, transposed: false)
+            gemm.multiply(m: t.outChannels, n: columns, k: t.patchSize, a: transposed.weight, lda: t.patchSize,
+                          transposeA: false, b: .patches(patches), c: col, ldc: columns)
+            move(rows: col, channels: g.inChannels, images: count, nchw: gradInput + first * g.inputImageSize,
+                 toNCHW: true, bias: nil)
+            first += count
+        }
+    }
+
+    /// `W'[ci][(co·KH + kh)·KW + kw] = W[co][ci][KH − 1 − kh][KW − 1 − kw]`.
+    private func flip(_ weight: UnsafePointer<Float>, into flipped: UnsafeMutablePointer<Float>) {
+        let g = geometry, taps = g.kernelHeight * g.kernelWidth, depth = g.outChannels * taps
+        for co in 0..<g.outChannels {
+            for ci in 0..<g.inChannels {
+                let source = weight + (co * g.inChannels + ci) * taps
+                let target = flipped + ci * depth + co * taps
+                for tap in 0..<taps { target[tap] = source[taps - 1 - tap] }
+            }
+        }
     }
 
     // MARK: - col2im, threaded over images
@@ -142,23 +206,25 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// Copies gradOutput images `first..<first+count` into `gathered` as [Cout, count·OH·OW], unless it holds them.
     private func gather(gradOutput: UnsafePointer<Float>, first: Int, count: Int) {
         if let held = gatheredGradient, held.gradOutput == gradOutput, held.first == first, held.count == count { return }
-        move(images: count, nchw: UnsafeMutablePointer(mutating: gradOutput + first * geometry.outputImageSize),
-             toNCHW: false, bias: nil)
+        move(rows: gathered, channels: geometry.outChannels, images: count,
+             nchw: UnsafeMutablePointer(mutating: gradOutput + first * geometry.outputImageSize), toNCHW: false, bias: nil)
         gatheredGradient = (gradOutput, first, count)
     }
 
-    /// Moves `count` images between NCHW (`nchw`) and `gathered` ([Cout, count·OH·OW]), in the direction
-    /// `toNCHW` (adding `bias` per channel), threaded over channels.
-    private func move(images count: Int, nchw: UnsafeMutablePointer<Float>, toNCHW: Bool, bias: UnsafePointer<Float>?) {
-        let job = MoveJob(kernel: Unmanaged.passUnretained(self), nchw: nchw, bias: bias, count: count, toNCHW: toNCHW)
-        gemm.pool.forEachPart(of: geometry.outChannels, parts: min(threads, geometry.outChannels), context: job) { raw, _, start, end in
+    /// Moves `count` images of `channels` OH×OW planes between NCHW (`nchw`) and `rows`
+    /// ([channels, count·OH·OW]), in the direction `toNCHW` (adding `bias` per channel), threaded over channels.
+    private func move(rows: UnsafeMutablePointer<Float>, channels: Int, images count: Int, nchw: UnsafeMutablePointer<Float>,
+                      toNCHW: Bool, bias: UnsafePointer<Float>?) {
+        let job = MoveJob(rows: rows, channels: channels, plane: geometry.outPlane, nchw: nchw, bias: bias, count: count,
+                          toNCHW: toNCHW)
+        gemm.pool.forEachPart(of: channels, parts: min(threads, channels), context: job) { raw, _, start, end in
             let job = raw.load(as: MoveJob.self)
-            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry, plane = g.outPlane
+            let plane = job.plane
             for channel in start..<end {
-                let row = kernel.gathered + channel * job.count * plane
+                let row = job.rows + channel * job.count * plane
                 let shift = job.bias?[channel] ?? 0
                 for image in 0..<job.count {
-                    let planePointer = job.nchw + (image * g.outChannels + channel) * plane
+                    let planePointer = job.nchw + (image * job.channels + channel) * plane
                     let rowPart = row + image * plane
                     if !job.toNCHW {
                         rowPart.update(from: planePointer, count: plane)
@@ -182,7 +248,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
 
     /// What a channel-parallel scatter/gather task reads.
     private struct MoveJob {
-        let kernel: Unmanaged<BatchedIm2ColConvolution>
+        let rows: UnsafeMutablePointer<Float>
+        let channels: Int, plane: Int
         let nchw: UnsafeMutablePointer<Float>
         let bias: UnsafePointer<Float>?
         let count: Int
