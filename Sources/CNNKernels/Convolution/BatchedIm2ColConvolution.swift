@@ -1,6 +1,7 @@
 /// im2col convolution for layers with few output pixels per image (ResNet's 8×8 and 4×4 stages):
-/// a chunk of images is lowered side by side into one matrix `col[Cin·KH·KW, images·OH·OW]`, so each
-/// pass is one threaded GEMM with N = images·OH·OW instead of one GEMM per image with N = OH·OW.
+/// a chunk of images side by side is one lowered matrix `col[Cin·KH·KW, images·OH·OW]` (packed into GEMM
+/// panels straight from the images, `PatchPanels`), so each pass is one threaded GEMM with
+/// N = images·OH·OW instead of one GEMM per image with N = OH·OW.
 ///
 /// Why: at N = 16 (a 4×4 output) the 8×32 register tile is half empty and packing a 4608-deep weight
 /// panel for 16 columns costs as much as the multiply; lowered over 64 images the same layer is a
@@ -13,8 +14,8 @@
 ///   flipped, transposed weights, `gradIn[Cin, cols] = W' · patches(gradOutput)` with the patches packed
 ///   from gradOutput (no col2im), scattered into NCHW. Other layers: gather, `gradCol = Wᵀ · G`, col2im per image.
 ///
-/// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time), and
-/// the patch source table.
+/// Workspace: one `col` (Cin·KH·KW rows, Cin for plane-preserving layers) and one `G` for `chunk` images
+/// (shared by the passes; one call at a time), the patch source tables and the flipped weights.
 final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// Columns (images·OH·OW) per GEMM the chunk is sized to reach: enough for every thread to get
     /// several 32-wide micro-panels and amortise packing the Cin·KH·KW-deep weight panels.
@@ -29,7 +30,10 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     private let threads: Int
     /// Images per chunk.
     let chunk: Int
+    /// The data gradient's product: `gradCol[Cin·KH·KW, cols]` before col2im, or for plane-preserving
+    /// layers `gradIn[Cin, cols]` (`colRows` rows either way).
     private let col: UnsafeMutablePointer<Float>
+    private let colRows: Int
     private let gathered: UnsafeMutablePointer<Float>
     /// `PatchPanels.fillSourceTable` of `geometry`.
     private let sources: UnsafeMutablePointer<Int32>
@@ -56,7 +60,8 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         self.gemm = gemm
         threads = gemm.slotCount
         chunk = max(1, min(g.batch, (BatchedIm2ColConvolution.targetColumns + g.outPlane - 1) / g.outPlane))
-        col = GEMM.allocateAligned(g.patchSize * chunk * g.outPlane)
+        colRows = PatchLowering.preservesPlane(g) ? g.inChannels : g.patchSize
+        col = GEMM.allocateAligned(colRows * chunk * g.outPlane)
         gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
         sources = .allocate(capacity: PatchPanels.sourceCount(g))
         PatchPanels.fillSourceTable(g, into: sources)
@@ -86,7 +91,7 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
 
     var workspaceBytes: Int {
         let transposed = transposedConvolution.map { PatchPanels.sourceCount($0.geometry) + geometry.weightCount } ?? 0
-        return 4 * ((geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane
+        return 4 * ((colRows + geometry.outChannels) * chunk * geometry.outPlane
             + PatchPanels.sourceCount(geometry) + transposed)
     }
 

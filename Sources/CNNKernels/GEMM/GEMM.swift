@@ -4,7 +4,8 @@
 /// slice is packed into 32-column micro-panels; for each MC-tall block of op(A), the block is packed into
 /// 8-row micro-panels (with alpha folded in); the 8×32 micro-kernel (`GEMMMicroKernel`) then
 /// multiplies one A micro-panel with one B micro-panel in 16 `SIMD16<Float>` accumulators. Edges are
-/// zero-padded in the packed panels, so the micro-kernel always runs full tiles.
+/// zero-padded in the packed panels, so the micro-kernel always runs full tiles. Inside the module op(B)
+/// may also be a convolution's patches (`OperandB.patches`), packed from the images without a lowered matrix.
 ///
 /// One call at a time per instance (it runs on `pool` and reuses its packing buffers); the convolution
 /// kernels built with a GEMM share it and must not run concurrently with each other either.
