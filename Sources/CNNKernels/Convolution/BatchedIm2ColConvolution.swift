@@ -195,15 +195,14 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
 
     /// col2im of `col` (row stride count·OH·OW) into images `first..<first+count` of `gradInput`.
     private func accumulateColumns(into gradInput: UnsafeMutablePointer<Float>, first: Int, count: Int) {
-        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: UnsafePointer(gradInput),
-                           target: gradInput + first * geometry.inputImageSize, count: count)
+        let job = ImageJob(kernel: Unmanaged.passUnretained(self), target: gradInput + first * geometry.inputImageSize,
+                           count: count)
         gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
             let job = raw.load(as: ImageJob.self)
             let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
-            guard let target = job.target else { return }  // invariant: set by accumulateColumns
             for image in start..<end {
                 PatchLowering.col2im(g, col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane,
-                                     image: target + image * g.inputImageSize)
+                                     image: job.target + image * g.inputImageSize)
             }
         }
     }
@@ -246,8 +245,7 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// What an image-parallel task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
     private struct ImageJob {
         let kernel: Unmanaged<BatchedIm2ColConvolution>
-        let images: UnsafePointer<Float>
-        let target: UnsafeMutablePointer<Float>?
+        let target: UnsafeMutablePointer<Float>
         let count: Int
     }
 

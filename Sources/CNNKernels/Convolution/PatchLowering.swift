@@ -247,8 +247,8 @@ enum PatchLowering {
 
 /// op(B) = the lowered matrix `col[Cin·KH·KW, count·OH·OW]` of `count` consecutive images (im2col's
 /// layout with the images side by side), packed into GEMM micro-panels straight from the images:
-/// implicit im2col. BatchedIm2ColConvolution's forward GEMM so reads its patches from the
-/// cache-resident input instead of writing, then re-reading, a lowered matrix KH·KW times larger.
+/// implicit im2col (or colᵀ, `transposed`). BatchedIm2ColConvolution's GEMMs so read their patches from
+/// the cache-resident input instead of writing, then re-reading, a lowered matrix KH·KW times larger.
 /// Ungrouped layers only (one group's rows span all input channels).
 struct PatchPanels {
     let geometry: ConvolutionGeometry
@@ -257,7 +257,7 @@ struct PatchPanels {
     let count: Int
     /// Column of the lowered matrix that op(B) column 0 stands for (a thread's share starts past 0).
     let firstColumn: Int
-    /// `PatchPanels.sourceTable`: for each kernel position and output pixel, the offset of its source
+    /// `fillSourceTable`'s table: for each kernel position and output pixel, the offset of its source
     /// in the input channel or −1 (padding); then, per kernel position, the shift d of `preservesPlane`.
     let sources: UnsafePointer<Int32>
     /// True when op(B) is colᵀ (`packTransposed`) rather than col (`pack`).
