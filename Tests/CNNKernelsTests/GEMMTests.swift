@@ -117,4 +117,23 @@ struct GEMMTests {
             }
         }
     }
+
+    /// Row-major A is packed two 8-row panels at a time through 16×16 in-register transposes (rows past
+    /// the edge read as zeros, the second panel only written when it exists) and k mod 16 steps one by
+    /// one; transposed A one SIMD8 per step. Cover heights around multiples of 8 and 16, depths around
+    /// multiples of 16, a scaling alpha (folded into the packed A) and row padding (lda > k).
+    @Test func packingEdgesOfA() {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+        var random = TestRandom(seed: 13)
+        for m in [7, 8, 9, 15, 16, 17, 24, 25, 33] {
+            for k in [1, 15, 16, 17, 33] {
+                for transposeA in [false, true] {
+                    let pad = (m + k) % 3
+                    let error = check(m: m, n: 33, k: k, transposeA: transposeA, transposeB: false, alpha: -1.5,
+                                      beta: 0.5, pad: pad, gemm: gemm, random: &random)
+                    #expect(error < 1e-5, "m \(m) k \(k) pad \(pad) tA \(transposeA): \(error)")
+                }
+            }
+        }
+    }
 }

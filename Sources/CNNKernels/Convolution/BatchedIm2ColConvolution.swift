@@ -1,17 +1,21 @@
 /// im2col convolution for layers with few output pixels per image (ResNet's 8×8 and 4×4 stages):
-/// a chunk of images is lowered side by side into one matrix `col[Cin·KH·KW, images·OH·OW]`, so each
-/// pass is one threaded GEMM with N = images·OH·OW instead of one GEMM per image with N = OH·OW.
+/// a chunk of images side by side is one lowered matrix `col[Cin·KH·KW, images·OH·OW]` (packed into GEMM
+/// panels straight from the images, `PatchPanels`), so each pass is one threaded GEMM with
+/// N = images·OH·OW instead of one GEMM per image with N = OH·OW.
 ///
 /// Why: at N = 16 (a 4×4 output) the 8×32 register tile is half empty and packing a 4608-deep weight
 /// panel for 16 columns costs as much as the multiply; lowered over 64 images the same layer is a
 /// 512×1024×4608 GEMM, the shape on which the GEMM runs near its peak.
 ///
-/// - forward: lower → `G[Cout, cols] = W · col` → scatter G into NCHW with the bias.
-/// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (reusing the forward's `col` when
-///   the whole batch was one chunk and the input is unchanged, as in a training step).
-/// - backwardData: gather, `gradCol = Wᵀ · G`, col2im per image.
+/// - forward: `G[Cout, cols] = W · col` with col's panels packed straight from the images (`PatchPanels`,
+///   no col written) → scatter G into NCHW with the bias.
+/// - backwardWeights: gather gradOutput into G, `gradW (+)= G · colᵀ` (colᵀ's panels packed from the images).
+/// - backwardData of plane-preserving layers (3×3 pad 1): the same-size convolution of gradOutput with the
+///   flipped, transposed weights, `gradIn[Cin, cols] = W' · patches(gradOutput)` with the patches packed
+///   from gradOutput (no col2im), scattered into NCHW. Other layers: gather, `gradCol = Wᵀ · G`, col2im per image.
 ///
-/// Workspace: one `col` and one `G` for `chunk` images (shared by the passes; one call at a time).
+/// Workspace: one `col` (Cin·KH·KW rows, Cin for plane-preserving layers) and one `G` for `chunk` images
+/// (shared by the passes; one call at a time), the patch source tables and the flipped weights.
 final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// Columns (images·OH·OW) per GEMM the chunk is sized to reach: enough for every thread to get
     /// several 32-wide micro-panels and amortise packing the Cin·KH·KW-deep weight panels.
@@ -26,10 +30,18 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     private let threads: Int
     /// Images per chunk.
     let chunk: Int
+    /// The data gradient's product: `gradCol[Cin·KH·KW, cols]` before col2im, or for plane-preserving
+    /// layers `gradIn[Cin, cols]` (`colRows` rows either way).
     private let col: UnsafeMutablePointer<Float>
+    private let colRows: Int
     private let gathered: UnsafeMutablePointer<Float>
-    /// What `col` holds: the lowering of images `0..<batch` of `input`, or nil.
-    private var loweredInput: (input: UnsafePointer<Float>, batch: Int)?
+    /// `PatchPanels.fillSourceTable` of `geometry`.
+    private let sources: UnsafeMutablePointer<Int32>
+    /// For plane-preserving layers, the convolution backwardData runs: gradOutput in, Cin out, the
+    /// kernel flipped (padding KH − 1 − P), with its source table and flipped weights
+    /// `W'[ci][(co·KH + kh)·KW + kw] = W[co][ci][KH − 1 − kh][KW − 1 − kw]`.
+    private let transposedConvolution: (geometry: ConvolutionGeometry, sources: UnsafeMutablePointer<Int32>,
+                                        weight: UnsafeMutablePointer<Float>)?
     /// What `gathered` holds: gradOutput images `first..<first+count` of `gradOutput`, or nil.
     private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
 
@@ -48,16 +60,40 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         self.gemm = gemm
         threads = gemm.slotCount
         chunk = max(1, min(g.batch, (BatchedIm2ColConvolution.targetColumns + g.outPlane - 1) / g.outPlane))
-        col = GEMM.allocateAligned(g.patchSize * chunk * g.outPlane)
+        colRows = PatchLowering.preservesPlane(g) ? g.inChannels : g.patchSize
+        col = GEMM.allocateAligned(colRows * chunk * g.outPlane)
         gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
+        sources = .allocate(capacity: PatchPanels.sourceCount(g))
+        PatchPanels.fillSourceTable(g, into: sources)
+        if PatchLowering.preservesPlane(g) {
+            let t = ConvolutionGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight,
+                                        inWidth: g.outWidth, outChannels: g.inChannels, kernelHeight: g.kernelHeight,
+                                        kernelWidth: g.kernelWidth, strideHeight: 1, strideWidth: 1,
+                                        paddingTop: g.kernelHeight - 1 - g.paddingTop,
+                                        paddingBottom: g.kernelHeight - 1 - g.paddingBottom,
+                                        paddingLeft: g.kernelWidth - 1 - g.paddingLeft,
+                                        paddingRight: g.kernelWidth - 1 - g.paddingRight)
+            let table = UnsafeMutablePointer<Int32>.allocate(capacity: PatchPanels.sourceCount(t))
+            PatchPanels.fillSourceTable(t, into: table)
+            transposedConvolution = (t, table, GEMM.allocateAligned(g.weightCount))
+        } else {
+            transposedConvolution = nil
+        }
     }
 
     deinit {
         col.deallocate()
         gathered.deallocate()
+        sources.deallocate()
+        transposedConvolution?.sources.deallocate()
+        transposedConvolution?.weight.deallocate()
     }
 
-    var workspaceBytes: Int { 4 * (geometry.patchSize + geometry.outChannels) * chunk * geometry.outPlane }
+    var workspaceBytes: Int {
+        let transposed = transposedConvolution.map { PatchPanels.sourceCount($0.geometry) + geometry.weightCount } ?? 0
+        return 4 * ((colRows + geometry.outChannels) * chunk * geometry.outPlane
+            + PatchPanels.sourceCount(geometry) + transposed)
+    }
 
     func prepare(weight: UnsafePointer<Float>) {}
 
@@ -69,13 +105,14 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         var first = 0
         while first < batch {
             let count = min(chunk, batch - first), columns = count * g.outPlane
-            lower(input: input, first: first, count: count)
+            let patches = PatchPanels(geometry: g, images: input + first * g.inputImageSize, count: count,
+                                      firstColumn: 0, sources: sources, transposed: false)
             gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize, transposeA: false,
-                          b: col, ldb: columns, transposeB: false, c: gathered, ldc: columns)
-            move(images: count, nchw: output + first * g.outputImageSize, toNCHW: true, bias: bias)
+                          b: .patches(patches), c: gathered, ldc: columns)
+            move(rows: gathered, channels: g.outChannels, images: count, nchw: output + first * g.outputImageSize,
+                 toNCHW: true, bias: bias)
             first += count
         }
-        loweredInput = batch <= chunk ? (input, batch) : nil
         gatheredGradient = nil
     }
 
@@ -90,13 +127,11 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         var first = 0
         while first < batch {
             let count = min(chunk, batch - first), columns = count * g.outPlane
-            if !(loweredInput.map { $0.input == input && $0.batch == batch } ?? false) {
-                lower(input: input, first: first, count: count)
-            }
             gather(gradOutput: gradOutput, first: first, count: count)
+            let patches = PatchPanels(geometry: g, images: input + first * g.inputImageSize, count: count,
+                                      firstColumn: 0, sources: sources, transposed: true)
             gemm.multiply(m: g.outChannels, n: g.patchSize, k: columns, a: gathered, lda: columns, transposeA: false,
-                          b: col, ldb: columns, transposeB: true, c: gradWeight, ldc: g.patchSize,
-                          alpha: 1, beta: first == 0 ? 0 : 1)
+                          b: .patches(patches), c: gradWeight, ldc: g.patchSize, alpha: 1, beta: first == 0 ? 0 : 1)
             first += count
         }
         if let gradBias { PatchLowering.biasGradient(g, batch: batch, gradOutput: gradOutput, gradBias: gradBias) }
@@ -105,6 +140,11 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       gradInput: UnsafeMutablePointer<Float>) {
         let g = geometry
+        if let transposedConvolution {
+            backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput,
+                         transposed: transposedConvolution)
+            return
+        }
         // Last chunk first: it is the one `backwardWeights` left gathered.
         var first = batch <= 0 ? 0 : (batch - 1) / chunk * chunk
         while first >= 0 && first < batch {
@@ -112,40 +152,57 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             gather(gradOutput: gradOutput, first: first, count: count)
             gemm.multiply(m: g.patchSize, n: columns, k: g.outChannels, a: weight, lda: g.patchSize, transposeA: true,
                           b: gathered, ldb: columns, transposeB: false, c: col, ldc: columns)
-            loweredInput = nil
             accumulateColumns(into: gradInput, first: first, count: count)
             first -= chunk
         }
         gatheredGradient = nil
     }
 
-    // MARK: - Lowering, threaded over images
+    /// backwardData as the transposed convolution (see the type's notes): flip the weights, then per chunk
+    /// `gradIn[Cin, cols] = W' · patches(gradOutput)` into `col`'s first Cin rows, scattered into NCHW.
+    private func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>,
+                              transposed: (geometry: ConvolutionGeometry, sources: UnsafeMutablePointer<Int32>,
+                                           weight: UnsafeMutablePointer<Float>)) {
+        let g = geometry, t = transposed.geometry
+        flip(weight, into: transposed.weight)
+        var first = 0
+        while first < batch {
+            let count = min(chunk, batch - first), columns = count * g.outPlane
+            let patches = PatchPanels(geometry: t, images: gradOutput + first * g.outputImageSize, count: count,
+                                      firstColumn: 0, sources: transposed.sources, transposed: false)
+            gemm.multiply(m: t.outChannels, n: columns, k: t.patchSize, a: transposed.weight, lda: t.patchSize,
+                          transposeA: false, b: .patches(patches), c: col, ldc: columns)
+            move(rows: col, channels: g.inChannels, images: count, nchw: gradInput + first * g.inputImageSize,
+                 toNCHW: true, bias: nil)
+            first += count
+        }
+    }
 
-    /// Lowers images `first..<first+count` of `input` into `col` (row stride count·OH·OW).
-    private func lower(input: UnsafePointer<Float>, first: Int, count: Int) {
-        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: input + first * geometry.inputImageSize,
-                           target: nil, count: count)
-        gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
-            let job = raw.load(as: ImageJob.self)
-            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
-            for image in start..<end {
-                PatchLowering.im2col(g, image: job.images + image * g.inputImageSize,
-                                     col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane)
+    /// `W'[ci][(co·KH + kh)·KW + kw] = W[co][ci][KH − 1 − kh][KW − 1 − kw]`.
+    private func flip(_ weight: UnsafePointer<Float>, into flipped: UnsafeMutablePointer<Float>) {
+        let g = geometry, taps = g.kernelHeight * g.kernelWidth, depth = g.outChannels * taps
+        for co in 0..<g.outChannels {
+            for ci in 0..<g.inChannels {
+                let source = weight + (co * g.inChannels + ci) * taps
+                let target = flipped + ci * depth + co * taps
+                for tap in 0..<taps { target[tap] = source[taps - 1 - tap] }
             }
         }
     }
 
+    // MARK: - col2im, threaded over images
+
     /// col2im of `col` (row stride count·OH·OW) into images `first..<first+count` of `gradInput`.
     private func accumulateColumns(into gradInput: UnsafeMutablePointer<Float>, first: Int, count: Int) {
-        let job = ImageJob(kernel: Unmanaged.passUnretained(self), images: UnsafePointer(gradInput),
-                           target: gradInput + first * geometry.inputImageSize, count: count)
+        let job = ImageJob(kernel: Unmanaged.passUnretained(self), target: gradInput + first * geometry.inputImageSize,
+                           count: count)
         gemm.pool.forEachPart(of: count, parts: min(threads, count), context: job) { raw, _, start, end in
             let job = raw.load(as: ImageJob.self)
             let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry
-            guard let target = job.target else { return }  // invariant: set by accumulateColumns
             for image in start..<end {
                 PatchLowering.col2im(g, col: kernel.col + image * g.outPlane, rowStride: job.count * g.outPlane,
-                                     image: target + image * g.inputImageSize)
+                                     image: job.target + image * g.inputImageSize)
             }
         }
     }
@@ -153,23 +210,25 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// Copies gradOutput images `first..<first+count` into `gathered` as [Cout, count·OH·OW], unless it holds them.
     private func gather(gradOutput: UnsafePointer<Float>, first: Int, count: Int) {
         if let held = gatheredGradient, held.gradOutput == gradOutput, held.first == first, held.count == count { return }
-        move(images: count, nchw: UnsafeMutablePointer(mutating: gradOutput + first * geometry.outputImageSize),
-             toNCHW: false, bias: nil)
+        move(rows: gathered, channels: geometry.outChannels, images: count,
+             nchw: UnsafeMutablePointer(mutating: gradOutput + first * geometry.outputImageSize), toNCHW: false, bias: nil)
         gatheredGradient = (gradOutput, first, count)
     }
 
-    /// Moves `count` images between NCHW (`nchw`) and `gathered` ([Cout, count·OH·OW]), in the direction
-    /// `toNCHW` (adding `bias` per channel), threaded over channels.
-    private func move(images count: Int, nchw: UnsafeMutablePointer<Float>, toNCHW: Bool, bias: UnsafePointer<Float>?) {
-        let job = MoveJob(kernel: Unmanaged.passUnretained(self), nchw: nchw, bias: bias, count: count, toNCHW: toNCHW)
-        gemm.pool.forEachPart(of: geometry.outChannels, parts: min(threads, geometry.outChannels), context: job) { raw, _, start, end in
+    /// Moves `count` images of `channels` OH×OW planes between NCHW (`nchw`) and `rows`
+    /// ([channels, count·OH·OW]), in the direction `toNCHW` (adding `bias` per channel), threaded over channels.
+    private func move(rows: UnsafeMutablePointer<Float>, channels: Int, images count: Int, nchw: UnsafeMutablePointer<Float>,
+                      toNCHW: Bool, bias: UnsafePointer<Float>?) {
+        let job = MoveJob(rows: rows, channels: channels, plane: geometry.outPlane, nchw: nchw, bias: bias, count: count,
+                          toNCHW: toNCHW)
+        gemm.pool.forEachPart(of: channels, parts: min(threads, channels), context: job) { raw, _, start, end in
             let job = raw.load(as: MoveJob.self)
-            let kernel = job.kernel.takeUnretainedValue(), g = kernel.geometry, plane = g.outPlane
+            let plane = job.plane
             for channel in start..<end {
-                let row = kernel.gathered + channel * job.count * plane
+                let row = job.rows + channel * job.count * plane
                 let shift = job.bias?[channel] ?? 0
                 for image in 0..<job.count {
-                    let planePointer = job.nchw + (image * g.outChannels + channel) * plane
+                    let planePointer = job.nchw + (image * job.channels + channel) * plane
                     let rowPart = row + image * plane
                     if !job.toNCHW {
                         rowPart.update(from: planePointer, count: plane)
@@ -186,14 +245,14 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// What an image-parallel task reads (C-convention tasks cannot capture; the caller keeps `self` alive).
     private struct ImageJob {
         let kernel: Unmanaged<BatchedIm2ColConvolution>
-        let images: UnsafePointer<Float>
-        let target: UnsafeMutablePointer<Float>?
+        let target: UnsafeMutablePointer<Float>
         let count: Int
     }
 
     /// What a channel-parallel scatter/gather task reads.
     private struct MoveJob {
-        let kernel: Unmanaged<BatchedIm2ColConvolution>
+        let rows: UnsafeMutablePointer<Float>
+        let channels: Int, plane: Int
         let nchw: UnsafeMutablePointer<Float>
         let bias: UnsafePointer<Float>?
         let count: Int

@@ -4,7 +4,8 @@
 /// slice is packed into 32-column micro-panels; for each MC-tall block of op(A), the block is packed into
 /// 8-row micro-panels (with alpha folded in); the 8×32 micro-kernel (`GEMMMicroKernel`) then
 /// multiplies one A micro-panel with one B micro-panel in 16 `SIMD16<Float>` accumulators. Edges are
-/// zero-padded in the packed panels, so the micro-kernel always runs full tiles.
+/// zero-padded in the packed panels, so the micro-kernel always runs full tiles. Inside the module op(B)
+/// may also be a convolution's patches (`OperandB.patches`), packed from the images without a lowered matrix.
 ///
 /// One call at a time per instance (it runs on `pool` and reuses its packing buffers); the convolution
 /// kernels built with a GEMM share it and must not run concurrently with each other either.
@@ -55,6 +56,13 @@ public final class GEMM: @unchecked Sendable {
                          a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                          b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                          c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        multiply(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
+                 b: .matrix(b, ldb: ldb, transposed: transposeB), c: c, ldc: ldc, alpha: alpha, beta: beta)
+    }
+
+    /// `multiply` with op(B) given as an `OperandB` (a stored matrix or a batch's patches).
+    func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: OperandB,
+                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
         if m <= 0 || n <= 0 { return }
         let threads = pool.threadCount
         let work = m * n * max(k, 1)
@@ -62,7 +70,7 @@ public final class GEMM: @unchecked Sendable {
         let mPanels = (m + GEMM.mr - 1) / GEMM.mr
         if threads == 1 || work < 200_000 || (nPanels < 2 && mPanels < 2) {
             multiplySerial(slot: 0, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
-                           b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+                           b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
             return
         }
         // Split the dimension with more micro-panels; chunks are whole micro-panels.
@@ -70,8 +78,8 @@ public final class GEMM: @unchecked Sendable {
         let panels = splitN ? nPanels : mPanels
         let tasks = min(threads, panels)
         let split = PanelSplit(gemm: Unmanaged.passUnretained(self), splitN: splitN, panels: panels, tasks: tasks,
-                               m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
-                               transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+                               m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b,
+                               c: c, ldc: ldc, alpha: alpha, beta: beta)
         pool.run(tasks: tasks, context: split) { raw, task in raw.load(as: PanelSplit.self).run(task: task) }
     }
 
@@ -83,7 +91,7 @@ public final class GEMM: @unchecked Sendable {
         let splitN: Bool, panels: Int, tasks: Int
         let m: Int, n: Int, k: Int
         let a: UnsafePointer<Float>, lda: Int, transposeA: Bool
-        let b: UnsafePointer<Float>, ldb: Int, transposeB: Bool
+        let b: OperandB
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let alpha: Float, beta: Float
 
@@ -95,17 +103,14 @@ public final class GEMM: @unchecked Sendable {
             if splitN {
                 let j0 = first * GEMM.nr
                 let j1 = min(n, last * GEMM.nr)
-                let bOffset = transposeB ? j0 * ldb : j0
                 gemm.multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
-                                    b: b + bOffset, ldb: ldb, transposeB: transposeB, c: c + j0, ldc: ldc,
-                                    alpha: alpha, beta: beta)
+                                    b: b.dropping(columns: j0), c: c + j0, ldc: ldc, alpha: alpha, beta: beta)
             } else {
                 let i0 = first * GEMM.mr
                 let i1 = min(m, last * GEMM.mr)
                 let aOffset = transposeA ? i0 : i0 * lda
                 gemm.multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                                    b: b, ldb: ldb, transposeB: transposeB, c: c + i0 * ldc, ldc: ldc,
-                                    alpha: alpha, beta: beta)
+                                    b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta)
             }
         }
     }
@@ -116,6 +121,13 @@ public final class GEMM: @unchecked Sendable {
                         a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+        multiplySerial(slot: slot, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
+                       b: .matrix(b, ldb: ldb, transposed: transposeB), c: c, ldc: ldc, alpha: alpha, beta: beta)
+    }
+
+    /// `multiplySerial` with op(B) given as an `OperandB`.
+    func multiplySerial(slot: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                        b: OperandB, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
         if m <= 0 || n <= 0 { return }
         if k <= 0 || alpha == 0 {
             GEMM.scale(m: m, n: n, c: c, ldc: ldc, beta: beta)
@@ -129,8 +141,15 @@ public final class GEMM: @unchecked Sendable {
             var pc = 0
             while pc < k {
                 let kcCur = min(GEMM.kc, k - pc)
-                GEMMPacking.packB(k: kcCur, n: ncCur, b: b, ldb: ldb, transposed: transposeB,
-                                  row: pc, column: jc, into: bPack)
+                switch b {
+                case .matrix(let matrix, let ldb, let transposed):
+                    GEMMPacking.packB(k: kcCur, n: ncCur, b: matrix, ldb: ldb, transposed: transposed,
+                                      row: pc, column: jc, into: bPack)
+                case .patches(let patches) where patches.transposed:
+                    patches.packTransposed(k: kcCur, n: ncCur, row: pc, column: jc, into: bPack)
+                case .patches(let patches):
+                    patches.pack(k: kcCur, n: ncCur, row: pc, column: jc, into: bPack)
+                }
                 let overwrite = pc == 0 && beta == 0
                 let cScale: Float = pc == 0 ? beta : 1
                 var ic = 0
@@ -176,6 +195,23 @@ public final class GEMM: @unchecked Sendable {
             } else if beta != 1 {
                 for j in 0..<n { row[j] *= beta }
             }
+        }
+    }
+}
+
+/// Where op(B) comes from: a stored matrix, or the patches of a chunk of images packed straight from
+/// the images (implicit im2col, `PatchPanels`).
+enum OperandB {
+    case matrix(UnsafePointer<Float>, ldb: Int, transposed: Bool)
+    case patches(PatchPanels)
+
+    /// The operand from op(B) column `j` on (a thread's share of the columns).
+    func dropping(columns j: Int) -> OperandB {
+        switch self {
+        case .matrix(let b, let ldb, let transposed):
+            .matrix(transposed ? b + j * ldb : b + j, ldb: ldb, transposed: transposed)
+        case .patches(let patches):
+            .patches(patches.dropping(columns: j))
         }
     }
 }

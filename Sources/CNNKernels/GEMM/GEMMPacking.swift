@@ -8,39 +8,88 @@ enum GEMMPacking {
     @inline(__always)
     static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposed: Bool,
                       row: Int, column: Int, alpha: Float, into dst: UnsafeMutablePointer<Float>) {
+        if transposed {
+            packTransposedA(m: m, k: k, a: a + column * lda + row, lda: lda, alpha: alpha, into: dst)
+        } else {
+            packRowMajorA(m: m, k: k, a: a + row * lda + column, lda: lda, alpha: alpha, into: dst)
+        }
+    }
+
+    /// op(A)[i][p] = a[p·lda + i]: the 8 rows of one step are contiguous, one SIMD8 copy per step.
+    @inline(__always)
+    static func packTransposedA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, alpha: Float,
+                                into dst: UnsafeMutablePointer<Float>) {
         let mr = GEMM.mr
-        var panel = 0
+        let scale = SIMD8<Float>(repeating: alpha)
         var i0 = 0
+        var out = dst
         while i0 < m {
             let rows = min(mr, m - i0)
-            let out = dst + panel * k * mr
-            if transposed {
-                // op(A)[i][p] = a[p·lda + i]: the 8 rows of one step are contiguous.
+            if rows == mr {
                 for p in 0..<k {
-                    let src = a + (column + p) * lda + row + i0
-                    let o = out + p * mr
-                    if rows == mr {
-                        for r in 0..<mr { o[r] = alpha * src[r] }
-                    } else {
-                        for r in 0..<rows { o[r] = alpha * src[r] }
-                        for r in rows..<mr { o[r] = 0 }
-                    }
+                    let value = UnsafeRawPointer(a + p * lda + i0).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out + p * mr).storeBytes(of: value * scale, as: SIMD8<Float>.self)
                 }
             } else {
-                for r in 0..<rows {
-                    let src = a + (row + i0 + r) * lda + column
-                    if alpha == 1 {
-                        for p in 0..<k { out[p * mr + r] = src[p] }
-                    } else {
-                        for p in 0..<k { out[p * mr + r] = alpha * src[p] }
-                    }
-                }
-                if rows < mr {
-                    for r in rows..<mr { for p in 0..<k { out[p * mr + r] = 0 } }
+                for p in 0..<k {
+                    let src = a + p * lda + i0, o = out + p * mr
+                    for r in 0..<rows { o[r] = alpha * src[r] }
+                    for r in rows..<mr { o[r] = 0 }
                 }
             }
-            panel += 1
+            out += k * mr
             i0 += mr
+        }
+    }
+
+    /// op(A)[i][p] = a[i·lda + p]: two 8-row panels at a time, 16 rows × 16 steps transposed in
+    /// registers (rows past the edge read as zeros); the last k mod 16 steps are copied one by one.
+    @inline(__always)
+    static func packRowMajorA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, alpha: Float,
+                              into dst: UnsafeMutablePointer<Float>) {
+        let mr = GEMM.mr, pair = 2 * mr
+        let scale = SIMD16<Float>(repeating: alpha)
+        let fullSteps = k / 16 * 16
+        var i0 = 0
+        while i0 < m {
+            let rows = min(pair, m - i0)
+            let low = dst + i0 * k, high = low + k * mr
+            let base = a + i0 * lda
+            @inline(__always) func load(_ r: Int, _ p: Int) -> SIMD16<Float> {
+                r < rows ? UnsafeRawPointer(base + r * lda + p).loadUnaligned(as: SIMD16<Float>.self) * scale
+                         : SIMD16<Float>()
+            }
+            var p0 = 0
+            while p0 < fullSteps {
+                var v: Block16 = (load(0, p0), load(1, p0), load(2, p0), load(3, p0),
+                                  load(4, p0), load(5, p0), load(6, p0), load(7, p0),
+                                  load(8, p0), load(9, p0), load(10, p0), load(11, p0),
+                                  load(12, p0), load(13, p0), load(14, p0), load(15, p0))
+                v = perfectShuffle(perfectShuffle(perfectShuffle(perfectShuffle(v))))
+                // v.p holds rows 0..<16 at step p0 + p: low half → first panel, high half → second.
+                @inline(__always) func store(_ p: Int, _ step: SIMD16<Float>) {
+                    UnsafeMutableRawPointer(low + (p0 + p) * mr).storeBytes(of: step.lowHalf, as: SIMD8<Float>.self)
+                    if rows > mr {
+                        UnsafeMutableRawPointer(high + (p0 + p) * mr).storeBytes(of: step.highHalf, as: SIMD8<Float>.self)
+                    }
+                }
+                store(0, v.0); store(1, v.1); store(2, v.2); store(3, v.3)
+                store(4, v.4); store(5, v.5); store(6, v.6); store(7, v.7)
+                store(8, v.8); store(9, v.9); store(10, v.10); store(11, v.11)
+                store(12, v.12); store(13, v.13); store(14, v.14); store(15, v.15)
+                p0 += 16
+            }
+            // Rows of the panels that exist (the second only past 8 rows), zeros past the edge.
+            for r in 0..<(rows > mr ? pair : mr) {
+                let out = (r < mr ? low : high) + r % mr
+                if r < rows {
+                    let src = base + r * lda
+                    for p in fullSteps..<k { out[p * mr] = alpha * src[p] }
+                } else {
+                    for p in fullSteps..<k { out[p * mr] = 0 }
+                }
+            }
+            i0 += pair
         }
     }
 
