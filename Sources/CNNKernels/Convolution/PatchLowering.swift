@@ -361,7 +361,7 @@ struct PatchPanels {
                 var c0 = 0
                 while c0 < nr {
                     let zero = SIMD16<Float>()
-                    var v: GEMMPacking.Block16 = (zero, zero, zero, zero, zero, zero, zero, zero,
+                    var v: Transpose16.Block = (zero, zero, zero, zero, zero, zero, zero, zero,
                                                   zero, zero, zero, zero, zero, zero, zero, zero)
                     withUnsafeMutableBytes(of: &v) { rows in
                         // Col rows first + c0 + c: channel and kernel position, advanced row by row.
@@ -375,8 +375,7 @@ struct PatchPanels {
                             if position == positions { position = 0; channel += size }
                         }
                     }
-                    v = GEMMPacking.perfectShuffle(GEMMPacking.perfectShuffle(GEMMPacking.perfectShuffle(
-                        GEMMPacking.perfectShuffle(v))))
+                    v = Transpose16.transpose(v)
                     @inline(__always) func store(_ p: Int, _ value: SIMD16<Float>) {
                         UnsafeMutableRawPointer(out + (p0 + p) * nr + c0).storeBytes(of: value, as: SIMD16<Float>.self)
                     }

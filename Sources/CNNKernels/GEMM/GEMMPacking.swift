@@ -61,11 +61,11 @@ enum GEMMPacking {
             }
             var p0 = 0
             while p0 < fullSteps {
-                var v: Block16 = (load(0, p0), load(1, p0), load(2, p0), load(3, p0),
+                var v: Transpose16.Block = (load(0, p0), load(1, p0), load(2, p0), load(3, p0),
                                   load(4, p0), load(5, p0), load(6, p0), load(7, p0),
                                   load(8, p0), load(9, p0), load(10, p0), load(11, p0),
                                   load(12, p0), load(13, p0), load(14, p0), load(15, p0))
-                v = perfectShuffle(perfectShuffle(perfectShuffle(perfectShuffle(v))))
+                v = Transpose16.transpose(v)
                 // v.p holds rows 0..<16 at step p0 + p: low half → first panel, high half → second.
                 @inline(__always) func store(_ p: Int, _ step: SIMD16<Float>) {
                     UnsafeMutableRawPointer(low + (p0 + p) * mr).storeBytes(of: step.lowHalf, as: SIMD8<Float>.self)
@@ -108,8 +108,8 @@ enum GEMMPacking {
                 let src = b + (column + j0) * ldb + row
                 var p0 = 0
                 while p0 + 16 <= k {
-                    transpose16(src + p0, stride: ldb, into: out + p0 * nr, outStride: nr)
-                    transpose16(src + 16 * ldb + p0, stride: ldb, into: out + p0 * nr + 16, outStride: nr)
+                    Transpose16.transpose(src + p0, stride: ldb, into: out + p0 * nr, outStride: nr)
+                    Transpose16.transpose(src + 16 * ldb + p0, stride: ldb, into: out + p0 * nr + 16, outStride: nr)
                     p0 += 16
                 }
                 for cIndex in 0..<nr {
@@ -144,53 +144,5 @@ enum GEMMPacking {
             panel += 1
             j0 += nr
         }
-    }
-
-    /// Sixteen SIMD16 rows of a 16×16 block.
-    typealias Block16 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
-                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
-                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
-                         SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-
-    /// dst[p·outStride + c] = src[c·stride + p] for a 16×16 block (p, c < 16).
-    @inline(__always)
-    static func transpose16(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>,
-                            outStride: Int) {
-        @inline(__always) func row(_ r: Int) -> SIMD16<Float> {
-            UnsafeRawPointer(src + r * stride).loadUnaligned(as: SIMD16<Float>.self)
-        }
-        var v: Block16 = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7),
-                          row(8), row(9), row(10), row(11), row(12), row(13), row(14), row(15))
-        v = perfectShuffle(perfectShuffle(perfectShuffle(perfectShuffle(v))))
-        @inline(__always) func store(_ r: Int, _ value: SIMD16<Float>) {
-            UnsafeMutableRawPointer(dst + r * outStride).storeBytes(of: value, as: SIMD16<Float>.self)
-        }
-        store(0, v.0); store(1, v.1); store(2, v.2); store(3, v.3)
-        store(4, v.4); store(5, v.5); store(6, v.6); store(7, v.7)
-        store(8, v.8); store(9, v.9); store(10, v.10); store(11, v.11)
-        store(12, v.12); store(13, v.13); store(14, v.14); store(15, v.15)
-    }
-
-    /// Zips rows r and r + 8 into rows 2r and 2r + 1: rotates the 8-bit (row, lane) index of every element
-    /// left by one bit, so four rounds swap row and lane (a transpose).
-    @inline(__always)
-    static func perfectShuffle(_ v: Block16) -> Block16 {
-        (zipLow(v.0, v.8), zipHigh(v.0, v.8), zipLow(v.1, v.9), zipHigh(v.1, v.9),
-         zipLow(v.2, v.10), zipHigh(v.2, v.10), zipLow(v.3, v.11), zipHigh(v.3, v.11),
-         zipLow(v.4, v.12), zipHigh(v.4, v.12), zipLow(v.5, v.13), zipHigh(v.5, v.13),
-         zipLow(v.6, v.14), zipHigh(v.6, v.14), zipLow(v.7, v.15), zipHigh(v.7, v.15))
-    }
-
-    /// [a0, b0, a1, b1, …, a7, b7].
-    @inline(__always)
-    static func zipLow(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-        SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
-    }
-
-    /// [a8, b8, a9, b9, …, a15, b15].
-    @inline(__always)
-    static func zipHigh(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-        SIMD16(a[8], b[8], a[9], b[9], a[10], b[10], a[11], b[11], a[12], b[12], a[13], b[13], a[14], b[14],
-               a[15], b[15])
     }
 }
