@@ -1,5 +1,8 @@
-/// Convolution by the definition's loops, vectorised with `WideConvolution` (SIMD16 over output pixels of
-/// the padded "wide" grid, register-blocked 4 output channels × 64 pixels) and threaded over images.
+/// Convolution by the definition's loops, threaded over images. Whole blocks of 16 images of stride-1,
+/// ungrouped, undilated layers run with the images in the SIMD lanes (`LaneConvolution`, an even number of
+/// blocks per thread); the remaining images (and every image of other layers) run one at a time on the
+/// "wide" grid below, vectorised with `WideConvolution` (SIMD16 over output pixels of the padded grid,
+/// register-blocked 4 output channels × 64 pixels).
 ///
 /// - forward: each image is zero-padded into a per-thread buffer, convolved on the stride-1 wide grid for
 ///   4 output channels at a time, then the valid (every S-th) pixels are copied out with the bias.
