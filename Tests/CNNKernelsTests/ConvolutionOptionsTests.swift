@@ -168,22 +168,10 @@ struct ConvolutionOptionsTests {
         for g in cases {
             #expect(g.problem == nil, "\(g)")
             guard let kernel = try makeIfSupported(kind, geometry: g, gemm: gemm) else { continue }
-            let run = ConvolutionRun(kernel: kernel), batch = g.batch
-            let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
-            let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)
-            let expectedOut = ConvolutionReference.forward(g, batch: batch, input: input, weight: weight, bias: bias)
-            let expectedIn = ConvolutionReference.backwardData(g, batch: batch, gradOutput: gradOutput, weight: weight)
-            let expectedW = ConvolutionReference.backwardWeights(g, batch: batch, input: input, gradOutput: gradOutput)
-            let output = run.forward(batch: batch, input: input, weight: weight, bias: bias)
-            let gradInput = run.backwardData(batch: batch, gradOutput: gradOutput, weight: weight)
-            let grads = run.backwardWeights(batch: batch, input: input, gradOutput: gradOutput)
-            let label = "\(kind) \(g)"
-            #expect(maxRelativeError(output, expectedOut, floor: scaledFloor(expectedOut)) < 1e-4, "\(label) forward")
-            #expect(maxRelativeError(gradInput, expectedIn, floor: scaledFloor(expectedIn)) < 1e-4, "\(label) backwardData")
-            #expect(maxRelativeError(grads.weight, expectedW.weight, floor: scaledFloor(expectedW.weight)) < 1e-4,
-                    "\(label) gradWeight")
-            #expect(maxRelativeError(grads.bias, expectedW.bias, floor: scaledFloor(expectedW.bias)) < 1e-4,
-                    "\(label) gradBias")
+            let run = ConvolutionRun(kernel: kernel)
+            for (pass, error) in run.errorsAgainstReference(batch: g.batch, random: &random, floor: scaledFloor) {
+                #expect(error < 1e-4, "\(kind) \(g) \(pass)")
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 @testable import CNNKernels
+import PyTorchFixtures
 
 /// Float64 convolution by the definition's loops, the reference the backends are compared to: groups,
 /// dilation, asymmetric padding and PyTorch's padding modes (a padded position of a non-zero mode reads —
@@ -87,6 +88,25 @@ enum ConvolutionReference {
 
 /// Runs a backend's three passes on arrays.
 struct ConvolutionRun {
+    /// The largest relative error of each pass (forward with bias, backwardData, gradWeight, gradBias) on
+    /// random tensors of `batch` images against `ConvolutionReference`, each with the absolute floor
+    /// `floor(expected)`.
+    func errorsAgainstReference(batch: Int, random: inout TestRandom,
+                                floor: ([Float]) -> Float) -> [(pass: String, error: Float)] {
+        let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
+        let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)
+        let expectedOut = ConvolutionReference.forward(g, batch: batch, input: input, weight: weight, bias: bias)
+        let expectedIn = ConvolutionReference.backwardData(g, batch: batch, gradOutput: gradOutput, weight: weight)
+        let expectedW = ConvolutionReference.backwardWeights(g, batch: batch, input: input, gradOutput: gradOutput)
+        let output = forward(batch: batch, input: input, weight: weight, bias: bias)
+        let gradInput = backwardData(batch: batch, gradOutput: gradOutput, weight: weight)
+        let grads = backwardWeights(batch: batch, input: input, gradOutput: gradOutput)
+        return [("forward", maxRelativeError(output, expectedOut, floor: floor(expectedOut))),
+                ("backwardData", maxRelativeError(gradInput, expectedIn, floor: floor(expectedIn))),
+                ("gradWeight", maxRelativeError(grads.weight, expectedW.weight, floor: floor(expectedW.weight))),
+                ("gradBias", maxRelativeError(grads.bias, expectedW.bias, floor: floor(expectedW.bias)))]
+    }
+
     let kernel: any ConvolutionKernel
     var g: ConvolutionGeometry { kernel.geometry }
 

@@ -30,19 +30,9 @@ import Testing
             let expectedBlocks = threads == 2 ? (batch / 16) / 2 * 2 : batch / 16
             #expect(kernel.laneBlocks(batch: batch) == expectedBlocks, "\(g) batch \(batch)")
             let run = ConvolutionRun(kernel: kernel)
-            let input = random.array(batch * g.inputImageSize), weight = random.array(g.weightCount)
-            let bias = random.array(g.outChannels), gradOutput = random.array(batch * g.outputImageSize)
-            let expectedOut = ConvolutionReference.forward(g, batch: batch, input: input, weight: weight, bias: bias)
-            let expectedIn = ConvolutionReference.backwardData(g, batch: batch, gradOutput: gradOutput, weight: weight)
-            let expectedW = ConvolutionReference.backwardWeights(g, batch: batch, input: input, gradOutput: gradOutput)
-            let output = run.forward(batch: batch, input: input, weight: weight, bias: bias)
-            let gradInput = run.backwardData(batch: batch, gradOutput: gradOutput, weight: weight)
-            let grads = run.backwardWeights(batch: batch, input: input, gradOutput: gradOutput)
-            let label = "\(threads) threads, batch \(batch), \(g)"
-            #expect(maxRelativeError(output, expectedOut, floor: Self.floor(expectedOut)) < 1e-3, "\(label) forward")
-            #expect(maxRelativeError(gradInput, expectedIn, floor: Self.floor(expectedIn)) < 1e-3, "\(label) backwardData")
-            #expect(maxRelativeError(grads.weight, expectedW.weight, floor: Self.floor(expectedW.weight)) < 1e-3, "\(label) gradWeight")
-            #expect(maxRelativeError(grads.bias, expectedW.bias, floor: Self.floor(expectedW.bias)) < 1e-3, "\(label) gradBias")
+            for (pass, error) in run.errorsAgainstReference(batch: batch, random: &random, floor: Self.floor) {
+                #expect(error < 1e-3, "\(threads) threads, batch \(batch), \(g) \(pass)")
+            }
         }
     }
 

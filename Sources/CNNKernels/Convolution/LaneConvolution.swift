@@ -204,33 +204,12 @@ enum LaneConvolution {
                 let x0 = x + 4 * offsets[p0], x1 = x + 4 * offsets[p0 + 1]
                 let x2 = x + 4 * offsets[p0 + 2], x3 = x + 4 * offsets[p0 + 3]
                 let x4 = x + 4 * offsets[p0 + 4]
-                var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-                var a04 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>()
-                var a13 = SIMD16<Float>(), a14 = SIMD16<Float>(), a20 = SIMD16<Float>(), a21 = SIMD16<Float>()
-                var a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>(), a30 = SIMD16<Float>()
-                var a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+                var tile = CorrelationTile()
                 var gByte = 0, xByte = 0
                 for _ in 0..<rows {
                     for _ in 0..<outWidth {
-                        let v0 = g0.load(fromByteOffset: gByte, as: SIMD16<Float>.self)
-                        let v1 = g0.load(fromByteOffset: gByte + channelBytes, as: SIMD16<Float>.self)
-                        let v2 = g0.load(fromByteOffset: gByte + 2 * channelBytes, as: SIMD16<Float>.self)
-                        let v3 = g0.load(fromByteOffset: gByte + 3 * channelBytes, as: SIMD16<Float>.self)
-                        var t = x0.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
-                        a00 = a00.addingProduct(v0, t); a10 = a10.addingProduct(v1, t)
-                        a20 = a20.addingProduct(v2, t); a30 = a30.addingProduct(v3, t)
-                        t = x1.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
-                        a01 = a01.addingProduct(v0, t); a11 = a11.addingProduct(v1, t)
-                        a21 = a21.addingProduct(v2, t); a31 = a31.addingProduct(v3, t)
-                        t = x2.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
-                        a02 = a02.addingProduct(v0, t); a12 = a12.addingProduct(v1, t)
-                        a22 = a22.addingProduct(v2, t); a32 = a32.addingProduct(v3, t)
-                        t = x3.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
-                        a03 = a03.addingProduct(v0, t); a13 = a13.addingProduct(v1, t)
-                        a23 = a23.addingProduct(v2, t); a33 = a33.addingProduct(v3, t)
-                        t = x4.load(fromByteOffset: xByte, as: SIMD16<Float>.self)
-                        a04 = a04.addingProduct(v0, t); a14 = a14.addingProduct(v1, t)
-                        a24 = a24.addingProduct(v2, t); a34 = a34.addingProduct(v3, t)
+                        tile.add(gradient: g0, rowBytes: channelBytes, gradientByte: gByte, x0, x1, x2, x3, x4,
+                                 inputByte: xByte)
                         gByte += vector
                         xByte += vector
                     }
@@ -238,10 +217,16 @@ enum LaneConvolution {
                 }
                 let taps = min(tapsPerTile, patchSize - p0), first = 4 * block
                 let target = partial + (first * patchSize + p0) * lanes, channel = patchSize * lanes
-                if first < outChannels { add(a00, a01, a02, a03, a04, taps, target) }
-                if first + 1 < outChannels { add(a10, a11, a12, a13, a14, taps, target + channel) }
-                if first + 2 < outChannels { add(a20, a21, a22, a23, a24, taps, target + 2 * channel) }
-                if first + 3 < outChannels { add(a30, a31, a32, a33, a34, taps, target + 3 * channel) }
+                if first < outChannels { add(tile.a00, tile.a01, tile.a02, tile.a03, tile.a04, taps, target) }
+                if first + 1 < outChannels {
+                    add(tile.a10, tile.a11, tile.a12, tile.a13, tile.a14, taps, target + channel)
+                }
+                if first + 2 < outChannels {
+                    add(tile.a20, tile.a21, tile.a22, tile.a23, tile.a24, taps, target + 2 * channel)
+                }
+                if first + 3 < outChannels {
+                    add(tile.a30, tile.a31, tile.a32, tile.a33, tile.a34, taps, target + 3 * channel)
+                }
                 p0 += tapsPerTile
             }
         }

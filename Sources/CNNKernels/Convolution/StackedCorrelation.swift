@@ -103,41 +103,25 @@ enum StackedCorrelation {
                 let x0 = UnsafeRawPointer(input + offsets[p0]), x1 = UnsafeRawPointer(input + offsets[p0 + 1])
                 let x2 = UnsafeRawPointer(input + offsets[p0 + 2]), x3 = UnsafeRawPointer(input + offsets[p0 + 3])
                 let x4 = UnsafeRawPointer(input + offsets[p0 + 4])
-                var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-                var a04 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>()
-                var a13 = SIMD16<Float>(), a14 = SIMD16<Float>(), a20 = SIMD16<Float>(), a21 = SIMD16<Float>()
-                var a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>(), a30 = SIMD16<Float>()
-                var a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+                var tile = CorrelationTile()
                 var byte = 0
                 while byte < end {
-                    let g0 = g.load(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    let g1 = g.load(fromByteOffset: byte + rowBytes, as: SIMD16<Float>.self)
-                    let g2 = g.load(fromByteOffset: byte + 2 * rowBytes, as: SIMD16<Float>.self)
-                    let g3 = g.load(fromByteOffset: byte + 3 * rowBytes, as: SIMD16<Float>.self)
-                    var x = x0.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    a00 = a00.addingProduct(g0, x); a10 = a10.addingProduct(g1, x)
-                    a20 = a20.addingProduct(g2, x); a30 = a30.addingProduct(g3, x)
-                    x = x1.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    a01 = a01.addingProduct(g0, x); a11 = a11.addingProduct(g1, x)
-                    a21 = a21.addingProduct(g2, x); a31 = a31.addingProduct(g3, x)
-                    x = x2.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    a02 = a02.addingProduct(g0, x); a12 = a12.addingProduct(g1, x)
-                    a22 = a22.addingProduct(g2, x); a32 = a32.addingProduct(g3, x)
-                    x = x3.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    a03 = a03.addingProduct(g0, x); a13 = a13.addingProduct(g1, x)
-                    a23 = a23.addingProduct(g2, x); a33 = a33.addingProduct(g3, x)
-                    x = x4.loadUnaligned(fromByteOffset: byte, as: SIMD16<Float>.self)
-                    a04 = a04.addingProduct(g0, x); a14 = a14.addingProduct(g1, x)
-                    a24 = a24.addingProduct(g2, x); a34 = a34.addingProduct(g3, x)
+                    tile.add(gradient: g, rowBytes: rowBytes, gradientByte: byte, x0, x1, x2, x3, x4, inputByte: byte)
                     byte += 64
                 }
                 let taps = min(tapsPerTile, patchSize - p0)
                 let first = 4 * block
                 let target = partial + first * patchSize + p0
-                if first < outChannels { store(a00, a01, a02, a03, a04, taps, target) }
-                if first + 1 < outChannels { store(a10, a11, a12, a13, a14, taps, target + patchSize) }
-                if first + 2 < outChannels { store(a20, a21, a22, a23, a24, taps, target + 2 * patchSize) }
-                if first + 3 < outChannels { store(a30, a31, a32, a33, a34, taps, target + 3 * patchSize) }
+                if first < outChannels { store(tile.a00, tile.a01, tile.a02, tile.a03, tile.a04, taps, target) }
+                if first + 1 < outChannels {
+                    store(tile.a10, tile.a11, tile.a12, tile.a13, tile.a14, taps, target + patchSize)
+                }
+                if first + 2 < outChannels {
+                    store(tile.a20, tile.a21, tile.a22, tile.a23, tile.a24, taps, target + 2 * patchSize)
+                }
+                if first + 3 < outChannels {
+                    store(tile.a30, tile.a31, tile.a32, tile.a33, tile.a34, taps, target + 3 * patchSize)
+                }
                 p0 += tapsPerTile
             }
         }
@@ -152,5 +136,40 @@ enum StackedCorrelation {
         if taps > 2 { target[2] += s2.sum() }
         if taps > 3 { target[3] += s3.sum() }
         if taps > 4 { target[4] += s4.sum() }
+    }
+}
+
+/// The register tile of both weight-gradient layouts (`StackedCorrelation`, `LaneConvolution.correlate`):
+/// 4 gradient rows × 5 shifted input vectors in 20 `SIMD16<Float>` accumulators, 9 loads per 20 FMAs.
+struct CorrelationTile {
+    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
+    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
+    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
+    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+
+    /// a_rt += gradient row r (at gradientByte + r·rowBytes) · input t (at x_t + inputByte).
+    @inline(__always)
+    mutating func add(gradient g: UnsafeRawPointer, rowBytes: Int, gradientByte: Int, _ x0: UnsafeRawPointer,
+                      _ x1: UnsafeRawPointer, _ x2: UnsafeRawPointer, _ x3: UnsafeRawPointer, _ x4: UnsafeRawPointer,
+                      inputByte: Int) {
+        let g0 = g.loadUnaligned(fromByteOffset: gradientByte, as: SIMD16<Float>.self)
+        let g1 = g.loadUnaligned(fromByteOffset: gradientByte + rowBytes, as: SIMD16<Float>.self)
+        let g2 = g.loadUnaligned(fromByteOffset: gradientByte + 2 * rowBytes, as: SIMD16<Float>.self)
+        let g3 = g.loadUnaligned(fromByteOffset: gradientByte + 3 * rowBytes, as: SIMD16<Float>.self)
+        var x = x0.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
+        a00 = a00.addingProduct(g0, x); a10 = a10.addingProduct(g1, x)
+        a20 = a20.addingProduct(g2, x); a30 = a30.addingProduct(g3, x)
+        x = x1.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
+        a01 = a01.addingProduct(g0, x); a11 = a11.addingProduct(g1, x)
+        a21 = a21.addingProduct(g2, x); a31 = a31.addingProduct(g3, x)
+        x = x2.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
+        a02 = a02.addingProduct(g0, x); a12 = a12.addingProduct(g1, x)
+        a22 = a22.addingProduct(g2, x); a32 = a32.addingProduct(g3, x)
+        x = x3.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
+        a03 = a03.addingProduct(g0, x); a13 = a13.addingProduct(g1, x)
+        a23 = a23.addingProduct(g2, x); a33 = a33.addingProduct(g3, x)
+        x = x4.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
+        a04 = a04.addingProduct(g0, x); a14 = a14.addingProduct(g1, x)
+        a24 = a24.addingProduct(g2, x); a34 = a34.addingProduct(g3, x)
     }
 }
