@@ -217,15 +217,9 @@ enum LaneConvolution {
                 }
                 let taps = min(tapsPerTile, patchSize - p0), first = 4 * block
                 let target = partial + (first * patchSize + p0) * lanes, channel = patchSize * lanes
-                if first < outChannels { add(tile.a00, tile.a01, tile.a02, tile.a03, tile.a04, taps, target) }
-                if first + 1 < outChannels {
-                    add(tile.a10, tile.a11, tile.a12, tile.a13, tile.a14, taps, target + channel)
-                }
-                if first + 2 < outChannels {
-                    add(tile.a20, tile.a21, tile.a22, tile.a23, tile.a24, taps, target + 2 * channel)
-                }
-                if first + 3 < outChannels {
-                    add(tile.a30, tile.a31, tile.a32, tile.a33, tile.a34, taps, target + 3 * channel)
+                for r in 0..<min(4, outChannels - first) {
+                    let v = tile.row(r)
+                    add(v.0, v.1, v.2, v.3, v.4, taps, target + r * channel)
                 }
                 p0 += tapsPerTile
             }

@@ -112,15 +112,9 @@ enum StackedCorrelation {
                 let taps = min(tapsPerTile, patchSize - p0)
                 let first = 4 * block
                 let target = partial + first * patchSize + p0
-                if first < outChannels { store(tile.a00, tile.a01, tile.a02, tile.a03, tile.a04, taps, target) }
-                if first + 1 < outChannels {
-                    store(tile.a10, tile.a11, tile.a12, tile.a13, tile.a14, taps, target + patchSize)
-                }
-                if first + 2 < outChannels {
-                    store(tile.a20, tile.a21, tile.a22, tile.a23, tile.a24, taps, target + 2 * patchSize)
-                }
-                if first + 3 < outChannels {
-                    store(tile.a30, tile.a31, tile.a32, tile.a33, tile.a34, taps, target + 3 * patchSize)
+                for r in 0..<min(4, outChannels - first) {
+                    let v = tile.row(r)
+                    store(v.0, v.1, v.2, v.3, v.4, taps, target + r * patchSize)
                 }
                 p0 += tapsPerTile
             }
@@ -146,6 +140,17 @@ struct CorrelationTile {
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
     var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+
+    /// The 5 accumulators of gradient row r < 4.
+    @inline(__always)
+    func row(_ r: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        switch r {
+        case 0: (a00, a01, a02, a03, a04)
+        case 1: (a10, a11, a12, a13, a14)
+        case 2: (a20, a21, a22, a23, a24)
+        default: (a30, a31, a32, a33, a34)
+        }
+    }
 
     /// a_rt += gradient row r (at gradientByte + r·rowBytes) · input t (at x_t + inputByte).
     @inline(__always)
