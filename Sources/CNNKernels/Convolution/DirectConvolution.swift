@@ -38,8 +38,8 @@ final class DirectConvolution: ConvolutionKernel {
     private let stackedGrid: StackedGrid?
     private let stackedInputs: [UnsafeMutablePointer<Float>]
     private let stackedGradients: [UnsafeMutablePointer<Float>]
-    /// `StackedGrid.tapOffset` of every patch entry, padded to whole `StackedCorrelation` tiles.
-    private let patchOffsets: UnsafeMutablePointer<Int>
+    /// `StackedGrid.tapOffset` of every patch entry, padded to whole `CorrelationTile`s.
+    private let patchOffsets: UnsafeMutablePointer<Int>?
     /// Floats of one thread's stacked input + gradient block the image count per block is sized to (L2-resident).
     static let stackedBlockFloats = 65_536
     /// Fused ReLU → pool run on each finished output plane (see `ReLUPoolingEpilogue`).
@@ -58,8 +58,10 @@ final class DirectConvolution: ConvolutionKernel {
     private let lanePartials: [UnsafeMutablePointer<Float>]
     /// Per slot: one channel of 16 images transposed on its way into a padded block (`LaneGrid.place`).
     private let laneScratch: [UnsafeMutablePointer<Float>]
-    /// Offset (floats) of every patch entry in `laneInputGrid`, padded to whole `LaneConvolution` tiles.
-    private let laneOffsets: UnsafeMutablePointer<Int>
+    /// Offset (floats) of every patch entry in `laneInputGrid`, padded to whole `CorrelationTile`s.
+    private let laneOffsets: UnsafeMutablePointer<Int>?
+    /// Floats of one slot's lane buffers (all five above).
+    private let laneFloatsPerThread: Int
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {
         geometry = g
@@ -86,9 +88,6 @@ final class DirectConvolution: ConvolutionKernel {
         partialBias = GEMM.allocateAligned(threads * g.outChannels)
         forwardWeights = GEMM.allocateAligned(g.groups * 4 * outBlocks * g.patchSize)
         backwardWeights = GEMM.allocateAligned(g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
-        let tiles = (g.patchSize + StackedCorrelation.tapsPerTile - 1) / StackedCorrelation.tapsPerTile
-        patchOffsets = UnsafeMutablePointer<Int>.allocate(capacity: tiles * StackedCorrelation.tapsPerTile)
-        patchOffsets.initialize(repeating: 0, count: tiles * StackedCorrelation.tapsPerTile)
         if StackedGrid.supports(g) {
             let probe = StackedGrid(g, images: 1)
             let perImage = (g.inChannels + 4 * outBlocks) * probe.imagePlane
@@ -98,23 +97,13 @@ final class DirectConvolution: ConvolutionKernel {
             stackedInputs = (0..<threads).map { _ in GEMM.allocateAligned(inputSize) }
             let gradientSize = 4 * outBlocks * grid.length(images: grid.images)
             stackedGradients = (0..<threads).map { _ in GEMM.allocateAligned(gradientSize) }
-            var p = 0
-            for ci in 0..<g.inChannels {
-                for kh in 0..<g.kernelHeight {
-                    for kw in 0..<g.kernelWidth {
-                        patchOffsets[p] = grid.tapOffset(channel: ci, row: kh, column: kw)
-                        p += 1
-                    }
-                }
-            }
+            patchOffsets = CorrelationTile.patchOffsets(g) { grid.tapOffset(channel: $0, row: $1, column: $2) }
         } else {
             stackedGrid = nil
             stackedInputs = []
             stackedGradients = []
+            patchOffsets = nil
         }
-        let laneTiles = (g.patchSize + LaneConvolution.tapsPerTile - 1) / LaneConvolution.tapsPerTile
-        laneOffsets = UnsafeMutablePointer<Int>.allocate(capacity: laneTiles * LaneConvolution.tapsPerTile)
-        laneOffsets.initialize(repeating: 0, count: laneTiles * LaneConvolution.tapsPerTile)
         if LaneGrid.supports(g) && LaneSplit(batch: g.batch, threads: threads, lanesAllowed: true).blocks > 0 {
             let input = LaneGrid(channels: g.inChannels, rows: g.paddedHeight, width: g.paddedWidth)
             let gradient = LaneGrid(channels: g.outChannels, rows: g.inHeight + g.kernelHeight - 1,
@@ -123,22 +112,18 @@ final class DirectConvolution: ConvolutionKernel {
             laneInputGrid = input
             laneGradientGrid = gradient
             laneOutputGrid = output
-            let results = 4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth)
-            laneInputs = (0..<threads).map { _ in GEMM.allocateAligned(max(input.count, gradient.count)) }
-            laneResults = (0..<threads).map { _ in GEMM.allocateAligned(results) }
-            laneGradients = (0..<threads).map { _ in GEMM.allocateAligned(output.count) }
-            lanePartials = (0..<threads).map { _ in GEMM.allocateAligned(weightCount * LaneGrid.lanes) }
-            laneScratch = (0..<threads).map { _ in
-                GEMM.allocateAligned(LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane))
-            }
-            var p = 0
-            for ci in 0..<g.inChannels {
-                for kh in 0..<g.kernelHeight {
-                    for kw in 0..<g.kernelWidth {
-                        laneOffsets[p] = ci * input.plane + (kh * input.width + kw) * LaneGrid.lanes
-                        p += 1
-                    }
-                }
+            let sizes = [max(input.count, gradient.count),
+                         4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth),
+                         output.count, weightCount * LaneGrid.lanes,
+                         LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane)]
+            laneFloatsPerThread = sizes.reduce(0, +)
+            laneInputs = (0..<threads).map { _ in GEMM.allocateAligned(sizes[0]) }
+            laneResults = (0..<threads).map { _ in GEMM.allocateAligned(sizes[1]) }
+            laneGradients = (0..<threads).map { _ in GEMM.allocateAligned(sizes[2]) }
+            lanePartials = (0..<threads).map { _ in GEMM.allocateAligned(sizes[3]) }
+            laneScratch = (0..<threads).map { _ in GEMM.allocateAligned(sizes[4]) }
+            laneOffsets = CorrelationTile.patchOffsets(g) { ci, kh, kw in
+                ci * input.plane + (kh * input.width + kw) * LaneGrid.lanes
             }
         } else {
             laneInputGrid = nil
@@ -149,14 +134,16 @@ final class DirectConvolution: ConvolutionKernel {
             laneGradients = []
             lanePartials = []
             laneScratch = []
+            laneFloatsPerThread = 0
+            laneOffsets = nil
         }
     }
 
     deinit {
         (buffers + wide + partialWeights + stackedInputs + stackedGradients).forEach { $0.deallocate() }
         (laneInputs + laneResults + laneGradients + lanePartials + laneScratch).forEach { $0.deallocate() }
-        patchOffsets.deallocate()
-        laneOffsets.deallocate()
+        patchOffsets?.deallocate()
+        laneOffsets?.deallocate()
         partialBias.deallocate()
         forwardWeights.deallocate()
         backwardWeights.deallocate()
@@ -168,11 +155,7 @@ final class DirectConvolution: ConvolutionKernel {
         if let grid = stackedGrid {
             perThread += g.inChannels * grid.channelStride + 4 * outBlocks * grid.length(images: grid.images)
         }
-        if let input = laneInputGrid, let gradient = laneGradientGrid, let output = laneOutputGrid {
-            perThread += max(input.count, gradient.count)
-                + 4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth)
-                + output.count + g.weightCount * LaneGrid.lanes + LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane)
-        }
+        perThread += laneFloatsPerThread
         return 4 * (threads * perThread + g.groups * 4 * outBlocks * g.patchSize
             + g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
     }
@@ -415,7 +398,7 @@ final class DirectConvolution: ConvolutionKernel {
         backwardWeights(images: split.wideImages(part: part), slot: part, input: input, gradOutput: gradOutput,
                         gradWeight: gradWeight, gradBias: gradBias)
         let blocks = split.blocks(part: part)
-        guard let grid = laneInputGrid, let outputGrid = laneOutputGrid, !blocks.isEmpty else { return }
+        guard let grid = laneInputGrid, let outputGrid = laneOutputGrid, let laneOffsets, !blocks.isEmpty else { return }
         let g = geometry, lanes = LaneGrid.lanes, weightCount = g.weightCount
         let x = laneInputs[part], gradients = laneGradients[part], sums = lanePartials[part]
         let partial = part == 0 ? gradWeight : partialWeights[part]
@@ -447,7 +430,7 @@ final class DirectConvolution: ConvolutionKernel {
         let buffer = buffers[slot], gradGrid = wide[slot]
         let partial = slot == 0 ? gradWeight : partialWeights[slot]
         if slot != 0 { partial.update(repeating: 0, count: weightCount) }
-        if let stacked = stackedGrid {
+        if let stacked = stackedGrid, let patchOffsets {
             let x = stackedInputs[slot], gradGrid = stackedGradients[slot]
             var first = images.lowerBound
             while first < images.upperBound {

@@ -164,12 +164,9 @@ enum LaneConvolution {
         p0.store(y, channelBytes: shape.outputBytes)
     }
 
-    /// Patch entries per register tile of `correlate`.
-    static let tapsPerTile = 5
-
     /// partial[(co·patchSize + p)·16 + lane] += Σ_oy,ox g[co][oy][ox][lane] · x[offsets[p] + (oy·width + ox)·16 + lane]
     /// for co < outChannels (g holds whole blocks of 4 channels, [rows][outRows][outWidth][16]) and
-    /// p < patchSize; `offsets` holds patchSize rounded up to `tapsPerTile` entries (extra sums are dropped).
+    /// p < patchSize; `offsets` holds patchSize rounded up to `CorrelationTile.inputs` entries (extra sums are dropped).
     /// The sums stay per lane (no horizontal reduction in the loop); `reduce` adds the lanes once per call.
     static func correlate(grid: LaneGrid, outRows: Int, outWidth: Int, outChannels: Int, x: UnsafePointer<Float>,
                           g: UnsafePointer<Float>, offsets: UnsafePointer<Int>, patchSize: Int,
@@ -215,13 +212,13 @@ enum LaneConvolution {
                     }
                     xByte += skip
                 }
-                let taps = min(tapsPerTile, patchSize - p0), first = 4 * block
+                let taps = min(CorrelationTile.inputs, patchSize - p0), first = 4 * block
                 let target = partial + (first * patchSize + p0) * lanes, channel = patchSize * lanes
                 for r in 0..<min(4, outChannels - first) {
                     let v = tile.row(r)
                     add(v.0, v.1, v.2, v.3, v.4, taps, target + r * channel)
                 }
-                p0 += tapsPerTile
+                p0 += CorrelationTile.inputs
             }
         }
     }

@@ -126,24 +126,30 @@ enum PatchLowering {
     private static func shiftedIm2col(_ g: ConvolutionGeometry, image: UnsafePointer<Float>,
                                       col: UnsafeMutablePointer<Float>, rowStride: Int) {
         let width = g.inWidth, size = g.inHeight * width
+        forEachShiftedRow(g) { row, ci, shift in
+            let out = col + row * rowStride, channel = image + ci * size
+            fillZeros(out, count: shift.copied.lowerBound)
+            copy(from: channel + shift.copied.lowerBound + shift.d, to: out + shift.copied.lowerBound,
+                 count: shift.copied.count)
+            fillZeros(out + shift.copied.upperBound, count: size - shift.copied.upperBound)
+            if shift.columns.count < width {
+                for y in shift.lines {
+                    let line = out + y * width
+                    for x in 0..<shift.columns.lowerBound { line[x] = 0 }
+                    for x in shift.columns.upperBound..<width { line[x] = 0 }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(row, ci, shift)` for every row of a plane-preserving layer's col matrix ((ci, kh, kw) order).
+    @inline(__always)
+    private static func forEachShiftedRow(_ g: ConvolutionGeometry, _ body: (Int, Int, Shift) -> Void) {
         var row = 0
         for ci in 0..<g.inChannels {
-            let channel = image + ci * size
             for kh in 0..<g.kernelHeight {
                 for kw in 0..<g.kernelWidth {
-                    let out = col + row * rowStride
-                    let shift = Shift(g, kh: kh, kw: kw)
-                    fillZeros(out, count: shift.copied.lowerBound)
-                    copy(from: channel + shift.copied.lowerBound + shift.d, to: out + shift.copied.lowerBound,
-                         count: shift.copied.count)
-                    fillZeros(out + shift.copied.upperBound, count: size - shift.copied.upperBound)
-                    if shift.columns.count < width {
-                        for y in shift.lines {
-                            let line = out + y * width
-                            for x in 0..<shift.columns.lowerBound { line[x] = 0 }
-                            for x in shift.columns.upperBound..<width { line[x] = 0 }
-                        }
-                    }
+                    body(row, ci, Shift(g, kh: kh, kw: kw))
                     row += 1
                 }
             }
@@ -155,23 +161,15 @@ enum PatchLowering {
     private static func shiftedCol2im(_ g: ConvolutionGeometry, col: UnsafePointer<Float>, rowStride: Int,
                                       image: UnsafeMutablePointer<Float>) {
         let width = g.inWidth, size = g.inHeight * width
-        var row = 0
-        for ci in 0..<g.inChannels {
-            let channel = image + ci * size
-            for kh in 0..<g.kernelHeight {
-                for kw in 0..<g.kernelWidth {
-                    let source = col + row * rowStride
-                    let shift = Shift(g, kh: kh, kw: kw)
-                    if shift.columns.count == width {
-                        let start = shift.lines.lowerBound * width
-                        add(source + start, into: channel + start + shift.d, count: shift.lines.count * width)
-                    } else if !shift.columns.isEmpty {
-                        for y in shift.lines {
-                            let first = y * width + shift.columns.lowerBound
-                            add(source + first, into: channel + first + shift.d, count: shift.columns.count)
-                        }
-                    }
-                    row += 1
+        forEachShiftedRow(g) { row, ci, shift in
+            let source = col + row * rowStride, channel = image + ci * size
+            if shift.columns.count == width {
+                let start = shift.lines.lowerBound * width
+                add(source + start, into: channel + start + shift.d, count: shift.lines.count * width)
+            } else if !shift.columns.isEmpty {
+                for y in shift.lines {
+                    let first = y * width + shift.columns.lowerBound
+                    add(source + first, into: channel + first + shift.d, count: shift.columns.count)
                 }
             }
         }

@@ -81,9 +81,16 @@ extension ReLUPoolingEpilogue {
                     let corner = 2 * py * width + 2 * px, byte = 4 * corner * lanes
                     var best = channel.load(fromByteOffset: byte, as: SIMD16<Float>.self) + shift
                     var index = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: corner))
-                    Self.consider(channel + byte + 4 * lanes, shift, corner + 1, &best, &index)
-                    Self.consider(channel + byte + 4 * rowVectors, shift, corner + width, &best, &index)
-                    Self.consider(channel + byte + 4 * (rowVectors + lanes), shift, corner + width + 1, &best, &index)
+                    @inline(__always) func candidate(_ step: Int) -> SIMD16<Float> {
+                        channel.load(fromByteOffset: byte + step, as: SIMD16<Float>.self) + shift
+                    }
+                    @inline(__always) func position(_ offset: Int) -> SIMD16<Int32> {
+                        SIMD16(repeating: Int32(truncatingIfNeeded: corner + offset))
+                    }
+                    MaxPooling.keepFirstMaximum(candidate(4 * lanes), at: position(1), &best, &index)
+                    MaxPooling.keepFirstMaximum(candidate(4 * rowVectors), at: position(width), &best, &index)
+                    MaxPooling.keepFirstMaximum(candidate(4 * (rowVectors + lanes)), at: position(width + 1),
+                                                &best, &index)
                     best.replace(with: 0, where: best .< 0)
                     let out = py * g.outWidth + px
                     for lane in 0..<lanes {
@@ -95,17 +102,6 @@ extension ReLUPoolingEpilogue {
             }
         }
         return true
-    }
-
-    /// Takes the window element at `at` (+ shift) where it beats `best` or is NaN (a static function: a
-    /// nested one capturing the SIMD accumulators would box them on the heap).
-    @inline(__always)
-    private static func consider(_ at: UnsafeRawPointer, _ shift: SIMD16<Float>, _ position: Int,
-                                 _ best: inout SIMD16<Float>, _ index: inout SIMD16<Int32>) {
-        let value = at.load(as: SIMD16<Float>.self) + shift
-        let take = (value .> best) .| (value .!= value)
-        best.replace(with: value, where: take)
-        index.replace(with: SIMD16(repeating: Int32(truncatingIfNeeded: position)), where: take)
     }
 }
 

@@ -52,8 +52,6 @@ struct StackedGrid {
 /// entries (flattened (ci, kh, kw), so any kernel size fills the tile) 20 `SIMD16<Float>` accumulators run
 /// over the whole block's pixels — 9 loads per 20 FMAs — and are reduced to scalars once per block.
 enum StackedCorrelation {
-    /// Patch entries per register tile.
-    static let tapsPerTile = 5
 
     /// Zeroes `input` (`channels·grid.channelStride` floats) and writes `count` images of
     /// source[n][c][H][W] into it.
@@ -89,7 +87,7 @@ enum StackedCorrelation {
 
     /// partial[co·patchSize + p] += Σ_q gradient[co][q] · input[q + offsets[p]] over the first `count`
     /// images' positions, for co < outChannels and p < patchSize. `offsets` holds patchSize rounded up to
-    /// `tapsPerTile` entries (padding entries may be any valid offset; their sums are dropped).
+    /// `CorrelationTile.inputs` entries (padding entries may be any valid offset; their sums are dropped).
     static func accumulate(grid: StackedGrid, images count: Int, input: UnsafePointer<Float>,
                            gradient: UnsafePointer<Float>, outChannels: Int, offsets: UnsafePointer<Int>,
                            patchSize: Int, partial: UnsafeMutablePointer<Float>) {
@@ -109,14 +107,14 @@ enum StackedCorrelation {
                     tile.add(gradient: g, rowBytes: rowBytes, gradientByte: byte, x0, x1, x2, x3, x4, inputByte: byte)
                     byte += 64
                 }
-                let taps = min(tapsPerTile, patchSize - p0)
+                let taps = min(CorrelationTile.inputs, patchSize - p0)
                 let first = 4 * block
                 let target = partial + first * patchSize + p0
                 for r in 0..<min(4, outChannels - first) {
                     let v = tile.row(r)
                     store(v.0, v.1, v.2, v.3, v.4, taps, target + r * patchSize)
                 }
-                p0 += tapsPerTile
+                p0 += CorrelationTile.inputs
             }
         }
     }
@@ -136,6 +134,27 @@ enum StackedCorrelation {
 /// The register tile of both weight-gradient layouts (`StackedCorrelation`, `LaneConvolution.correlate`):
 /// 4 gradient rows × 5 shifted input vectors in 20 `SIMD16<Float>` accumulators, 9 loads per 20 FMAs.
 struct CorrelationTile {
+    /// Input vectors (patch entries) per tile.
+    static let inputs = 5
+
+    /// offset(ci, kh, kw) of every patch entry in (ci, kh, kw) order, padded with zeros to whole tiles (the
+    /// padding entries' sums are dropped). The caller deallocates.
+    static func patchOffsets(_ g: ConvolutionGeometry, _ offset: (Int, Int, Int) -> Int) -> UnsafeMutablePointer<Int> {
+        let count = (g.patchSize + inputs - 1) / inputs * inputs
+        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        offsets.initialize(repeating: 0, count: count)
+        var p = 0
+        for ci in 0..<g.groupInChannels {
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    offsets[p] = offset(ci, kh, kw)
+                    p += 1
+                }
+            }
+        }
+        return offsets
+    }
+
     var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()

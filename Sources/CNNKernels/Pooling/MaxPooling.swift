@@ -44,6 +44,16 @@ public enum MaxPooling {
         }
     }
 
+    /// Lane by lane, takes `value` and its `position` where it beats `best` or is NaN: PyTorch's first
+    /// maximum in scan order, NaN winning.
+    @inline(__always)
+    static func keepFirstMaximum(_ value: SIMD16<Float>, at position: SIMD16<Int32>, _ best: inout SIMD16<Float>,
+                                 _ index: inout SIMD16<Int32>) {
+        let take = (value .> best) .| (value .!= value)
+        best.replace(with: value, where: take)
+        index.replace(with: position, where: take)
+    }
+
     /// Reference path for any window: scans each clipped window in row-major order.
     static func forwardGenericPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>,
                                     _ destination: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>) {
@@ -86,20 +96,12 @@ public enum MaxPooling {
                 let upper = VectorAccess.load32(top + 2 * column)
                 let lower = VectorAccess.load32(bottom + 2 * column)
                 var best = upper.evenHalf
-                var index = lanePairs &+ (rowBase + Int32(2 * column))
-                let topRight = upper.oddHalf
-                let takeTopRight = (topRight .> best) .| (topRight .!= topRight)
-                best.replace(with: topRight, where: takeTopRight)
-                index.replace(with: index &+ 1, where: takeTopRight)
-                let bottomLeft = lower.evenHalf
-                let takeBottomLeft = (bottomLeft .> best) .| (bottomLeft .!= bottomLeft)
-                best.replace(with: bottomLeft, where: takeBottomLeft)
-                let columnIndex = lanePairs &+ (rowBase + width32 + Int32(2 * column))
-                index.replace(with: columnIndex, where: takeBottomLeft)
-                let bottomRight = lower.oddHalf
-                let takeBottomRight = (bottomRight .> best) .| (bottomRight .!= bottomRight)
-                best.replace(with: bottomRight, where: takeBottomRight)
-                index.replace(with: columnIndex &+ 1, where: takeBottomRight)
+                let topIndex = lanePairs &+ (rowBase + Int32(2 * column))
+                var index = topIndex
+                keepFirstMaximum(upper.oddHalf, at: topIndex &+ 1, &best, &index)
+                let bottomIndex = lanePairs &+ (rowBase + width32 + Int32(2 * column))
+                keepFirstMaximum(lower.evenHalf, at: bottomIndex, &best, &index)
+                keepFirstMaximum(lower.oddHalf, at: bottomIndex &+ 1, &best, &index)
                 VectorAccess.store(best, out + column)
                 VectorAccess.store(index, outIndices + column)
                 column += 16
