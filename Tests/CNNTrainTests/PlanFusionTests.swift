@@ -70,9 +70,10 @@ import Testing
         try checkFusedMatchesUnfused(model: model, backend: backend, batch: 6)
     }
 
-    /// At 36 images the direct backend runs two blocks of 16 in SIMD lanes (max pooling in the lanes
-    /// epilogue) and 4 images on the wide grid.
-    @Test(arguments: ["modelA.yaml", "modelB.yaml", "lenet5.yaml"])
+    /// At 36 images the direct backend runs two blocks of 16 in SIMD lanes (max and average pooling in the
+    /// lanes epilogue, their backward expanded by the convolution from the pooled gradient, and padding
+    /// taps skipped) and 4 images on the wide grid.
+    @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml"])
     func fusedMatchesUnfusedWithImagesInLanes(model: String) throws {
         try checkFusedMatchesUnfused(model: model, backend: .direct, batch: 36)
     }

@@ -215,6 +215,10 @@ final class DirectConvolution: ConvolutionKernel {
             }
         }
         let parts = split(batch: batch)
+        if let epilogue {
+            epilogue.laneImages = epilogue.runsInLanes ? parts.blocks * LaneGrid.lanes : 0
+            epilogue.keptOutput = UnsafePointer(output)
+        }
         let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), split: parts, input: input, bias: bias, output: output)
         forEachPart(parts, context: pass) { raw, part, _, _ in
             let pass = raw.load(as: ForwardPass.self), kernel = pass.kernel.takeUnretainedValue()
@@ -235,10 +239,14 @@ final class DirectConvolution: ConvolutionKernel {
         grid.place(input + first * g.inputImageSize, imageStride: g.inputImageSize, sourceChannels: g.inChannels,
                    height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop, offsetX: g.paddingLeft,
                    scratch: laneScratch[slot], into: x)
+        let valid = (rows: g.paddingTop ..< g.paddingTop + g.inHeight, columns: g.paddingLeft ..< g.paddingLeft + g.inWidth)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                 outRows: g.outHeight, outWidth: g.outWidth, blocks: outBlocks, x: x,
+                                 outRows: g.outHeight, outWidth: g.outWidth, valid: valid, blocks: outBlocks, x: x,
                                  weights: forwardWeights, y: results)
-        if let epilogue, epilogue.finishLanes(results, bias: bias, firstImage: first) { return }
+        if let epilogue, epilogue.runsInLanes {
+            epilogue.finishLanes(results, bias: bias, firstImage: first, output: output, slot: slot)
+            return
+        }
         for co in 0..<g.outChannels {
             let shift = bias?[co] ?? 0, source = results + co * pixels * lanes
             if let target = epilogue?.planeTarget(slot: slot) {
@@ -331,17 +339,33 @@ final class DirectConvolution: ConvolutionKernel {
         guard let grid = laneGradientGrid else { return }
         let g = geometry, lanes = LaneGrid.lanes, first = block * lanes, pixels = g.inHeight * g.inWidth
         let x = laneInputs[slot], results = laneResults[slot]
-        grid.place(gradOutput + first * g.outputImageSize, imageStride: g.outputImageSize,
-                   sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
-                   offsetY: g.kernelHeight - 1 - g.paddingTop, offsetX: g.kernelWidth - 1 - g.paddingLeft,
-                   scratch: laneScratch[slot], into: x)
+        let top = g.kernelHeight - 1 - g.paddingTop, left = g.kernelWidth - 1 - g.paddingLeft
+        placeGradient(gradOutput, first: first, grid: grid, offsetY: top, offsetX: left, slot: slot, into: x)
+        let valid = (rows: top ..< top + g.outHeight, columns: left ..< left + g.outWidth)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                 outRows: g.inHeight, outWidth: g.inWidth, blocks: inBlocks, x: x,
+                                 outRows: g.inHeight, outWidth: g.inWidth, valid: valid, blocks: inBlocks, x: x,
                                  weights: backwardWeights, y: results)
         for ci in 0..<g.inChannels {
             LaneTranspose.fromLanes(results + ci * pixels * lanes, pixels: pixels, shift: 0,
                                     into: gradInput + (first * g.inChannels + ci) * pixels, planeStride: g.inChannels * pixels)
         }
+    }
+
+    /// The output gradient of the 16 images at `first` into `block` (a `grid` of output-gradient channels) at
+    /// row `offsetY`, column `offsetX`: expanded from the pooled gradient by a fused epilogue that kept these
+    /// images in lanes (its pool's backward skipped them), else transposed from `gradOutput`.
+    private func placeGradient(_ gradOutput: UnsafePointer<Float>, first: Int, grid: LaneGrid, offsetY: Int, offsetX: Int,
+                               slot: Int, into block: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        if let epilogue, first + LaneGrid.lanes <= epilogue.laneImages {
+            block.update(repeating: 0, count: grid.count)
+            epilogue.expandGradient(firstImage: first, slot: slot, into: block, gridWidth: grid.width,
+                                    channelFloats: grid.plane, offsetY: offsetY, offsetX: offsetX)
+            return
+        }
+        grid.place(gradOutput + first * g.outputImageSize, imageStride: g.outputImageSize, sourceChannels: g.outChannels,
+                   height: g.outHeight, width: g.outWidth, offsetY: offsetY, offsetX: offsetX, scratch: laneScratch[slot],
+                   into: block)
     }
 
     /// One thread's share of `backwardData`, with the packed `backwardWeights`.
@@ -409,9 +433,7 @@ final class DirectConvolution: ConvolutionKernel {
             grid.place(input + first * g.inputImageSize, imageStride: g.inputImageSize,
                        sourceChannels: g.inChannels, height: g.inHeight, width: g.inWidth, offsetY: g.paddingTop,
                        offsetX: g.paddingLeft, scratch: laneScratch[part], into: x)
-            outputGrid.place(gradOutput + first * g.outputImageSize, imageStride: g.outputImageSize,
-                             sourceChannels: g.outChannels, height: g.outHeight, width: g.outWidth, offsetY: 0,
-                             offsetX: 0, scratch: laneScratch[part], into: gradients)
+            placeGradient(gradOutput, first: first, grid: outputGrid, offsetY: 0, offsetX: 0, slot: part, into: gradients)
             LaneConvolution.correlate(grid: grid, outRows: g.outHeight, outWidth: g.outWidth, outChannels: g.outChannels,
                                       x: x, g: gradients, offsets: laneOffsets, patchSize: g.patchSize, partial: sums)
             if let biasTarget {

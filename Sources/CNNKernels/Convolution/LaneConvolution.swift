@@ -49,24 +49,34 @@ enum LaneConvolution {
     /// `outWidth` output pixels (y is [4·blocks][outRows][outWidth][16]).
     /// Every block's tile of an output position runs before the next position, so the input window of a
     /// tile (Cin · KH · (KW + 3) vectors) is read from L1 by all blocks rather than once per block from L2.
+    /// Only `valid` rows and columns of x may be non-zero (the rest is padding): a tile skips the kernel rows
+    /// and columns that read padding alone — 17 % of the taps of a 14×14 layer padded by 2 for a 5×5
+    /// kernel, 56 % of the input-gradient taps of an unpadded 12×12 one.
     static func convolve(grid: LaneGrid, kernelHeight: Int, kernelWidth: Int, outRows: Int, outWidth: Int,
-                         blocks: Int, x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                         y: UnsafeMutablePointer<Float>) {
-        let vector = 4 * LaneGrid.lanes
-        let shape = TileShape(channels: grid.channels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                              channelBytes: 4 * grid.plane, rowBytes: grid.width * vector,
-                              outputBytes: outRows * outWidth * vector)
-        let blockWeights = grid.channels * kernelHeight * kernelWidth * 4, blockBytes = 4 * shape.outputBytes
+                         valid: (rows: Range<Int>, columns: Range<Int>), blocks: Int, x: UnsafePointer<Float>,
+                         weights: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let vector = 4 * LaneGrid.lanes, rowBytes = grid.width * vector, outputBytes = outRows * outWidth * vector
+        let blockWeights = grid.channels * kernelHeight * kernelWidth * 4, blockBytes = 4 * outputBytes
         let output = UnsafeMutableRawPointer(y)
         for oy in 0..<outRows {
-            let line = UnsafeRawPointer(x) + oy * shape.rowBytes
+            // Kernel rows kh with oy + kh inside the valid rows.
+            let firstRow = max(0, valid.rows.lowerBound - oy), endRow = min(kernelHeight, valid.rows.upperBound - oy)
+            let line = UnsafeRawPointer(x) + (oy + firstRow) * rowBytes
             let target = output + oy * outWidth * vector
             var ox = 0
             while ox < outWidth {
                 let step = outWidth - ox >= 4 ? 4 : outWidth - ox >= 2 ? 2 : 1
-                let input = line + ox * vector, out = target + ox * vector
+                // Kernel columns kw that reach a valid column from any of the tile's pixels.
+                let firstColumn = max(0, valid.columns.lowerBound - (ox + step - 1))
+                let endColumn = min(kernelWidth, valid.columns.upperBound - ox)
+                let shape = TileShape(channels: grid.channels, rows: max(0, endRow - firstRow),
+                                      columns: max(0, endColumn - firstColumn), kernelWidth: kernelWidth,
+                                      kernelHeight: kernelHeight, channelBytes: 4 * grid.plane, rowBytes: rowBytes,
+                                      outputBytes: outputBytes)
+                let input = line + (ox + firstColumn) * vector, out = target + ox * vector
+                let skipped = (firstRow * kernelWidth + firstColumn) * 4
                 for block in 0..<blocks {
-                    let w = weights + block * blockWeights, o = out + block * blockBytes
+                    let w = weights + block * blockWeights + skipped, o = out + block * blockBytes
                     switch step {
                     case 4: tile4(shape, input, w, o)
                     case 2: tile2(shape, input, w, o)
@@ -78,9 +88,11 @@ enum LaneConvolution {
         }
     }
 
-    /// What one output tile of `convolve` needs besides its pointers.
+    /// What one output tile of `convolve` needs besides its pointers: the kernel rows × columns it runs
+    /// (a window of the KH × KW kernel) and the strides.
     struct TileShape {
-        let channels: Int, kernelHeight: Int, kernelWidth: Int
+        let channels: Int, rows: Int, columns: Int
+        let kernelWidth: Int, kernelHeight: Int
         let channelBytes: Int, rowBytes: Int
         /// Distance between the 4 output channels' blocks.
         let outputBytes: Int
@@ -109,18 +121,20 @@ enum LaneConvolution {
         }
     }
 
-    /// Calls `body(weights, tap)` for every (ci, kh, kw) of the patch in the packed weights' order, `tap`
-    /// pointing at input pixel (kh, kw) of channel ci relative to the tile's first output pixel.
+    /// Calls `body(weights, tap)` for every (ci, kh, kw) of the tile's kernel window in the packed weights'
+    /// order, `tap` pointing at input pixel (kh, kw) of channel ci relative to the tile's first output pixel
+    /// (`x` and `weights` already point at the window's first row and column).
     @inline(__always)
     private static func forEachTap(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
                                    _ body: (UnsafePointer<Float>, UnsafeRawPointer) -> Void) {
-        var w = weights
         let columnBytes = 4 * LaneGrid.lanes
+        let rowFloats = 4 * shape.kernelWidth, channelFloats = shape.kernelHeight * rowFloats
         for ci in 0..<shape.channels {
             let channel = x + ci * shape.channelBytes
-            for r in 0..<shape.kernelHeight {
+            for r in 0..<shape.rows {
                 let line = channel + r * shape.rowBytes
-                for c in 0..<shape.kernelWidth {
+                var w = weights + ci * channelFloats + r * rowFloats
+                for c in 0..<shape.columns {
                     body(w, line + c * columnBytes)
                     w += 4
                 }

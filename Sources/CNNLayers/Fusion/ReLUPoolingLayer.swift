@@ -28,7 +28,7 @@ public final class ReLUPoolingLayer: ExecutableLayer {
     /// supports one (direct); the plan calls it only when this layer is the sole reader of the producer's
     /// output. Returns whether it did.
     public func fuseForward(into producer: any ExecutableLayer) -> Bool {
-        guard let convolution = producer as? ConvolutionLayer, var kernel = convolution.kernel as? any EpilogueConvolution else {
+        guard let convolution = producer as? ConvolutionLayer, let kernel = convolution.kernel as? any EpilogueConvolution else {
             return false
         }
         let epilogueMode: ReLUPoolingEpilogue.Mode
@@ -36,7 +36,8 @@ public final class ReLUPoolingLayer: ExecutableLayer {
         case .max: epilogueMode = .max(argmax: argmax.pointer)
         case .average(let countIncludePad): epilogueMode = .average(countIncludePad: countIncludePad)
         }
-        let epilogue = ReLUPoolingEpilogue(geometry: geometry, mode: epilogueMode, pooled: wiring.output, slots: pool.threadCount)
+        let epilogue = ReLUPoolingEpilogue(geometry: geometry, mode: epilogueMode, pooled: wiring.output,
+                                           pooledGradient: wiring.outputGradient, slots: pool.threadCount)
         kernel.epilogue = epilogue
         self.epilogue = epilogue
         return true
@@ -55,19 +56,26 @@ public final class ReLUPoolingLayer: ExecutableLayer {
         }
     }
 
+    /// The images the convolution's epilogue kept in lanes are skipped: the convolution expands their
+    /// gradient from the pooled one itself (`ReLUPoolingEpilogue.expandGradient`), so their part of
+    /// `gradInput` is never written.
     public func backward(batch: Int) {
         guard let gradInput = wiring.inputGradient else { return }
+        let first = min(batch, epilogue?.laneImages ?? 0), images = batch - first
+        if images == 0 { return }
+        let inImage = wiring.inputShape.elementCount, outImage = wiring.outputShape.elementCount
+        let pooled = wiring.output + first * outImage, gradPooled = wiring.outputGradient + first * outImage
+        let x = wiring.input + first * inImage, gradX = gradInput + first * inImage
         switch mode {
         case .max:
             // The pooled gradient is this layer's own buffer, complete once its consumers ran: masked in place.
-            Activation.backward(.relu, count: batch * wiring.outputShape.elementCount, input: wiring.output,
-                                output: wiring.output, gradOutput: wiring.outputGradient, gradInput: wiring.outputGradient,
-                                pool: pool)
-            MaxPooling.backward(geometry, batch: batch, gradOutput: wiring.outputGradient, argmax: argmax.pointer,
-                                gradInput: gradInput, pool: pool)
+            Activation.backward(.relu, count: images * outImage, input: pooled, output: pooled, gradOutput: gradPooled,
+                                gradInput: gradPooled, pool: pool)
+            MaxPooling.backward(geometry, batch: images, gradOutput: gradPooled, argmax: argmax.pointer + first * outImage,
+                                gradInput: gradX, pool: pool)
         case .average(let countIncludePad):
-            ReLUAveragePooling.backward(geometry, batch: batch, countIncludePad: countIncludePad, input: wiring.input,
-                                        gradOutput: wiring.outputGradient, gradInput: gradInput, pool: pool)
+            ReLUAveragePooling.backward(geometry, batch: images, countIncludePad: countIncludePad, input: x,
+                                        gradOutput: gradPooled, gradInput: gradX, pool: pool)
         }
     }
 }

@@ -154,7 +154,14 @@ struct MemoryPlan: Sendable {
         }
         let owners = (1..<count).filter { root[$0] == $0 }
         let births = Dictionary(grouping: owners, by: { firstWrite[$0] })
-        let deaths = Dictionary(grouping: owners, by: { $0 })
+        // A pool with a ReLU fused into it hands its output gradient to the convolution before it, which may
+        // expand it itself in its backward (`ReLUPoolingEpilogue.expandGradient`): alive until that ran.
+        var lastRead = Array(0..<count)
+        for (pool, relu) in fusion.reluIntoPool where root[pool] != 0 {
+            let producer = graph.nodes[relu].inputs[0]
+            if producer > 0 { lastRead[root[pool]] = min(lastRead[root[pool]], fusion.computingNode(producer)) }
+        }
+        let deaths = Dictionary(grouping: owners, by: { lastRead[$0] })
         // A gradient summed over several consumers is zeroed before the first of them (the last node) writes.
         let summed = Dictionary(grouping: (1..<count).filter { consumers[$0].count > 1 && root[$0] != 0 },
                                 by: { consumers[$0].max() ?? $0 })
