@@ -77,57 +77,72 @@ public enum AveragePooling {
         return Float(window.rows.count * window.columns.count)
     }
 
-    /// 2×2 stride 2 forward: (top-left + top-right + bottom-left + bottom-right) / 4, 16 outputs at a time.
-    /// `applyingReLU` averages max(x, 0) instead (the fused ReLU → avgpool; same summation order).
+    /// 2×2 stride 2 forward: ((top-left + top-right) + (bottom-left + bottom-right)) / 4, in blocks of
+    /// 16, 8 or 4 outputs (`forEachTwoByTwoBlock`: narrow rows are vectorised too; every block adds in
+    /// the scalar order, so all widths give the same bits). `applyingReLU` averages max(x, 0) instead
+    /// (the fused ReLU → avgpool; same summation order).
     @inline(__always)
     static func forwardTwoByTwoPlane(_ g: PoolingGeometry, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                                      applyingReLU: Bool = false) {
         @inline(__always) func value(_ x: Float) -> Float { applyingReLU ? max(x, 0) : x }
-        @inline(__always) func row(_ v: SIMD32<Float>) -> SIMD32<Float> { applyingReLU ? v.replacing(with: 0, where: v .< 0) : v }
+        @inline(__always) func row32(_ v: SIMD32<Float>) -> SIMD32<Float> { applyingReLU ? v.replacing(with: 0, where: v .< 0) : v }
+        @inline(__always) func row16(_ v: SIMD16<Float>) -> SIMD16<Float> { applyingReLU ? v.replacing(with: 0, where: v .< 0) : v }
+        @inline(__always) func row8(_ v: SIMD8<Float>) -> SIMD8<Float> { applyingReLU ? v.replacing(with: 0, where: v .< 0) : v }
         let width = g.inWidth, outWidth = g.outWidth
         for outRow in 0..<g.outHeight {
             let top = source + 2 * outRow * width
             let bottom = top + width
             let out = destination + outRow * outWidth
-            var column = 0
-            while column + 16 <= outWidth {
-                let upper = row(VectorAccess.load32(top + 2 * column))
-                let lower = row(VectorAccess.load32(bottom + 2 * column))
+            forEachTwoByTwoBlock(outWidth, sixteen: { column in
+                let upper = row32(VectorAccess.load32(top + 2 * column))
+                let lower = row32(VectorAccess.load32(bottom + 2 * column))
                 let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
                 VectorAccess.store(sum * 0.25, out + column)
-                column += 16
-            }
-            while column < outWidth {
+            }, eight: { column in
+                let upper = row16(VectorAccess.load16(top + 2 * column))
+                let lower = row16(VectorAccess.load16(bottom + 2 * column))
+                let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
+                VectorAccess.store(sum * 0.25, out + column)
+            }, four: { column in
+                let upper = row8(VectorAccess.load8(top + 2 * column))
+                let lower = row8(VectorAccess.load8(bottom + 2 * column))
+                let sum = (upper.evenHalf + upper.oddHalf) + (lower.evenHalf + lower.oddHalf)
+                VectorAccess.store(sum * 0.25, out + column)
+            }, one: { column in
                 let left = 2 * column
                 out[column] = ((value(top[left]) + value(top[left + 1])) + (value(bottom[left]) + value(bottom[left + 1]))) * 0.25
-                column += 1
-            }
+            })
         }
     }
 
     /// 2×2 stride 2 backward: each input element of a window gets a quarter of its gradient, written
-    /// once (rows and columns cut off by floor mode get 0), with no zeroing pass.
+    /// once (rows and columns cut off by floor mode get 0), with no zeroing pass; blocks of 16, 8 or
+    /// 4 windows as the forward.
     static func backwardTwoByTwoPlane(_ g: PoolingGeometry, _ gradients: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) {
         let width = g.inWidth, outWidth = g.outWidth
         for outRow in 0..<g.outHeight {
             let top = destination + 2 * outRow * width
             let bottom = top + width
             let rowGradients = gradients + outRow * outWidth
-            var column = 0
-            while column + 16 <= outWidth {
+            forEachTwoByTwoBlock(outWidth, sixteen: { column in
                 let spread = (VectorAccess.load16(rowGradients + column) * 0.25).duplicatingEachLane
                 VectorAccess.store(spread, top + 2 * column)
                 VectorAccess.store(spread, bottom + 2 * column)
-                column += 16
-            }
-            while column < outWidth {
+            }, eight: { column in
+                let spread = (VectorAccess.load8(rowGradients + column) * 0.25).duplicatingEachLane
+                VectorAccess.store(spread, top + 2 * column)
+                VectorAccess.store(spread, bottom + 2 * column)
+            }, four: { column in
+                let spread = (VectorAccess.load4(rowGradients + column) * 0.25).duplicatingEachLane
+                VectorAccess.store(spread, top + 2 * column)
+                VectorAccess.store(spread, bottom + 2 * column)
+            }, one: { column in
                 let share = rowGradients[column] * 0.25
                 top[2 * column] = share
                 top[2 * column + 1] = share
                 bottom[2 * column] = share
                 bottom[2 * column + 1] = share
-                column += 1
-            }
+            })
         }
         g.zeroTwoByTwoRemainder(destination)
     }

@@ -122,43 +122,114 @@ public enum MaxPooling {
     }
 
     /// 2×2 stride 2 backward: windows do not overlap, so every input element is written once —
-    /// the gradient where it is its window's argmax, else 0 — with no separate zeroing pass.
+    /// the gradient where it is its window's argmax, else 0 — with no separate zeroing pass. Rows of
+    /// any width run in vector blocks (`forEachTwoByTwoBlock`); `destination` must not overlap the
+    /// gradients or indices.
     static func backwardTwoByTwoPlane(_ g: PoolingGeometry, _ gradients: UnsafePointer<Float>,
                                       _ indices: UnsafePointer<Int32>, _ destination: UnsafeMutablePointer<Float>) {
         let width = g.inWidth, outWidth = g.outWidth
         let lanes = SIMD32<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
                                   16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+        let lanes16 = lanes.lowHalf, lanes8 = lanes16.lowHalf
         let zero = SIMD32<Float>()
         for outRow in 0..<g.outHeight {
             let top = destination + 2 * outRow * width
             let bottom = top + width
             let rowGradients = gradients + outRow * outWidth
             let rowIndices = indices + outRow * outWidth
-            var column = 0
-            while column + 16 <= outWidth {
-                let gradient = VectorAccess.load16(rowGradients + column)
-                let index = VectorAccess.loadIndices16(rowIndices + column)
-                let spreadGradient = gradient.duplicatingEachLane
-                let spreadIndex = index.duplicatingEachLane
-                let topPositions = lanes &+ Int32(2 * outRow * width + 2 * column)
+            let rowBase = 2 * outRow * width
+            forEachTwoByTwoBlock(outWidth, sixteen: { column in
+                let spreadGradient = VectorAccess.load16(rowGradients + column).duplicatingEachLane
+                let spreadIndex = VectorAccess.loadIndices16(rowIndices + column).duplicatingEachLane
+                let topPositions = lanes &+ Int32(rowBase + 2 * column)
                 let bottomPositions = topPositions &+ Int32(width)
                 VectorAccess.store(zero.replacing(with: spreadGradient, where: spreadIndex .== topPositions), top + 2 * column)
                 VectorAccess.store(zero.replacing(with: spreadGradient, where: spreadIndex .== bottomPositions), bottom + 2 * column)
-                column += 16
-            }
-            while column < outWidth {
+            }, eight: { column in
+                let spreadGradient = VectorAccess.load8(rowGradients + column).duplicatingEachLane
+                let spreadIndex = VectorAccess.loadIndices8(rowIndices + column).duplicatingEachLane
+                let topPositions = lanes16 &+ Int32(rowBase + 2 * column)
+                let bottomPositions = topPositions &+ Int32(width)
+                VectorAccess.store(zero.lowHalf.replacing(with: spreadGradient, where: spreadIndex .== topPositions), top + 2 * column)
+                VectorAccess.store(zero.lowHalf.replacing(with: spreadGradient, where: spreadIndex .== bottomPositions),
+                                   bottom + 2 * column)
+            }, four: { column in
+                let spreadGradient = VectorAccess.load4(rowGradients + column).duplicatingEachLane
+                let spreadIndex = VectorAccess.loadIndices4(rowIndices + column).duplicatingEachLane
+                let topPositions = lanes8 &+ Int32(rowBase + 2 * column)
+                let bottomPositions = topPositions &+ Int32(width)
+                let zero8 = SIMD8<Float>()
+                VectorAccess.store(zero8.replacing(with: spreadGradient, where: spreadIndex .== topPositions), top + 2 * column)
+                VectorAccess.store(zero8.replacing(with: spreadGradient, where: spreadIndex .== bottomPositions), bottom + 2 * column)
+            }, one: { column in
                 let left = 2 * column
-                let base = 2 * outRow * width + left
+                let base = rowBase + left
                 let gradient = rowGradients[column]
                 let index = Int(rowIndices[column])
                 top[left] = index == base ? gradient : 0
                 top[left + 1] = index == base + 1 ? gradient : 0
                 bottom[left] = index == base + width ? gradient : 0
                 bottom[left + 1] = index == base + width + 1 ? gradient : 0
-                column += 1
-            }
+            })
         }
         g.zeroTwoByTwoRemainder(destination)
+    }
+}
+
+/// Walks the `outWidth` outputs of one 2×2 stride-2 row in vector blocks, so rows narrower than 16
+/// (Model B's 14 and 7) are vectorised too: 16 at a time, then for a remainder one more 16-block
+/// ending at the row's end; a row of 8…15 takes an 8-block at 0 and one ending at the row's end,
+/// 4…7 the same with 4-blocks, and only rows of 1…3 outputs run `one` per output.
+///
+/// A last block overlaps the one before it and recomputes the overlapped outputs from the same inputs
+/// in the same order, rewriting identical values — so each block must write a pure function of what
+/// it reads (no accumulation), and never write memory it (or a later block) reads. Blocks never
+/// reach outside `0..<outWidth`, hence outside the row pair's `2·outWidth` input columns.
+@inline(__always)
+func forEachTwoByTwoBlock(_ outWidth: Int, sixteen: (Int) -> Void, eight: (Int) -> Void, four: (Int) -> Void,
+                          one: (Int) -> Void) {
+    if outWidth >= 16 {
+        var column = 0
+        while column + 16 <= outWidth {
+            sixteen(column)
+            column += 16
+        }
+        if column < outWidth { sixteen(outWidth - 16) }
+    } else if outWidth >= 8 {
+        eight(0)
+        if outWidth > 8 { eight(outWidth - 8) }
+    } else if outWidth >= 4 {
+        four(0)
+        if outWidth > 4 { four(outWidth - 4) }
+    } else {
+        for column in 0..<outWidth { one(column) }
+    }
+}
+
+/// The 8- and 4-lane loads and stores of the 2×2 pooling paths' narrow-row blocks.
+extension VectorAccess {
+    @inline(__always) static func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always) static func loadIndices8(_ pointer: UnsafePointer<Int32>) -> SIMD8<Int32> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int32>.self)
+    }
+
+    @inline(__always) static func loadIndices4(_ pointer: UnsafePointer<Int32>) -> SIMD4<Int32> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Int32>.self)
+    }
+
+    @inline(__always) static func store(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func store(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
     }
 }
 
@@ -170,5 +241,19 @@ extension SIMD16 {
                self[8], self[8], self[9], self[9], self[10], self[10], self[11], self[11],
                self[12], self[12], self[13], self[13], self[14], self[14], self[15], self[15])
     }
+}
 
+extension SIMD8 {
+    /// (v0, v0, v1, v1, …, v7, v7): `SIMD16.duplicatingEachLane` for 8-output blocks.
+    @inline(__always) var duplicatingEachLane: SIMD16<Scalar> {
+        SIMD16(self[0], self[0], self[1], self[1], self[2], self[2], self[3], self[3],
+               self[4], self[4], self[5], self[5], self[6], self[6], self[7], self[7])
+    }
+}
+
+extension SIMD4 {
+    /// (v0, v0, v1, v1, v2, v2, v3, v3): `SIMD16.duplicatingEachLane` for 4-output blocks.
+    @inline(__always) var duplicatingEachLane: SIMD8<Scalar> {
+        SIMD8(self[0], self[0], self[1], self[1], self[2], self[2], self[3], self[3])
+    }
 }

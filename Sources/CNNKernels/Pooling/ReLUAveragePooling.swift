@@ -53,31 +53,41 @@ public enum ReLUAveragePooling {
     }
 
     /// 2×2 stride 2 backward: a quarter of the window's gradient where x > 0, else 0; cut-off rows and
-    /// columns get 0.
+    /// columns get 0. Blocks of 16, 8 or 4 windows (`forEachTwoByTwoBlock`, so narrow rows such as
+    /// Model B's 14 and 7 are vectorised); a last block overlapping the one before re-reads x there, so
+    /// `destination` must not overlap `x` (the fused layer writes the separate input-gradient buffer).
     static func backwardTwoByTwoPlane(_ g: PoolingGeometry, _ x: UnsafePointer<Float>, _ gradients: UnsafePointer<Float>,
                                       _ destination: UnsafeMutablePointer<Float>) {
         let width = g.inWidth, outWidth = g.outWidth
         for outRow in 0..<g.outHeight {
             let offsetTop = 2 * outRow * width, offsetBottom = offsetTop + width
             let rowGradients = gradients + outRow * outWidth
-            var column = 0
-            while column + 16 <= outWidth {
+            forEachTwoByTwoBlock(outWidth, sixteen: { column in
                 let spread = (VectorAccess.load16(rowGradients + column) * 0.25).duplicatingEachLane
                 let xTop = VectorAccess.load32(x + offsetTop + 2 * column)
                 let xBottom = VectorAccess.load32(x + offsetBottom + 2 * column)
                 VectorAccess.store(spread.replacing(with: 0, where: xTop .<= 0), destination + offsetTop + 2 * column)
                 VectorAccess.store(spread.replacing(with: 0, where: xBottom .<= 0), destination + offsetBottom + 2 * column)
-                column += 16
-            }
-            while column < outWidth {
+            }, eight: { column in
+                let spread = (VectorAccess.load8(rowGradients + column) * 0.25).duplicatingEachLane
+                let xTop = VectorAccess.load16(x + offsetTop + 2 * column)
+                let xBottom = VectorAccess.load16(x + offsetBottom + 2 * column)
+                VectorAccess.store(spread.replacing(with: 0, where: xTop .<= 0), destination + offsetTop + 2 * column)
+                VectorAccess.store(spread.replacing(with: 0, where: xBottom .<= 0), destination + offsetBottom + 2 * column)
+            }, four: { column in
+                let spread = (VectorAccess.load4(rowGradients + column) * 0.25).duplicatingEachLane
+                let xTop = VectorAccess.load8(x + offsetTop + 2 * column)
+                let xBottom = VectorAccess.load8(x + offsetBottom + 2 * column)
+                VectorAccess.store(spread.replacing(with: 0, where: xTop .<= 0), destination + offsetTop + 2 * column)
+                VectorAccess.store(spread.replacing(with: 0, where: xBottom .<= 0), destination + offsetBottom + 2 * column)
+            }, one: { column in
                 let share = rowGradients[column] * 0.25
                 for rowStart in stride(from: offsetTop, through: offsetBottom, by: width) {
                     let left = rowStart + 2 * column
                     destination[left] = x[left] > 0 ? share : 0
                     destination[left + 1] = x[left + 1] > 0 ? share : 0
                 }
-                column += 1
-            }
+            })
         }
         g.zeroTwoByTwoRemainder(destination)
     }
