@@ -4,7 +4,7 @@ import Testing
 
 /// The direct backend's blocks of 16 images in SIMD lanes (`LaneConvolution`), against the Float64
 /// reference: batches with and without a wide-grid remainder, 1 and 2 threads, kernel sizes that leave
-/// 1-, 2- and 4-pixel tiles, asymmetric padding, channel counts that are not multiples of 4.
+/// 1-, 2- and 4-pixel tiles (4 in a row or 2 × 2 over two rows), asymmetric padding, channel counts that are not multiples of 4.
 @Suite struct LaneConvolutionTests {
     static let geometries: [ConvolutionGeometry] = [
         // Model A's cnn2 with fewer channels: 5×5 "same", 14 = 4 + 4 + 4 + 2 output columns.
@@ -19,6 +19,11 @@ import Testing
         ConvolutionGeometry(batch: 50, inChannels: 4, inHeight: 6, inWidth: 5, outChannels: 9,
                             kernelHeight: 2, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
                             paddingTop: 0, paddingBottom: 1, paddingLeft: 1, paddingRight: 2),
+        // 10 = 4 + 4 + 2 columns over 7 rows: 2 × 2 tail tiles over row pairs (their padded taps skipped
+        // for the union of both rows), the last row's tail a 2-pixel tile.
+        ConvolutionGeometry(batch: 50, inChannels: 2, inHeight: 7, inWidth: 10, outChannels: 4,
+                            kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                            paddingHeight: 1, paddingWidth: 1),
     ]
 
     @Test(arguments: [1, 2], [16, 35, 50])

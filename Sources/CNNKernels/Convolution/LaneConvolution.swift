@@ -58,33 +58,39 @@ enum LaneConvolution {
         let vector = 4 * LaneGrid.lanes, rowBytes = grid.width * vector, outputBytes = outRows * outWidth * vector
         let blockWeights = grid.channels * kernelHeight * kernelWidth * 4, blockBytes = 4 * outputBytes
         let output = UnsafeMutableRawPointer(y)
-        for oy in 0..<outRows {
-            // Kernel rows kh with oy + kh inside the valid rows.
-            let firstRow = max(0, valid.rows.lowerBound - oy), endRow = min(kernelHeight, valid.rows.upperBound - oy)
-            let line = UnsafeRawPointer(x) + (oy + firstRow) * rowBytes
-            let target = output + oy * outWidth * vector
-            var ox = 0
-            while ox < outWidth {
-                let step = outWidth - ox >= 4 ? 4 : outWidth - ox >= 2 ? 2 : 1
-                // Kernel columns kw that reach a valid column from any of the tile's pixels.
-                let firstColumn = max(0, valid.columns.lowerBound - (ox + step - 1))
-                let endColumn = min(kernelWidth, valid.columns.upperBound - ox)
-                let shape = TileShape(channels: grid.channels, rows: max(0, endRow - firstRow),
-                                      columns: max(0, endColumn - firstColumn), kernelWidth: kernelWidth,
-                                      kernelHeight: kernelHeight, channelBytes: 4 * grid.plane, rowBytes: rowBytes,
-                                      outputBytes: outputBytes)
-                let input = line + (ox + firstColumn) * vector, out = target + ox * vector
-                let skipped = (firstRow * kernelWidth + firstColumn) * 4
-                for block in 0..<blocks {
-                    let w = weights + block * blockWeights + skipped, o = out + block * blockBytes
-                    switch step {
-                    case 4: tile4(shape, input, w, o)
-                    case 2: tile2(shape, input, w, o)
-                    default: tile1(shape, input, w, o)
-                    }
+        /// Runs every block's tile of `rows` × `columns` output pixels at (oy, ox): 4 in a row, 2 × 2 (a row
+        /// pair's 2-pixel tails, so rows of 4k + 2 pixels such as 14 run at the 4-pixel tile's rate), 2 or 1.
+        @inline(__always) func run(_ oy: Int, _ ox: Int, rows: Int, columns: Int) {
+            // Kernel rows and columns that reach a valid input from any of the tile's pixels.
+            let firstRow = max(0, valid.rows.lowerBound - (oy + rows - 1))
+            let endRow = min(kernelHeight, valid.rows.upperBound - oy)
+            let firstColumn = max(0, valid.columns.lowerBound - (ox + columns - 1))
+            let endColumn = min(kernelWidth, valid.columns.upperBound - ox)
+            let shape = TileShape(channels: grid.channels, rows: max(0, endRow - firstRow),
+                                  columns: max(0, endColumn - firstColumn), kernelWidth: kernelWidth,
+                                  kernelHeight: kernelHeight, channelBytes: 4 * grid.plane, rowBytes: rowBytes,
+                                  outputBytes: outputBytes)
+            let input = UnsafeRawPointer(x) + (oy + firstRow) * rowBytes + (ox + firstColumn) * vector
+            let out = output + (oy * outWidth + ox) * vector
+            let skipped = (firstRow * kernelWidth + firstColumn) * 4
+            // Where the tile's third and fourth pixels are: further along the row, or the next row.
+            let second = rows == 2 ? (input: rowBytes, output: outWidth * vector) : (input: 2 * vector, output: 2 * vector)
+            for block in 0..<blocks {
+                let w = weights + block * blockWeights + skipped, o = out + block * blockBytes
+                switch rows * columns {
+                case 4: tile4(shape, input, w, o, second)
+                case 2: tile2(shape, input, w, o)
+                default: tile1(shape, input, w, o)
                 }
-                ox += step
             }
+        }
+        let tail = outWidth % 4, body = outWidth - tail
+        for oy in 0..<outRows {
+            for ox in stride(from: 0, to: body, by: 4) { run(oy, ox, rows: 1, columns: 4) }
+            if tail >= 2 && oy % 2 == 0 {
+                run(oy, body, rows: oy + 1 < outRows ? 2 : 1, columns: 2)  // odd rows' pairs ran with the row above
+            }
+            if tail % 2 == 1 { run(oy, outWidth - 1, rows: 1, columns: 1) }
         }
     }
 
@@ -142,20 +148,23 @@ enum LaneConvolution {
         }
     }
 
-    /// 4 output channels × 4 consecutive output pixels: 16 accumulators, 4 loads + 4 broadcasts per 16 FMAs.
+    /// 4 output channels × 4 output pixels: 16 accumulators, 4 loads + 4 broadcasts per 16 FMAs.
+    /// The second pair of pixels is `second` bytes after the first (input, output): the next two pixels of
+    /// the row, or the two below them.
     private static func tile4(_ shape: TileShape, _ x: UnsafeRawPointer, _ weights: UnsafePointer<Float>,
-                              _ y: UnsafeMutableRawPointer) {
+                              _ y: UnsafeMutableRawPointer, _ second: (input: Int, output: Int)) {
         var p0 = Quad(), p1 = Quad(), p2 = Quad(), p3 = Quad()
+        let x2 = second.input, x3 = second.input + 64
         forEachTap(shape, x, weights) { w, tap in
             p0.add(w, tap.load(as: SIMD16<Float>.self))
             p1.add(w, tap.load(fromByteOffset: 64, as: SIMD16<Float>.self))
-            p2.add(w, tap.load(fromByteOffset: 128, as: SIMD16<Float>.self))
-            p3.add(w, tap.load(fromByteOffset: 192, as: SIMD16<Float>.self))
+            p2.add(w, tap.load(fromByteOffset: x2, as: SIMD16<Float>.self))
+            p3.add(w, tap.load(fromByteOffset: x3, as: SIMD16<Float>.self))
         }
         p0.store(y, channelBytes: shape.outputBytes)
         p1.store(y + 64, channelBytes: shape.outputBytes)
-        p2.store(y + 128, channelBytes: shape.outputBytes)
-        p3.store(y + 192, channelBytes: shape.outputBytes)
+        p2.store(y + second.output, channelBytes: shape.outputBytes)
+        p3.store(y + second.output + 64, channelBytes: shape.outputBytes)
     }
 
     /// 4 output channels × 2 output pixels (a row's tail).

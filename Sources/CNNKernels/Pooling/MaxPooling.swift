@@ -47,11 +47,15 @@ public enum MaxPooling {
     /// Lane by lane, takes `value` and its `position` where it beats `best` or is NaN: PyTorch's first
     /// maximum in scan order, NaN winning.
     @inline(__always)
+    /// The blend goes through the mask's bits (`a ^ ((a ^ b) & mask)`): `replace(with:where:)` is generic
+    /// code that the optimizer would not inline into the pooling loops, and that can compile to a loop over
+    /// the lanes where it is.
     static func keepFirstMaximum(_ value: SIMD16<Float>, at position: SIMD16<Int32>, _ best: inout SIMD16<Float>,
                                  _ index: inout SIMD16<Int32>) {
-        let take = (value .> best) .| (value .!= value)
-        best.replace(with: value, where: take)
-        index.replace(with: position, where: take)
+        let take = ((value .> best) .| (value .!= value))._storage
+        let bits = unsafeBitCast(best, to: SIMD16<Int32>.self)
+        best = unsafeBitCast(bits ^ ((bits ^ unsafeBitCast(value, to: SIMD16<Int32>.self)) & take), to: SIMD16<Float>.self)
+        index ^= (index ^ position) & take
     }
 
     /// Reference path for any window: scans each clipped window in row-major order.
