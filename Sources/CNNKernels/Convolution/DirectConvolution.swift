@@ -358,7 +358,9 @@ final class DirectConvolution: ConvolutionKernel {
                                slot: Int, into block: UnsafeMutablePointer<Float>) {
         let g = geometry
         if let epilogue, first + LaneGrid.lanes <= epilogue.laneImages {
-            block.update(repeating: 0, count: grid.count)
+            let covered = epilogue.coveredSize
+            grid.zero(block, outsideRows: offsetY ..< offsetY + covered.rows, columns: offsetX ..< offsetX + covered.columns,
+                      ofChannels: g.outChannels)
             epilogue.expandGradient(firstImage: first, slot: slot, into: block, gridWidth: grid.width,
                                     channelFloats: grid.plane, offsetY: offsetY, offsetX: offsetX)
             return

@@ -31,7 +31,8 @@ struct LaneGrid {
     func place(_ source: UnsafePointer<Float>, imageStride: Int, sourceChannels: Int, height: Int,
                width sourceWidth: Int, offsetY: Int, offsetX: Int, scratch: UnsafeMutablePointer<Float>,
                into block: UnsafeMutablePointer<Float>) {
-        block.update(repeating: 0, count: count)
+        zero(block, outsideRows: offsetY ..< offsetY + height, columns: offsetX ..< offsetX + sourceWidth,
+             ofChannels: sourceChannels)
         let lanes = LaneGrid.lanes, pixels = height * sourceWidth
         for c in 0..<sourceChannels {
             LaneTranspose.toLanes(source + c * pixels, planeStride: imageStride, pixels: pixels, into: scratch)
@@ -39,6 +40,28 @@ struct LaneGrid {
                 (block + c * plane + ((y + offsetY) * width + offsetX) * lanes)
                     .update(from: scratch + y * sourceWidth * lanes, count: sourceWidth * lanes)
             }
+        }
+    }
+}
+
+extension LaneGrid {
+    /// Zeroes what a write of rows × columns of the first `channels` channels leaves out: the rest of those
+    /// channels (the padding) and all of the later ones. The block's buffer is shared by grids of other
+    /// shapes, so nothing outside the written region can be assumed zero; the region itself is not touched.
+    func zero(_ block: UnsafeMutablePointer<Float>, outsideRows rows: Range<Int>, columns: Range<Int>, ofChannels channels: Int) {
+        let lanes = LaneGrid.lanes, rowFloats = width * lanes
+        for c in 0..<min(channels, self.channels) {
+            let plane = block + c * self.plane
+            plane.update(repeating: 0, count: rows.lowerBound * rowFloats)
+            for row in rows {
+                let line = plane + row * rowFloats
+                line.update(repeating: 0, count: columns.lowerBound * lanes)
+                (line + columns.upperBound * lanes).update(repeating: 0, count: (width - columns.upperBound) * lanes)
+            }
+            (plane + rows.upperBound * rowFloats).update(repeating: 0, count: (self.rows - rows.upperBound) * rowFloats)
+        }
+        if channels < self.channels {
+            (block + channels * plane).update(repeating: 0, count: (self.channels - channels) * plane)
         }
     }
 }

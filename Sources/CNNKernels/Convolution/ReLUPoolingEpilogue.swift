@@ -147,11 +147,16 @@ extension ReLUPoolingEpilogue {
     /// The argmax code of a window whose pooled output the ReLU zeroed: no element gets gradient.
     static let deadCode: Int32 = -1
 
+    /// Rows × columns of the convolution's output that windows cover (from the top left): all that
+    /// `expandGradient` writes.
+    var coveredSize: (rows: Int, columns: Int) { (2 * geometry.outHeight, 2 * geometry.outWidth) }
+
     /// The gradient of the convolution's output for the block of 16 images at `firstImage` (which ran in
     /// lanes: `firstImage + 16 ≤ laneImages`), computed from the pooled output's gradient and what
     /// `finishLanes` kept, written as [channels][H][W][16] into `grid` at row `offsetY`, column `offsetX`
-    /// (a grid `gridWidth` pixels wide, `channelFloats` apart per channel, already zero: elements outside
-    /// every window keep 0). Replaces the pool's backward and the transpose of its result into lanes.
+    /// (a grid `gridWidth` pixels wide, `channelFloats` apart per channel). Every element of `coveredSize`
+    /// is written; the caller zeroes the rest (what no window covers gets no gradient). Replaces the pool's
+    /// backward and the transpose of its result into lanes.
     func expandGradient(firstImage: Int, slot: Int,
                         into grid: UnsafeMutablePointer<Float>, gridWidth: Int, channelFloats: Int,
                         offsetY: Int, offsetX: Int) {
