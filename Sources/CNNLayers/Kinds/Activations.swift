@@ -85,6 +85,14 @@ public struct ActivationOperation: ExecutableOperation {
     }
 }
 
+/// A layer that can apply the ReLU reading its output itself (`PlanFusion.reluIntoProducer`): forward
+/// writes max(y, 0) in its own pass over the output, and backward masks the output gradient by that
+/// output — the ReLU's two passes over memory saved.
+public protocol OutputReLUFusing: ExecutableLayer {
+    /// From now on the layer's output is max(y, 0) and its output gradient is the ReLU's output gradient.
+    func fuseOutputReLU()
+}
+
 /// Runs an activation kernel forward and backward.
 final class ActivationLayer: ExecutableLayer {
     private let wiring: LayerWiring

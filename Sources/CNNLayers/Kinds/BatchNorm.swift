@@ -72,8 +72,10 @@ public struct BatchNormOperation: ExecutableOperation, Equatable {
 }
 
 /// Batch normalisation over the channels of a feature map (a vector is C×1×1).
-final class BatchNormLayer: ExecutableLayer {
+final class BatchNormLayer: OutputReLUFusing {
     private let wiring: LayerWiring
+    /// A ReLU fused in: normalise writes max(y, 0), backward masks dy by that output.
+    private var appliesReLU = false
     private let eps: Float
     private let momentum: Float
     private let weight, bias, gradWeight, gradBias: UnsafeMutablePointer<Float>
@@ -99,12 +101,12 @@ final class BatchNormLayer: ExecutableLayer {
             BatchNorm2D.forwardTraining(batch: batch, channels: channels, spatial: height * width, eps: eps,
                                         momentum: momentum, input: wiring.input, weight: weight, bias: bias,
                                         runningMean: runningMean, runningVar: runningVar, saveMean: saveMean.pointer,
-                                        saveInvStd: saveInvStd.pointer, output: wiring.output, pool: pool)
+                                        saveInvStd: saveInvStd.pointer, output: wiring.output, relu: appliesReLU, pool: pool)
             batchesTracked.pointee += 1
         } else {
             BatchNorm2D.forwardInference(batch: batch, channels: channels, spatial: height * width, eps: eps,
                                          input: wiring.input, weight: weight, bias: bias, runningMean: runningMean,
-                                         runningVar: runningVar, output: wiring.output, pool: pool)
+                                         runningVar: runningVar, output: wiring.output, relu: appliesReLU, pool: pool)
         }
     }
 
@@ -114,8 +116,10 @@ final class BatchNormLayer: ExecutableLayer {
         BatchNorm2D.backward(batch: batch, channels: channels, spatial: height * width, input: wiring.input,
                              gradOutput: wiring.outputGradient, weight: weight, saveMean: saveMean.pointer,
                              saveInvStd: saveInvStd.pointer, gradInput: scratch, gradWeight: gradWeight,
-                             gradBias: gradBias, pool: pool)
+                             gradBias: gradBias, reluOutput: appliesReLU ? UnsafePointer(wiring.output) : nil, pool: pool)
     }
+
+    func fuseOutputReLU() { appliesReLU = true }
 }
 
 /// Batch norm in evaluation folded into the convolution before it, as PyTorch's

@@ -67,31 +67,48 @@ public struct MergeOperation: ExecutableOperation, Equatable {
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         switch merge {
-        case .add: return AddLayer(wiring: context.wiring)
+        case .add: return AddLayer(wiring: context.wiring, pool: context.pool)
         case .concat: return ConcatLayer(wiring: context.wiring)
         case .mul: return ChannelMultiplyLayer(wiring: context.wiring, pool: context.pool)
         }
     }
 }
 
-/// Element-wise sum of its inputs; the gradient goes to every input unchanged.
-final class AddLayer: ExecutableLayer {
+/// Element-wise sum of its inputs; the gradient goes to every input unchanged (masked first when a
+/// ReLU is fused in). An input whose gradient buffer is the output gradient (shared by the memory plan)
+/// costs no copy.
+final class AddLayer: OutputReLUFusing {
     private let wiring: LayerWiring
+    private let pool: ThreadPool
+    /// A ReLU fused in (`ResidualAdd`): forward writes max(sum, 0), backward masks by that output.
+    private var appliesReLU = false
 
-    init(wiring: LayerWiring) { self.wiring = wiring }
+    init(wiring: LayerWiring, pool: ThreadPool) { self.wiring = wiring; self.pool = pool }
+
+    func fuseOutputReLU() { appliesReLU = true }
 
     func forward(batch: Int, training: Bool) {
         let count = batch * wiring.outputShape.elementCount
-        Elementwise.add(count: count, wiring.inputs[0], wiring.inputs[1], into: wiring.output)
-        for input in wiring.inputs.dropFirst(2) {
-            Elementwise.accumulate(count: count, input, into: wiring.output)
+        let inputs = wiring.inputs
+        ResidualAdd.forward(count: count, inputs[0], inputs[1], into: wiring.output, relu: appliesReLU && inputs.count == 2, pool: pool)
+        for position in 2..<max(2, inputs.count) {
+            // The ReLU goes with the last sum.
+            let relu = appliesReLU && position == inputs.count - 1
+            ResidualAdd.forward(count: count, wiring.output, inputs[position], into: wiring.output, relu: relu, pool: pool)
         }
     }
 
     func backward(batch: Int) {
         let count = batch * wiring.outputShape.elementCount
-        for case let target? in wiring.inputGradients {
-            target.update(from: wiring.outputGradient, count: count)
+        let targets = wiring.inputGradients
+        ResidualAdd.backward(count: count, output: wiring.output, gradOutput: wiring.outputGradient, relu: appliesReLU,
+                             targets: targets[0], targets.count > 1 ? targets[1] : nil, pool: pool)
+        // More inputs: the output gradient is masked in place by now.
+        var position = 2
+        while position < targets.count {
+            ResidualAdd.backward(count: count, output: wiring.output, gradOutput: wiring.outputGradient, relu: false,
+                                 targets: targets[position], position + 1 < targets.count ? targets[position + 1] : nil, pool: pool)
+            position += 2
         }
     }
 }

@@ -125,6 +125,12 @@ public final class ExecutionPlan {
         for index in 1..<count where !fusion.isFusedAway(index) {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
+        for (producer, relu) in fusion.reluIntoProducer {
+            guard let layer = layers[producer] as? any OutputReLUFusing else {
+                throw PlanError.unsupported(layer: graph.nodes[relu].name, reason: "\(graph.nodes[producer].op.kindName) cannot take a ReLU")
+            }
+            layer.fuseOutputReLU()
+        }
         fuseIntoConvolutions()
     }
 

@@ -138,7 +138,13 @@ struct MemoryPlan: Sendable {
         let count = graph.nodes.count
         // Which node's gradient buffer each node's gradient is (aliases as the activations', where backward allows).
         var root = Array(0..<count)
-        for (index, node) in graph.nodes.enumerated() where index > 0 && node.inputs.count == 1 {
+        for (index, node) in graph.nodes.enumerated() where index > 0 {
+            // An add's output gradient is the gradient of an input only it reads (`PlanFusion.sharedAddGradients`).
+            if let input = fusion.sharedAddGradients[index], needsBackward[input], consumers[input] == [index], root[input] != 0 {
+                root[index] = root[input]
+                continue
+            }
+            guard node.inputs.count == 1 else { continue }
             let source = node.inputs[0]
             if fusion.isFusedAway(index) || fusion.inPlaceReLUs.contains(index) {
                 root[index] = root[source]
@@ -146,6 +152,7 @@ struct MemoryPlan: Sendable {
                 root[index] = root[source]
             }
         }
+
         // A gradient is first written by the backward of the last consumer of any tensor sharing it, and
         // last read by the backward of its root (the lowest node sharing it).
         var firstWrite = Array(0..<count)
@@ -163,7 +170,12 @@ struct MemoryPlan: Sendable {
         }
         let deaths = Dictionary(grouping: owners, by: { lastRead[$0] })
         // A gradient summed over several consumers is zeroed before the first of them (the last node) writes.
-        let summed = Dictionary(grouping: (1..<count).filter { consumers[$0].count > 1 && root[$0] != 0 },
+        // With `PlanFusion.firstWriterDirect`, that first writer (reading the input once) writes it directly instead.
+        func firstWriterWritesDirectly(_ index: Int) -> Bool {
+            guard fusion.firstWriterDirect, let last = consumers[index].max() else { return false }
+            return consumers[index].filter { $0 == last }.count == 1
+        }
+        let summed = Dictionary(grouping: (1..<count).filter { consumers[$0].count > 1 && root[$0] != 0 && !firstWriterWritesDirectly($0) },
                                 by: { consumers[$0].max() ?? $0 })
         var allocator = SlotAllocator(reuse: reuse)
         var slotOfRoot = Array(repeating: -1, count: count)
@@ -184,7 +196,7 @@ struct MemoryPlan: Sendable {
                         let scratch = allocator.take(perImage)
                         scratches.append(scratch)
                         inputGradients[step][position] = .scratch(slot: scratch)
-                    } else if consumers[input].count == 1 {
+                    } else if consumers[input].count == 1 || (firstWriterWritesDirectly(input) && consumers[input].max() == step) {
                         inputGradients[step][position] = .direct(slot: slotOfRoot[root[input]])
                     } else {
                         let scratch = allocator.take(perImage)

@@ -6,6 +6,14 @@ import CNNSpec
 ///
 /// - ReLU → max/avg pool (the ReLU feeding only the pool): one `ReLUPoolingLayer` at the pool's node;
 ///   the ReLU node runs nothing and gets no buffers.
+/// - A ReLU after a batch norm or an add that nothing else reads (a residual block's conv → bn → relu and
+///   add → relu): the producer applies it (`OutputReLUFusing`) in its own pass — max(y, 0) as it writes
+///   its output, the mask inside its backward — and the ReLU node runs nothing; its output and gradient
+///   are the producer's buffers. Saves the ReLU's pass over memory each way.
+/// - An add whose input has no other reader shares that input's gradient buffer as its own output
+///   gradient (`sharedAddGradients`), so backward copies nothing to it; and a gradient summed over several
+///   readers is written directly by the first of them to run backward (`firstWriterDirect`), not
+///   zeroed, written to scratch and added.
 /// - Any other ReLU whose producer is the only reader of its input and does not need its own output in
 ///   backward (conv2d, linear, batch norm, add): the ReLU runs in place on the producer's output, and
 ///   its gradient in place on the producer's output gradient — one activation and one gradient buffer
@@ -22,6 +30,15 @@ struct PlanFusion {
     private(set) var inPlaceReLUs: Set<Int> = []
     /// Batch-norm node → the convolution node it is folded into (inference plans).
     private(set) var foldedBatchNorms: [Int: Int] = [:]
+    /// Batch-norm or add node → the ReLU node it applies itself (`OutputReLUFusing`).
+    private(set) var reluIntoProducer: [Int: Int] = [:]
+    /// Add node → the input whose gradient buffer the add's output gradient is (that input's only reader is the add).
+    private(set) var sharedAddGradients: [Int: Int] = [:]
+    /// Whether the memory plan lets the first consumer to run backward write a summed gradient directly.
+    private(set) var firstWriterDirect = false
+
+    /// Kinds that can apply the ReLU reading their output themselves.
+    static let producersTakingReLU: Set<String> = ["batchnorm2d", "batchnorm1d", "add"]
 
     /// Kinds whose backward reads their input and output gradient but not their output, so a ReLU may
     /// overwrite that output.
@@ -52,12 +69,24 @@ struct PlanFusion {
             let producer = graph.nodes[index].inputs[0]
             guard producer > 0, consumerCount[producer] == 1,
                   PlanFusion.producersWithoutOutputInBackward.contains(graph.nodes[producer].op.kindName) else { continue }
-            inPlaceReLUs.insert(index)
+            if PlanFusion.producersTakingReLU.contains(graph.nodes[producer].op.kindName), foldedBatchNorms[producer] == nil {
+                reluIntoProducer[producer] = index
+            } else {
+                inPlaceReLUs.insert(index)
+            }
+        }
+        if purpose == .training {
+            firstWriterDirect = true
+            for (index, node) in graph.nodes.enumerated() where (node.op as? MergeOperation)?.merge == .add {
+                if let input = node.inputs.first(where: { $0 > 0 && consumerCount[$0] == 1 }) { sharedAddGradients[index] = input }
+            }
         }
     }
 
     /// True when node `index` runs nothing (fused into a later node, or a batch norm folded into its convolution).
-    func isFusedAway(_ index: Int) -> Bool { reluIntoPool.values.contains(index) || foldedBatchNorms[index] != nil }
+    func isFusedAway(_ index: Int) -> Bool {
+        reluIntoPool.values.contains(index) || foldedBatchNorms[index] != nil || reluIntoProducer.values.contains(index)
+    }
 
     /// The node whose layer computes node `index`'s output: the convolution for a folded batch norm, else itself.
     func computingNode(_ index: Int) -> Int { foldedBatchNorms[index] ?? index }
@@ -67,6 +96,10 @@ struct PlanFusion {
         let folded = foldedBatchNorms.sorted { $0.key < $1.key }.map { "\(graph.nodes[$0.key].name) folded into \(graph.nodes[$0.value].name)" }
         let pooled = reluIntoPool.sorted { $0.key < $1.key }.map { "\(graph.nodes[$0.value].name) → \(graph.nodes[$0.key].name)" }
         let inPlace = inPlaceReLUs.sorted().map { "\(graph.nodes[$0].name) in place on \(graph.nodes[graph.nodes[$0].inputs[0]].name)" }
-        return folded + pooled + inPlace
+        let intoProducer = reluIntoProducer.sorted { $0.key < $1.key }.map { "\(graph.nodes[$0.value].name) in \(graph.nodes[$0.key].name)" }
+        let shared = sharedAddGradients.sorted { $0.key < $1.key }.map {
+            "\(graph.nodes[$0.key].name) gradient shared with \(graph.nodes[$0.value].name)"
+        }
+        return folded + pooled + intoProducer + inPlace + shared
     }
 }
