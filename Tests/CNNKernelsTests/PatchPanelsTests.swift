@@ -21,6 +21,13 @@ struct PatchPanelsTests {
         ConvolutionGeometry(batch: 2, inChannels: 3, inHeight: 8, inWidth: 8, outChannels: 4, kernelHeight: 3,
                             kernelWidth: 2, strideHeight: 1, strideWidth: 1, paddingTop: 2, paddingBottom: 0,
                             paddingLeft: 0, paddingRight: 1),
+        // Stride 2 and 1×1 stride 2 on 16-multiple output planes (the gathered 16-pixel loads), odd channels.
+        ConvolutionGeometry(batch: 3, inChannels: 5, inHeight: 8, inWidth: 8, outChannels: 9, kernelHeight: 3,
+                            kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+        ConvolutionGeometry(batch: 2, inChannels: 19, inHeight: 16, inWidth: 16, outChannels: 6, kernelHeight: 3,
+                            kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+        ConvolutionGeometry(batch: 3, inChannels: 7, inHeight: 8, inWidth: 8, outChannels: 10, kernelHeight: 1,
+                            kernelWidth: 1, strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0),
     ]
 
     /// The reference lowering: one short copy per output line (the form `im2col` takes for every layer
