@@ -42,6 +42,10 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
     /// `W'[ci][(co·KH + kh)·KW + kw] = W[co][ci][KH − 1 − kh][KW − 1 − kw]`.
     private let transposedConvolution: (geometry: ConvolutionGeometry, sources: UnsafeMutablePointer<Int32>,
                                         weight: UnsafeMutablePointer<Float>)?
+    /// True when the output plane is a multiple of 16: the forward and transposed-convolution GEMMs then
+    /// write their C straight into NCHW (`CColumns.images`) instead of into `gathered`/`col` plus a
+    /// scatter — one pass less over the output (≈ 1.5 ms of a 16×16 layer's 23 ms forward).
+    private var writesNCHW: Bool { geometry.outPlane % 16 == 0 }
     /// What `gathered` holds: gradOutput images `first..<first+count` of `gradOutput`, or nil.
     private var gatheredGradient: (gradOutput: UnsafePointer<Float>, first: Int, count: Int)?
 
@@ -107,10 +111,19 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             let count = min(chunk, batch - first), columns = count * g.outPlane
             let patches = PatchPanels(geometry: g, images: input + first * g.inputImageSize, count: count,
                                       firstColumn: 0, sources: sources, transposed: false)
-            gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize, transposeA: false,
-                          b: .patches(patches), c: gathered, ldc: columns)
-            move(rows: gathered, channels: g.outChannels, images: count, nchw: output + first * g.outputImageSize,
-                 toNCHW: true, bias: bias)
+            let target = output + first * g.outputImageSize
+            if writesNCHW {
+                // The GEMM writes the images straight (onto the bias when there is one).
+                if let bias { PatchLowering.fillBias(g, images: count, bias: bias, output: target) }
+                gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
+                              transposeA: false, b: .patches(patches), c: target, ldc: g.outPlane,
+                              beta: bias == nil ? 0 : 1,
+                              cImages: .images(plane: g.outPlane, imageStride: g.outChannels * g.outPlane))
+            } else {
+                gemm.multiply(m: g.outChannels, n: columns, k: g.patchSize, a: weight, lda: g.patchSize,
+                              transposeA: false, b: .patches(patches), c: gathered, ldc: columns)
+                move(rows: gathered, channels: g.outChannels, images: count, nchw: target, toNCHW: true, bias: bias)
+            }
             first += count
         }
         gatheredGradient = nil
@@ -171,10 +184,16 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
             let count = min(chunk, batch - first), columns = count * g.outPlane
             let patches = PatchPanels(geometry: t, images: gradOutput + first * g.outputImageSize, count: count,
                                       firstColumn: 0, sources: transposed.sources, transposed: false)
-            gemm.multiply(m: t.outChannels, n: columns, k: t.patchSize, a: transposed.weight, lda: t.patchSize,
-                          transposeA: false, b: .patches(patches), c: col, ldc: columns)
-            move(rows: col, channels: g.inChannels, images: count, nchw: gradInput + first * g.inputImageSize,
-                 toNCHW: true, bias: nil)
+            let target = gradInput + first * g.inputImageSize
+            if writesNCHW {
+                gemm.multiply(m: t.outChannels, n: columns, k: t.patchSize, a: transposed.weight, lda: t.patchSize,
+                              transposeA: false, b: .patches(patches), c: target, ldc: g.outPlane,
+                              cImages: .images(plane: g.outPlane, imageStride: g.inChannels * g.outPlane))
+            } else {
+                gemm.multiply(m: t.outChannels, n: columns, k: t.patchSize, a: transposed.weight, lda: t.patchSize,
+                              transposeA: false, b: .patches(patches), c: col, ldc: columns)
+                move(rows: col, channels: g.inChannels, images: count, nchw: target, toNCHW: true, bias: nil)
+            }
             first += count
         }
     }
