@@ -64,7 +64,8 @@ public final class GEMM: @unchecked Sendable {
     /// laid out as NCHW images (`cImages`, see `CColumns`; then `ldc` is the channel stride, the plane).
     func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: OperandB,
                   c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0,
-                  cImages: CColumns = .plain) {
+                  cImages: CColumns = .plain, aImages: CColumns = .plain) {
+        precondition(aImages.plane == 0 || !transposeA, "image columns need a row-major A")
         if m <= 0 || n <= 0 { return }
         let threads = pool.threadCount
         let work = m * n * max(k, 1)
@@ -72,7 +73,7 @@ public final class GEMM: @unchecked Sendable {
         let mPanels = (m + GEMM.mr - 1) / GEMM.mr
         if threads == 1 || work < 200_000 || (nPanels < 2 && mPanels < 2) {
             multiplySerial(slot: 0, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
-                           b: b, c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages)
+                           b: b, c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages, aColumns: aImages)
             return
         }
         // Split the dimension with more micro-panels; chunks are whole micro-panels.
@@ -81,7 +82,7 @@ public final class GEMM: @unchecked Sendable {
         let tasks = min(threads, panels)
         let split = PanelSplit(gemm: Unmanaged.passUnretained(self), splitN: splitN, panels: panels, tasks: tasks,
                                m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b,
-                               c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages)
+                               c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages, aColumns: aImages)
         pool.run(tasks: tasks, context: split) { raw, task in raw.load(as: PanelSplit.self).run(task: task) }
     }
 
@@ -97,6 +98,7 @@ public final class GEMM: @unchecked Sendable {
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let alpha: Float, beta: Float
         let cColumns: CColumns
+        let aColumns: CColumns
 
         func run(task: Int) {
             let first = panels * task / tasks
@@ -108,13 +110,14 @@ public final class GEMM: @unchecked Sendable {
                 let j1 = min(n, last * GEMM.nr)
                 gemm.multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
                                     b: b.dropping(columns: j0), c: c + cColumns.offset(j0), ldc: ldc, alpha: alpha,
-                                    beta: beta, cColumns: cColumns.dropping(columns: j0))
+                                    beta: beta, cColumns: cColumns.dropping(columns: j0), aColumns: aColumns)
             } else {
                 let i0 = first * GEMM.mr
                 let i1 = min(m, last * GEMM.mr)
                 let aOffset = transposeA ? i0 : i0 * lda
                 gemm.multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                                    b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta, cColumns: cColumns)
+                                    b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta, cColumns: cColumns,
+                                    aColumns: aColumns)
             }
         }
     }
@@ -130,10 +133,11 @@ public final class GEMM: @unchecked Sendable {
     }
 
     /// `multiplySerial` with op(B) given as an `OperandB`.
-    /// `c` points at C's column 0; column j lives at `cColumns.offset(j)` past it.
+    /// `c` points at C's column 0; column j lives at `cColumns.offset(j)` past it (A's column p at
+    /// `aColumns.offset(p)` past row start).
     func multiplySerial(slot: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                         b: OperandB, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
-                        cColumns: CColumns = .plain) {
+                        cColumns: CColumns = .plain, aColumns: CColumns = .plain) {
         if m <= 0 || n <= 0 { return }
         if k <= 0 || alpha == 0 {
             if cColumns.plane == 0 {
@@ -166,7 +170,7 @@ public final class GEMM: @unchecked Sendable {
                 while ic < m {
                     let mcCur = min(GEMM.mc, m - ic)
                     GEMMPacking.packA(m: mcCur, k: kcCur, a: a, lda: lda, transposed: transposeA,
-                                      row: ic, column: pc, alpha: alpha, into: aPack)
+                                      row: ic, column: pc, alpha: alpha, into: aPack, columns: aColumns)
                     macroKernel(m: mcCur, n: ncCur, k: kcCur, aPack: aPack, bPack: bPack,
                                 c: c + ic * ldc, column: jc, ldc: ldc, cColumns: cColumns,
                                 overwrite: overwrite, cScale: cScale)
