@@ -8,7 +8,8 @@ struct BenchmarkSuite: Sendable {
 
 /// Every suite the bench executable knows, in the order they run.
 enum BenchmarkRegistry {
-    static let all: [BenchmarkSuite] = [PeakBenchmarks.suite, GEMMBenchmarks.suite, ResNetGEMMBenchmarks.suite, ConvolutionBenchmarks.suite,
+    static let all: [BenchmarkSuite] = [PeakBenchmarks.suite, GEMMBenchmarks.suite, ResNetGEMMBenchmarks.suite, ResNetConvolutionBenchmarks.suite,
+                                        ConvolutionBenchmarks.suite,
                                         DepthwiseBenchmarks.suite, ElementwiseBenchmarks.suite, ThreadPoolBenchmarks.suite]
 }
 

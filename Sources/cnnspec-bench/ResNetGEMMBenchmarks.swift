@@ -41,3 +41,72 @@ enum ResNetGEMMBenchmarks {
         }
     }
 }
+
+/// The full im2col convolution passes (BatchedIm2ColConvolution from 16×16 on) at ResNet-18-CIFAR's
+/// layer shapes, batch 64, next to `gemm-resnet`'s raw GEMMs: the difference is the passes' overhead
+/// outside the GEMM core (gathering gradOutput, scattering into NCHW, col2im, packing patches).
+/// GFLOP/s count the layer's 2·MACs per pass.
+enum ResNetConvolutionBenchmarks {
+    struct Layer {
+        let name: String
+        let inChannels: Int, outChannels: Int, inSide: Int, kernel: Int, stride: Int
+    }
+
+    static let batch = 64
+    static let layers = [
+        Layer(name: "layer2.0.conv1 64→128 32²→16² s2", inChannels: 64, outChannels: 128, inSide: 32, kernel: 3, stride: 2),
+        Layer(name: "layer2.0.downsample 1×1 64→128 s2", inChannels: 64, outChannels: 128, inSide: 32, kernel: 1, stride: 2),
+        Layer(name: "layer2.x 128→128 16²", inChannels: 128, outChannels: 128, inSide: 16, kernel: 3, stride: 1),
+        Layer(name: "layer3.0.conv1 128→256 16²→8² s2", inChannels: 128, outChannels: 256, inSide: 16, kernel: 3, stride: 2),
+        Layer(name: "layer3.0.downsample 1×1 128→256 s2", inChannels: 128, outChannels: 256, inSide: 16, kernel: 1, stride: 2),
+        Layer(name: "layer3.x 256→256 8²", inChannels: 256, outChannels: 256, inSide: 8, kernel: 3, stride: 1),
+        Layer(name: "layer4.0.conv1 256→512 8²→4² s2", inChannels: 256, outChannels: 512, inSide: 8, kernel: 3, stride: 2),
+        Layer(name: "layer4.0.downsample 1×1 256→512 s2", inChannels: 256, outChannels: 512, inSide: 8, kernel: 1, stride: 2),
+        Layer(name: "layer4.x 512→512 4²", inChannels: 512, outChannels: 512, inSide: 4, kernel: 3, stride: 1),
+    ]
+
+    static let suite = BenchmarkSuite(name: "conv-resnet",
+                                      summary: "im2col convolution passes at ResNet-18-CIFAR's layer shapes (GFLOP/s)") {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        print("Batch \(batch), 2 threads, im2col backend; medians. Compare with `gemm-resnet`.\n")
+        print("| layer | forward ms | GFLOP/s | backwardData ms | GFLOP/s | backwardWeights ms | GFLOP/s |")
+        print("|---|---|---|---|---|---|---|")
+        for layer in layers { measure(layer, gemm: gemm) }
+    }
+
+    static func measure(_ layer: Layer, gemm: GEMM) {
+        let padding = layer.kernel / 2
+        let g = ConvolutionGeometry(batch: batch, inChannels: layer.inChannels, inHeight: layer.inSide,
+                                    inWidth: layer.inSide, outChannels: layer.outChannels,
+                                    kernelHeight: layer.kernel, kernelWidth: layer.kernel,
+                                    strideHeight: layer.stride, strideWidth: layer.stride,
+                                    paddingHeight: padding, paddingWidth: padding)
+        let inputCount = batch * g.inChannels * g.inHeight * g.inWidth
+        let outputCount = batch * g.outChannels * g.outHeight * g.outWidth
+        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
+        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
+        let weight = BenchmarkTiming.randomBuffer(g.weightCount), gradWeight = BenchmarkTiming.randomBuffer(g.weightCount)
+        defer { [input, gradInput, output, gradOutput, weight, gradWeight].forEach { $0.deallocate() } }
+        guard let kernel = try? makeConvolution(.im2col, geometry: g, gemm: gemm) else {
+            print("| \(layer.name) | unsupported |")
+            return
+        }
+        kernel.prepare(weight: weight)
+        // As in training: forward, then backwardWeights, then backwardData on the same gradOutput.
+        let forward = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.forward(batch: batch, input: input, weight: weight, bias: nil, output: output)
+        }
+        let weights = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                   gradBias: nil)
+        }
+        let data = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        }
+        let flops = 2.0 * Double(batch * g.macsPerImage)
+        let cells = [forward, data, weights].map { seconds in
+            String(format: "%.2f | %.1f", seconds * 1e3, flops / seconds / 1e9)
+        }
+        print("| \(layer.name) | " + cells.joined(separator: " | ") + " |")
+    }
+}

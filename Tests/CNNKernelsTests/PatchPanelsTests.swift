@@ -21,6 +21,13 @@ struct PatchPanelsTests {
         ConvolutionGeometry(batch: 2, inChannels: 3, inHeight: 8, inWidth: 8, outChannels: 4, kernelHeight: 3,
                             kernelWidth: 2, strideHeight: 1, strideWidth: 1, paddingTop: 2, paddingBottom: 0,
                             paddingLeft: 0, paddingRight: 1),
+        // Stride 2 and 1×1 stride 2 on 16-multiple output planes (the gathered 16-pixel loads), odd channels.
+        ConvolutionGeometry(batch: 3, inChannels: 5, inHeight: 8, inWidth: 8, outChannels: 9, kernelHeight: 3,
+                            kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+        ConvolutionGeometry(batch: 2, inChannels: 19, inHeight: 16, inWidth: 16, outChannels: 6, kernelHeight: 3,
+                            kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+        ConvolutionGeometry(batch: 3, inChannels: 7, inHeight: 8, inWidth: 8, outChannels: 10, kernelHeight: 1,
+                            kernelWidth: 1, strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0),
     ]
 
     /// The reference lowering: one short copy per output line (the form `im2col` takes for every layer
@@ -185,8 +192,19 @@ struct PatchPanelsTests {
                                 kernelWidth: 5, strideHeight: 1, strideWidth: 1, paddingHeight: 2, paddingWidth: 2),
             ConvolutionGeometry(batch: 3, inChannels: 4, inHeight: 8, inWidth: 8, outChannels: 6, kernelHeight: 3,
                                 kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+            // The GEMM writing NCHW straight (16-multiple planes): 17 output channels (a partial 8-row
+            // tile), 16-pixel planes whose 32-column tiles span two images, an odd batch (a partial last
+            // tile), stride 2 (gathered panels) and the 1×1 stride-2 downsample.
+            ConvolutionGeometry(batch: 5, inChannels: 19, inHeight: 8, inWidth: 8, outChannels: 17, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+            ConvolutionGeometry(batch: 3, inChannels: 21, inHeight: 4, inWidth: 4, outChannels: 18, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+            ConvolutionGeometry(batch: 7, inChannels: 13, inHeight: 16, inWidth: 16, outChannels: 20, kernelHeight: 3,
+                                kernelWidth: 3, strideHeight: 2, strideWidth: 2, paddingHeight: 1, paddingWidth: 1),
+            ConvolutionGeometry(batch: 5, inChannels: 11, inHeight: 8, inWidth: 8, outChannels: 9, kernelHeight: 1,
+                                kernelWidth: 1, strideHeight: 2, strideWidth: 2, paddingHeight: 0, paddingWidth: 0),
         ]
-        for g in geometries {
+        for (index, g) in geometries.enumerated() {
             #expect(BatchedIm2ColConvolution.prefers(g))
             let batched = ConvolutionRun(kernel: BatchedIm2ColConvolution(geometry: g, gemm: gemm))
             let perImage = ConvolutionRun(kernel: Im2ColConvolution(geometry: g, gemm: gemm))
@@ -195,8 +213,9 @@ struct PatchPanelsTests {
             func worst(_ a: [Float], _ b: [Float]) -> Float {
                 zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1) / (1 + abs($1.1))) }
             }
-            let forward = worst(batched.forward(batch: g.batch, input: input, weight: weight, bias: bias),
-                                perImage.forward(batch: g.batch, input: input, weight: weight, bias: bias))
+            let withBias = index % 2 == 0 ? bias : nil
+            let forward = worst(batched.forward(batch: g.batch, input: input, weight: weight, bias: withBias),
+                                perImage.forward(batch: g.batch, input: input, weight: weight, bias: withBias))
             let data = worst(batched.backwardData(batch: g.batch, gradOutput: gradOutput, weight: weight),
                              perImage.backwardData(batch: g.batch, gradOutput: gradOutput, weight: weight))
             let gradients = (batched.backwardWeights(batch: g.batch, input: input, gradOutput: gradOutput),

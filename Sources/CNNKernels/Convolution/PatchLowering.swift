@@ -299,6 +299,9 @@ struct PatchPanels {
         let g = geometry, nr = GEMM.nr, plane = g.outPlane, size = g.inHeight * g.inWidth
         let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
         let shifted = PatchLowering.preservesPlane(g) && plane % PatchPanels.half == 0
+        // Other layers on 16-multiple planes (ResNet's stride-2 and 1×1 downsample convolutions) gather
+        // each 16-pixel half through the source table (`gatheredLoad`) instead of going pixel by pixel.
+        let gathered = !shifted && plane % PatchPanels.half == 0
         // Unmasked loads stay inside the images (the masked lanes of a shifted load may reach a neighbour channel).
         let start = images, end = images + count * imageSize
         let shifts = sources + positions * plane
@@ -316,6 +319,21 @@ struct PatchPanels {
                     let o = out + p * nr
                     half(from: base0 + channel + d, valid: table + pixel0, start: start, end: end, into: o)
                     half(from: base1 + channel + d, valid: table + pixel1, start: start, end: end, into: o + PatchPanels.half)
+                    position += 1
+                    if position == positions { position = 0; channel += size }
+                }
+            } else if gathered && columns == nr && first % PatchPanels.half == 0 {
+                let pixel0 = first % plane, pixel1 = (first + PatchPanels.half) % plane
+                let image0 = images + first / plane * imageSize
+                let image1 = images + (first + PatchPanels.half) / plane * imageSize
+                var channel = row / positions * size, position = row % positions
+                for p in 0..<k {
+                    let table = sources + position * plane
+                    let o = UnsafeMutableRawPointer(out + p * nr)
+                    o.storeBytes(of: PatchPanels.gatheredLoad(from: image0 + channel, offsets: table + pixel0),
+                                 as: SIMD16<Float>.self)
+                    o.storeBytes(of: PatchPanels.gatheredLoad(from: image1 + channel, offsets: table + pixel1),
+                                 toByteOffset: 64, as: SIMD16<Float>.self)
                     position += 1
                     if position == positions { position = 0; channel += size }
                 }
@@ -346,9 +364,11 @@ struct PatchPanels {
         let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
         let block = PatchPanels.half
         let shifted = PatchLowering.preservesPlane(g) && plane % block == 0 && row % block == 0
+        // Other layers on 16-multiple planes: the same 16×16 blocks, each row gathered through the table.
+        let gathered = !shifted && plane % block == 0 && row % block == 0
         let start = images, end = images + count * imageSize
         let shifts = sources + positions * plane
-        let blockedSteps = shifted ? k / block * block : 0
+        let blockedSteps = shifted || gathered ? k / block * block : 0
         var j0 = 0
         while j0 < n {
             let out = dst + j0 * k
@@ -365,8 +385,10 @@ struct PatchPanels {
                         // Col rows first + c0 + c: channel and kernel position, advanced row by row.
                         var channel = (first + c0) / positions * size, position = (first + c0) % positions
                         for c in 0..<max(0, min(block, columns - c0)) {
-                            let values = shiftedLoad(from: image + channel + pixel + Int(shifts[position]),
-                                                     valid: sources + position * plane + pixel, start: start, end: end)
+                            let values = gathered
+                                ? PatchPanels.gatheredLoad(from: image + channel, offsets: sources + position * plane + pixel)
+                                : shiftedLoad(from: image + channel + pixel + Int(shifts[position]),
+                                              valid: sources + position * plane + pixel, start: start, end: end)
                             rows.storeBytes(of: values, toByteOffset: c * MemoryLayout<SIMD16<Float>>.stride,
                                              as: SIMD16<Float>.self)
                             position += 1
@@ -412,6 +434,18 @@ struct PatchPanels {
                       end: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(out).storeBytes(of: shiftedLoad(from: source, valid: valid, start: start, end: end),
                                                 as: SIMD16<Float>.self)
+    }
+
+    /// `base[offsets[l]]` for the 16 lanes l, zero where the offset is negative (padding): clamped indices,
+    /// 16 loads, then the padding masked off (every read stays at or past `base`, inside the channel).
+    @inline(__always)
+    static func gatheredLoad(from base: UnsafePointer<Float>, offsets: UnsafePointer<Int32>) -> SIMD16<Float> {
+        let table = UnsafeRawPointer(offsets).loadUnaligned(as: SIMD16<Int32>.self)
+        let keep = ~(table &>> 31)
+        let index = table & keep
+        var values = SIMD16<Float>()
+        for lane in 0..<PatchPanels.half { values[lane] = base[Int(index[lane])] }
+        return unsafeBitCast(unsafeBitCast(values, to: SIMD16<Int32>.self) & keep, to: SIMD16<Float>.self)
     }
 
     /// 16 pixels of a shifted row (see `half`), read as one load when it stays inside start..<end.

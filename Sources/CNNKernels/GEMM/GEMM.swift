@@ -60,9 +60,12 @@ public final class GEMM: @unchecked Sendable {
                  b: .matrix(b, ldb: ldb, transposed: transposeB), c: c, ldc: ldc, alpha: alpha, beta: beta)
     }
 
-    /// `multiply` with op(B) given as an `OperandB` (a stored matrix or a batch's patches).
+    /// `multiply` with op(B) given as an `OperandB` (a stored matrix or a batch's patches), and C optionally
+    /// laid out as NCHW images (`cImages`, see `CColumns`; then `ldc` is the channel stride, the plane).
     func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: OperandB,
-                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0,
+                  cImages: CColumns = .plain, aImages: CColumns = .plain) {
+        precondition(aImages.plane == 0 || !transposeA, "image columns need a row-major A")
         if m <= 0 || n <= 0 { return }
         let threads = pool.threadCount
         let work = m * n * max(k, 1)
@@ -70,7 +73,7 @@ public final class GEMM: @unchecked Sendable {
         let mPanels = (m + GEMM.mr - 1) / GEMM.mr
         if threads == 1 || work < 200_000 || (nPanels < 2 && mPanels < 2) {
             multiplySerial(slot: 0, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
-                           b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+                           b: b, c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages, aColumns: aImages)
             return
         }
         // Split the dimension with more micro-panels; chunks are whole micro-panels.
@@ -79,7 +82,7 @@ public final class GEMM: @unchecked Sendable {
         let tasks = min(threads, panels)
         let split = PanelSplit(gemm: Unmanaged.passUnretained(self), splitN: splitN, panels: panels, tasks: tasks,
                                m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b,
-                               c: c, ldc: ldc, alpha: alpha, beta: beta)
+                               c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages, aColumns: aImages)
         pool.run(tasks: tasks, context: split) { raw, task in raw.load(as: PanelSplit.self).run(task: task) }
     }
 
@@ -94,6 +97,8 @@ public final class GEMM: @unchecked Sendable {
         let b: OperandB
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let alpha: Float, beta: Float
+        let cColumns: CColumns
+        let aColumns: CColumns
 
         func run(task: Int) {
             let first = panels * task / tasks
@@ -104,13 +109,15 @@ public final class GEMM: @unchecked Sendable {
                 let j0 = first * GEMM.nr
                 let j1 = min(n, last * GEMM.nr)
                 gemm.multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
-                                    b: b.dropping(columns: j0), c: c + j0, ldc: ldc, alpha: alpha, beta: beta)
+                                    b: b.dropping(columns: j0), c: c + cColumns.offset(j0), ldc: ldc, alpha: alpha,
+                                    beta: beta, cColumns: cColumns.dropping(columns: j0), aColumns: aColumns)
             } else {
                 let i0 = first * GEMM.mr
                 let i1 = min(m, last * GEMM.mr)
                 let aOffset = transposeA ? i0 : i0 * lda
                 gemm.multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
-                                    b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta)
+                                    b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta, cColumns: cColumns,
+                                    aColumns: aColumns)
             }
         }
     }
@@ -126,11 +133,18 @@ public final class GEMM: @unchecked Sendable {
     }
 
     /// `multiplySerial` with op(B) given as an `OperandB`.
+    /// `c` points at C's column 0; column j lives at `cColumns.offset(j)` past it (A's column p at
+    /// `aColumns.offset(p)` past row start).
     func multiplySerial(slot: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
-                        b: OperandB, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+                        b: OperandB, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                        cColumns: CColumns = .plain, aColumns: CColumns = .plain) {
         if m <= 0 || n <= 0 { return }
         if k <= 0 || alpha == 0 {
-            GEMM.scale(m: m, n: n, c: c, ldc: ldc, beta: beta)
+            if cColumns.plane == 0 {
+                GEMM.scale(m: m, n: n, c: c, ldc: ldc, beta: beta)
+            } else {
+                for j in 0..<n { GEMM.scale(m: m, n: 1, c: c + cColumns.offset(j), ldc: ldc, beta: beta) }
+            }
             return
         }
         let aPack = packedA[slot]
@@ -156,9 +170,10 @@ public final class GEMM: @unchecked Sendable {
                 while ic < m {
                     let mcCur = min(GEMM.mc, m - ic)
                     GEMMPacking.packA(m: mcCur, k: kcCur, a: a, lda: lda, transposed: transposeA,
-                                      row: ic, column: pc, alpha: alpha, into: aPack)
+                                      row: ic, column: pc, alpha: alpha, into: aPack, columns: aColumns)
                     macroKernel(m: mcCur, n: ncCur, k: kcCur, aPack: aPack, bPack: bPack,
-                                c: c + ic * ldc + jc, ldc: ldc, overwrite: overwrite, cScale: cScale)
+                                c: c + ic * ldc, column: jc, ldc: ldc, cColumns: cColumns,
+                                overwrite: overwrite, cScale: cScale)
                     ic += mcCur
                 }
                 pc += kcCur
@@ -169,17 +184,18 @@ public final class GEMM: @unchecked Sendable {
 
     @inline(__always)
     private func macroKernel(m: Int, n: Int, k: Int, aPack: UnsafeMutablePointer<Float>,
-                             bPack: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             overwrite: Bool, cScale: Float) {
+                             bPack: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, column: Int, ldc: Int,
+                             cColumns: CColumns, overwrite: Bool, cScale: Float) {
         var jr = 0
         while jr < n {
             let nrCur = min(GEMM.nr, n - jr)
             let bPanel = bPack + jr * k
+            let low = cColumns.offset(column + jr), high = cColumns.offset(column + jr + GEMM.nr / 2) - low
             var ir = 0
             while ir < m {
                 let mrCur = min(GEMM.mr, m - ir)
-                GEMMMicroKernel.run(k: k, a: aPack + ir * k, b: bPanel, c: c + ir * ldc + jr, ldc: ldc,
-                                    rows: mrCur, columns: nrCur, overwrite: overwrite, cScale: cScale)
+                GEMMMicroKernel.run(k: k, a: aPack + ir * k, b: bPanel, c: c + ir * ldc + low, ldc: ldc,
+                                    rows: mrCur, columns: nrCur, overwrite: overwrite, cScale: cScale, high: high)
                 ir += GEMM.mr
             }
             jr += GEMM.nr
@@ -196,6 +212,37 @@ public final class GEMM: @unchecked Sendable {
                 for j in 0..<n { row[j] *= beta }
             }
         }
+    }
+}
+
+/// Where C's columns live: `plain` (column j at j) or, for a convolution's output written straight into
+/// NCHW, `images(plane:imageStride:)`: column j = image·plane + pixel at image·imageStride + pixel (rows,
+/// the channels, `ldc` = plane apart). Saves the copy of a [channels, images·plane] product into NCHW.
+/// Requires a plane that is a multiple of 16 (each 16-column half of a micro-tile stays in one image).
+struct CColumns {
+    /// 0 for plain.
+    let plane: Int
+    let imageStride: Int
+    /// Column of the whole product that this one's column 0 is (a thread's share starts past 0).
+    let first: Int
+
+    static let plain = CColumns(plane: 0, imageStride: 0, first: 0)
+
+    static func images(plane: Int, imageStride: Int) -> CColumns {
+        precondition(plane % 16 == 0, "CColumns.images needs a 16-multiple plane")
+        return CColumns(plane: plane, imageStride: imageStride, first: 0)
+    }
+
+    /// Element offset of column j from column 0.
+    @inline(__always)
+    func offset(_ j: Int) -> Int {
+        if plane == 0 { return j }
+        let a = first + j, b = first
+        return (a / plane - b / plane) * imageStride + a % plane - b % plane
+    }
+
+    func dropping(columns j: Int) -> CColumns {
+        plane == 0 ? self : CColumns(plane: plane, imageStride: imageStride, first: first + j)
     }
 }
 

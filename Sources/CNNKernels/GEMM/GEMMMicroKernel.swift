@@ -2,11 +2,12 @@
 /// and one packed B panel (32 columns per step).
 enum GEMMMicroKernel {
     /// Computes the 8×32 product of the panels over `k` steps and writes the top-left `rows`×`columns`
-    /// of it to C: `C = acc` when `overwrite`, else `C = cScale·C + acc`.
+    /// of it to C: `C = acc` when `overwrite`, else `C = cScale·C + acc`. Columns 16..<32 of a C row live
+    /// `high` elements past its column 0 (16 for a plain matrix; elsewhere when C is NCHW images, `CColumns`).
     @inline(__always)
     static func run(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
-                    overwrite: Bool, cScale: Float) {
+                    overwrite: Bool, cScale: Float, high: Int = 16) {
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
         var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
         var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
@@ -40,14 +41,14 @@ enum GEMMMicroKernel {
             bp += 128
         }
         if rows == GEMM.mr && columns == GEMM.nr {
-            store(c00, c01, to: c, overwrite: overwrite, cScale: cScale)
-            store(c10, c11, to: c + ldc, overwrite: overwrite, cScale: cScale)
-            store(c20, c21, to: c + 2 * ldc, overwrite: overwrite, cScale: cScale)
-            store(c30, c31, to: c + 3 * ldc, overwrite: overwrite, cScale: cScale)
-            store(c40, c41, to: c + 4 * ldc, overwrite: overwrite, cScale: cScale)
-            store(c50, c51, to: c + 5 * ldc, overwrite: overwrite, cScale: cScale)
-            store(c60, c61, to: c + 6 * ldc, overwrite: overwrite, cScale: cScale)
-            store(c70, c71, to: c + 7 * ldc, overwrite: overwrite, cScale: cScale)
+            store(c00, c01, to: c, high: high, overwrite: overwrite, cScale: cScale)
+            store(c10, c11, to: c + ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c20, c21, to: c + 2 * ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c30, c31, to: c + 3 * ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c40, c41, to: c + 4 * ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c50, c51, to: c + 5 * ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c60, c61, to: c + 6 * ldc, high: high, overwrite: overwrite, cScale: cScale)
+            store(c70, c71, to: c + 7 * ldc, high: high, overwrite: overwrite, cScale: cScale)
             return
         }
         // Edge tile: spill to a stack tile, then write the valid part.
@@ -60,27 +61,26 @@ enum GEMMMicroKernel {
             for r in 0..<rows {
                 let row = c + r * ldc
                 let source = values + r * GEMM.nr
-                if overwrite {
-                    for j in 0..<columns { row[j] = source[j] }
-                } else {
-                    for j in 0..<columns { row[j] = row[j] * cScale + source[j] }
+                for j in 0..<columns {
+                    let target = row + (j < 16 ? j : high + j - 16)
+                    target.pointee = overwrite ? source[j] : target.pointee * cScale + source[j]
                 }
             }
         }
     }
 
     @inline(__always)
-    private static func store(_ low: SIMD16<Float>, _ high: SIMD16<Float>, to row: UnsafeMutablePointer<Float>,
-                              overwrite: Bool, cScale: Float) {
-        let raw = UnsafeMutableRawPointer(row)
+    private static func store(_ low: SIMD16<Float>, _ highValues: SIMD16<Float>, to row: UnsafeMutablePointer<Float>,
+                              high: Int, overwrite: Bool, cScale: Float) {
+        let raw = UnsafeMutableRawPointer(row), rawHigh = UnsafeMutableRawPointer(row + high)
         if overwrite {
             raw.storeBytes(of: low, as: SIMD16<Float>.self)
-            raw.storeBytes(of: high, toByteOffset: 64, as: SIMD16<Float>.self)
+            rawHigh.storeBytes(of: highValues, as: SIMD16<Float>.self)
         } else {
             let old0 = raw.loadUnaligned(as: SIMD16<Float>.self)
-            let old1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            let old1 = rawHigh.loadUnaligned(as: SIMD16<Float>.self)
             raw.storeBytes(of: low.addingProduct(old0, cScale), as: SIMD16<Float>.self)
-            raw.storeBytes(of: high.addingProduct(old1, cScale), toByteOffset: 64, as: SIMD16<Float>.self)
+            rawHigh.storeBytes(of: highValues.addingProduct(old1, cScale), as: SIMD16<Float>.self)
         }
     }
 }

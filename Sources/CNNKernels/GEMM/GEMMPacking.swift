@@ -4,14 +4,17 @@
 /// B block (k×n) → ⌈n/32⌉ panels, each k steps of 32 consecutive columns: `dst[(panel·k + p)·32 + c]`.
 /// Rows/columns past the matrix edge are written as zeros.
 enum GEMMPacking {
-    /// Packs op(A)[row..<row+m, column..<column+k] scaled by alpha.
+    /// Packs op(A)[row..<row+m, column..<column+k] scaled by alpha. A stored row-major may have its
+    /// columns laid out as NCHW images (`columns`, see `CColumns`; `lda` is then the plane).
     @inline(__always)
     static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposed: Bool,
-                      row: Int, column: Int, alpha: Float, into dst: UnsafeMutablePointer<Float>) {
+                      row: Int, column: Int, alpha: Float, into dst: UnsafeMutablePointer<Float>,
+                      columns: CColumns = .plain) {
         if transposed {
             packTransposedA(m: m, k: k, a: a + column * lda + row, lda: lda, alpha: alpha, into: dst)
         } else {
-            packRowMajorA(m: m, k: k, a: a + row * lda + column, lda: lda, alpha: alpha, into: dst)
+            packRowMajorA(m: m, k: k, a: a + row * lda + columns.offset(column), lda: lda, alpha: alpha, into: dst,
+                          columns: columns.dropping(columns: column))
         }
     }
 
@@ -45,8 +48,9 @@ enum GEMMPacking {
     /// op(A)[i][p] = a[i·lda + p]: two 8-row panels at a time, 16 rows × 16 steps transposed in
     /// registers (rows past the edge read as zeros); the last k mod 16 steps are copied one by one.
     @inline(__always)
+    /// With image `columns` (16-multiple plane, column 0 at a 16-multiple), each 16-step block is contiguous.
     static func packRowMajorA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, alpha: Float,
-                              into dst: UnsafeMutablePointer<Float>) {
+                              into dst: UnsafeMutablePointer<Float>, columns: CColumns = .plain) {
         let mr = GEMM.mr, pair = 2 * mr
         let scale = SIMD16<Float>(repeating: alpha)
         let fullSteps = k / 16 * 16
@@ -61,10 +65,11 @@ enum GEMMPacking {
             }
             var p0 = 0
             while p0 < fullSteps {
-                var v: Transpose16.Block = (load(0, p0), load(1, p0), load(2, p0), load(3, p0),
-                                  load(4, p0), load(5, p0), load(6, p0), load(7, p0),
-                                  load(8, p0), load(9, p0), load(10, p0), load(11, p0),
-                                  load(12, p0), load(13, p0), load(14, p0), load(15, p0))
+                let q = columns.offset(p0)
+                var v: Transpose16.Block = (load(0, q), load(1, q), load(2, q), load(3, q),
+                                  load(4, q), load(5, q), load(6, q), load(7, q),
+                                  load(8, q), load(9, q), load(10, q), load(11, q),
+                                  load(12, q), load(13, q), load(14, q), load(15, q))
                 v = Transpose16.transpose(v)
                 // v.p holds rows 0..<16 at step p0 + p: low half → first panel, high half → second.
                 @inline(__always) func store(_ p: Int, _ step: SIMD16<Float>) {
@@ -84,7 +89,7 @@ enum GEMMPacking {
                 let out = (r < mr ? low : high) + r % mr
                 if r < rows {
                     let src = base + r * lda
-                    for p in fullSteps..<k { out[p * mr] = alpha * src[p] }
+                    for p in fullSteps..<k { out[p * mr] = alpha * src[columns.offset(p)] }
                 } else {
                     for p in fullSteps..<k { out[p * mr] = 0 }
                 }
