@@ -205,28 +205,12 @@ enum DepthwiseBenchmarks {
         let g = item.geometry
         let inputCount = batch * g.inChannels * g.inHeight * g.inWidth
         let outputCount = batch * g.outChannels * g.outHeight * g.outWidth
-        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
-        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
-        let weight = BenchmarkTiming.randomBuffer(g.weightCount), gradWeight = BenchmarkTiming.randomBuffer(g.weightCount)
-        let bias = BenchmarkTiming.randomBuffer(g.outChannels), gradBias = BenchmarkTiming.randomBuffer(g.outChannels)
-        defer { [input, gradInput, output, gradOutput, weight, gradWeight, bias, gradBias].forEach { $0.deallocate() } }
-        let kernel: any ConvolutionKernel
-        do {
-            kernel = try makeConvolution(kind, geometry: g, gemm: gemm)
-        } catch {
+        let forward: Double, data: Double, weights: Double
+        switch ConvolutionPasses.time(kind, geometry: g, batch: batch, gemm: gemm, bias: true) {
+        case .success(let times): (forward, data, weights) = times
+        case .failure(let error):
             print("| \(item.name) | \(kind) | \(error) |")
             return
-        }
-        kernel.prepare(weight: weight)
-        let forward = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.forward(batch: batch, input: input, weight: weight, bias: bias, output: output)
-        }
-        let data = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
-        }
-        let weights = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
-                                   gradBias: gradBias)
         }
         let bytes = 4.0 * Double(inputCount + outputCount + g.weightCount)
         let flops = 2.0 * Double(batch * g.macsPerImage)
@@ -234,5 +218,34 @@ enum DepthwiseBenchmarks {
             String(format: "%.2f | %.1f | %.1f", seconds * 1e3, bytes / seconds / 1e9, flops / seconds / 1e9)
         }
         print("| \(item.name) | \(kind) | " + cells.joined(separator: " | ") + " |")
+    }
+}
+
+/// Median seconds of a convolution kernel's three passes on random buffers, in training's order (forward,
+/// backwardWeights, backwardData on the same output gradient); the kernel's construction error otherwise.
+enum ConvolutionPasses {
+    static func time(_ kind: ConvolutionBackendKind, geometry g: ConvolutionGeometry, batch: Int, gemm: GEMM,
+                     bias hasBias: Bool) -> Result<(forward: Double, data: Double, weights: Double), Error> {
+        let inputCount = batch * g.inChannels * g.inHeight * g.inWidth
+        let outputCount = batch * g.outChannels * g.outHeight * g.outWidth
+        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
+        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
+        let weight = BenchmarkTiming.randomBuffer(g.weightCount), gradWeight = BenchmarkTiming.randomBuffer(g.weightCount)
+        let bias = BenchmarkTiming.randomBuffer(g.outChannels), gradBias = BenchmarkTiming.randomBuffer(g.outChannels)
+        defer { [input, gradInput, output, gradOutput, weight, gradWeight, bias, gradBias].forEach { $0.deallocate() } }
+        let kernel: any ConvolutionKernel
+        do { kernel = try makeConvolution(kind, geometry: g, gemm: gemm) } catch { return .failure(error) }
+        kernel.prepare(weight: weight)
+        let forward = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.forward(batch: batch, input: input, weight: weight, bias: hasBias ? bias : nil, output: output)
+        }
+        let weights = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                   gradBias: hasBias ? gradBias : nil)
+        }
+        let data = BenchmarkTiming.median(minimumSeconds: 0.3) {
+            kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+        }
+        return .success((forward, data, weights))
     }
 }

@@ -81,28 +81,12 @@ enum ResNetConvolutionBenchmarks {
                                     kernelHeight: layer.kernel, kernelWidth: layer.kernel,
                                     strideHeight: layer.stride, strideWidth: layer.stride,
                                     paddingHeight: padding, paddingWidth: padding)
-        let inputCount = batch * g.inChannels * g.inHeight * g.inWidth
-        let outputCount = batch * g.outChannels * g.outHeight * g.outWidth
-        let input = BenchmarkTiming.randomBuffer(inputCount), gradInput = BenchmarkTiming.randomBuffer(inputCount)
-        let output = BenchmarkTiming.randomBuffer(outputCount), gradOutput = BenchmarkTiming.randomBuffer(outputCount)
-        let weight = BenchmarkTiming.randomBuffer(g.weightCount), gradWeight = BenchmarkTiming.randomBuffer(g.weightCount)
-        defer { [input, gradInput, output, gradOutput, weight, gradWeight].forEach { $0.deallocate() } }
-        guard let kernel = try? makeConvolution(.im2col, geometry: g, gemm: gemm) else {
+        guard case .success(let times) = ConvolutionPasses.time(.im2col, geometry: g, batch: batch, gemm: gemm,
+                                                              bias: false) else {
             print("| \(layer.name) | unsupported |")
             return
         }
-        kernel.prepare(weight: weight)
-        // As in training: forward, then backwardWeights, then backwardData on the same gradOutput.
-        let forward = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.forward(batch: batch, input: input, weight: weight, bias: nil, output: output)
-        }
-        let weights = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.backwardWeights(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
-                                   gradBias: nil)
-        }
-        let data = BenchmarkTiming.median(minimumSeconds: 0.3) {
-            kernel.backwardData(batch: batch, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
-        }
+        let (forward, data, weights) = times
         let flops = 2.0 * Double(batch * g.macsPerImage)
         let cells = [forward, data, weights].map { seconds in
             String(format: "%.2f | %.1f", seconds * 1e3, flops / seconds / 1e9)

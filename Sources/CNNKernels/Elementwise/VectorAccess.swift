@@ -54,3 +54,30 @@ enum ElementwiseChunking {
         index += 1
     }
 }
+
+/// The 8- and 4-lane loads and stores of the 2×2 pooling paths' narrow-row blocks.
+extension VectorAccess {
+    @inline(__always) static func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func load4(_ pointer: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always) static func loadIndices8(_ pointer: UnsafePointer<Int32>) -> SIMD8<Int32> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int32>.self)
+    }
+
+    @inline(__always) static func loadIndices4(_ pointer: UnsafePointer<Int32>) -> SIMD4<Int32> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<Int32>.self)
+    }
+
+    @inline(__always) static func store(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func store(_ value: SIMD4<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<Float>.self)
+    }
+}
