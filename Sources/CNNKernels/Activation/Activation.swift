@@ -10,7 +10,7 @@ public enum Activation {
             let length = end - start, x = pass.input + start, y = pass.output + start
             switch pass.kind {
             case .relu:
-                Activation.apply(length, x, y, { $0.replacing(with: 0, where: $0 .< 0) }, { max($0, 0) })
+                Activation.apply(length, x, y, { ActivationFunctions.relu($0) }, { max($0, 0) })
             case .leakyRelu(let slope):
                 Activation.apply(length, x, y, { $0.replacing(with: $0 * slope, where: $0 .< 0) }, { $0 < 0 ? $0 * slope : $0 })
             case .sigmoid:
@@ -51,7 +51,7 @@ public enum Activation {
             let length = end - start, dy = pass.gradOutput + start, dx = pass.gradInput + start
             switch pass.kind {
             case .relu:
-                Activation.combine(length, input + start, dy, dx, { x, g in g.replacing(with: 0, where: x .<= 0) }, { x, g in x > 0 ? g : 0 })
+                Activation.combine(length, input + start, dy, dx, { x, g in ActivationFunctions.reluGradient(x, g) }, { x, g in x > 0 ? g : 0 })
             case .leakyRelu(let slope):
                 Activation.combine(length, input + start, dy, dx, { x, g in g.replacing(with: g * slope, where: x .<= 0) },
                         { x, g in x > 0 ? g : g * slope })

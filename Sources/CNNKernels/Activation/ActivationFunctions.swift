@@ -18,6 +18,15 @@ enum ActivationFunctions {
     /// keeps (eˣ)² finite.
     static let mishSaturation: Float = 20
 
+    // MARK: ReLU
+
+    /// max(x, 0) with NaN kept (PyTorch's relu); this spelling (a scalar 0) compiles to one `vmaxps` even
+    /// inside large loops, where other spellings of the select became loops over the lanes.
+    @inline(__always) static func relu(_ x: Vector) -> Vector { x.replacing(with: 0, where: x .< 0) }
+
+    /// The ReLU's gradient: g where y > 0, else 0 (0 at exactly 0, as PyTorch's); y is the ReLU's input or output.
+    @inline(__always) static func reluGradient(_ y: Vector, _ g: Vector) -> Vector { g.replacing(with: 0, where: y .<= 0) }
+
     // MARK: GELU
 
     @inline(__always) static func gelu(_ x: Vector) -> Vector {

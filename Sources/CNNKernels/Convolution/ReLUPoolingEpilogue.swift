@@ -115,7 +115,7 @@ extension ReLUPoolingEpilogue {
                                                     &best, &index)
                         // ReLU backward passes gradient only where the pooled output is > 0 (NaN: none).
                         index = LaneBits.keepOrDead(index, where: best .> SIMD16())
-                        best = LaneBits.relu(best)
+                        best = ActivationFunctions.relu(best)
                         let out = 4 * (py * g.outWidth + px) * lanes
                         staged.storeBytes(of: best, toByteOffset: out, as: SIMD16<Float>.self)
                         codes.storeBytes(of: index, toByteOffset: out, as: SIMD16<Int32>.self)
@@ -129,7 +129,7 @@ extension ReLUPoolingEpilogue {
                         @inline(__always) func value(_ byte: Int) -> SIMD16<Float> {
                             let x = channel.load(fromByteOffset: byte, as: SIMD16<Float>.self) + shift
                             kept.storeBytes(of: x, toByteOffset: byte, as: SIMD16<Float>.self)
-                            return LaneBits.relu(x)
+                            return ActivationFunctions.relu(x)
                         }
                         let a = value(corner), b = value(corner + 4 * lanes)
                         let c = value(corner + rowBytes), d = value(corner + rowBytes + 4 * lanes)
@@ -143,9 +143,6 @@ extension ReLUPoolingEpilogue {
                                     planeStride: g.channels * g.outPlane)
         }
     }
-
-    /// The argmax code of a window whose pooled output the ReLU zeroed: no element gets gradient.
-    static let deadCode: Int32 = -1
 
     /// Rows × columns of the convolution's output that windows cover (from the top left): all that
     /// `expandGradient` writes.
@@ -170,6 +167,7 @@ extension ReLUPoolingEpilogue {
             switch mode {
             case .max(let argmax):
                 let codes = UnsafeRawPointer(argmax + (firstImage * g.channels + c * lanes) * g.outPlane)
+                let width32 = Int32(truncatingIfNeeded: width)
                 for py in 0..<g.outHeight {
                     for px in 0..<g.outWidth {
                         let out = (py * g.outWidth + px) * vector
@@ -181,7 +179,6 @@ extension ReLUPoolingEpilogue {
                             target.storeBytes(of: LaneBits.keep(gradient, where: code .== SIMD16(repeating: position)),
                                               toByteOffset: byte, as: SIMD16<Float>.self)
                         }
-                        let width32 = Int32(truncatingIfNeeded: width)
                         put(top, corner)
                         put(top + vector, corner + 1)
                         put(top + gridRow, corner + width32)
@@ -223,15 +220,12 @@ enum LaneBits {
         unsafeBitCast(unsafeBitCast(a, to: SIMD16<Int32>.self) & mask._storage, to: SIMD16<Float>.self)
     }
 
-    /// i where `mask` is set, else −1 (`ReLUPoolingEpilogue.deadCode`): ((i + 1) & mask) − 1.
+    /// i where `mask` is set, else −1 (the argmax code of a window whose pooled output the ReLU zeroed: no
+    /// element gets gradient): ((i + 1) & mask) − 1.
     @inline(__always)
     static func keepOrDead(_ i: SIMD16<Int32>, where mask: SIMDMask<SIMD16<Int32>>) -> SIMD16<Int32> {
         ((i &+ 1) & mask._storage) &- 1
     }
-
-    /// max(x, 0) with NaN kept (the ReLU's rule): one `vmaxps`.
-    @inline(__always)
-    static func relu(_ x: SIMD16<Float>) -> SIMD16<Float> { x.replacing(with: 0, where: x .< 0) }
 }
 
 /// A convolution kernel that can run a `ReLUPoolingEpilogue` on its output planes (the direct backend).

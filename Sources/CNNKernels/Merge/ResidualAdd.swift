@@ -34,10 +34,9 @@ public enum ResidualAdd {
         @inline(__always) func run(_ start: Int, _ end: Int) {
             let a = a + start, b = b + start, y = output + start, count = end - start
             if relu {
-                let zero = SIMD16<Float>()
                 forEachVectorBlock(count) { i in
                     let v = VectorAccess.load16(a + i) + VectorAccess.load16(b + i)
-                    VectorAccess.store(v.replacing(with: zero, where: v .< zero), y + i)
+                    VectorAccess.store(ActivationFunctions.relu(v), y + i)
                 } scalar: { i in
                     let v = a[i] + b[i]
                     y[i] = v < 0 ? 0 : v
@@ -82,9 +81,8 @@ public enum ResidualAdd {
         /// g = y > 0 ? dy : 0, stored back into dy and handed to `store`.
         @inline(__always) private func masked(_ count: Int, _ y: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>,
                                               _ store: (SIMD16<Float>, Int) -> Void, scalar: (Float, Int) -> Void) {
-            let zero = SIMD16<Float>()
             forEachVectorBlock(count) { i in
-                let g = VectorAccess.load16(dy + i).replacing(with: zero, where: VectorAccess.load16(y + i) .<= zero)
+                let g = ActivationFunctions.reluGradient(VectorAccess.load16(y + i), VectorAccess.load16(dy + i))
                 VectorAccess.store(g, dy + i)
                 store(g, i)
             } scalar: { i in

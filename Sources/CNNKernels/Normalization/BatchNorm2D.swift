@@ -225,9 +225,8 @@ public enum BatchNorm2D {
                                                              _ dx: UnsafeMutablePointer<Float>, _ count: Int, mean: Float,
                                                              meanGradient: Float, centeredFactor: Float, scale: Float) {
         if let y {
-            let zero = SIMD16<Float>()
             forEachVectorBlock(count) { i in
-                let g = VectorAccess.load16(dy + i).replacing(with: zero, where: VectorAccess.load16(y + i) .<= zero)
+                let g = ActivationFunctions.reluGradient(VectorAccess.load16(y + i), VectorAccess.load16(dy + i))
                 let centered = VectorAccess.load16(x + i) - mean
                 let inner = (g - meanGradient).addingProduct(-centeredFactor, centered)
                 VectorAccess.store(inner * scale, dx + i)
@@ -287,9 +286,8 @@ public enum BatchNorm2D {
                                                                   _ mean: Float) -> (gradient: Float, gradientCentered: Float) {
         var gradient = SIMD16<Float>(), centered = SIMD16<Float>()
         var gradientTail: Float = 0, centeredTail: Float = 0
-        let zero = SIMD16<Float>()
         forEachVectorBlock(count) { i in
-            let g = VectorAccess.load16(dy + i).replacing(with: zero, where: VectorAccess.load16(y + i) .<= zero)
+            let g = ActivationFunctions.reluGradient(VectorAccess.load16(y + i), VectorAccess.load16(dy + i))
             gradient += g
             centered = centered.addingProduct(g, VectorAccess.load16(x + i) - mean)
         } scalar: { i in
@@ -307,10 +305,9 @@ public enum BatchNorm2D {
                                                       _ mean: Float, _ scale: Float, _ bias: Float, relu: Bool) {
         let scaleVector = SIMD16<Float>(repeating: scale), biasVector = SIMD16<Float>(repeating: bias)
         if relu {
-            let zero = SIMD16<Float>()
             forEachVectorBlock(count) { i in
                 let v = biasVector.addingProduct(VectorAccess.load16(x + i) - mean, scaleVector)
-                VectorAccess.store(v.replacing(with: zero, where: v .< zero), y + i)
+                VectorAccess.store(ActivationFunctions.relu(v), y + i)
             } scalar: { i in
                 let v = bias.addingProduct(x[i] - mean, scale)
                 y[i] = v < 0 ? 0 : v
