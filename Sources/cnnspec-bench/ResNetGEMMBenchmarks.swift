@@ -42,10 +42,11 @@ enum ResNetGEMMBenchmarks {
     }
 }
 
-/// The full im2col convolution passes (BatchedIm2ColConvolution from 16×16 on) at ResNet-18-CIFAR's
-/// layer shapes, batch 64, next to `gemm-resnet`'s raw GEMMs: the difference is the passes' overhead
-/// outside the GEMM core (gathering gradOutput, scattering into NCHW, col2im, packing patches).
-/// GFLOP/s count the layer's 2·MACs per pass.
+/// The full convolution passes at ResNet-18-CIFAR's layer shapes, batch 64: im2col (BatchedIm2ColConvolution
+/// from 16×16 on) next to `gemm-resnet`'s raw GEMMs — the difference is the passes' overhead outside the GEMM
+/// core (gathering gradOutput, scattering into NCHW, col2im, packing patches) — and, for the 3×3 stride-1
+/// layers, Winograd (and direct at 32×32, what `auto` chose there before Winograd).
+/// GFLOP/s count the layer's direct 2·MACs per pass for every backend (Winograd does 2.25× fewer).
 enum ResNetConvolutionBenchmarks {
     struct Layer {
         let name: String
@@ -54,6 +55,7 @@ enum ResNetConvolutionBenchmarks {
 
     static let batch = 64
     static let layers = [
+        Layer(name: "layer1.x 64→64 32²", inChannels: 64, outChannels: 64, inSide: 32, kernel: 3, stride: 1),
         Layer(name: "layer2.0.conv1 64→128 32²→16² s2", inChannels: 64, outChannels: 128, inSide: 32, kernel: 3, stride: 2),
         Layer(name: "layer2.0.downsample 1×1 64→128 s2", inChannels: 64, outChannels: 128, inSide: 32, kernel: 1, stride: 2),
         Layer(name: "layer2.x 128→128 16²", inChannels: 128, outChannels: 128, inSide: 16, kernel: 3, stride: 1),
@@ -66,24 +68,29 @@ enum ResNetConvolutionBenchmarks {
     ]
 
     static let suite = BenchmarkSuite(name: "conv-resnet",
-                                      summary: "im2col convolution passes at ResNet-18-CIFAR's layer shapes (GFLOP/s)") {
+                                      summary: "convolution passes at ResNet-18-CIFAR's layer shapes (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
-        print("Batch \(batch), 2 threads, im2col backend; medians. Compare with `gemm-resnet`.\n")
-        print("| layer | forward ms | GFLOP/s | backwardData ms | GFLOP/s | backwardWeights ms | GFLOP/s |")
-        print("|---|---|---|---|---|---|---|")
-        for layer in layers { measure(layer, gemm: gemm) }
+        print("Batch \(batch), 2 threads; medians. Compare im2col with `gemm-resnet`.\n")
+        print("| layer | backend | forward ms | GFLOP/s | backwardData ms | GFLOP/s | backwardWeights ms | GFLOP/s |")
+        print("|---|---|---|---|---|---|---|---|")
+        for layer in layers {
+            let winograd = layer.kernel == 3 && layer.stride == 1
+            let backends: [ConvolutionBackendKind] = winograd
+                ? [.winograd, .im2col] + (layer.inSide >= 32 ? [.direct] : []) : [.im2col]
+            for kind in backends { measure(layer, kind: kind, gemm: gemm) }
+        }
     }
 
-    static func measure(_ layer: Layer, gemm: GEMM) {
+    static func measure(_ layer: Layer, kind: ConvolutionBackendKind, gemm: GEMM) {
         let padding = layer.kernel / 2
         let g = ConvolutionGeometry(batch: batch, inChannels: layer.inChannels, inHeight: layer.inSide,
                                     inWidth: layer.inSide, outChannels: layer.outChannels,
                                     kernelHeight: layer.kernel, kernelWidth: layer.kernel,
                                     strideHeight: layer.stride, strideWidth: layer.stride,
                                     paddingHeight: padding, paddingWidth: padding)
-        guard case .success(let times) = ConvolutionPasses.time(.im2col, geometry: g, batch: batch, gemm: gemm,
+        guard case .success(let times) = ConvolutionPasses.time(kind, geometry: g, batch: batch, gemm: gemm,
                                                               bias: false) else {
-            print("| \(layer.name) | unsupported |")
+            print("| \(layer.name) | \(kind) | unsupported |")
             return
         }
         let (forward, data, weights) = times
@@ -91,6 +98,6 @@ enum ResNetConvolutionBenchmarks {
         let cells = [forward, data, weights].map { seconds in
             String(format: "%.2f | %.1f", seconds * 1e3, flops / seconds / 1e9)
         }
-        print("| \(layer.name) | " + cells.joined(separator: " | ") + " |")
+        print("| \(layer.name) | \(kind) | " + cells.joined(separator: " | ") + " |")
     }
 }

@@ -60,7 +60,9 @@ struct ConvolutionOptionsTests {
             let fixture = try PyTorchFixture.load(name)
             let g = try Self.geometry(fixture)
             let input = try fixture.tensor("input").data, weight = try fixture.tensor("weight").data
+            let backendGeometry = g.needsPaddingStage ? g.paddedInputGeometry : g
             let refused = kind == .depthwise && !g.isDepthwise || kind == .toeplitz && g.groups > 1
+                || kind == .winograd && WinogradConvolution.unsupportedReason(backendGeometry) != nil
             expected += refused ? 0 : 1
             #expect(try fixture.tensor("weight").shape == [g.outChannels, g.inChannels / g.groups, g.kernelHeight,
                                                           g.kernelWidth], "\(name)")
@@ -83,7 +85,8 @@ struct ConvolutionOptionsTests {
             ]
             for (tensor, error) in errors { #expect(error < 1e-4, "\(kind) \(name) \(tensor): \(error)") }
         }
-        #expect(ran == expected && ran >= 3, "\(kind) ran \(ran) fixtures")
+        // Winograd takes only the 3×3 stride-1 fixtures.
+        #expect(ran == expected && ran >= (kind == .winograd ? 2 : 3), "\(kind) ran \(ran) fixtures")
     }
 
     /// A random geometry with the new options; about half of them depthwise so that backend is exercised.
@@ -134,7 +137,9 @@ struct ConvolutionOptionsTests {
             #expect(maxRelativeError(grads.bias, expectedW.bias, floor: scaledFloor(expectedW.bias)) < 1e-4,
                     "\(label) gradBias")
         }
-        #expect(ran >= 5, "\(kind) ran only \(ran) geometries")
+        // These draws mix dilation, groups and strides: Winograd (3×3 stride 1 only) gets none of them;
+        // `WinogradConvolutionTests` covers its shapes.
+        if kind != .winograd { #expect(ran >= 5, "\(kind) ran only \(ran) geometries") }
     }
 
     /// Corners the random draw rarely hits: grouped and depthwise 1×1 layers (im2col's no-lowering path),
@@ -176,8 +181,6 @@ struct ConvolutionOptionsTests {
     }
 
     /// 1% of the largest magnitude: float32 sums of many products cancel.
-    func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }
-
     /// Central differences of L = Σ output·R through each backend's own forward pass, on layers that
     /// combine dilation, groups, asymmetric padding and each padding mode.
     @Test(arguments: ConvolutionBackendKind.allCases)
@@ -305,9 +308,23 @@ struct ConvolutionOptionsTests {
         depthwise.groups = 4
         #expect(error(.depthwise, depthwise) == nil)
         #expect(error(.toeplitz, ordinary) == nil)
-        for kind in ConvolutionBackendKind.allCases where kind != .toeplitz {
+        for kind in ConvolutionBackendKind.allCases where kind != .toeplitz && kind != .winograd {
             #expect(error(kind, depthwise.with { $0.outChannels = 8 }) == nil, "\(kind) multiplier 2")
         }
+        // Winograd F(2×2, 3×3) runs ungrouped 3×3 stride-1 layers only, and says what it refused.
+        let winogradRefusals: [(ConvolutionGeometry, String)] = [
+            (grouped, "groups"), (ordinary.with { $0.kernelWidth = 5 }, "3×3"),
+            (ordinary.with { $0.strideHeight = 2 }, "stride"), (ordinary.with { $0.dilationWidth = 2 }, "dilation"),
+            (ordinary.with { $0.paddingTop = 3 }, "padding")]
+        for (g, phrase) in winogradRefusals {
+            guard case .unsupported(.winograd, _)? = error(.winograd, g) else {
+                Issue.record("winograd must refuse \(phrase)")
+                continue
+            }
+            let text = error(.winograd, g)?.description ?? ""
+            #expect(text.contains(phrase) && text.contains("im2col"), "\(text)")
+        }
+        #expect(error(.winograd, ordinary) == nil)
     }
 
     @Test func invalidOptionsThrowReadableReasons() {

@@ -37,7 +37,10 @@ struct ConvolutionTests {
                 ("grad_weight", maxRelativeError(grads.weight, try fixture.tensor("grad_weight").data, floor: 1e-2)),
                 ("grad_bias", maxRelativeError(grads.bias, try fixture.tensor("grad_bias").data, floor: 1e-2)),
             ]
-            for (tensor, error) in errors { #expect(error < 1e-4, "\(kind) \(name) \(tensor): \(error)") }
+            // Winograd adds and subtracts inputs before it multiplies: about 10 ulp of the tensor's scale where
+            // PyTorch's direct sum has 1–2, seen against the 1e-2 floor on small values (measured 1.2e-4).
+            let tolerance: Float = kind == .winograd ? 3e-4 : 1e-4
+            for (tensor, error) in errors { #expect(error < tolerance, "\(kind) \(name) \(tensor): \(error)") }
         }
     }
 
@@ -125,8 +128,6 @@ struct ConvolutionTests {
     }
 
     /// Absolute floor for relative errors: 1% of the largest magnitude (float32 sums of many products cancel).
-    func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }
-
     @Test func backendsAgreeOnModelLayerAndBatchBelowCapacity() throws {
         var random = TestRandom(seed: 5)
         let g = ConvolutionGeometry(batch: 5, inChannels: 6, inHeight: 14, inWidth: 14, outChannels: 16,

@@ -26,8 +26,6 @@ struct ConvolutionWeightGradientTests {
     }
 
     /// 1% of the largest magnitude: float32 sums of many products cancel.
-    func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }
-
     func geometry(batch: Int, cin: Int, cout: Int, h: Int, w: Int, kh: Int, kw: Int, ph: Int, pw: Int,
                   stride: Int = 1) -> ConvolutionGeometry {
         ConvolutionGeometry(batch: batch, inChannels: cin, inHeight: h, inWidth: w, outChannels: cout,

@@ -18,3 +18,7 @@ struct TestRandom {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
 }
+
+/// The error floor for comparing against a reference: 1 % of its largest magnitude (at least 1e-3), so
+/// values that cancel to near zero are judged against the tensor's scale.
+func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }

@@ -86,7 +86,8 @@ import Testing
                 result = try Self.run(entry, fixture: fixture, backend: .fixed(backend), parameters: ["weight", "bias"])
             } catch let error as PlanError {
                 // A backend may refuse an option, with a reason; direct and im2col take every option.
-                #expect(backend == .toeplitz || backend == .depthwise, "\(backend) refused \(name): \(error)")
+                #expect(backend == .toeplitz || backend == .depthwise || backend == .winograd,
+                        "\(backend) refused \(name): \(error)")
                 continue
             }
             accepted.append(backend)

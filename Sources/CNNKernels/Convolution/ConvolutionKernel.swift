@@ -10,6 +10,9 @@ public enum ConvolutionBackendKind: String, CaseIterable, Sendable {
     /// Depthwise layers only (groups = Cin, Cout = m·Cin): per (image, channel) plane, SIMD over output
     /// pixels, no lowering and no GEMM (the layer is memory-bound).
     case depthwise
+    /// 3×3 stride-1 layers only: Winograd's F(2×2, 3×3) for the forward pass and the data gradient (2.25× fewer
+    /// multiply-adds), the weight gradient on direct or im2col.
+    case winograd
 }
 
 /// Why a convolution kernel cannot be built.
@@ -32,7 +35,10 @@ public enum ConvolutionError: Error, CustomStringConvertible {
         case .invalidGeometry(let reason):
             return "invalid convolution geometry: \(reason)"
         case .unsupported(let backend, let reason):
-            let others = ConvolutionBackendKind.allCases.filter { $0 != backend && $0 != .toeplitz && $0 != .depthwise }
+            // The backends that run every geometry.
+            let others = ConvolutionBackendKind.allCases.filter {
+                $0 != backend && $0 != .toeplitz && $0 != .depthwise && $0 != .winograd
+            }
             return "the \(backend.rawValue) convolution backend does not support \(reason); use "
                 + others.map(\.rawValue).joined(separator: " or ")
         }
@@ -84,5 +90,6 @@ private func makeBackend(_ kind: ConvolutionBackendKind, geometry: ConvolutionGe
         return Im2ColConvolution(geometry: geometry, gemm: gemm)
     case .toeplitz: return try ToeplitzConvolution(geometry: geometry, gemm: gemm)
     case .depthwise: return try DepthwiseConvolution(geometry: geometry, gemm: gemm)
+    case .winograd: return try WinogradConvolution(geometry: geometry, gemm: gemm)
     }
 }

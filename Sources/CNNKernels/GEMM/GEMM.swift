@@ -40,10 +40,31 @@ public final class GEMM: @unchecked Sendable {
     deinit {
         for buffer in packedA { buffer.deallocate() }
         for buffer in packedB { buffer.deallocate() }
+        sharedScratch.forEach { $0.deallocate() }
     }
 
     /// Number of independent packing-buffer slots; `multiplySerial` may run on slots 0..<slotCount concurrently.
     var slotCount: Int { packedA.count }
+
+    /// Scratch that the convolution kernels built on this GEMM share, one region per slot: they never run at
+    /// once, so a plan needs the largest kernel's scratch, not the sum (Winograd's bands at ResNet's 512
+    /// channels take 34 MB per thread). Grown by `reserveSharedScratch` while kernels are built; a kernel reads
+    /// `sharedScratch` at each pass, since a later kernel's reservation may have moved the regions.
+    private(set) var sharedScratch: [UnsafeMutablePointer<Float>] = []
+    private var sharedScratchFloats = 0
+
+    /// Makes every slot's shared scratch at least `floats` long (zeroed when it grows). Only while building
+    /// kernels, never during a pass.
+    func reserveSharedScratch(floats: Int) {
+        if floats <= sharedScratchFloats { return }
+        sharedScratch.forEach { $0.deallocate() }
+        sharedScratch = (0..<slotCount).map { _ in
+            let buffer = GEMM.allocateAligned(floats)
+            buffer.initialize(repeating: 0, count: max(floats, 16))
+            return buffer
+        }
+        sharedScratchFloats = floats
+    }
 
     static func allocateAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)

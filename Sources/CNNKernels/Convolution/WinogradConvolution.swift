@@ -1,0 +1,95 @@
+/// 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3) (`WinogradCorrelation`): 2.25× fewer multiply-adds
+/// than the direct sum in each of the three passes, where ResNet-style networks spend most of their time
+/// (16–512 channels, 3×3, padding 1).
+///
+/// - forward: the correlation of the input with the weights' transform U.
+/// - backwardData: the same-size correlation of gradOutput with the transposed, rotated weights (padding
+///   2 − P), its own U' — no col2im.
+/// - backwardWeights: `WinogradCorrelation.weightGradient` on the forward's tiles.
+///
+/// `prepare(weight:)` transforms the weights (U and U') once per change of the weights.
+final class WinogradConvolution: ConvolutionKernel {
+    let geometry: ConvolutionGeometry
+    let kind = ConvolutionBackendKind.winograd
+    private let forwardCorrelation: WinogradCorrelation
+    private let dataCorrelation: WinogradCorrelation
+    private let gemm: GEMM
+    /// Floats of the GEMM's shared scratch per thread the passes use: the bands' V and M (or the weight
+    /// gradient's rows and panels), then that thread's sum of the transformed weight gradient dU.
+    private let scratchFloats: Int
+    /// Where a thread's dU starts in its scratch (64-byte aligned). What other kernels left in the scratch
+    /// only ever reaches GEMM rows and columns past the channel counts, whose results are never read.
+    private let partialOffset: Int
+
+    /// Nil when `geometry` is one Winograd F(2×2, 3×3) handles: 3×3, stride 1, no dilation, no groups,
+    /// zero padding of at most 2 on each side (the data gradient's padding is 2 − P). Else the reason.
+    static func unsupportedReason(_ g: ConvolutionGeometry) -> String? {
+        if g.kernelHeight != 3 || g.kernelWidth != 3 { return "kernels other than 3×3" }
+        if g.strideHeight != 1 || g.strideWidth != 1 { return "strides other than 1" }
+        if g.dilationHeight != 1 || g.dilationWidth != 1 { return "dilation" }
+        if g.groups != 1 { return "groups" }
+        let maximumPadding = 2
+        if [g.paddingTop, g.paddingBottom, g.paddingLeft, g.paddingRight].contains(where: { $0 > maximumPadding }) {
+            return "padding above \(maximumPadding)"
+        }
+        return nil
+    }
+
+    init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
+        if let reason = WinogradConvolution.unsupportedReason(g) {
+            throw ConvolutionError.unsupported(backend: .winograd, reason: reason)
+        }
+        geometry = g
+        let pool = gemm.pool
+        forwardCorrelation = WinogradCorrelation(inChannels: g.inChannels, outChannels: g.outChannels,
+                                                 inHeight: g.inHeight, inWidth: g.inWidth, outHeight: g.outHeight,
+                                                 outWidth: g.outWidth, padTop: g.paddingTop, padLeft: g.paddingLeft,
+                                                 maximumBatch: g.batch, pool: pool)
+        let flippedPadding = g.kernelHeight - 1
+        dataCorrelation = WinogradCorrelation(inChannels: g.outChannels, outChannels: g.inChannels,
+                                              inHeight: g.outHeight, inWidth: g.outWidth, outHeight: g.inHeight,
+                                              outWidth: g.inWidth, padTop: flippedPadding - g.paddingTop,
+                                              padLeft: flippedPadding - g.paddingLeft, maximumBatch: g.batch, pool: pool)
+        let bandFloats = max(forwardCorrelation.scratchFloats, dataCorrelation.scratchFloats,
+                             forwardCorrelation.weightScratchFloats)
+        partialOffset = (bandFloats + GEMM.nr - 1) / GEMM.nr * GEMM.nr
+        scratchFloats = partialOffset + forwardCorrelation.transformedGradientFloats
+        self.gemm = gemm
+        gemm.reserveSharedScratch(floats: scratchFloats)
+    }
+
+    var workspaceBytes: Int {
+        let u = WinogradCorrelation.positions
+            * (forwardCorrelation.paddedOut * geometry.inChannels + dataCorrelation.paddedOut * geometry.outChannels)
+        // U and U', and this kernel's need of the GEMM's shared scratch (the largest kernel's is allocated).
+        return 4 * (gemm.slotCount * scratchFloats + u)
+    }
+
+    func prepare(weight: UnsafePointer<Float>) {
+        forwardCorrelation.transformWeights(weight, flipped: false)
+        dataCorrelation.transformWeights(weight, flipped: true)
+    }
+
+    func forward(batch: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 output: UnsafeMutablePointer<Float>) {
+        forwardCorrelation.run(batch: batch, input: input, bias: bias, output: output, scratch: gemm.sharedScratch)
+    }
+
+    func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                      gradInput: UnsafeMutablePointer<Float>) {
+        dataCorrelation.run(batch: batch, input: gradOutput, bias: nil, output: gradInput, scratch: gemm.sharedScratch)
+    }
+
+    func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                         gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) {
+        forwardCorrelation.weightGradient(batch: batch, input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                          scratch: gemm.sharedScratch, partialOffset: partialOffset)
+        if let gradBias {
+            if batch <= 0 {
+                gradBias.update(repeating: 0, count: geometry.outChannels)
+            } else {
+                PatchLowering.biasGradient(geometry, batch: batch, gradOutput: gradOutput, gradBias: gradBias)
+            }
+        }
+    }
+}

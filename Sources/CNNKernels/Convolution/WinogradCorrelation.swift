@@ -1,0 +1,366 @@
+/// The 3×3 stride-1 correlation of a batch, `out[n][o][y][x] = Σ_i Σ_kh,kw in[n][i][y − padTop + kh][x − padLeft + kw]
+/// · g[o][i][kh][kw] (+ bias[o])`, by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, 2016): every 2×2
+/// output tile is `Aᵀ [Σ_i U_oi ⊙ V_i] A` with `U = G g Gᵀ` and `V = Bᵀ d B` for the tile's 4×4 input patch d.
+/// 16 multiply-adds per tile and channel pair instead of 36: the sum over i is 16 independent GEMMs (one per
+/// position ξ of the 4×4 transformed tile) of `U[ξ][o][i]` with `V[ξ][i][tile]`, run by the GEMM's micro-kernel.
+///
+/// Layout, chosen so no transform needs a shuffle: 16 images side by side in the lanes of a `SIMD16` (the
+/// `LaneGrid` layout), so a transformed tile is 16 vectors for 16 images. A *strip* is one row of tiles of one
+/// group of 16 images; a *band* is a few consecutive strips, one thread's unit of work:
+/// input rows → lanes (register transposes) → V, written straight as the micro-kernel's packed B panels
+/// (32 columns = 2 tiles × 16 images) → 16 GEMMs against U (packed once per weight change as A panels) →
+/// M → output transform → lanes → NCHW rows. Each thread keeps its band's V and M; nothing is shared but U.
+///
+/// The transforms are exact in real arithmetic (only ±1 and ½ factors); in floating point the result differs
+/// from the direct sum by rounding only (≈1e-6 relative, like any other summation order).
+final class WinogradCorrelation {
+    /// Transformed-tile positions (4 × 4).
+    static let positions = 16
+    /// Output pixels per tile side (F(2×2, 3×3)).
+    static let tileSide = 2
+    /// Tiles a band aims at: 16 tiles × 16 images = 256 GEMM columns, 8 of the micro-kernel's 32-column panels.
+    static let targetTiles = 16
+
+    let inChannels: Int, outChannels: Int
+    let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+    let padTop: Int, padLeft: Int
+    /// Tiles per column and per row of an image.
+    let tileRows: Int, tileColumns: Int
+    /// Output channels rounded up to the micro-kernel's 8 rows (U and M carry zero rows past `outChannels`).
+    let paddedOut: Int
+    /// Input columns a strip holds in lanes: 2·tileColumns + 2 (the last tile's 4-wide patch).
+    let stripWidth: Int
+    /// Strips per band at most, and GEMM columns of a band's V and M (a multiple of 32).
+    let stripsPerBand: Int
+    let bandColumns: Int
+    let threads: Int
+    let pool: ThreadPool
+    /// U[ξ][o/8][i][o%8]: the transformed weights as the micro-kernel's A panels.
+    let u: UnsafeMutablePointer<Float>
+
+    /// Floats of one thread's scratch: V, M, the input strip and the output strip.
+    var scratchFloats: Int {
+        WinogradCorrelation.positions * (inChannels + paddedOut) * bandColumns
+            + (4 * stripWidth + 2 * 2 * tileColumns) * LaneGrid.lanes
+    }
+
+    init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
+         padTop: Int, padLeft: Int, maximumBatch: Int, pool: ThreadPool) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.inHeight = inHeight; self.inWidth = inWidth; self.outHeight = outHeight; self.outWidth = outWidth
+        self.padTop = padTop; self.padLeft = padLeft
+        self.pool = pool
+        threads = pool.threadCount
+        let side = WinogradCorrelation.tileSide
+        tileRows = (outHeight + side - 1) / side
+        tileColumns = (outWidth + side - 1) / side
+        paddedOut = (outChannels + GEMM.mr - 1) / GEMM.mr * GEMM.mr
+        stripWidth = side * tileColumns + 2
+        let strips = (maximumBatch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
+        stripsPerBand = WinogradCorrelation.stripsPerBand(strips: strips, tileColumns: tileColumns, threads: threads)
+        let columns = stripsPerBand * tileColumns * LaneGrid.lanes
+        bandColumns = (columns + GEMM.nr - 1) / GEMM.nr * GEMM.nr
+        u = GEMM.allocateAligned(WinogradCorrelation.positions * paddedOut * inChannels)
+    }
+
+    deinit { u.deallocate() }
+
+    /// Enough strips for `targetTiles` tiles, but no fewer bands than threads when the batch allows.
+    private static func stripsPerBand(strips: Int, tileColumns: Int, threads: Int) -> Int {
+        let wanted = max(1, targetTiles / max(tileColumns, 1))
+        let balanced = max(1, strips / max(threads, 1))
+        return max(1, min(wanted, balanced))
+    }
+
+    // MARK: - Weights
+
+    /// U = G g Gᵀ for every (o, i), packed as A panels. `flipped` reads g as the transposed, rotated weights of
+    /// the layer whose data gradient this correlation is: `g[o][i][kh][kw] = w[i][o][2 − kh][2 − kw]` with w
+    /// stored [inChannels][outChannels][3][3]; otherwise `g = w` stored [outChannels][inChannels][3][3].
+    func transformWeights(_ weight: UnsafePointer<Float>, flipped: Bool) {
+        let job = WeightJob(correlation: Unmanaged.passUnretained(self), weight: weight, flipped: flipped)
+        let panels = paddedOut / GEMM.mr
+        pool.forEachPart(of: panels, parts: min(threads, panels), context: job) { raw, _, start, end in
+            let job = raw.load(as: WeightJob.self)
+            job.correlation.takeUnretainedValue().transformWeights(job.weight, flipped: job.flipped, panels: start..<end)
+        }
+    }
+
+    private struct WeightJob {
+        let correlation: Unmanaged<WinogradCorrelation>
+        let weight: UnsafePointer<Float>
+        let flipped: Bool
+    }
+
+    private func transformWeights(_ weight: UnsafePointer<Float>, flipped: Bool, panels: Range<Int>) {
+        let rows = GEMM.mr, taps = 9, positionStride = paddedOut * inChannels
+        for panel in panels {
+            for i in 0..<inChannels {
+                // g[r][c] for the panel's 8 output channels, one lane each (zero past outChannels).
+                var g0 = SIMD8<Float>(), g1 = SIMD8<Float>(), g2 = SIMD8<Float>()
+                var g3 = SIMD8<Float>(), g4 = SIMD8<Float>(), g5 = SIMD8<Float>()
+                var g6 = SIMD8<Float>(), g7 = SIMD8<Float>(), g8 = SIMD8<Float>()
+                for lane in 0..<rows {
+                    let o = panel * rows + lane
+                    if o >= outChannels { break }
+                    let source: UnsafePointer<Float>
+                    if flipped {
+                        source = weight + (i * outChannels + o) * taps
+                        g0[lane] = source[8]; g1[lane] = source[7]; g2[lane] = source[6]
+                        g3[lane] = source[5]; g4[lane] = source[4]; g5[lane] = source[3]
+                        g6[lane] = source[2]; g7[lane] = source[1]; g8[lane] = source[0]
+                    } else {
+                        source = weight + (o * inChannels + i) * taps
+                        g0[lane] = source[0]; g1[lane] = source[1]; g2[lane] = source[2]
+                        g3[lane] = source[3]; g4[lane] = source[4]; g5[lane] = source[5]
+                        g6[lane] = source[6]; g7[lane] = source[7]; g8[lane] = source[8]
+                    }
+                }
+                // t = G g (rows), then U = t Gᵀ (columns); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+                let half = SIMD8<Float>(repeating: 0.5)
+                let t0 = (g0, g1, g2)
+                let t1 = (half * (g0 + g3 + g6), half * (g1 + g4 + g7), half * (g2 + g5 + g8))
+                let t2 = (half * (g0 - g3 + g6), half * (g1 - g4 + g7), half * (g2 - g5 + g8))
+                let t3 = (g6, g7, g8)
+                let target = u + panel * inChannels * rows + i * rows
+                @inline(__always) func row(_ r: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    let base = target + 4 * r * positionStride
+                    store(t.0, base)
+                    store(half * (t.0 + t.1 + t.2), base + positionStride)
+                    store(half * (t.0 - t.1 + t.2), base + 2 * positionStride)
+                    store(t.2, base + 3 * positionStride)
+                }
+                row(0, t0); row(1, t1); row(2, t2); row(3, t3)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func store(_ value: SIMD8<Float>, _ target: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
+    }
+
+    // MARK: - Correlation
+
+    /// `output = correlation(input) (+ bias)` for `batch` images with the U of the last `transformWeights`.
+    /// `scratch[slot]` holds `scratchFloats` floats (64-byte aligned) per pool thread.
+    func run(batch: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+             scratch: [UnsafeMutablePointer<Float>]) {
+        if batch <= 0 { return }
+        let strips = (batch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
+        let bands = (strips + stripsPerBand - 1) / stripsPerBand
+        scratch.withUnsafeBufferPointer { buffers in
+            let job = RunJob(correlation: Unmanaged.passUnretained(self), batch: batch, strips: strips, input: input,
+                             bias: bias, output: output, scratch: buffers.baseAddress!)  // invariant: one per thread
+            pool.forEachPart(of: bands, parts: min(threads, bands), context: job) { raw, part, start, end in
+                let job = raw.load(as: RunJob.self)
+                let correlation = job.correlation.takeUnretainedValue()
+                for band in start..<end {
+                    correlation.run(band: band, job: job, scratch: job.scratch[part])
+                }
+            }
+        }
+    }
+
+    private struct RunJob {
+        let correlation: Unmanaged<WinogradCorrelation>
+        let batch: Int, strips: Int
+        let input: UnsafePointer<Float>
+        let bias: UnsafePointer<Float>?
+        let output: UnsafeMutablePointer<Float>
+        let scratch: UnsafePointer<UnsafeMutablePointer<Float>>
+    }
+
+    /// One band: its strips' input transforms into V, the 16 products into M, the output transforms.
+    private func run(band: Int, job: RunJob, scratch: UnsafeMutablePointer<Float>) {
+        let positions = WinogradCorrelation.positions, lanes = LaneGrid.lanes
+        let v = scratch
+        let m = v + positions * inChannels * bandColumns
+        let strip = m + positions * paddedOut * bandColumns
+        let outStrip = strip + 4 * stripWidth * lanes
+        let firstStrip = band * stripsPerBand, lastStrip = min(job.strips, firstStrip + stripsPerBand)
+        for s in firstStrip..<lastStrip {
+            let group = s / tileRows, tileRow = s % tileRows
+            let images = min(lanes, job.batch - group * lanes)
+            let firstTile = (s - firstStrip) * tileColumns
+            for i in 0..<inChannels {
+                loadStrip(job.input, group: group, images: images, channel: i, tileRow: tileRow, into: strip)
+                transformInput(strip, channel: i, firstTile: firstTile, layout: panelLayout, into: v)
+            }
+        }
+        multiply(v: v, m: m, columns: ((lastStrip - firstStrip) * tileColumns * lanes + GEMM.nr - 1) / GEMM.nr * GEMM.nr)
+        for s in firstStrip..<lastStrip {
+            let group = s / tileRows, tileRow = s % tileRows
+            let images = min(lanes, job.batch - group * lanes)
+            let firstTile = (s - firstStrip) * tileColumns
+            for o in 0..<outChannels {
+                transformOutput(m, channel: o, firstTile: firstTile, into: outStrip)
+                storeStrip(outStrip, group: group, images: images, channel: o, tileRow: tileRow,
+                           shift: job.bias?[o] ?? 0, output: job.output)
+            }
+        }
+    }
+
+    /// The 4 input rows of strip `tileRow` of channel `channel` for the group's images, in lanes:
+    /// strip[r][x][lane] = input[image][channel][2·tileRow − padTop + r][x − padLeft], 0 outside the image
+    /// and for lanes past `images`.
+    func loadStrip(_ input: UnsafePointer<Float>, group: Int, images: Int, channel: Int, tileRow: Int,
+                           into strip: UnsafeMutablePointer<Float>) {
+        let plane = inHeight * inWidth, imageStride = inChannels * plane
+        WinogradCorrelation.loadRows(input + group * LaneGrid.lanes * imageStride + channel * plane,
+                                     imageStride: imageStride, height: inHeight, width: inWidth,
+                                     firstRow: WinogradCorrelation.tileSide * tileRow - padTop, rows: 4,
+                                     padLeft: padLeft, stripWidth: stripWidth, images: images, into: strip)
+    }
+
+    /// rows[r][x][lane] = plane_lane[firstRow + r][x − padLeft] for r < rows, x < stripWidth, where plane_lane
+    /// is `first + lane·imageStride` (height × width); 0 outside the plane and for lanes past `images`.
+    static func loadRows(_ first: UnsafePointer<Float>, imageStride: Int, height: Int, width: Int, firstRow: Int,
+                         rows: Int, padLeft: Int, stripWidth: Int, images: Int, into strip: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, rowFloats = stripWidth * lanes
+        for r in 0..<rows {
+            let row = strip + r * rowFloats
+            let y = firstRow + r
+            if y < 0 || y >= height {
+                row.update(repeating: 0, count: rowFloats)
+                continue
+            }
+            row.update(repeating: 0, count: padLeft * lanes)
+            let right = (padLeft + width) * lanes
+            (row + right).update(repeating: 0, count: rowFloats - right)
+            let target = row + padLeft * lanes, source = first + y * width
+            if images == lanes {
+                LaneTranspose.toLanes(source, planeStride: imageStride, pixels: width, into: target)
+            } else {
+                for x in 0..<width {
+                    for lane in 0..<lanes {
+                        target[x * lanes + lane] = lane < images ? source[lane * imageStride + x] : 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where `transformInput` stores: V[ξ] at ξ·inChannels·bandColumns, then channel c's 16 lanes of tile t at
+    /// c·channelStride + (t / 2)·pairStride + (t % 2)·16.
+    struct VLayout {
+        let channelStride: Int, pairStride: Int
+    }
+
+    /// The forward GEMMs' B panels: V[ξ][tile/2][channel][32].
+    var panelLayout: VLayout { VLayout(channelStride: GEMM.nr, pairStride: inChannels * GEMM.nr) }
+    /// Rows of band columns: V[ξ][channel][tile·16 + lane].
+    var rowLayout: VLayout { VLayout(channelStride: bandColumns, pairStride: 2 * LaneGrid.lanes) }
+
+    /// V = Bᵀ d B for every tile of a strip (d its 4×4 patch), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
+    /// stored in `layout`.
+    @inline(__always)
+    func transformInput(_ strip: UnsafePointer<Float>, channel: Int, firstTile: Int, layout: VLayout,
+                                into v: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, rowFloats = stripWidth * lanes
+        let positionStride = inChannels * bandColumns
+        let raw = UnsafeRawPointer(strip)
+        @inline(__always) func load(_ r: Int, _ x: Int) -> SIMD16<Float> {
+            raw.load(fromByteOffset: 4 * (r * rowFloats + x * lanes), as: SIMD16<Float>.self)
+        }
+        for tx in 0..<tileColumns {
+            let x = WinogradCorrelation.tileSide * tx
+            let tile = firstTile + tx
+            let base = UnsafeMutableRawPointer(v + (tile >> 1) * layout.pairStride + channel * layout.channelStride
+                                               + (tile & 1) * lanes)
+            // Rows: t_r = (Bᵀ d)_r for the patch's 4 columns.
+            @inline(__always) func columns(_ c: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+                let d0 = load(0, x + c), d1 = load(1, x + c), d2 = load(2, x + c), d3 = load(3, x + c)
+                return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            }
+            let c0 = columns(0), c1 = columns(1), c2 = columns(2), c3 = columns(3)
+            @inline(__always) func put(_ xi: Int, _ value: SIMD16<Float>) {
+                base.storeBytes(of: value, toByteOffset: 4 * xi * positionStride, as: SIMD16<Float>.self)
+            }
+            // Columns: V_r· = (t B)_r for each transformed row r.
+            @inline(__always) func row(_ r: Int, _ t0: SIMD16<Float>, _ t1: SIMD16<Float>, _ t2: SIMD16<Float>,
+                                       _ t3: SIMD16<Float>) {
+                put(4 * r, t0 - t2); put(4 * r + 1, t1 + t2); put(4 * r + 2, t2 - t1); put(4 * r + 3, t1 - t3)
+            }
+            row(0, c0.0, c1.0, c2.0, c3.0)
+            row(1, c0.1, c1.1, c2.1, c3.1)
+            row(2, c0.2, c1.2, c2.2, c3.2)
+            row(3, c0.3, c1.3, c2.3, c3.3)
+        }
+    }
+
+    /// M[ξ] = U[ξ] · V[ξ] for the band's first `columns` columns: the micro-kernel over U's A panels and V's
+    /// B panels, in depth slices of `GEMM.kc` (the later ones accumulate).
+    private func multiply(v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, columns: Int) {
+        let positions = WinogradCorrelation.positions, depth = inChannels
+        let uStride = paddedOut * depth, vStride = depth * bandColumns, mStride = paddedOut * bandColumns
+        for xi in 0..<positions {
+            let a = u + xi * uStride, b = v + xi * vStride, c = m + xi * mStride
+            var k0 = 0
+            while k0 < depth {
+                let kc = min(GEMM.kc, depth - k0)
+                var jr = 0
+                while jr < columns {
+                    let bPanel = b + jr * depth + k0 * GEMM.nr
+                    var ir = 0
+                    while ir < paddedOut {
+                        GEMMMicroKernel.run(k: kc, a: a + ir * depth + k0 * GEMM.mr, b: bPanel, c: c + ir * bandColumns + jr,
+                                            ldc: bandColumns, rows: GEMM.mr, columns: GEMM.nr, overwrite: k0 == 0,
+                                            cScale: 1)
+                        ir += GEMM.mr
+                    }
+                    jr += GEMM.nr
+                }
+                k0 += kc
+            }
+        }
+    }
+
+    /// Y = Aᵀ m A for every tile of a strip, Aᵀ = [1 1 1 0; 0 1 −1 −1], into the output strip's two rows
+    /// (outStrip[r][x][lane], 2·tileColumns columns).
+    @inline(__always)
+    private func transformOutput(_ m: UnsafePointer<Float>, channel: Int, firstTile: Int,
+                                 into outStrip: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, rowFloats = 2 * tileColumns * lanes
+        let positionStride = paddedOut * bandColumns
+        let outRaw = UnsafeMutableRawPointer(outStrip)
+        for tx in 0..<tileColumns {
+            let tile = firstTile + tx
+            let base = UnsafeRawPointer(m + channel * bandColumns + tile * lanes)
+            @inline(__always) func load(_ xi: Int) -> SIMD16<Float> {
+                base.load(fromByteOffset: 4 * xi * positionStride, as: SIMD16<Float>.self)
+            }
+            // Rows: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (per column j).
+            @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+                let m0 = load(j), m1 = load(4 + j), m2 = load(8 + j), m3 = load(12 + j)
+                return (m0 + m1 + m2, m1 - m2 - m3)
+            }
+            let s0 = column(0), s1 = column(1), s2 = column(2), s3 = column(3)
+            let x = 2 * tx * lanes
+            outRaw.storeBytes(of: s0.0 + s1.0 + s2.0, toByteOffset: 4 * x, as: SIMD16<Float>.self)
+            outRaw.storeBytes(of: s1.0 - s2.0 - s3.0, toByteOffset: 4 * (x + lanes), as: SIMD16<Float>.self)
+            outRaw.storeBytes(of: s0.1 + s1.1 + s2.1, toByteOffset: 4 * (rowFloats + x), as: SIMD16<Float>.self)
+            outRaw.storeBytes(of: s1.1 - s2.1 - s3.1, toByteOffset: 4 * (rowFloats + x + lanes), as: SIMD16<Float>.self)
+        }
+    }
+
+    /// The output strip's rows (those inside the image) into NCHW for the group's `images` images, plus `shift`.
+    private func storeStrip(_ outStrip: UnsafePointer<Float>, group: Int, images: Int, channel: Int, tileRow: Int,
+                            shift: Float, output: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, rowFloats = 2 * tileColumns * lanes
+        let plane = outHeight * outWidth, imageStride = outChannels * plane
+        let first = output + group * lanes * imageStride + channel * plane
+        for r in 0..<WinogradCorrelation.tileSide {
+            let y = WinogradCorrelation.tileSide * tileRow + r
+            if y >= outHeight { break }
+            let source = outStrip + r * rowFloats, target = first + y * outWidth
+            if images == lanes {
+                LaneTranspose.fromLanes(source, pixels: outWidth, shift: shift, into: target, planeStride: imageStride)
+            } else {
+                for lane in 0..<images {
+                    for x in 0..<outWidth { target[lane * imageStride + x] = source[x * lanes + lane] + shift }
+                }
+            }
+        }
+    }
+}
