@@ -38,11 +38,14 @@ final class WinogradCorrelation {
     /// U[ξ][o/8][i][o%8]: the transformed weights as the micro-kernel's A panels.
     let u: UnsafeMutablePointer<Float>
 
-    /// Floats of one thread's scratch: V, M, the input strip and the output strip.
+    /// Floats of one thread's scratch: V, M, the output strip, then the group's input in lanes.
     var scratchFloats: Int {
         WinogradCorrelation.positions * (inChannels + paddedOut) * bandColumns
-            + (4 * stripWidth + 2 * 2 * tileColumns) * LaneGrid.lanes
+            + 2 * 2 * tileColumns * LaneGrid.lanes + groupFloats
     }
+
+    /// Floats of a group's input in lanes (`fillGroup`) and the zero row after it.
+    var groupFloats: Int { (inChannels * inHeight + 1) * stripWidth * LaneGrid.lanes }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
          padTop: Int, padLeft: Int, maximumBatch: Int, pool: ThreadPool) {
@@ -155,8 +158,9 @@ final class WinogradCorrelation {
             pool.forEachPart(of: bands, parts: min(threads, bands), context: job) { raw, part, start, end in
                 let job = raw.load(as: RunJob.self)
                 let correlation = job.correlation.takeUnretainedValue()
+                var filledGroup = -1
                 for band in start..<end {
-                    correlation.run(band: band, job: job, scratch: job.scratch[part])
+                    correlation.run(band: band, job: job, scratch: job.scratch[part], filledGroup: &filledGroup)
                 }
             }
         }
@@ -172,20 +176,21 @@ final class WinogradCorrelation {
     }
 
     /// One band: its strips' input transforms into V, the 16 products into M, the output transforms.
-    private func run(band: Int, job: RunJob, scratch: UnsafeMutablePointer<Float>) {
+    /// `filledGroup`: the image group whose input the thread's group buffer holds (-1: none yet).
+    private func run(band: Int, job: RunJob, scratch: UnsafeMutablePointer<Float>, filledGroup: inout Int) {
         let positions = WinogradCorrelation.positions, lanes = LaneGrid.lanes
         let v = scratch
         let m = v + positions * inChannels * bandColumns
-        let strip = m + positions * paddedOut * bandColumns
-        let outStrip = strip + 4 * stripWidth * lanes
+        let outStrip = m + positions * paddedOut * bandColumns
+        let groupLanes = outStrip + 2 * 2 * tileColumns * lanes
         let firstStrip = band * stripsPerBand, lastStrip = min(job.strips, firstStrip + stripsPerBand)
         for s in firstStrip..<lastStrip {
             let group = s / tileRows, tileRow = s % tileRows
-            let images = min(lanes, job.batch - group * lanes)
             let firstTile = (s - firstStrip) * tileColumns
+            fillGroup(job.input, group: group, batch: job.batch, filled: &filledGroup, into: groupLanes)
             for i in 0..<inChannels {
-                loadStrip(job.input, group: group, images: images, channel: i, tileRow: tileRow, into: strip)
-                transformInput(strip, channel: i, firstTile: firstTile, layout: panelLayout, into: v)
+                transformInput(stripRows(groupLanes, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
+                               layout: panelLayout, into: v)
             }
         }
         multiply(v: v, m: m, columns: ((lastStrip - firstStrip) * tileColumns * lanes + GEMM.nr - 1) / GEMM.nr * GEMM.nr)
@@ -201,16 +206,41 @@ final class WinogradCorrelation {
         }
     }
 
-    /// The 4 input rows of strip `tileRow` of channel `channel` for the group's images, in lanes:
-    /// strip[r][x][lane] = input[image][channel][2·tileRow − padTop + r][x − padLeft], 0 outside the image
-    /// and for lanes past `images`.
-    func loadStrip(_ input: UnsafePointer<Float>, group: Int, images: Int, channel: Int, tileRow: Int,
-                           into strip: UnsafeMutablePointer<Float>) {
-        let plane = inHeight * inWidth, imageStride = inChannels * plane
-        WinogradCorrelation.loadRows(input + group * LaneGrid.lanes * imageStride + channel * plane,
-                                     imageStride: imageStride, height: inHeight, width: inWidth,
-                                     firstRow: WinogradCorrelation.tileSide * tileRow - padTop, rows: 4,
-                                     padLeft: padLeft, stripWidth: stripWidth, images: images, into: strip)
+    /// The group's input in lanes, each row padded to the strip's width: group[c][y][x][lane] =
+    /// input[16·group + lane][c][y][x − padLeft] (0 in the padding columns and for lanes past the batch), then
+    /// one zero row. Each input row is transposed once per pass, where strips (which overlap by 2 rows) would
+    /// transpose it twice. Skipped when the buffer holds `group` already (`filled`).
+    func fillGroup(_ input: UnsafePointer<Float>, group: Int, batch: Int, filled: inout Int,
+                   into groupLanes: UnsafeMutablePointer<Float>) {
+        if filled == group { return }
+        filled = group
+        let lanes = LaneGrid.lanes, plane = inHeight * inWidth, imageStride = inChannels * plane
+        let images = min(lanes, batch - group * lanes)
+        let first = input + group * lanes * imageStride
+        for c in 0..<inChannels {
+            WinogradCorrelation.loadRows(first + c * plane, imageStride: imageStride, height: inHeight, width: inWidth,
+                                         firstRow: 0, rows: inHeight, padLeft: padLeft, stripWidth: stripWidth,
+                                         images: images, into: groupLanes + c * inHeight * stripWidth * lanes)
+        }
+        (groupLanes + inChannels * inHeight * stripWidth * lanes).update(repeating: 0, count: stripWidth * lanes)
+    }
+
+    /// The 4 rows of strip `tileRow` of `channel` in the group buffer: input rows 2·tileRow − padTop + r, the
+    /// zero row where they fall outside the image.
+    @inline(__always)
+    func stripRows(_ groupLanes: UnsafePointer<Float>, channel: Int, tileRow: Int) -> StripRows {
+        let rowFloats = stripWidth * LaneGrid.lanes, zero = groupLanes + inChannels * inHeight * rowFloats
+        let top = WinogradCorrelation.tileSide * tileRow - padTop
+        @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> {
+            let y = top + r
+            return y < 0 || y >= inHeight ? zero : groupLanes + (channel * inHeight + y) * rowFloats
+        }
+        return StripRows(r0: row(0), r1: row(1), r2: row(2), r3: row(3))
+    }
+
+    /// A strip's 4 input rows in lanes (`stripWidth` columns each).
+    struct StripRows {
+        let r0: UnsafePointer<Float>, r1: UnsafePointer<Float>, r2: UnsafePointer<Float>, r3: UnsafePointer<Float>
     }
 
     /// rows[r][x][lane] = plane_lane[firstRow + r][x − padLeft] for r < rows, x < stripWidth, where plane_lane
@@ -255,13 +285,14 @@ final class WinogradCorrelation {
     /// V = Bᵀ d B for every tile of a strip (d its 4×4 patch), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
     /// stored in `layout`.
     @inline(__always)
-    func transformInput(_ strip: UnsafePointer<Float>, channel: Int, firstTile: Int, layout: VLayout,
-                                into v: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes, rowFloats = stripWidth * lanes
+    func transformInput(_ rows: StripRows, channel: Int, firstTile: Int, layout: VLayout,
+                        into v: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes
         let positionStride = inChannels * bandColumns
-        let raw = UnsafeRawPointer(strip)
-        @inline(__always) func load(_ r: Int, _ x: Int) -> SIMD16<Float> {
-            raw.load(fromByteOffset: 4 * (r * rowFloats + x * lanes), as: SIMD16<Float>.self)
+        let r0 = UnsafeRawPointer(rows.r0), r1 = UnsafeRawPointer(rows.r1)
+        let r2 = UnsafeRawPointer(rows.r2), r3 = UnsafeRawPointer(rows.r3)
+        @inline(__always) func load(_ row: UnsafeRawPointer, _ x: Int) -> SIMD16<Float> {
+            row.load(fromByteOffset: 4 * x * lanes, as: SIMD16<Float>.self)
         }
         for tx in 0..<tileColumns {
             let x = WinogradCorrelation.tileSide * tx
@@ -270,7 +301,7 @@ final class WinogradCorrelation {
                                                + (tile & 1) * lanes)
             // Rows: t_r = (Bᵀ d)_r for the patch's 4 columns.
             @inline(__always) func columns(_ c: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-                let d0 = load(0, x + c), d1 = load(1, x + c), d2 = load(2, x + c), d3 = load(3, x + c)
+                let d0 = load(r0, x + c), d1 = load(r1, x + c), d2 = load(r2, x + c), d3 = load(r3, x + c)
                 return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
             }
             let c0 = columns(0), c1 = columns(1), c2 = columns(2), c3 = columns(3)

@@ -12,10 +12,10 @@ extension WinogradCorrelation {
     var paddedIn: Int { (inChannels + GEMM.nr - 1) / GEMM.nr * GEMM.nr }
 
     /// Floats of one thread's weight-gradient scratch: V and dM as rows of band columns, then as panels,
-    /// the input strip and the output-gradient strip.
+    /// the output-gradient strip and the group's input in lanes.
     var weightScratchFloats: Int {
         WinogradCorrelation.positions * bandColumns * (inChannels + paddedOut + paddedIn + paddedOut)
-            + (4 * stripWidth + 2 * 2 * tileColumns) * LaneGrid.lanes
+            + 2 * 2 * tileColumns * LaneGrid.lanes + groupFloats
     }
 
     /// Floats of one thread's dU, [ξ][paddedOut][paddedIn].
@@ -42,10 +42,12 @@ extension WinogradCorrelation {
                 pool.forEachPart(of: bands, parts: parts, context: job) { raw, part, start, end in
                     let job = raw.load(as: GradientJob.self)
                     let correlation = job.correlation.takeUnretainedValue()
+                    var filledGroup = -1
                     for band in start..<end {
                         correlation.accumulateGradient(band: band, first: band == start, job: job,
                                                        scratch: job.scratch[part],
-                                                       partial: job.scratch[part] + job.partialOffset)
+                                                       partial: job.scratch[part] + job.partialOffset,
+                                                       filledGroup: &filledGroup)
                     }
                 }
                 pool.forEachPart(of: outChannels, parts: min(threads, outChannels), context: job) { raw, _, start, end in
@@ -68,23 +70,24 @@ extension WinogradCorrelation {
 
     /// One band into `partial` (overwritten when `first`): V and dM of its tiles, their panels, the 16 GEMMs.
     private func accumulateGradient(band: Int, first: Bool, job: GradientJob, scratch: UnsafeMutablePointer<Float>,
-                                    partial: UnsafeMutablePointer<Float>) {
+                                    partial: UnsafeMutablePointer<Float>, filledGroup: inout Int) {
         let positions = WinogradCorrelation.positions, lanes = LaneGrid.lanes
         let v = scratch
         let dm = v + positions * inChannels * bandColumns
         let vPanels = dm + positions * paddedOut * bandColumns
         let dmPanels = vPanels + positions * paddedIn * bandColumns
-        let strip = dmPanels + positions * paddedOut * bandColumns
-        let gradientStrip = strip + 4 * stripWidth * lanes
+        let gradientStrip = dmPanels + positions * paddedOut * bandColumns
+        let groupLanes = gradientStrip + 2 * 2 * tileColumns * lanes
         let firstStrip = band * stripsPerBand, lastStrip = min(job.strips, firstStrip + stripsPerBand)
         let outPlane = outHeight * outWidth, outImageStride = outChannels * outPlane
         for s in firstStrip..<lastStrip {
             let group = s / tileRows, tileRow = s % tileRows
             let images = min(lanes, job.batch - group * lanes)
             let firstTile = (s - firstStrip) * tileColumns
+            fillGroup(job.input, group: group, batch: job.batch, filled: &filledGroup, into: groupLanes)
             for i in 0..<inChannels {
-                loadStrip(job.input, group: group, images: images, channel: i, tileRow: tileRow, into: strip)
-                transformInput(strip, channel: i, firstTile: firstTile, layout: rowLayout, into: v)
+                transformInput(stripRows(groupLanes, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
+                               layout: rowLayout, into: v)
             }
             for o in 0..<outChannels {
                 WinogradCorrelation.loadRows(job.gradOutput + group * lanes * outImageStride + o * outPlane,
