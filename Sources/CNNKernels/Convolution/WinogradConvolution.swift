@@ -35,9 +35,38 @@ final class WinogradConvolution: ConvolutionKernel {
         return nil
     }
 
+    /// Memory a layer may take here (transformed weights and its threads' scratch); larger layers are refused
+    /// (`auto` then takes im2col) instead of allocating without bound: the transformed weights and each
+    /// thread's dU grow with Cin·Cout (ResNet's 512-channel layers: about 100 MiB with 2 threads).
+    static let byteLimit = 1 << 30
+
+    /// An upper bound of the bytes `init` allocates for `g` with `threads` threads (U and U', and per
+    /// thread the largest pass's band scratch, the group buffer and dU), in Double: sizes a user can write
+    /// overflow Int before they are refused.
+    static func estimatedBytes(_ g: ConvolutionGeometry, threads: Int) -> Double {
+        let cin = Double(g.inChannels), cout = Double(g.outChannels), positions = Double(WinogradCorrelation.positions)
+        let lanes = Double(LaneGrid.lanes), rows = Double(GEMM.mr), columns32 = Double(GEMM.nr)
+        let tileColumns = Double(max(g.outWidth, g.inWidth) + 1) / 2
+        let bandColumns = max(Double(WinogradCorrelation.targetTiles), tileColumns) * lanes + columns32
+        let transformed = positions * ((cout + rows) * cin + (cin + rows) * cout)
+        let band = positions * bandColumns * (2 * (cin + cout) + 2 * rows + columns32)
+        let strip = Double(max(g.inWidth, g.outWidth) + 6) * lanes
+        let group = (max(cin * Double(g.inHeight), cout * Double(g.outHeight)) + 1) * strip + 4 * strip
+        let partial = positions * (cout + rows) * (cin + columns32)
+        return 4 * (transformed + Double(threads) * (band + group + partial))
+    }
+
     init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
         if let reason = WinogradConvolution.unsupportedReason(g) {
             throw ConvolutionError.unsupported(backend: .winograd, reason: reason)
+        }
+        let bytes = WinogradConvolution.estimatedBytes(g, threads: gemm.slotCount)
+        if bytes > Double(WinogradConvolution.byteLimit) {
+            let mib = { (value: Double) in String(Int(value / Double(1 << 20))) + " MiB" }
+            throw ConvolutionError.unsupported(
+                backend: .winograd,
+                reason: "layers whose transformed weights and scratch exceed \(mib(Double(WinogradConvolution.byteLimit))) "
+                    + "(this one needs about \(mib(bytes)))")
         }
         geometry = g
         let pool = gemm.pool
