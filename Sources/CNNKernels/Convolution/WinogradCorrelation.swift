@@ -320,30 +320,37 @@ final class WinogradCorrelation {
         }
     }
 
-    /// M[ξ] = U[ξ] · V[ξ] for the band's first `columns` columns: the micro-kernel over U's A panels and V's
-    /// B panels, in depth slices of `GEMM.kc` (the later ones accumulate).
+    /// M[ξ] = U[ξ] · V[ξ] for the band's first `columns` columns (the micro-kernel over U's A panels and V's
+    /// B panels).
     private func multiply(v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, columns: Int) {
-        let positions = WinogradCorrelation.positions, depth = inChannels
-        let uStride = paddedOut * depth, vStride = depth * bandColumns, mStride = paddedOut * bandColumns
-        for xi in 0..<positions {
-            let a = u + xi * uStride, b = v + xi * vStride, c = m + xi * mStride
-            var k0 = 0
-            while k0 < depth {
-                let kc = min(GEMM.kc, depth - k0)
-                var jr = 0
-                while jr < columns {
-                    let bPanel = b + jr * depth + k0 * GEMM.nr
-                    var ir = 0
-                    while ir < paddedOut {
-                        GEMMMicroKernel.run(k: kc, a: a + ir * depth + k0 * GEMM.mr, b: bPanel, c: c + ir * bandColumns + jr,
-                                            ldc: bandColumns, rows: GEMM.mr, columns: GEMM.nr, overwrite: k0 == 0,
-                                            cScale: 1)
-                        ir += GEMM.mr
-                    }
-                    jr += GEMM.nr
+        let depth = inChannels
+        for xi in 0..<WinogradCorrelation.positions {
+            WinogradCorrelation.panelProduct(rows: paddedOut, columns: columns, depth: depth,
+                                             a: u + xi * paddedOut * depth, b: v + xi * depth * bandColumns,
+                                             c: m + xi * paddedOut * bandColumns, ldc: bandColumns, accumulate: false)
+        }
+    }
+
+    /// C[rows, columns] (+)= A · B on packed panels, A as `rows`/8 panels [depth][8] and B as `columns`/32
+    /// panels [depth][32] (both multiples), C row-major with `ldc`; in depth slices of `GEMM.kc` (the later
+    /// ones accumulate; so does the first when `accumulate`).
+    static func panelProduct(rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        var k0 = 0
+        while k0 < depth {
+            let kc = min(GEMM.kc, depth - k0)
+            var jr = 0
+            while jr < columns {
+                let bPanel = b + jr * depth + k0 * GEMM.nr
+                var ir = 0
+                while ir < rows {
+                    GEMMMicroKernel.run(k: kc, a: a + ir * depth + k0 * GEMM.mr, b: bPanel, c: c + ir * ldc + jr, ldc: ldc,
+                                        rows: GEMM.mr, columns: GEMM.nr, overwrite: k0 == 0 && !accumulate, cScale: 1)
+                    ir += GEMM.mr
                 }
-                k0 += kc
+                jr += GEMM.nr
             }
+            k0 += kc
         }
     }
 

@@ -100,25 +100,10 @@ extension WinogradCorrelation {
         let columns = (lastStrip - firstStrip) * tileColumns * lanes
         toPanels(v: v, dm: dm, columns: columns, vPanels: vPanels, dmPanels: dmPanels)
         for xi in 0..<positions {
-            let a = dmPanels + xi * paddedOut * bandColumns, b = vPanels + xi * paddedIn * bandColumns
-            let c = partial + xi * paddedOut * paddedIn
-            var k0 = 0
-            while k0 < columns {
-                let kc = min(GEMM.kc, columns - k0)
-                var jr = 0
-                while jr < paddedIn {
-                    let bPanel = b + jr * columns + k0 * GEMM.nr
-                    var ir = 0
-                    while ir < paddedOut {
-                        GEMMMicroKernel.run(k: kc, a: a + ir * columns + k0 * GEMM.mr, b: bPanel, c: c + ir * paddedIn + jr,
-                                            ldc: paddedIn, rows: GEMM.mr, columns: GEMM.nr,
-                                            overwrite: first && k0 == 0, cScale: 1)
-                        ir += GEMM.mr
-                    }
-                    jr += GEMM.nr
-                }
-                k0 += kc
-            }
+            WinogradCorrelation.panelProduct(rows: paddedOut, columns: paddedIn, depth: columns,
+                                             a: dmPanels + xi * paddedOut * bandColumns,
+                                             b: vPanels + xi * paddedIn * bandColumns,
+                                             c: partial + xi * paddedOut * paddedIn, ldc: paddedIn, accumulate: !first)
         }
     }
 
