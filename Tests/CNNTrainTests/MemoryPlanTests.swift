@@ -203,4 +203,24 @@ import Testing
         let inference = MemoryEstimate(graph: graph, batchCapacity: 64, plannedElementsPerImage: Double(planned.inferenceBytesPerImage / 4))
         #expect(inference.activationBytes < training.activationBytes && training.activationBytes < unplanned.activationBytes)
     }
+
+    /// The estimate counts what Winograd may keep per layer whatever the batch (U and U', 16 positions ×
+    /// Cout·Cin each, rows rounded to 8): for ResNet-18-CIFAR's 3×3 stride-1 layers (the stem and 13 more),
+    /// nothing for its stride-2 and 1×1 layers or for a 5×5 layer.
+    @Test func memoryEstimateCountsWinogradsTransformedWeights() throws {
+        let graph = try Self.graph("resnet18-cifar.yaml", nil)
+        let convolutions = graph.nodes.compactMap { $0.op as? Conv2dOperation }
+        let expected = convolutions.reduce(0.0) { total, conv in
+            let eligible = conv.kernel == Pair2D(square: 3) && conv.stride == Pair2D(square: 1)
+            let cin = Double(conv.inChannels), cout = Double(conv.outChannels)
+            return total + (eligible ? 16 * ((cout + 8) * cin + (cin + 8) * cout) : 0)
+        }
+        #expect(convolutions.filter { $0.persistentWorkspaceElements > 0 }.count == 14)  // the stem and 13 others
+        #expect(convolutions.reduce(0.0) { $0 + $1.persistentWorkspaceElements } == expected)
+        let estimate = MemoryEstimate(graph: graph, batchCapacity: 64)
+        #expect(estimate.workspaceBytes >= 4 * expected)
+        let fiveByFive = try ModelSpecLoader.load(yaml: "input: [4, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 5}\n",
+                                                  catalog: .standard)
+        #expect((fiveByFive.nodes[1].op as? Conv2dOperation)?.persistentWorkspaceElements == 0)
+    }
 }

@@ -56,6 +56,14 @@ final class WinogradConvolution: ConvolutionKernel {
         return 4 * (transformed + Double(threads) * (band + group + partial))
     }
 
+    /// Floats the backend keeps for `g` from step to step (U and U'), 0 where it cannot run `g`: what a plan
+    /// may hold per layer beyond the parameters, for the memory estimate made before backends are chosen.
+    static func transformedWeightFloats(_ g: ConvolutionGeometry) -> Double {
+        if unsupportedReason(g) != nil { return 0 }
+        let rows = Double(GEMM.mr), cin = Double(g.inChannels), cout = Double(g.outChannels)
+        return Double(WinogradCorrelation.positions) * ((cout + rows) * cin + (cin + rows) * cout)
+    }
+
     init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
         if let reason = WinogradConvolution.unsupportedReason(g) {
             throw ConvolutionError.unsupported(backend: .winograd, reason: reason)

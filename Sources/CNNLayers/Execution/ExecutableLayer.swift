@@ -35,6 +35,9 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
     /// Floats of scratch per image the layer may allocate beyond its output (an im2col matrix), for the
     /// memory estimate made before a plan is built.
     func workspaceElementsPerImage(output: TensorShape) -> Double
+    /// Floats the layer's kernel may keep whatever the batch (Winograd's transformed weights), for the same
+    /// estimate: an upper bound over the backends it may get.
+    var persistentWorkspaceElements: Double { get }
     /// True when the layer's inference forward may write its output over its input (an element-wise
     /// kernel reading each element before writing it): an inference plan then gives both one buffer
     /// when nothing reads the input afterwards.
@@ -45,6 +48,7 @@ extension ExecutableOperation {
     public var needsInputGradientBuffer: Bool { false }
     public var runsInPlaceInInference: Bool { false }
     public func workspaceElementsPerImage(output: TensorShape) -> Double { 0 }
+    public var persistentWorkspaceElements: Double { 0 }
 }
 
 /// Where a layer's inputs, output and gradients live, as wired by the plan.

@@ -176,6 +176,12 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
         return Double(inChannels / groups) * Double(kernel.height * kernel.width) * Double(height) * Double(width)
     }
 
+    /// The Winograd backend's transformed weights, when it can run this layer (they do not depend on the
+    /// image size, so any plane stands in).
+    public var persistentWorkspaceElements: Double {
+        geometry(batch: 1, height: kernel.height, width: kernel.width).winogradTransformedWeightFloats
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (_, height, width) = context.wiring.inputShape.chw
         let geometry = self.geometry(batch: context.batchCapacity, height: height, width: width)

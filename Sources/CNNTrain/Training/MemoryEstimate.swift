@@ -26,7 +26,8 @@ public struct MemoryEstimate: Sendable, Equatable {
     public var parameterBytes: Double
     /// Activations and their gradients for the whole batch capacity.
     public var activationBytes: Double
-    /// The largest convolution workspace (an im2col matrix for the batch).
+    /// The largest convolution workspace (an im2col matrix for the batch), plus what every layer may keep
+    /// whatever the batch (Winograd's transformed weights).
     public var workspaceBytes: Double
     /// Activation and workspace bytes per image of the batch (what one less image saves).
     public var bytesPerImage: Double
@@ -40,11 +41,12 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// activation counts with its gradient.
     public init(graph: ModelGraph, batchCapacity: Int, plannedElementsPerImage: Double? = nil) {
         var activationsPerImage = 0.0
-        var workspacePerImage = 0.0
+        var workspacePerImage = 0.0, persistentWorkspace = 0.0
         for node in graph.nodes {
             activationsPerImage += Double(node.outputShape.elementCount)
             if let operation = node.op as? any ExecutableOperation {
                 workspacePerImage = max(workspacePerImage, operation.workspaceElementsPerImage(output: node.outputShape))
+                persistentWorkspace += operation.persistentWorkspaceElements
             }
         }
         let batch = Double(max(1, batchCapacity))
@@ -53,7 +55,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         let buffersPerImage = plannedElementsPerImage.map { $0 + activationsPerImage * Self.scratchCopies }
             ?? activationsPerImage * Self.activationCopies
         activationBytes = buffersPerImage * Self.floatBytes * batch
-        workspaceBytes = workspacePerImage * Self.floatBytes * batch
+        workspaceBytes = (workspacePerImage * batch + persistentWorkspace) * Self.floatBytes
         bytesPerImage = (buffersPerImage + workspacePerImage) * Self.floatBytes
     }
 
