@@ -24,18 +24,19 @@ struct LaneGrid {
             && max(g.paddingLeft, g.paddingRight) <= g.kernelWidth - 1
     }
 
-    /// Zeroes the block and writes 16 images of source[n][c][height][width] (n at `imageStride` floats,
-    /// c < `sourceChannels` ≤ channels) at row y + offsetY, column x + offsetX of lane n; other channels
-    /// stay zero. Each channel is transposed into `scratch` (height·width·16 floats) and its rows copied
-    /// into place.
+    /// Zeroes the block and writes `images` (≤ 16) images of source[n][c][height][width] (n at `imageStride`
+    /// floats, c < `sourceChannels` ≤ channels) at row y + offsetY, column x + offsetX of lane n; other
+    /// channels and lanes stay zero. Each channel is transposed into `scratch` (height·width·16 floats) and
+    /// its rows copied into place.
     func place(_ source: UnsafePointer<Float>, imageStride: Int, sourceChannels: Int, height: Int,
-               width sourceWidth: Int, offsetY: Int, offsetX: Int, scratch: UnsafeMutablePointer<Float>,
-               into block: UnsafeMutablePointer<Float>) {
+               width sourceWidth: Int, offsetY: Int, offsetX: Int, images: Int = LaneGrid.lanes,
+               scratch: UnsafeMutablePointer<Float>, into block: UnsafeMutablePointer<Float>) {
         zero(block, outsideRows: offsetY ..< offsetY + height, columns: offsetX ..< offsetX + sourceWidth,
              ofChannels: sourceChannels)
         let lanes = LaneGrid.lanes, pixels = height * sourceWidth
         for c in 0..<sourceChannels {
-            LaneTranspose.toLanes(source + c * pixels, planeStride: imageStride, pixels: pixels, into: scratch)
+            LaneTranspose.toLanes(source + c * pixels, planeStride: imageStride, pixels: pixels, into: scratch,
+                                  count: images)
             for y in 0..<height {
                 (block + c * plane + ((y + offsetY) * width + offsetX) * lanes)
                     .update(from: scratch + y * sourceWidth * lanes, count: sourceWidth * lanes)

@@ -41,8 +41,8 @@ final class WinogradConvolution: ConvolutionKernel {
     static let byteLimit = 1 << 30
 
     /// An upper bound of the bytes `init` allocates for `g` with `threads` threads (U and U', and per
-    /// thread the largest pass's band scratch, the group buffer and dU), in Double: sizes a user can write
-    /// overflow Int before they are refused.
+    /// thread the largest pass's band scratch, its input and output-gradient grids, output strip and dU), in
+    /// Double: sizes a user can write overflow Int before they are refused.
     static func estimatedBytes(_ g: ConvolutionGeometry, threads: Int) -> Double {
         let cin = Double(g.inChannels), cout = Double(g.outChannels), positions = Double(WinogradCorrelation.positions)
         let lanes = Double(LaneGrid.lanes), rows = Double(GEMM.mr), columns32 = Double(GEMM.nr)
@@ -50,10 +50,12 @@ final class WinogradConvolution: ConvolutionKernel {
         let bandColumns = max(Double(WinogradCorrelation.targetTiles), tileColumns) * lanes + columns32
         let transformed = positions * ((cout + rows) * cin + (cin + rows) * cout)
         let band = positions * bandColumns * (2 * (cin + cout) + 2 * rows + columns32)
-        let strip = Double(max(g.inWidth, g.outWidth) + 6) * lanes
-        let group = (max(cin * Double(g.inHeight), cout * Double(g.outHeight)) + 1) * strip + 4 * strip
+        // Grids are padded to whole tiles plus the 4 × 4 patch's reach: at most 4 rows and 6 columns more.
+        let gridRows = Double(max(g.inHeight, g.outHeight) + 4), gridWidth = Double(max(g.inWidth, g.outWidth) + 6)
+        let grids = ((cin + cout) * gridRows + 4) * gridWidth * lanes
+            + Double(max(g.inHeight * g.inWidth, g.outHeight * g.outWidth)) * lanes
         let partial = positions * (cout + rows) * (cin + columns32)
-        return 4 * (transformed + Double(threads) * (band + group + partial))
+        return 4 * (transformed + Double(threads) * (band + grids + partial))
     }
 
     /// Floats the backend keeps for `g` from step to step (U and U'), 0 where it cannot run `g`: what a plan
@@ -89,7 +91,7 @@ final class WinogradConvolution: ConvolutionKernel {
                                               padLeft: flippedPadding - g.paddingLeft, maximumBatch: g.batch, pool: pool)
         let bandFloats = max(forwardCorrelation.scratchFloats, dataCorrelation.scratchFloats,
                              forwardCorrelation.weightScratchFloats)
-        partialOffset = (bandFloats + GEMM.nr - 1) / GEMM.nr * GEMM.nr
+        partialOffset = bandFloats.roundedUp(toMultipleOf: GEMM.nr)
         scratchFloats = partialOffset + forwardCorrelation.transformedGradientFloats
         self.gemm = gemm
         gemm.reserveSharedScratch(floats: scratchFloats)

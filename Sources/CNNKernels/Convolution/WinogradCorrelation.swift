@@ -28,8 +28,11 @@ final class WinogradCorrelation {
     let tileRows: Int, tileColumns: Int
     /// Output channels rounded up to the micro-kernel's 8 rows (U and M carry zero rows past `outChannels`).
     let paddedOut: Int
-    /// Input columns a strip holds in lanes: 2·tileColumns + 2 (the last tile's 4-wide patch).
+    /// Input columns a strip reads: 2·tileColumns + 2 (the last tile's 4-wide patch).
     let stripWidth: Int
+    /// An image group's input in lanes, padded on every side to the tiles' reach (2·tileRows + 2 rows of
+    /// `stripWidth` columns), so a strip's 4 rows are consecutive rows of it.
+    let inputGrid: LaneGrid
     /// Strips per band at most, and GEMM columns of a band's V and M (a multiple of 32).
     let stripsPerBand: Int
     let bandColumns: Int
@@ -38,14 +41,15 @@ final class WinogradCorrelation {
     /// U[ξ][o/8][i][o%8]: the transformed weights as the micro-kernel's A panels.
     let u: UnsafeMutablePointer<Float>
 
-    /// Floats of one thread's scratch: V, M, the output strip, then the group's input in lanes.
+    /// Floats of one thread's scratch: V, M, the output strip, the group's input grid and the plane
+    /// `LaneGrid.place` transposes through.
     var scratchFloats: Int {
-        WinogradCorrelation.positions * (inChannels + paddedOut) * bandColumns
-            + 2 * 2 * tileColumns * LaneGrid.lanes + groupFloats
+        WinogradCorrelation.positions * (inChannels + paddedOut) * bandColumns + outputStripFloats + inputGrid.count
+            + inHeight * inWidth * LaneGrid.lanes
     }
 
-    /// Floats of a group's input in lanes (`fillGroup`) and the zero row after it.
-    var groupFloats: Int { (inChannels * inHeight + 1) * stripWidth * LaneGrid.lanes }
+    /// Floats of the output strip: 2 rows of 2·tileColumns pixels in lanes.
+    var outputStripFloats: Int { 2 * WinogradCorrelation.tileSide * tileColumns * LaneGrid.lanes }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
          padTop: Int, padLeft: Int, maximumBatch: Int, pool: ThreadPool) {
@@ -57,16 +61,29 @@ final class WinogradCorrelation {
         let side = WinogradCorrelation.tileSide
         tileRows = (outHeight + side - 1) / side
         tileColumns = (outWidth + side - 1) / side
-        paddedOut = (outChannels + GEMM.mr - 1) / GEMM.mr * GEMM.mr
+        paddedOut = outChannels.roundedUp(toMultipleOf: GEMM.mr)
         stripWidth = side * tileColumns + 2
-        let strips = (maximumBatch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
+        inputGrid = LaneGrid(channels: inChannels, rows: side * tileRows + 2, width: stripWidth)
+        let strips = WinogradCorrelation.strips(batch: maximumBatch, tileRows: tileRows)
         stripsPerBand = WinogradCorrelation.stripsPerBand(strips: strips, tileColumns: tileColumns, threads: threads)
-        let columns = stripsPerBand * tileColumns * LaneGrid.lanes
-        bandColumns = (columns + GEMM.nr - 1) / GEMM.nr * GEMM.nr
+        bandColumns = (stripsPerBand * tileColumns * LaneGrid.lanes).roundedUp(toMultipleOf: GEMM.nr)
         u = GEMM.allocateAligned(WinogradCorrelation.positions * paddedOut * inChannels)
     }
 
     deinit { u.deallocate() }
+
+    /// Strips of `batch` images: one per tile row of each 16-image group.
+    static func strips(batch: Int, tileRows: Int) -> Int {
+        (batch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
+    }
+
+    /// Bands of `strips` strips (`stripsPerBand` each, the last one shorter).
+    func bands(strips: Int) -> Int { (strips + stripsPerBand - 1) / stripsPerBand }
+
+    /// The strips of band `band`.
+    func strips(ofBand band: Int, strips: Int) -> Range<Int> {
+        band * stripsPerBand ..< min(strips, (band + 1) * stripsPerBand)
+    }
 
     /// Enough strips for `targetTiles` tiles, but no fewer bands than threads when the batch allows.
     private static func stripsPerBand(strips: Int, tileColumns: Int, threads: Int) -> Int {
@@ -106,18 +123,12 @@ final class WinogradCorrelation {
                 for lane in 0..<rows {
                     let o = panel * rows + lane
                     if o >= outChannels { break }
-                    let source: UnsafePointer<Float>
-                    if flipped {
-                        source = weight + (i * outChannels + o) * taps
-                        g0[lane] = source[8]; g1[lane] = source[7]; g2[lane] = source[6]
-                        g3[lane] = source[5]; g4[lane] = source[4]; g5[lane] = source[3]
-                        g6[lane] = source[2]; g7[lane] = source[1]; g8[lane] = source[0]
-                    } else {
-                        source = weight + (o * inChannels + i) * taps
-                        g0[lane] = source[0]; g1[lane] = source[1]; g2[lane] = source[2]
-                        g3[lane] = source[3]; g4[lane] = source[4]; g5[lane] = source[5]
-                        g6[lane] = source[6]; g7[lane] = source[7]; g8[lane] = source[8]
-                    }
+                    // Tap k of g: tap k of w, or tap 8 − k of w[i][o] (rotated by 180°) when flipped.
+                    let source = flipped ? weight + (i * outChannels + o) * taps + taps - 1 : weight + (o * inChannels + i) * taps
+                    let step = flipped ? -1 : 1
+                    g0[lane] = source[0]; g1[lane] = source[step]; g2[lane] = source[2 * step]
+                    g3[lane] = source[3 * step]; g4[lane] = source[4 * step]; g5[lane] = source[5 * step]
+                    g6[lane] = source[6 * step]; g7[lane] = source[7 * step]; g8[lane] = source[8 * step]
                 }
                 // t = G g (rows), then U = t Gᵀ (columns); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
                 let half = SIMD8<Float>(repeating: 0.5)
@@ -150,8 +161,7 @@ final class WinogradCorrelation {
     func run(batch: Int, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
              scratch: [UnsafeMutablePointer<Float>]) {
         if batch <= 0 { return }
-        let strips = (batch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
-        let bands = (strips + stripsPerBand - 1) / stripsPerBand
+        let strips = WinogradCorrelation.strips(batch: batch, tileRows: tileRows), bands = bands(strips: strips)
         scratch.withUnsafeBufferPointer { buffers in
             let job = RunJob(correlation: Unmanaged.passUnretained(self), batch: batch, strips: strips, input: input,
                              bias: bias, output: output, scratch: buffers.baseAddress!)  // invariant: one per thread
@@ -176,28 +186,33 @@ final class WinogradCorrelation {
     }
 
     /// One band: its strips' input transforms into V, the 16 products into M, the output transforms.
-    /// `filledGroup`: the image group whose input the thread's group buffer holds (-1: none yet).
+    /// `filledGroup`: the image group whose input the thread's grid holds (-1: none yet).
     private func run(band: Int, job: RunJob, scratch: UnsafeMutablePointer<Float>, filledGroup: inout Int) {
         let positions = WinogradCorrelation.positions, lanes = LaneGrid.lanes
         let v = scratch
         let m = v + positions * inChannels * bandColumns
         let outStrip = m + positions * paddedOut * bandColumns
-        let groupLanes = outStrip + 2 * 2 * tileColumns * lanes
-        let firstStrip = band * stripsPerBand, lastStrip = min(job.strips, firstStrip + stripsPerBand)
-        for s in firstStrip..<lastStrip {
+        let grid = outStrip + outputStripFloats, planeScratch = grid + inputGrid.count
+        let bandStrips = strips(ofBand: band, strips: job.strips)
+        for s in bandStrips {
             let group = s / tileRows, tileRow = s % tileRows
-            let firstTile = (s - firstStrip) * tileColumns
-            fillGroup(job.input, group: group, batch: job.batch, filled: &filledGroup, into: groupLanes)
+            let firstTile = (s - bandStrips.lowerBound) * tileColumns
+            if filledGroup != group {
+                WinogradCorrelation.place(job.input, group: group, batch: job.batch, in: inputGrid, height: inHeight,
+                                          width: inWidth, offsetY: padTop, offsetX: padLeft, scratch: planeScratch,
+                                          into: grid)
+                filledGroup = group
+            }
             for i in 0..<inChannels {
-                transformInput(stripRows(groupLanes, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
+                transformInput(stripRows(grid, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
                                layout: panelLayout, into: v)
             }
         }
-        multiply(v: v, m: m, columns: ((lastStrip - firstStrip) * tileColumns * lanes + GEMM.nr - 1) / GEMM.nr * GEMM.nr)
-        for s in firstStrip..<lastStrip {
+        multiply(v: v, m: m, columns: (bandStrips.count * tileColumns * lanes).roundedUp(toMultipleOf: GEMM.nr))
+        for s in bandStrips {
             let group = s / tileRows, tileRow = s % tileRows
             let images = min(lanes, job.batch - group * lanes)
-            let firstTile = (s - firstStrip) * tileColumns
+            let firstTile = (s - bandStrips.lowerBound) * tileColumns
             for o in 0..<outChannels {
                 transformOutput(m, channel: o, firstTile: firstTile, into: outStrip)
                 storeStrip(outStrip, group: group, images: images, channel: o, tileRow: tileRow,
@@ -206,69 +221,20 @@ final class WinogradCorrelation {
         }
     }
 
-    /// The group's input in lanes, each row padded to the strip's width: group[c][y][x][lane] =
-    /// input[16·group + lane][c][y][x − padLeft] (0 in the padding columns and for lanes past the batch), then
-    /// one zero row. Each input row is transposed once per pass, where strips (which overlap by 2 rows) would
-    /// transpose it twice. Skipped when the buffer holds `group` already (`filled`).
-    func fillGroup(_ input: UnsafePointer<Float>, group: Int, batch: Int, filled: inout Int,
-                   into groupLanes: UnsafeMutablePointer<Float>) {
-        if filled == group { return }
-        filled = group
-        let lanes = LaneGrid.lanes, plane = inHeight * inWidth, imageStride = inChannels * plane
-        let images = min(lanes, batch - group * lanes)
-        let first = input + group * lanes * imageStride
-        for c in 0..<inChannels {
-            WinogradCorrelation.loadRows(first + c * plane, imageStride: imageStride, height: inHeight, width: inWidth,
-                                         firstRow: 0, rows: inHeight, padLeft: padLeft, stripWidth: stripWidth,
-                                         images: images, into: groupLanes + c * inHeight * stripWidth * lanes)
-        }
-        (groupLanes + inChannels * inHeight * stripWidth * lanes).update(repeating: 0, count: stripWidth * lanes)
+    /// Image group `group` of `tensor` ([batch][grid.channels][height][width]) into `grid`'s block at row
+    /// `offsetY`, column `offsetX` (`LaneGrid.place`; the padding and the lanes past the batch are zero).
+    static func place(_ tensor: UnsafePointer<Float>, group: Int, batch: Int, in grid: LaneGrid, height: Int, width: Int,
+                      offsetY: Int, offsetX: Int, scratch: UnsafeMutablePointer<Float>, into block: UnsafeMutablePointer<Float>) {
+        let lanes = LaneGrid.lanes, imageStride = grid.channels * height * width
+        grid.place(tensor + group * lanes * imageStride, imageStride: imageStride, sourceChannels: grid.channels,
+                   height: height, width: width, offsetY: offsetY, offsetX: offsetX,
+                   images: min(lanes, batch - group * lanes), scratch: scratch, into: block)
     }
 
-    /// The 4 rows of strip `tileRow` of `channel` in the group buffer: input rows 2·tileRow − padTop + r, the
-    /// zero row where they fall outside the image.
+    /// The first of strip `tileRow`'s 4 rows of `channel` in the input grid (the others follow it).
     @inline(__always)
-    func stripRows(_ groupLanes: UnsafePointer<Float>, channel: Int, tileRow: Int) -> StripRows {
-        let rowFloats = stripWidth * LaneGrid.lanes, zero = groupLanes + inChannels * inHeight * rowFloats
-        let top = WinogradCorrelation.tileSide * tileRow - padTop
-        @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> {
-            let y = top + r
-            return y < 0 || y >= inHeight ? zero : groupLanes + (channel * inHeight + y) * rowFloats
-        }
-        return StripRows(r0: row(0), r1: row(1), r2: row(2), r3: row(3))
-    }
-
-    /// A strip's 4 input rows in lanes (`stripWidth` columns each).
-    struct StripRows {
-        let r0: UnsafePointer<Float>, r1: UnsafePointer<Float>, r2: UnsafePointer<Float>, r3: UnsafePointer<Float>
-    }
-
-    /// rows[r][x][lane] = plane_lane[firstRow + r][x − padLeft] for r < rows, x < stripWidth, where plane_lane
-    /// is `first + lane·imageStride` (height × width); 0 outside the plane and for lanes past `images`.
-    static func loadRows(_ first: UnsafePointer<Float>, imageStride: Int, height: Int, width: Int, firstRow: Int,
-                         rows: Int, padLeft: Int, stripWidth: Int, images: Int, into strip: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes, rowFloats = stripWidth * lanes
-        for r in 0..<rows {
-            let row = strip + r * rowFloats
-            let y = firstRow + r
-            if y < 0 || y >= height {
-                row.update(repeating: 0, count: rowFloats)
-                continue
-            }
-            row.update(repeating: 0, count: padLeft * lanes)
-            let right = (padLeft + width) * lanes
-            (row + right).update(repeating: 0, count: rowFloats - right)
-            let target = row + padLeft * lanes, source = first + y * width
-            if images == lanes {
-                LaneTranspose.toLanes(source, planeStride: imageStride, pixels: width, into: target)
-            } else {
-                for x in 0..<width {
-                    for lane in 0..<lanes {
-                        target[x * lanes + lane] = lane < images ? source[lane * imageStride + x] : 0
-                    }
-                }
-            }
-        }
+    func stripRows(_ grid: UnsafePointer<Float>, channel: Int, tileRow: Int) -> UnsafePointer<Float> {
+        grid + channel * inputGrid.plane + WinogradCorrelation.tileSide * tileRow * stripWidth * LaneGrid.lanes
     }
 
     /// Where `transformInput` stores: V[ξ] at ξ·inChannels·bandColumns, then channel c's 16 lanes of tile t at
@@ -285,14 +251,13 @@ final class WinogradCorrelation {
     /// V = Bᵀ d B for every tile of a strip (d its 4×4 patch), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
     /// stored in `layout`.
     @inline(__always)
-    func transformInput(_ rows: StripRows, channel: Int, firstTile: Int, layout: VLayout,
+    func transformInput(_ strip: UnsafePointer<Float>, channel: Int, firstTile: Int, layout: VLayout,
                         into v: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes
+        let lanes = LaneGrid.lanes, rowFloats = stripWidth * lanes
         let positionStride = inChannels * bandColumns
-        let r0 = UnsafeRawPointer(rows.r0), r1 = UnsafeRawPointer(rows.r1)
-        let r2 = UnsafeRawPointer(rows.r2), r3 = UnsafeRawPointer(rows.r3)
-        @inline(__always) func load(_ row: UnsafeRawPointer, _ x: Int) -> SIMD16<Float> {
-            row.load(fromByteOffset: 4 * x * lanes, as: SIMD16<Float>.self)
+        let raw = UnsafeRawPointer(strip)
+        @inline(__always) func load(_ r: Int, _ x: Int) -> SIMD16<Float> {
+            raw.load(fromByteOffset: 4 * (r * rowFloats + x * lanes), as: SIMD16<Float>.self)
         }
         for tx in 0..<tileColumns {
             let x = WinogradCorrelation.tileSide * tx
@@ -301,7 +266,7 @@ final class WinogradCorrelation {
                                                + (tile & 1) * lanes)
             // Rows: t_r = (Bᵀ d)_r for the patch's 4 columns.
             @inline(__always) func columns(_ c: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-                let d0 = load(r0, x + c), d1 = load(r1, x + c), d2 = load(r2, x + c), d3 = load(r3, x + c)
+                let d0 = load(0, x + c), d1 = load(1, x + c), d2 = load(2, x + c), d3 = load(3, x + c)
                 return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
             }
             let c0 = columns(0), c1 = columns(1), c2 = columns(2), c3 = columns(3)
@@ -359,7 +324,7 @@ final class WinogradCorrelation {
     @inline(__always)
     private func transformOutput(_ m: UnsafePointer<Float>, channel: Int, firstTile: Int,
                                  into outStrip: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes, rowFloats = 2 * tileColumns * lanes
+        let lanes = LaneGrid.lanes, rowFloats = outputStripFloats / 2
         let positionStride = paddedOut * bandColumns
         let outRaw = UnsafeMutableRawPointer(outStrip)
         for tx in 0..<tileColumns {
@@ -385,20 +350,14 @@ final class WinogradCorrelation {
     /// The output strip's rows (those inside the image) into NCHW for the group's `images` images, plus `shift`.
     private func storeStrip(_ outStrip: UnsafePointer<Float>, group: Int, images: Int, channel: Int, tileRow: Int,
                             shift: Float, output: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes, rowFloats = 2 * tileColumns * lanes
+        let lanes = LaneGrid.lanes, rowFloats = outputStripFloats / 2
         let plane = outHeight * outWidth, imageStride = outChannels * plane
         let first = output + group * lanes * imageStride + channel * plane
         for r in 0..<WinogradCorrelation.tileSide {
             let y = WinogradCorrelation.tileSide * tileRow + r
             if y >= outHeight { break }
-            let source = outStrip + r * rowFloats, target = first + y * outWidth
-            if images == lanes {
-                LaneTranspose.fromLanes(source, pixels: outWidth, shift: shift, into: target, planeStride: imageStride)
-            } else {
-                for lane in 0..<images {
-                    for x in 0..<outWidth { target[lane * imageStride + x] = source[x * lanes + lane] + shift }
-                }
-            }
+            LaneTranspose.fromLanes(outStrip + r * rowFloats, pixels: outWidth, shift: shift, into: first + y * outWidth,
+                                    planeStride: imageStride, count: images)
         }
     }
 }

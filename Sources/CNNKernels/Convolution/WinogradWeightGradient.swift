@@ -9,13 +9,19 @@
 /// the final transform adds the threads' dU while it reads them.
 extension WinogradCorrelation {
     /// Input channels rounded up to the micro-kernel's 32 columns: the row length of dU.
-    var paddedIn: Int { (inChannels + GEMM.nr - 1) / GEMM.nr * GEMM.nr }
+    var paddedIn: Int { inChannels.roundedUp(toMultipleOf: GEMM.nr) }
 
-    /// Floats of one thread's weight-gradient scratch: V and dM as rows of band columns, then as panels,
-    /// the output-gradient strip and the group's input in lanes.
+    /// An image group's output gradient in lanes, its rows and columns padded to whole tiles.
+    var gradientGrid: LaneGrid {
+        let side = WinogradCorrelation.tileSide
+        return LaneGrid(channels: outChannels, rows: side * tileRows, width: side * tileColumns)
+    }
+
+    /// Floats of one thread's weight-gradient scratch: V and dM as rows of band columns, then as panels, the
+    /// group's input and output-gradient grids, and the plane `LaneGrid.place` transposes through.
     var weightScratchFloats: Int {
         WinogradCorrelation.positions * bandColumns * (inChannels + paddedOut + paddedIn + paddedOut)
-            + 2 * 2 * tileColumns * LaneGrid.lanes + groupFloats
+            + inputGrid.count + gradientGrid.count + max(inHeight * inWidth, outHeight * outWidth) * LaneGrid.lanes
     }
 
     /// Floats of one thread's dU, [ξ][paddedOut][paddedIn].
@@ -31,29 +37,28 @@ extension WinogradCorrelation {
             gradWeight.update(repeating: 0, count: outChannels * inChannels * 9)
             return
         }
-        let strips = (batch + LaneGrid.lanes - 1) / LaneGrid.lanes * tileRows
-        let bands = (strips + stripsPerBand - 1) / stripsPerBand
+        let strips = WinogradCorrelation.strips(batch: batch, tileRows: tileRows), bands = bands(strips: strips)
         let parts = min(threads, bands)
         scratch.withUnsafeBufferPointer { scratchBuffers in
-                let job = GradientJob(correlation: Unmanaged.passUnretained(self), batch: batch, strips: strips,
-                                      input: input, gradOutput: gradOutput, gradWeight: gradWeight,
-                                      scratch: scratchBuffers.baseAddress!,  // invariant: one per thread
-                                      partialOffset: partialOffset, parts: parts)
-                pool.forEachPart(of: bands, parts: parts, context: job) { raw, part, start, end in
-                    let job = raw.load(as: GradientJob.self)
-                    let correlation = job.correlation.takeUnretainedValue()
-                    var filledGroup = -1
-                    for band in start..<end {
-                        correlation.accumulateGradient(band: band, first: band == start, job: job,
-                                                       scratch: job.scratch[part],
-                                                       partial: job.scratch[part] + job.partialOffset,
-                                                       filledGroup: &filledGroup)
-                    }
+            let job = GradientJob(correlation: Unmanaged.passUnretained(self), batch: batch, strips: strips,
+                                  input: input, gradOutput: gradOutput, gradWeight: gradWeight,
+                                  scratch: scratchBuffers.baseAddress!,  // invariant: one per thread
+                                  partialOffset: partialOffset, parts: parts)
+            pool.forEachPart(of: bands, parts: parts, context: job) { raw, part, start, end in
+                let job = raw.load(as: GradientJob.self)
+                let correlation = job.correlation.takeUnretainedValue()
+                var filledGroup = -1
+                for band in start..<end {
+                    correlation.accumulateGradient(band: band, first: band == start, job: job,
+                                                   scratch: job.scratch[part],
+                                                   partial: job.scratch[part] + job.partialOffset,
+                                                   filledGroup: &filledGroup)
                 }
-                pool.forEachPart(of: outChannels, parts: min(threads, outChannels), context: job) { raw, _, start, end in
-                    let job = raw.load(as: GradientJob.self)
-                    job.correlation.takeUnretainedValue().finishGradient(outChannels: start..<end, job: job)
-                }
+            }
+            pool.forEachPart(of: outChannels, parts: min(threads, outChannels), context: job) { raw, _, start, end in
+                let job = raw.load(as: GradientJob.self)
+                job.correlation.takeUnretainedValue().finishGradient(outChannels: start..<end, job: job)
+            }
         }
     }
 
@@ -76,28 +81,32 @@ extension WinogradCorrelation {
         let dm = v + positions * inChannels * bandColumns
         let vPanels = dm + positions * paddedOut * bandColumns
         let dmPanels = vPanels + positions * paddedIn * bandColumns
-        let gradientStrip = dmPanels + positions * paddedOut * bandColumns
-        let groupLanes = gradientStrip + 2 * 2 * tileColumns * lanes
-        let firstStrip = band * stripsPerBand, lastStrip = min(job.strips, firstStrip + stripsPerBand)
-        let outPlane = outHeight * outWidth, outImageStride = outChannels * outPlane
-        for s in firstStrip..<lastStrip {
+        let grid = dmPanels + positions * paddedOut * bandColumns
+        let gradients = grid + inputGrid.count, planeScratch = gradients + gradientGrid.count
+        let bandStrips = strips(ofBand: band, strips: job.strips)
+        let side = WinogradCorrelation.tileSide, gradientRowFloats = gradientGrid.width * lanes
+        for s in bandStrips {
             let group = s / tileRows, tileRow = s % tileRows
-            let images = min(lanes, job.batch - group * lanes)
-            let firstTile = (s - firstStrip) * tileColumns
-            fillGroup(job.input, group: group, batch: job.batch, filled: &filledGroup, into: groupLanes)
+            let firstTile = (s - bandStrips.lowerBound) * tileColumns
+            if filledGroup != group {
+                WinogradCorrelation.place(job.input, group: group, batch: job.batch, in: inputGrid, height: inHeight,
+                                          width: inWidth, offsetY: padTop, offsetX: padLeft, scratch: planeScratch,
+                                          into: grid)
+                WinogradCorrelation.place(job.gradOutput, group: group, batch: job.batch, in: gradientGrid,
+                                          height: outHeight, width: outWidth, offsetY: 0, offsetX: 0,
+                                          scratch: planeScratch, into: gradients)
+                filledGroup = group
+            }
             for i in 0..<inChannels {
-                transformInput(stripRows(groupLanes, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
+                transformInput(stripRows(grid, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
                                layout: rowLayout, into: v)
             }
             for o in 0..<outChannels {
-                WinogradCorrelation.loadRows(job.gradOutput + group * lanes * outImageStride + o * outPlane,
-                                             imageStride: outImageStride, height: outHeight, width: outWidth,
-                                             firstRow: WinogradCorrelation.tileSide * tileRow, rows: 2, padLeft: 0,
-                                             stripWidth: 2 * tileColumns, images: images, into: gradientStrip)
-                transformGradient(gradientStrip, channel: o, firstTile: firstTile, into: dm)
+                transformGradient(gradients + o * gradientGrid.plane + side * tileRow * gradientRowFloats, channel: o,
+                                  firstTile: firstTile, into: dm)
             }
         }
-        let columns = (lastStrip - firstStrip) * tileColumns * lanes
+        let columns = bandStrips.count * tileColumns * lanes
         toPanels(v: v, dm: dm, columns: columns, vPanels: vPanels, dmPanels: dmPanels)
         for xi in 0..<positions {
             WinogradCorrelation.panelProduct(rows: paddedOut, columns: paddedIn, depth: columns,
@@ -107,8 +116,8 @@ extension WinogradCorrelation {
         }
     }
 
-    /// dM = A dY Aᵀ for every tile of a strip (dY its 2×2 output-gradient tile), A = [1 0; 1 1; 1 −1; 0 −1],
-    /// into rows of band columns: dM[ξ][channel][tile·16 + lane].
+    /// dM = A dY Aᵀ for every tile of a strip (dY its 2×2 output-gradient tile; `strip` the first of its 2 rows
+    /// in the gradient grid), A = [1 0; 1 1; 1 −1; 0 −1], into rows of band columns: dM[ξ][channel][tile·16 + lane].
     @inline(__always)
     private func transformGradient(_ strip: UnsafePointer<Float>, channel: Int, firstTile: Int,
                                    into dm: UnsafeMutablePointer<Float>) {
@@ -141,29 +150,29 @@ extension WinogradCorrelation {
     /// panel rows and columns whose results are never read).
     private func toPanels(v: UnsafePointer<Float>, dm: UnsafePointer<Float>, columns: Int,
                           vPanels: UnsafeMutablePointer<Float>, dmPanels: UnsafeMutablePointer<Float>) {
-        let lanes = LaneGrid.lanes, block = lanes * lanes
-        // The last 16 × 16 block of dmPanels' region is free here: a staging block for the 8-wide A panels.
-        for xi in 0..<WinogradCorrelation.positions {
-            let vRows = v + xi * inChannels * bandColumns, vTarget = vPanels + xi * paddedIn * bandColumns
-            var i0 = 0
-            while i0 < inChannels {
-                let target = vTarget + (i0 / GEMM.nr) * columns * GEMM.nr + i0 % GEMM.nr
-                var column = 0
-                while column < columns {
-                    Transpose16.transpose(vRows + i0 * bandColumns + column, stride: bandColumns,
-                                          into: target + column * GEMM.nr, outStride: GEMM.nr)
-                    column += lanes
+        let lanes = LaneGrid.lanes
+        // A 16 × 16 block transposed from dM rows, split into the two 8-wide A panels it covers.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: lanes * lanes) { staging in
+            let stage = staging.baseAddress!  // invariant: capacity 256
+            for xi in 0..<WinogradCorrelation.positions {
+                let vRows = v + xi * inChannels * bandColumns, vTarget = vPanels + xi * paddedIn * bandColumns
+                var i0 = 0
+                while i0 < inChannels {
+                    let target = vTarget + (i0 / GEMM.nr) * columns * GEMM.nr + i0 % GEMM.nr
+                    var column = 0
+                    while column < columns {
+                        Transpose16.transpose(vRows + i0 * bandColumns + column, stride: bandColumns,
+                                              into: target + column * GEMM.nr, outStride: GEMM.nr)
+                        column += lanes
+                    }
+                    i0 += lanes
                 }
-                i0 += lanes
-            }
-            let dmRows = dm + xi * paddedOut * bandColumns, dmTarget = dmPanels + xi * paddedOut * bandColumns
-            var o0 = 0
-            while o0 < paddedOut {
-                let low = dmTarget + o0 * columns, high = o0 + GEMM.mr < paddedOut ? low + GEMM.mr * columns : nil
-                var column = 0
-                while column < columns {
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { staging in
-                        let stage = staging.baseAddress!  // invariant: capacity 256
+                let dmRows = dm + xi * paddedOut * bandColumns, dmTarget = dmPanels + xi * paddedOut * bandColumns
+                var o0 = 0
+                while o0 < paddedOut {
+                    let low = dmTarget + o0 * columns, high = o0 + GEMM.mr < paddedOut ? low + GEMM.mr * columns : nil
+                    var column = 0
+                    while column < columns {
                         Transpose16.transpose(dmRows + o0 * bandColumns + column, stride: bandColumns, into: stage,
                                               outStride: lanes)
                         for c in 0..<lanes {
@@ -176,10 +185,10 @@ extension WinogradCorrelation {
                                                 as: SIMD8<Float>.self)
                             }
                         }
+                        column += lanes
                     }
-                    column += lanes
+                    o0 += 2 * GEMM.mr
                 }
-                o0 += 2 * GEMM.mr
             }
         }
     }

@@ -283,3 +283,8 @@ enum OperandB {
         }
     }
 }
+
+extension Int {
+    /// The smallest multiple of `multiple` (> 0) that is ≥ self (≥ 0): panel-padded sizes.
+    func roundedUp(toMultipleOf multiple: Int) -> Int { (self + multiple - 1) / multiple * multiple }
+}
