@@ -195,18 +195,8 @@ final class WinogradCorrelation {
         let grid = outStrip + outputStripFloats, planeScratch = grid + inputGrid.count
         let bandStrips = strips(ofBand: band, strips: job.strips)
         for s in bandStrips {
-            let group = s / tileRows, tileRow = s % tileRows
-            let firstTile = (s - bandStrips.lowerBound) * tileColumns
-            if filledGroup != group {
-                WinogradCorrelation.place(job.input, group: group, batch: job.batch, in: inputGrid, height: inHeight,
-                                          width: inWidth, offsetY: padTop, offsetX: padLeft, scratch: planeScratch,
-                                          into: grid)
-                filledGroup = group
-            }
-            for i in 0..<inChannels {
-                transformInput(stripRows(grid, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
-                               layout: panelLayout, into: v)
-            }
+            transformInput(strip: s, firstStrip: bandStrips.lowerBound, input: job.input, batch: job.batch, grid: grid,
+                           planeScratch: planeScratch, filledGroup: &filledGroup, layout: panelLayout, into: v)
         }
         multiply(v: v, m: m, columns: (bandStrips.count * tileColumns * lanes).roundedUp(toMultipleOf: GEMM.nr))
         for s in bandStrips {
@@ -219,6 +209,27 @@ final class WinogradCorrelation {
                            shift: job.bias?[o] ?? 0, output: job.output)
             }
         }
+    }
+
+    /// V of every channel for strip `s` of the band that starts at `firstStrip`, in `layout`. The strip's image
+    /// group is placed into the input grid first unless the grid holds it already (`filledGroup`); returns
+    /// whether it was placed.
+    @discardableResult
+    func transformInput(strip s: Int, firstStrip: Int, input: UnsafePointer<Float>, batch: Int,
+                        grid: UnsafeMutablePointer<Float>, planeScratch: UnsafeMutablePointer<Float>,
+                        filledGroup: inout Int, layout: VLayout, into v: UnsafeMutablePointer<Float>) -> Bool {
+        let group = s / tileRows, tileRow = s % tileRows, firstTile = (s - firstStrip) * tileColumns
+        let placed = filledGroup != group
+        if placed {
+            WinogradCorrelation.place(input, group: group, batch: batch, in: inputGrid, height: inHeight, width: inWidth,
+                                      offsetY: padTop, offsetX: padLeft, scratch: planeScratch, into: grid)
+            filledGroup = group
+        }
+        for i in 0..<inChannels {
+            transformInput(stripRows(grid, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
+                           layout: layout, into: v)
+        }
+        return placed
     }
 
     /// Image group `group` of `tensor` ([batch][grid.channels][height][width]) into `grid`'s block at row

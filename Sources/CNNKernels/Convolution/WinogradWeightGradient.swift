@@ -88,18 +88,11 @@ extension WinogradCorrelation {
         for s in bandStrips {
             let group = s / tileRows, tileRow = s % tileRows
             let firstTile = (s - bandStrips.lowerBound) * tileColumns
-            if filledGroup != group {
-                WinogradCorrelation.place(job.input, group: group, batch: job.batch, in: inputGrid, height: inHeight,
-                                          width: inWidth, offsetY: padTop, offsetX: padLeft, scratch: planeScratch,
-                                          into: grid)
+            if transformInput(strip: s, firstStrip: bandStrips.lowerBound, input: job.input, batch: job.batch, grid: grid,
+                              planeScratch: planeScratch, filledGroup: &filledGroup, layout: rowLayout, into: v) {
                 WinogradCorrelation.place(job.gradOutput, group: group, batch: job.batch, in: gradientGrid,
                                           height: outHeight, width: outWidth, offsetY: 0, offsetX: 0,
                                           scratch: planeScratch, into: gradients)
-                filledGroup = group
-            }
-            for i in 0..<inChannels {
-                transformInput(stripRows(grid, channel: i, tileRow: tileRow), channel: i, firstTile: firstTile,
-                               layout: rowLayout, into: v)
             }
             for o in 0..<outChannels {
                 transformGradient(gradients + o * gradientGrid.plane + side * tileRow * gradientRowFloats, channel: o,
