@@ -62,7 +62,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: hostCPU),
         .executableTarget(name: "cnnspec-bench", dependencies: ["CNNKernels"], swiftSettings: kernelSettings),
-        /// Loads `../shared/fixtures/pytorch/*.json` for the test targets.
+        /// Loads `Tests/Fixtures/pytorch/*.json` (PyTorch's outputs, committed) for the test targets.
         .target(name: "PyTorchFixtures", path: "Tests/PyTorchFixtures"),
         .testTarget(name: "CNNSpecTests", dependencies: ["CNNSpec", "CNNLayers"]),
         .testTarget(name: "CNNKernelsTests", dependencies: ["CNNKernels", "PyTorchFixtures", "CAllocationCounter"], swiftSettings: hostCPU),

@@ -1,6 +1,7 @@
 import Foundation
 
-/// One PyTorch reference case from `../shared/fixtures/pytorch/NAME.json` (see its README).
+/// One PyTorch reference case from `Tests/Fixtures/pytorch/NAME.json` (see its README; made by
+/// `scripts/fixtures/make_pytorch_fixtures.py`).
 public struct PyTorchFixture {
     /// A tensor as PyTorch produced it: row-major data and its shape.
     public struct Tensor {
@@ -12,14 +13,11 @@ public struct PyTorchFixture {
     public var config: [String: Any]
     public var tensors: [String: Tensor]
 
-    /// The fixtures folder: `$CNNSPEC_FIXTURES`, else `shared/fixtures/pytorch` beside the repository.
+    /// The fixtures folder, `Tests/Fixtures/pytorch` inside the repository: tests read nothing outside it.
     public static var directory: URL {
-        if let custom = ProcessInfo.processInfo.environment["CNNSPEC_FIXTURES"] {
-            return URL(fileURLWithPath: custom)
-        }
-        let repository = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return repository.deletingLastPathComponent().appendingPathComponent("shared/fixtures/pytorch")
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/pytorch")
     }
 
     /// Loads `NAME.json`; throws with the path when the file is missing or malformed.
@@ -55,10 +53,13 @@ public struct PyTorchFixture {
         return []
     }
 
-    /// Names of every fixture whose file name starts with `prefix`.
+    /// Names of every fixture whose file name starts with `prefix`. When the folder is unreadable or holds
+    /// none, the list is one name that does not exist, so a parameterised test fails on loading it
+    /// instead of running zero cases and passing.
     public static func names(withPrefix prefix: String) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+        let names = files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+        return names.isEmpty ? [prefix + "MISSING"] : names
     }
 }
 
