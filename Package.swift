@@ -1,15 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Kernels are always compiled with optimisation and for the host CPU: without `-target-cpu`
+/// The CPU the code is compiled for: the build host (`native`) unless `CNNSPEC_TARGET_CPU` names another
+/// LLVM CPU, e.g. `CNNSPEC_TARGET_CPU=haswell swift build -c release` for a binary that uses only AVX2's 16
+/// registers, to measure the AVX2 kernel target on an AVX-512 machine (README, "Benchmarks").
+let targetCPU = Context.environment["CNNSPEC_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+
+/// Kernels are always compiled with optimisation and for the target CPU: without `-target-cpu`
 /// Swift lowers `addingProduct` to `fmaf` calls, and unoptimised SIMD code is ~100× slower,
 /// which would make even the debug test build unusable for numerics.
 let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "native"]),
+    .unsafeFlags(["-target-cpu", targetCPU]),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
-let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
 
 let package = Package(
     name: "cnnspec",
@@ -43,10 +48,13 @@ let package = Package(
         /// Counts heap allocations (overrides malloc for the process it is linked into): for `cnnspec time`
         /// and the zero-allocation tests.
         .target(name: "CAllocationCounter"),
+        /// CPUID/XGETBV (which kernel target the CPU runs), the OS's cache sizes, and the FMA-peak loop in
+        /// the host's widest vectors (`KernelTarget`, `FMAPeak`).
+        .target(name: "CKernelTarget", cSettings: [.unsafeFlags(["-O2"])]),
         /// YAML model specs and run configs → validated graph with inferred shapes. No numerics.
         .target(name: "CNNSpec", dependencies: ["CYAML", "CNNKernels"]),
         /// SIMD kernels over raw Float32 buffers. Knows nothing about YAML or models.
-        .target(name: "CNNKernels", swiftSettings: kernelSettings),
+        .target(name: "CNNKernels", dependencies: ["CKernelTarget"], swiftSettings: kernelSettings),
         /// The layer kinds, one file each: YAML keys, shape rule, parameters, and the layer that runs it
         /// on the kernels; plus the building blocks layers are made of (parameter store, wiring).
         .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),

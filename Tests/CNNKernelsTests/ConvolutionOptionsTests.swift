@@ -53,8 +53,9 @@ struct ConvolutionOptionsTests {
         #expect(checked >= 3)
     }
 
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func matchesPyTorchFixtures(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func matchesPyTorchFixtures(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var ran = 0, expected = 0
         for name in Self.fixtureNames {
             let fixture = try PyTorchFixture.load(name)
@@ -110,8 +111,9 @@ struct ConvolutionOptionsTests {
         }
     }
 
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func randomGeometriesMatchReference(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func randomGeometriesMatchReference(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var random = TestRandom(seed: 4321)
         var ran = 0
         for _ in 0..<30 {
@@ -146,8 +148,9 @@ struct ConvolutionOptionsTests {
     /// padding at PyTorch's limits (reflect = size − 1, circular = size), one-pixel inputs, padding larger
     /// than the kernel on one side only, a dilated kernel exactly as large as the padded input, and
     /// depthwise layers wider than several vectors with stride 3 and dilation 2.
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func edgeGeometriesMatchReference(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func edgeGeometriesMatchReference(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         func geometry(cin: Int, cout: Int, h: Int, w: Int, k: (Int, Int), s: (Int, Int) = (1, 1),
                       p: (Int, Int, Int, Int) = (0, 0, 0, 0), d: (Int, Int) = (1, 1), groups: Int = 1,
                       mode: ConvolutionPaddingMode = .zeros) -> ConvolutionGeometry {
@@ -183,8 +186,9 @@ struct ConvolutionOptionsTests {
     /// 1% of the largest magnitude: float32 sums of many products cancel.
     /// Central differences of L = Σ output·R through each backend's own forward pass, on layers that
     /// combine dilation, groups, asymmetric padding and each padding mode.
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func gradientsMatchFiniteDifferences(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func gradientsMatchFiniteDifferences(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         let geometries = [
             ConvolutionGeometry(batch: 2, inChannels: 4, inHeight: 9, inWidth: 10, outChannels: 6,
                                 kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1,

@@ -11,8 +11,9 @@ struct ConvolutionTests {
 
     @Test func fixturesExist() { #expect(Self.fixtureNames.count >= 7) }
 
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func matchesPyTorchFixtures(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func matchesPyTorchFixtures(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         for name in Self.fixtureNames {
             let fixture = try PyTorchFixture.load(name)
             let input = try fixture.tensor("input"), weight = try fixture.tensor("weight")
@@ -56,8 +57,9 @@ struct ConvolutionTests {
         }
     }
 
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func randomGeometriesMatchReference(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func randomGeometriesMatchReference(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var random = TestRandom(seed: 1234)
         for _ in 0..<40 {
             let g = Self.randomGeometry(&random)
@@ -85,8 +87,9 @@ struct ConvolutionTests {
 
     /// L = Σ output·R, so dL/dx (backwardData with gradOutput R) and dL/dw, dL/db (backwardWeights) must match
     /// central differences of L computed through the backend's own forward pass.
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func gradientsMatchFiniteDifferences(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func gradientsMatchFiniteDifferences(kind: ConvolutionBackendKind, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var random = TestRandom(seed: 99)
         let g = ConvolutionGeometry(batch: 2, inChannels: 3, inHeight: 9, inWidth: 11, outChannels: 4,
                                     kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 1,

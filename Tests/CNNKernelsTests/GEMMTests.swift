@@ -55,9 +55,9 @@ struct GEMMTests {
         return worst
     }
 
-    @Test(arguments: [1, 2])
-    func randomShapesAllTransposes(threads: Int) {
-        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
+    @Test(arguments: [1, 2], KernelTarget.allCases)
+    func randomShapesAllTransposes(threads: Int, target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads), target: target)
         var random = TestRandom(seed: 42 + UInt64(threads))
         let shapes: [(Int, Int, Int)] = [
             (1, 1, 1), (1, 7, 3), (7, 1, 5), (13, 31, 17), (8, 32, 1), (9, 33, 257), (16, 200, 25),
@@ -74,8 +74,9 @@ struct GEMMTests {
         }
     }
 
-    @Test func alphaBetaAndLeadingDimensions() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+    @Test(arguments: KernelTarget.allCases)
+    func alphaBetaAndLeadingDimensions(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var random = TestRandom(seed: 7)
         for _ in 0..<24 {
             let m = random.int(1...70), n = random.int(1...300), k = random.int(1...300)
@@ -89,8 +90,9 @@ struct GEMMTests {
         }
     }
 
-    @Test func zeroDepthScalesC() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+    @Test(arguments: KernelTarget.allCases)
+    func zeroDepthScalesC(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1), target: target)
         var random = TestRandom(seed: 3)
         for beta: Float in [0, 0.5] {
             let error = check(m: 5, n: 9, k: 0, transposeA: false, transposeB: false, alpha: 1, beta: beta,
@@ -102,8 +104,9 @@ struct GEMMTests {
     /// Transposed B goes through 16×16 in-register transposes for full 32-column panels and whole
     /// 16-step groups, scalar copies for the rest: cover depths around multiples of 16 and of KC, widths
     /// around multiples of 32, and row padding (ldb > k).
-    @Test func transposedPackingEdges() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+    @Test(arguments: KernelTarget.allCases)
+    func transposedPackingEdges(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1), target: target)
         var random = TestRandom(seed: 11)
         for n in [31, 32, 64, 65] {
             for k in [15, 16, 17, 48, 255, 257, 300] {
@@ -122,8 +125,9 @@ struct GEMMTests {
     /// the edge read as zeros, the second panel only written when it exists) and k mod 16 steps one by
     /// one; transposed A one SIMD8 per step. Cover heights around multiples of 8 and 16, depths around
     /// multiples of 16, a scaling alpha (folded into the packed A) and row padding (lda > k).
-    @Test func packingEdgesOfA() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 1))
+    @Test(arguments: KernelTarget.allCases)
+    func packingEdgesOfA(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1), target: target)
         var random = TestRandom(seed: 13)
         for m in [7, 8, 9, 15, 16, 17, 24, 25, 33] {
             for k in [1, 15, 16, 17, 33] {

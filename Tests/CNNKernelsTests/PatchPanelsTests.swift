@@ -101,9 +101,9 @@ struct PatchPanelsTests {
 
     /// W · col with col's panels packed from the images equals W · (stored col) bit for bit (the packed
     /// panels are the same), on one and two threads (two: the second thread's columns start mid-panel-set).
-    @Test(arguments: [1, 2])
-    func implicitProductMatchesStoredColumns(threads: Int) {
-        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
+    @Test(arguments: [1, 2], KernelTarget.allCases)
+    func implicitProductMatchesStoredColumns(threads: Int, target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads), target: target)
         var random = TestRandom(seed: 9)
         for g in PatchPanelsTests.geometries {
             let input = random.array(g.batch * g.inputImageSize)
@@ -140,9 +140,9 @@ struct PatchPanelsTests {
 
     /// G · colᵀ with colᵀ's panels packed from the images equals G · (stored col)ᵀ bit for bit, including
     /// depths (pixels) that end mid-16-block and a second thread whose columns (col rows) start mid-panel.
-    @Test(arguments: [1, 2])
-    func implicitTransposedProductMatchesStoredColumns(threads: Int) {
-        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
+    @Test(arguments: [1, 2], KernelTarget.allCases)
+    func implicitTransposedProductMatchesStoredColumns(threads: Int, target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads), target: target)
         var random = TestRandom(seed: 10)
         for g in PatchPanelsTests.geometries {
             let input = random.array(g.batch * g.inputImageSize)

@@ -29,8 +29,9 @@ struct WinogradConvolutionTests {
         geometry(batch: 33, inChannels: 16, side: (2, 2), outChannels: 24, padding: (1, 1, 1, 1)),
     ]
 
-    @Test(arguments: cases)
-    func matchesReference(geometry g: ConvolutionGeometry) throws {
+    @Test(arguments: cases, KernelTarget.allCases)
+    func matchesReference(geometry g: ConvolutionGeometry, target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         var random = TestRandom(seed: UInt64(7 + g.inChannels * 31 + g.batch))
         let kernel = try makeConvolution(.winograd, geometry: g, gemm: gemm)
         #expect(kernel.kind == .winograd)

@@ -295,13 +295,14 @@ struct PatchPanels {
     /// last column). Plane-preserving layers whose plane is a multiple of 16 take each 16-column half
     /// of a full panel (starting at a multiple of 16) as one shifted contiguous load with the padding
     /// masked off; the rest go pixel by pixel.
-    func pack(k: Int, n: Int, row: Int, column: Int, into dst: UnsafeMutablePointer<Float>) {
-        let g = geometry, nr = GEMM.nr, plane = g.outPlane, size = g.inHeight * g.inWidth
+    func pack(k: Int, n: Int, row: Int, column: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
+        let g = geometry, plane = g.outPlane, size = g.inHeight * g.inWidth
         let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
-        let shifted = PatchLowering.preservesPlane(g) && plane % PatchPanels.half == 0
+        let half = PatchPanels.half
+        let shifted = PatchLowering.preservesPlane(g) && plane % half == 0
         // Other layers on 16-multiple planes (ResNet's stride-2 and 1×1 downsample convolutions) gather
         // each 16-pixel half through the source table (`gatheredLoad`) instead of going pixel by pixel.
-        let gathered = !shifted && plane % PatchPanels.half == 0
+        let gathered = !shifted && plane % half == 0
         // Unmasked loads stay inside the images (the masked lanes of a shifted load may reach a neighbour channel).
         let start = images, end = images + count * imageSize
         let shifts = sources + positions * plane
@@ -309,33 +310,26 @@ struct PatchPanels {
         while j0 < n {
             let out = dst + j0 * k
             let first = firstColumn + column + j0, columns = min(nr, n - j0)
-            if shifted && columns == nr && first % PatchPanels.half == 0 {
-                let pixel0 = first % plane, pixel1 = (first + PatchPanels.half) % plane
-                let base0 = images + first / plane * imageSize + pixel0
-                let base1 = images + (first + PatchPanels.half) / plane * imageSize + pixel1
-                var channel = row / positions * size, position = row % positions
-                for p in 0..<k {
-                    let table = sources + position * plane, d = Int(shifts[position])
-                    let o = out + p * nr
-                    half(from: base0 + channel + d, valid: table + pixel0, start: start, end: end, into: o)
-                    half(from: base1 + channel + d, valid: table + pixel1, start: start, end: end, into: o + PatchPanels.half)
-                    position += 1
-                    if position == positions { position = 0; channel += size }
-                }
-            } else if gathered && columns == nr && first % PatchPanels.half == 0 {
-                let pixel0 = first % plane, pixel1 = (first + PatchPanels.half) % plane
-                let image0 = images + first / plane * imageSize
-                let image1 = images + (first + PatchPanels.half) / plane * imageSize
-                var channel = row / positions * size, position = row % positions
-                for p in 0..<k {
-                    let table = sources + position * plane
-                    let o = UnsafeMutableRawPointer(out + p * nr)
-                    o.storeBytes(of: PatchPanels.gatheredLoad(from: image0 + channel, offsets: table + pixel0),
-                                 as: SIMD16<Float>.self)
-                    o.storeBytes(of: PatchPanels.gatheredLoad(from: image1 + channel, offsets: table + pixel1),
-                                 toByteOffset: 64, as: SIMD16<Float>.self)
-                    position += 1
-                    if position == positions { position = 0; channel += size }
+            if (shifted || gathered) && columns == nr && first % half == 0 {
+                // The panel's 16-pixel groups (nr is a multiple of 16), each inside one image.
+                for h in stride(from: 0, to: nr, by: half) {
+                    let pixel = (first + h) % plane
+                    let image = images + (first + h) / plane * imageSize
+                    var channel = row / positions * size, position = row % positions
+                    for p in 0..<k {
+                        let table = sources + position * plane
+                        let o = out + p * nr + h
+                        if shifted {
+                            self.half(from: image + pixel + channel + Int(shifts[position]), valid: table + pixel,
+                                      start: start, end: end, into: o)
+                        } else {
+                            UnsafeMutableRawPointer(o).storeBytes(
+                                of: PatchPanels.gatheredLoad(from: image + channel, offsets: table + pixel),
+                                as: PatchPanels.Group.self)
+                        }
+                        position += 1
+                        if position == positions { position = 0; channel += size }
+                    }
                 }
             } else {
                 for c in 0..<columns {
@@ -359,8 +353,8 @@ struct PatchPanels {
     /// `GEMMPacking.packB`'s layout, zeros past the last column: the backward-weights product
     /// G · colᵀ without a lowered col. Plane-preserving layers on 16-multiple planes load 16 pixels of
     /// 16 col rows as shifted masked loads and transpose them in registers; the rest goes pixel by pixel.
-    func packTransposed(k: Int, n: Int, row: Int, column: Int, into dst: UnsafeMutablePointer<Float>) {
-        let g = geometry, nr = GEMM.nr, plane = g.outPlane, size = g.inHeight * g.inWidth
+    func packTransposed(k: Int, n: Int, row: Int, column: Int, nr: Int, into dst: UnsafeMutablePointer<Float>) {
+        let g = geometry, plane = g.outPlane, size = g.inHeight * g.inWidth
         let positions = g.kernelHeight * g.kernelWidth, imageSize = g.inputImageSize
         let block = PatchPanels.half
         let shifted = PatchLowering.preservesPlane(g) && plane % block == 0 && row % block == 0
@@ -424,8 +418,10 @@ struct PatchPanels {
         }
     }
 
-    /// Columns per shifted load (one SIMD16).
-    static let half = 16
+    /// Columns per shifted load (one `Group`): the 16-pixel groups that fill whole GEMM panels.
+    static let half = GEMMMicroKernel.columnGroup
+    /// One shifted or gathered load of `half` pixels.
+    typealias Group = SIMD16<Float>
 
     /// Writes 16 pixels of a shifted row: `source` is pixel 0's shifted source, `valid` its table entries
     /// (negative in the padding, zeroed).

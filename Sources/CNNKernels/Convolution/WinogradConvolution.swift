@@ -45,16 +45,17 @@ final class WinogradConvolution: ConvolutionKernel {
     /// Double: sizes a user can write overflow Int before they are refused.
     static func estimatedBytes(_ g: ConvolutionGeometry, threads: Int) -> Double {
         let cin = Double(g.inChannels), cout = Double(g.outChannels), positions = Double(WinogradCorrelation.positions)
-        let lanes = Double(LaneGrid.lanes), rows = Double(GEMM.mr), columns32 = Double(GEMM.nr)
+        let tile = KernelTarget.largestGEMMTile
+        let lanes = Double(LaneGrid.lanes), rows = Double(tile.rows), panelColumns = Double(tile.columns)
         let tileColumns = Double(max(g.outWidth, g.inWidth) + 1) / 2
-        let bandColumns = max(Double(WinogradCorrelation.targetTiles), tileColumns) * lanes + columns32
+        let bandColumns = max(Double(WinogradCorrelation.targetTiles), tileColumns) * lanes + panelColumns
         let transformed = positions * ((cout + rows) * cin + (cin + rows) * cout)
-        let band = positions * bandColumns * (2 * (cin + cout) + 2 * rows + columns32)
+        let band = positions * bandColumns * (2 * (cin + cout) + 2 * rows + panelColumns)
         // Grids are padded to whole tiles plus the 4 × 4 patch's reach: at most 4 rows and 6 columns more.
         let gridRows = Double(max(g.inHeight, g.outHeight) + 4), gridWidth = Double(max(g.inWidth, g.outWidth) + 6)
         let grids = ((cin + cout) * gridRows + 4) * gridWidth * lanes
             + Double(max(g.inHeight * g.inWidth, g.outHeight * g.outWidth)) * lanes
-        let partial = positions * (cout + rows) * (cin + columns32)
+        let partial = positions * (cout + rows) * (cin + panelColumns)
         return 4 * (transformed + Double(threads) * (band + grids + partial))
     }
 
@@ -62,7 +63,7 @@ final class WinogradConvolution: ConvolutionKernel {
     /// may hold per layer beyond the parameters, for the memory estimate made before backends are chosen.
     static func transformedWeightFloats(_ g: ConvolutionGeometry) -> Double {
         if unsupportedReason(g) != nil { return 0 }
-        let rows = Double(GEMM.mr), cin = Double(g.inChannels), cout = Double(g.outChannels)
+        let rows = Double(KernelTarget.largestGEMMTile.rows), cin = Double(g.inChannels), cout = Double(g.outChannels)
         return Double(WinogradCorrelation.positions) * ((cout + rows) * cin + (cin + rows) * cout)
     }
 
@@ -79,19 +80,18 @@ final class WinogradConvolution: ConvolutionKernel {
                     + "(this one needs about \(mib(bytes)))")
         }
         geometry = g
-        let pool = gemm.pool
         forwardCorrelation = WinogradCorrelation(inChannels: g.inChannels, outChannels: g.outChannels,
                                                  inHeight: g.inHeight, inWidth: g.inWidth, outHeight: g.outHeight,
                                                  outWidth: g.outWidth, padTop: g.paddingTop, padLeft: g.paddingLeft,
-                                                 maximumBatch: g.batch, pool: pool)
+                                                 maximumBatch: g.batch, gemm: gemm)
         let flippedPadding = g.kernelHeight - 1
         dataCorrelation = WinogradCorrelation(inChannels: g.outChannels, outChannels: g.inChannels,
                                               inHeight: g.outHeight, inWidth: g.outWidth, outHeight: g.inHeight,
                                               outWidth: g.inWidth, padTop: flippedPadding - g.paddingTop,
-                                              padLeft: flippedPadding - g.paddingLeft, maximumBatch: g.batch, pool: pool)
+                                              padLeft: flippedPadding - g.paddingLeft, maximumBatch: g.batch, gemm: gemm)
         let bandFloats = max(forwardCorrelation.scratchFloats, dataCorrelation.scratchFloats,
                              forwardCorrelation.weightScratchFloats)
-        partialOffset = bandFloats.roundedUp(toMultipleOf: GEMM.nr)
+        partialOffset = bandFloats.roundedUp(toMultipleOf: gemm.nr)
         scratchFloats = partialOffset + forwardCorrelation.transformedGradientFloats
         self.gemm = gemm
         gemm.reserveSharedScratch(floats: scratchFloats)

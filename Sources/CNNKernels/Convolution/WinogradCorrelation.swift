@@ -8,7 +8,7 @@
 /// `LaneGrid` layout), so a transformed tile is 16 vectors for 16 images. A *strip* is one row of tiles of one
 /// group of 16 images; a *band* is a few consecutive strips, one thread's unit of work:
 /// input rows → lanes (register transposes) → V, written straight as the micro-kernel's packed B panels
-/// (32 columns = 2 tiles × 16 images) → 16 GEMMs against U (packed once per weight change as A panels) →
+/// (nr columns = nr/16 tiles × 16 images) → 16 GEMMs against U (packed once per weight change as A panels) →
 /// M → output transform → lanes → NCHW rows. Each thread keeps its band's V and M; nothing is shared but U.
 ///
 /// The transforms are exact in real arithmetic (only ±1 and ½ factors); in floating point the result differs
@@ -18,7 +18,7 @@ final class WinogradCorrelation {
     static let positions = 16
     /// Output pixels per tile side (F(2×2, 3×3)).
     static let tileSide = 2
-    /// Tiles a band aims at: 16 tiles × 16 images = 256 GEMM columns, 8 of the micro-kernel's 32-column panels.
+    /// Tiles a band aims at: 16 tiles × 16 images = 256 GEMM columns (8 of AVX-512's 32-column panels).
     static let targetTiles = 16
 
     let inChannels: Int, outChannels: Int
@@ -26,14 +26,17 @@ final class WinogradCorrelation {
     let padTop: Int, padLeft: Int
     /// Tiles per column and per row of an image.
     let tileRows: Int, tileColumns: Int
-    /// Output channels rounded up to the micro-kernel's 8 rows (U and M carry zero rows past `outChannels`).
+    /// The GEMM whose micro-kernel runs the products, and its tile rows, columns and depth slice.
+    let gemm: GEMM
+    let mr: Int, nr: Int, kc: Int
+    /// Output channels rounded up to the micro-kernel's rows (U and M carry zero rows past `outChannels`).
     let paddedOut: Int
     /// Input columns a strip reads: 2·tileColumns + 2 (the last tile's 4-wide patch).
     let stripWidth: Int
     /// An image group's input in lanes, padded on every side to the tiles' reach (2·tileRows + 2 rows of
     /// `stripWidth` columns), so a strip's 4 rows are consecutive rows of it.
     let inputGrid: LaneGrid
-    /// Strips per band at most, and GEMM columns of a band's V and M (a multiple of 32).
+    /// Strips per band at most, and GEMM columns of a band's V and M (a multiple of nr).
     let stripsPerBand: Int
     let bandColumns: Int
     let threads: Int
@@ -52,21 +55,23 @@ final class WinogradCorrelation {
     var outputStripFloats: Int { 2 * WinogradCorrelation.tileSide * tileColumns * LaneGrid.lanes }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
-         padTop: Int, padLeft: Int, maximumBatch: Int, pool: ThreadPool) {
+         padTop: Int, padLeft: Int, maximumBatch: Int, gemm: GEMM) {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.inHeight = inHeight; self.inWidth = inWidth; self.outHeight = outHeight; self.outWidth = outWidth
         self.padTop = padTop; self.padLeft = padLeft
-        self.pool = pool
+        self.gemm = gemm
+        pool = gemm.pool
+        mr = gemm.mr; nr = gemm.nr; kc = gemm.kc
         threads = pool.threadCount
         let side = WinogradCorrelation.tileSide
         tileRows = (outHeight + side - 1) / side
         tileColumns = (outWidth + side - 1) / side
-        paddedOut = outChannels.roundedUp(toMultipleOf: GEMM.mr)
+        paddedOut = outChannels.roundedUp(toMultipleOf: mr)
         stripWidth = side * tileColumns + 2
         inputGrid = LaneGrid(channels: inChannels, rows: side * tileRows + 2, width: stripWidth)
         let strips = WinogradCorrelation.strips(batch: maximumBatch, tileRows: tileRows)
         stripsPerBand = WinogradCorrelation.stripsPerBand(strips: strips, tileColumns: tileColumns, threads: threads)
-        bandColumns = (stripsPerBand * tileColumns * LaneGrid.lanes).roundedUp(toMultipleOf: GEMM.nr)
+        bandColumns = (stripsPerBand * tileColumns * LaneGrid.lanes).roundedUp(toMultipleOf: nr)
         u = GEMM.allocateAligned(WinogradCorrelation.positions * paddedOut * inChannels)
     }
 
@@ -99,7 +104,7 @@ final class WinogradCorrelation {
     /// stored [inChannels][outChannels][3][3]; otherwise `g = w` stored [outChannels][inChannels][3][3].
     func transformWeights(_ weight: UnsafePointer<Float>, flipped: Bool) {
         let job = WeightJob(correlation: Unmanaged.passUnretained(self), weight: weight, flipped: flipped)
-        let panels = paddedOut / GEMM.mr
+        let panels = paddedOut / mr
         pool.forEachPart(of: panels, parts: min(threads, panels), context: job) { raw, _, start, end in
             let job = raw.load(as: WeightJob.self)
             job.correlation.takeUnretainedValue().transformWeights(job.weight, flipped: job.flipped, panels: start..<end)
@@ -113,13 +118,14 @@ final class WinogradCorrelation {
     }
 
     private func transformWeights(_ weight: UnsafePointer<Float>, flipped: Bool, panels: Range<Int>) {
-        let rows = GEMM.mr, taps = 9, positionStride = paddedOut * inChannels
+        let rows = mr, taps = 9, positionStride = paddedOut * inChannels
+        precondition(rows <= WinogradCorrelation.PanelRows.scalarCount, "U's panels hold at most 8 rows")  // invariant: the targets' tiles
         for panel in panels {
             for i in 0..<inChannels {
                 // g[r][c] for the panel's 8 output channels, one lane each (zero past outChannels).
-                var g0 = SIMD8<Float>(), g1 = SIMD8<Float>(), g2 = SIMD8<Float>()
-                var g3 = SIMD8<Float>(), g4 = SIMD8<Float>(), g5 = SIMD8<Float>()
-                var g6 = SIMD8<Float>(), g7 = SIMD8<Float>(), g8 = SIMD8<Float>()
+                var g0 = PanelRows(), g1 = PanelRows(), g2 = PanelRows()
+                var g3 = PanelRows(), g4 = PanelRows(), g5 = PanelRows()
+                var g6 = PanelRows(), g7 = PanelRows(), g8 = PanelRows()
                 for lane in 0..<rows {
                     let o = panel * rows + lane
                     if o >= outChannels { break }
@@ -131,27 +137,38 @@ final class WinogradCorrelation {
                     g6[lane] = source[6 * step]; g7[lane] = source[7 * step]; g8[lane] = source[8 * step]
                 }
                 // t = G g (rows), then U = t Gᵀ (columns); G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
-                let half = SIMD8<Float>(repeating: 0.5)
+                let half = PanelRows(repeating: 0.5)
+                // A whole vector store spills past a panel narrower than the vector into the next channels'
+                // rows, which those channels overwrite next; the last ones, whose spill would leave the panel,
+                // store their rows alone.
+                let whole = i * rows + PanelRows.scalarCount <= inChannels * rows
                 let t0 = (g0, g1, g2)
                 let t1 = (half * (g0 + g3 + g6), half * (g1 + g4 + g7), half * (g2 + g5 + g8))
                 let t2 = (half * (g0 - g3 + g6), half * (g1 - g4 + g7), half * (g2 - g5 + g8))
                 let t3 = (g6, g7, g8)
                 let target = u + panel * inChannels * rows + i * rows
-                @inline(__always) func row(_ r: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                @inline(__always) func row(_ r: Int, _ t: (PanelRows, PanelRows, PanelRows)) {
                     let base = target + 4 * r * positionStride
-                    store(t.0, base)
-                    store(half * (t.0 + t.1 + t.2), base + positionStride)
-                    store(half * (t.0 - t.1 + t.2), base + 2 * positionStride)
-                    store(t.2, base + 3 * positionStride)
+                    store(t.0, base, rows: rows, whole: whole)
+                    store(half * (t.0 + t.1 + t.2), base + positionStride, rows: rows, whole: whole)
+                    store(half * (t.0 - t.1 + t.2), base + 2 * positionStride, rows: rows, whole: whole)
+                    store(t.2, base + 3 * positionStride, rows: rows, whole: whole)
                 }
                 row(0, t0); row(1, t1); row(2, t2); row(3, t3)
             }
         }
     }
 
+    /// The output channels of one U panel at one (ξ, i), one lane each (the tile's rows, at most 8).
+    typealias PanelRows = SIMD8<Float>
+
     @inline(__always)
-    private func store(_ value: SIMD8<Float>, _ target: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
+    private func store(_ value: PanelRows, _ target: UnsafeMutablePointer<Float>, rows: Int, whole: Bool) {
+        if whole {
+            UnsafeMutableRawPointer(target).storeBytes(of: value, as: PanelRows.self)
+        } else {
+            for lane in 0..<rows { target[lane] = value[lane] }
+        }
     }
 
     // MARK: - Correlation
@@ -198,7 +215,7 @@ final class WinogradCorrelation {
             transformInput(strip: s, firstStrip: bandStrips.lowerBound, input: job.input, batch: job.batch, grid: grid,
                            planeScratch: planeScratch, filledGroup: &filledGroup, layout: panelLayout, into: v)
         }
-        multiply(v: v, m: m, columns: (bandStrips.count * tileColumns * lanes).roundedUp(toMultipleOf: GEMM.nr))
+        multiply(v: v, m: m, columns: (bandStrips.count * tileColumns * lanes).roundedUp(toMultipleOf: nr))
         for s in bandStrips {
             let group = s / tileRows, tileRow = s % tileRows
             let images = min(lanes, job.batch - group * lanes)
@@ -249,15 +266,17 @@ final class WinogradCorrelation {
     }
 
     /// Where `transformInput` stores: V[ξ] at ξ·inChannels·bandColumns, then channel c's 16 lanes of tile t at
-    /// c·channelStride + (t / 2)·pairStride + (t % 2)·16.
+    /// c·channelStride + (t / tilesPerGroup)·groupStride + (t % tilesPerGroup)·16.
     struct VLayout {
-        let channelStride: Int, pairStride: Int
+        let channelStride: Int, groupStride: Int, tilesPerGroup: Int
     }
 
-    /// The forward GEMMs' B panels: V[ξ][tile/2][channel][32].
-    var panelLayout: VLayout { VLayout(channelStride: GEMM.nr, pairStride: inChannels * GEMM.nr) }
+    /// The forward GEMMs' B panels: V[ξ][tile / (nr/16)][channel][nr].
+    var panelLayout: VLayout {
+        VLayout(channelStride: nr, groupStride: inChannels * nr, tilesPerGroup: nr / LaneGrid.lanes)
+    }
     /// Rows of band columns: V[ξ][channel][tile·16 + lane].
-    var rowLayout: VLayout { VLayout(channelStride: bandColumns, pairStride: 2 * LaneGrid.lanes) }
+    var rowLayout: VLayout { VLayout(channelStride: bandColumns, groupStride: LaneGrid.lanes, tilesPerGroup: 1) }
 
     /// V = Bᵀ d B for every tile of a strip (d its 4×4 patch), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
     /// stored in `layout`.
@@ -273,8 +292,8 @@ final class WinogradCorrelation {
         for tx in 0..<tileColumns {
             let x = WinogradCorrelation.tileSide * tx
             let tile = firstTile + tx
-            let base = UnsafeMutableRawPointer(v + (tile >> 1) * layout.pairStride + channel * layout.channelStride
-                                               + (tile & 1) * lanes)
+            let base = UnsafeMutableRawPointer(v + tile / layout.tilesPerGroup * layout.groupStride
+                                               + channel * layout.channelStride + tile % layout.tilesPerGroup * lanes)
             // Rows: t_r = (Bᵀ d)_r for the patch's 4 columns.
             @inline(__always) func columns(_ c: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
                 let d0 = load(0, x + c), d1 = load(1, x + c), d2 = load(2, x + c), d3 = load(3, x + c)
@@ -301,32 +320,33 @@ final class WinogradCorrelation {
     private func multiply(v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, columns: Int) {
         let depth = inChannels
         for xi in 0..<WinogradCorrelation.positions {
-            WinogradCorrelation.panelProduct(rows: paddedOut, columns: columns, depth: depth,
+            panelProduct(rows: paddedOut, columns: columns, depth: depth,
                                              a: u + xi * paddedOut * depth, b: v + xi * depth * bandColumns,
                                              c: m + xi * paddedOut * bandColumns, ldc: bandColumns, accumulate: false)
         }
     }
 
-    /// C[rows, columns] (+)= A · B on packed panels, A as `rows`/8 panels [depth][8] and B as `columns`/32
-    /// panels [depth][32] (both multiples), C row-major with `ldc`; in depth slices of `GEMM.kc` (the later
+    /// C[rows, columns] (+)= A · B on packed panels, A as `rows`/mr panels [depth][mr] and B as `columns`/nr
+    /// panels [depth][nr] (both multiples), C row-major with `ldc`; in depth slices of the GEMM's kc (the later
     /// ones accumulate; so does the first when `accumulate`).
-    static func panelProduct(rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    func panelProduct(rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         var k0 = 0
         while k0 < depth {
-            let kc = min(GEMM.kc, depth - k0)
+            let slice = min(kc, depth - k0)
             var jr = 0
             while jr < columns {
-                let bPanel = b + jr * depth + k0 * GEMM.nr
+                let bPanel = b + jr * depth + k0 * nr
                 var ir = 0
                 while ir < rows {
-                    GEMMMicroKernel.run(k: kc, a: a + ir * depth + k0 * GEMM.mr, b: bPanel, c: c + ir * ldc + jr, ldc: ldc,
-                                        rows: GEMM.mr, columns: GEMM.nr, overwrite: k0 == 0 && !accumulate, cScale: 1)
-                    ir += GEMM.mr
+                    gemm.target.microKernel(k: slice, a: a + ir * depth + k0 * mr, b: bPanel, c: c + ir * ldc + jr,
+                                            ldc: ldc, rows: mr, columns: nr, overwrite: k0 == 0 && !accumulate, cScale: 1,
+                                            high: GEMMMicroKernel.columnGroup)
+                    ir += mr
                 }
-                jr += GEMM.nr
+                jr += nr
             }
-            k0 += kc
+            k0 += slice
         }
     }
 

@@ -4,12 +4,12 @@
 /// finally `dg = Gᵀ dU G` per (o, i). 16 multiply-adds per tile and channel pair instead of 36.
 ///
 /// The transforms produce lane vectors (16 images of one tile and channel); the GEMM's depth is those tiles ×
-/// images, so V and dM are transposed (`Transpose16`) into the micro-kernel's panels: dM as A (8 output
-/// channels per step), V as B (32 input channels per step). Each thread sums its bands into its own dU;
+/// images, so V and dM are transposed (`Transpose16`) into the micro-kernel's panels: dM as A (mr output
+/// channels per step), V as B (nr input channels per step). Each thread sums its bands into its own dU;
 /// the final transform adds the threads' dU while it reads them.
 extension WinogradCorrelation {
-    /// Input channels rounded up to the micro-kernel's 32 columns: the row length of dU.
-    var paddedIn: Int { inChannels.roundedUp(toMultipleOf: GEMM.nr) }
+    /// Input channels rounded up to the micro-kernel's columns: the row length of dU.
+    var paddedIn: Int { inChannels.roundedUp(toMultipleOf: nr) }
 
     /// An image group's output gradient in lanes, its rows and columns padded to whole tiles.
     var gradientGrid: LaneGrid {
@@ -102,7 +102,7 @@ extension WinogradCorrelation {
         let columns = bandStrips.count * tileColumns * lanes
         toPanels(v: v, dm: dm, columns: columns, vPanels: vPanels, dmPanels: dmPanels)
         for xi in 0..<positions {
-            WinogradCorrelation.panelProduct(rows: paddedOut, columns: paddedIn, depth: columns,
+            panelProduct(rows: paddedOut, columns: paddedIn, depth: columns,
                                              a: dmPanels + xi * paddedOut * bandColumns,
                                              b: vPanels + xi * paddedIn * bandColumns,
                                              c: partial + xi * paddedOut * paddedIn, ldc: paddedIn, accumulate: !first)
@@ -138,24 +138,25 @@ extension WinogradCorrelation {
         }
     }
 
-    /// V rows → B panels [ξ][i/32][column][32] and dM rows → A panels [ξ][o/8][column][8], by 16 × 16
+    /// V rows → B panels [ξ][i/nr][column][nr] and dM rows → A panels [ξ][o/mr][column][mr], by 16 × 16
     /// transposes (the rows past the channel counts that a transpose reads are finite scratch; they fill
     /// panel rows and columns whose results are never read).
     private func toPanels(v: UnsafePointer<Float>, dm: UnsafePointer<Float>, columns: Int,
                           vPanels: UnsafeMutablePointer<Float>, dmPanels: UnsafeMutablePointer<Float>) {
         let lanes = LaneGrid.lanes
-        // A 16 × 16 block transposed from dM rows, split into the two 8-wide A panels it covers.
+        // A 16 × 16 block transposed from dM rows, dealt to the whole mr-wide A panels it covers.
+        let group = lanes / mr * mr
         withUnsafeTemporaryAllocation(of: Float.self, capacity: lanes * lanes) { staging in
             let stage = staging.baseAddress!  // invariant: capacity 256
             for xi in 0..<WinogradCorrelation.positions {
                 let vRows = v + xi * inChannels * bandColumns, vTarget = vPanels + xi * paddedIn * bandColumns
                 var i0 = 0
                 while i0 < inChannels {
-                    let target = vTarget + (i0 / GEMM.nr) * columns * GEMM.nr + i0 % GEMM.nr
+                    let target = vTarget + (i0 / nr) * columns * nr + i0 % nr
                     var column = 0
                     while column < columns {
                         Transpose16.transpose(vRows + i0 * bandColumns + column, stride: bandColumns,
-                                              into: target + column * GEMM.nr, outStride: GEMM.nr)
+                                              into: target + column * nr, outStride: nr)
                         column += lanes
                     }
                     i0 += lanes
@@ -163,24 +164,21 @@ extension WinogradCorrelation {
                 let dmRows = dm + xi * paddedOut * bandColumns, dmTarget = dmPanels + xi * paddedOut * bandColumns
                 var o0 = 0
                 while o0 < paddedOut {
-                    let low = dmTarget + o0 * columns, high = o0 + GEMM.mr < paddedOut ? low + GEMM.mr * columns : nil
+                    let panels = (min(group, paddedOut - o0)) / mr
                     var column = 0
                     while column < columns {
                         Transpose16.transpose(dmRows + o0 * bandColumns + column, stride: bandColumns, into: stage,
                                               outStride: lanes)
-                        for c in 0..<lanes {
-                            let row = UnsafeRawPointer(stage + c * lanes)
-                            UnsafeMutableRawPointer(low + (column + c) * GEMM.mr)
-                                .storeBytes(of: row.load(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                            if let high {
-                                UnsafeMutableRawPointer(high + (column + c) * GEMM.mr)
-                                    .storeBytes(of: row.load(fromByteOffset: 32, as: SIMD8<Float>.self),
-                                                as: SIMD8<Float>.self)
+                        for panel in 0..<panels {
+                            let out = dmTarget + (o0 + panel * mr) * columns + column * mr
+                            for c in 0..<lanes {
+                                let row = stage + c * lanes + panel * mr
+                                for r in 0..<mr { out[c * mr + r] = row[r] }
                             }
                         }
                         column += lanes
                     }
-                    o0 += 2 * GEMM.mr
+                    o0 += group
                 }
             }
         }

@@ -1,6 +1,8 @@
 /// 16 × 16 float transposes in registers (four perfect-shuffle rounds, `vpermt2ps` each), shared by the
 /// GEMM's packing, the patch lowering and the lane layout of the direct convolution.
 enum Transpose16 {
+    /// One row of a block.
+    typealias Row = SIMD16<Float>
     /// Sixteen SIMD16 rows of a 16×16 block.
     typealias Block = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
                          SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
@@ -24,6 +26,16 @@ enum Transpose16 {
         store(4, v.4); store(5, v.5); store(6, v.6); store(7, v.7)
         store(8, v.8); store(9, v.9); store(10, v.10); store(11, v.11)
         store(12, v.12); store(13, v.13); store(14, v.14); store(15, v.15)
+    }
+
+    /// dst[r·stride ..< r·stride + 16] = row r of `v`.
+    @inline(__always)
+    static func store(_ v: Block, into dst: UnsafeMutablePointer<Float>, stride: Int) {
+        @inline(__always) func put(_ r: Int, _ value: Row) {
+            UnsafeMutableRawPointer(dst + r * stride).storeBytes(of: value, as: Row.self)
+        }
+        put(0, v.0); put(1, v.1); put(2, v.2); put(3, v.3); put(4, v.4); put(5, v.5); put(6, v.6); put(7, v.7)
+        put(8, v.8); put(9, v.9); put(10, v.10); put(11, v.11); put(12, v.12); put(13, v.13); put(14, v.14); put(15, v.15)
     }
 
     /// The transposed block: row j holds lane j of every input row.

@@ -1,37 +1,44 @@
 /// Row-major SGEMM with caller-visible transposes. Owns its packing buffers (allocated once in init, per thread).
 ///
-/// Blocked after the BLIS/Goto scheme: for each NC-wide column block and KC-deep slice of op(B), the
-/// slice is packed into 32-column micro-panels; for each MC-tall block of op(A), the block is packed into
-/// 8-row micro-panels (with alpha folded in); the 8×32 micro-kernel (`GEMMMicroKernel`) then
-/// multiplies one A micro-panel with one B micro-panel in 16 `SIMD16<Float>` accumulators. Edges are
-/// zero-padded in the packed panels, so the micro-kernel always runs full tiles. Inside the module op(B)
+/// Blocked after the BLIS/Goto scheme: for each nc-wide column block and kc-deep slice of op(B), the
+/// slice is packed into nr-column micro-panels; for each mc-tall block of op(A), the block is packed into
+/// mr-row micro-panels (with alpha folded in); the target's micro-kernel (`KernelTarget.microKernel`) then
+/// multiplies one A micro-panel with one B micro-panel in registers. The tile (mr × nr) and the blocking come
+/// from the `KernelTarget` the GEMM is built for. Edges are zero-padded in the packed panels, so the
+/// micro-kernel always runs full tiles. Inside the module op(B)
 /// may also be a convolution's patches (`OperandB.patches`), packed from the images without a lowered matrix.
 ///
 /// One call at a time per instance (it runs on `pool` and reuses its packing buffers); the convolution
 /// kernels built with a GEMM share it and must not run concurrently with each other either.
 public final class GEMM: @unchecked Sendable {
+    /// The instruction set whose micro-kernel and tile this GEMM runs.
+    public let target: KernelTarget
     /// Depth of one packed slice (rows of op(B), columns of op(A)).
-    static let kc = 256
+    let kc: Int
     /// Rows of op(A) per packed block.
-    static let mc = 128
+    let mc: Int
     /// Columns of op(B) per packed block.
-    static let nc = 2048
+    let nc: Int
     /// Micro-tile rows and columns.
-    static let mr = 8
-    static let nr = 32
+    let mr: Int
+    let nr: Int
 
     public let pool: ThreadPool
     /// Per-thread packing buffers, indexed by task (= thread slot) number.
     private let packedA: [UnsafeMutablePointer<Float>]
     private let packedB: [UnsafeMutablePointer<Float>]
 
-    public init(pool: ThreadPool) {
+    public init(pool: ThreadPool, target: KernelTarget = .current) {
         self.pool = pool
+        self.target = target
+        let tile = target.gemmTile, blocking = target.blocking
+        mr = tile.rows; nr = tile.columns
+        kc = blocking.kc; mc = blocking.mc; nc = blocking.nc
         var aBuffers: [UnsafeMutablePointer<Float>] = []
         var bBuffers: [UnsafeMutablePointer<Float>] = []
         for _ in 0..<pool.threadCount {
-            aBuffers.append(GEMM.allocateAligned(GEMM.mc * GEMM.kc))
-            bBuffers.append(GEMM.allocateAligned(GEMM.kc * GEMM.nc))
+            aBuffers.append(GEMM.allocateAligned(blocking.mc * blocking.kc))
+            bBuffers.append(GEMM.allocateAligned(blocking.kc * blocking.nc))
         }
         packedA = aBuffers
         packedB = bBuffers
@@ -90,8 +97,8 @@ public final class GEMM: @unchecked Sendable {
         if m <= 0 || n <= 0 { return }
         let threads = pool.threadCount
         let work = m * n * max(k, 1)
-        let nPanels = (n + GEMM.nr - 1) / GEMM.nr
-        let mPanels = (m + GEMM.mr - 1) / GEMM.mr
+        let nPanels = (n + nr - 1) / nr
+        let mPanels = (m + mr - 1) / mr
         if threads == 1 || work < 200_000 || (nPanels < 2 && mPanels < 2) {
             multiplySerial(slot: 0, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
                            b: b, c: c, ldc: ldc, alpha: alpha, beta: beta, cColumns: cImages, aColumns: aImages)
@@ -127,14 +134,14 @@ public final class GEMM: @unchecked Sendable {
             if first >= last { return }
             let gemm = gemm.takeUnretainedValue()
             if splitN {
-                let j0 = first * GEMM.nr
-                let j1 = min(n, last * GEMM.nr)
+                let j0 = first * gemm.nr
+                let j1 = min(n, last * gemm.nr)
                 gemm.multiplySerial(slot: task, m: m, n: j1 - j0, k: k, a: a, lda: lda, transposeA: transposeA,
                                     b: b.dropping(columns: j0), c: c + cColumns.offset(j0), ldc: ldc, alpha: alpha,
                                     beta: beta, cColumns: cColumns.dropping(columns: j0), aColumns: aColumns)
             } else {
-                let i0 = first * GEMM.mr
-                let i1 = min(m, last * GEMM.mr)
+                let i0 = first * gemm.mr
+                let i1 = min(m, last * gemm.mr)
                 let aOffset = transposeA ? i0 : i0 * lda
                 gemm.multiplySerial(slot: task, m: i1 - i0, n: n, k: k, a: a + aOffset, lda: lda, transposeA: transposeA,
                                     b: b, c: c + i0 * ldc, ldc: ldc, alpha: alpha, beta: beta, cColumns: cColumns,
@@ -172,26 +179,26 @@ public final class GEMM: @unchecked Sendable {
         let bPack = packedB[slot]
         var jc = 0
         while jc < n {
-            let ncCur = min(GEMM.nc, n - jc)
+            let ncCur = min(nc, n - jc)
             var pc = 0
             while pc < k {
-                let kcCur = min(GEMM.kc, k - pc)
+                let kcCur = min(kc, k - pc)
                 switch b {
                 case .matrix(let matrix, let ldb, let transposed):
                     GEMMPacking.packB(k: kcCur, n: ncCur, b: matrix, ldb: ldb, transposed: transposed,
-                                      row: pc, column: jc, into: bPack)
+                                      row: pc, column: jc, nr: nr, into: bPack)
                 case .patches(let patches) where patches.transposed:
-                    patches.packTransposed(k: kcCur, n: ncCur, row: pc, column: jc, into: bPack)
+                    patches.packTransposed(k: kcCur, n: ncCur, row: pc, column: jc, nr: nr, into: bPack)
                 case .patches(let patches):
-                    patches.pack(k: kcCur, n: ncCur, row: pc, column: jc, into: bPack)
+                    patches.pack(k: kcCur, n: ncCur, row: pc, column: jc, nr: nr, into: bPack)
                 }
                 let overwrite = pc == 0 && beta == 0
                 let cScale: Float = pc == 0 ? beta : 1
                 var ic = 0
                 while ic < m {
-                    let mcCur = min(GEMM.mc, m - ic)
+                    let mcCur = min(mc, m - ic)
                     GEMMPacking.packA(m: mcCur, k: kcCur, a: a, lda: lda, transposed: transposeA,
-                                      row: ic, column: pc, alpha: alpha, into: aPack, columns: aColumns)
+                                      row: ic, column: pc, alpha: alpha, mr: mr, into: aPack, columns: aColumns)
                     macroKernel(m: mcCur, n: ncCur, k: kcCur, aPack: aPack, bPack: bPack,
                                 c: c + ic * ldc, column: jc, ldc: ldc, cColumns: cColumns,
                                 overwrite: overwrite, cScale: cScale)
@@ -209,17 +216,18 @@ public final class GEMM: @unchecked Sendable {
                              cColumns: CColumns, overwrite: Bool, cScale: Float) {
         var jr = 0
         while jr < n {
-            let nrCur = min(GEMM.nr, n - jr)
+            let nrCur = min(nr, n - jr)
             let bPanel = bPack + jr * k
-            let low = cColumns.offset(column + jr), high = cColumns.offset(column + jr + GEMM.nr / 2) - low
+            let low = cColumns.offset(column + jr)
+            let high = cColumns.offset(column + jr + GEMMMicroKernel.columnGroup) - low
             var ir = 0
             while ir < m {
-                let mrCur = min(GEMM.mr, m - ir)
-                GEMMMicroKernel.run(k: k, a: aPack + ir * k, b: bPanel, c: c + ir * ldc + low, ldc: ldc,
-                                    rows: mrCur, columns: nrCur, overwrite: overwrite, cScale: cScale, high: high)
-                ir += GEMM.mr
+                let mrCur = min(mr, m - ir)
+                target.microKernel(k: k, a: aPack + ir * k, b: bPanel, c: c + ir * ldc + low, ldc: ldc,
+                                   rows: mrCur, columns: nrCur, overwrite: overwrite, cScale: cScale, high: high)
+                ir += mr
             }
-            jr += GEMM.nr
+            jr += nr
         }
     }
 
@@ -239,7 +247,8 @@ public final class GEMM: @unchecked Sendable {
 /// Where C's columns live: `plain` (column j at j) or, for a convolution's output written straight into
 /// NCHW, `images(plane:imageStride:)`: column j = image·plane + pixel at image·imageStride + pixel (rows,
 /// the channels, `ldc` = plane apart). Saves the copy of a [channels, images·plane] product into NCHW.
-/// Requires a plane that is a multiple of 16 (each 16-column half of a micro-tile stays in one image).
+/// Requires a plane that is a multiple of `GEMMMicroKernel.columnGroup` (each group of a micro-tile's columns
+/// stays in one image).
 struct CColumns {
     /// 0 for plain.
     let plane: Int
@@ -250,7 +259,7 @@ struct CColumns {
     static let plain = CColumns(plane: 0, imageStride: 0, first: 0)
 
     static func images(plane: Int, imageStride: Int) -> CColumns {
-        precondition(plane % 16 == 0, "CColumns.images needs a 16-multiple plane")
+        precondition(plane % GEMMMicroKernel.columnGroup == 0, "CColumns.images needs a column-group-multiple plane")
         return CColumns(plane: plane, imageStride: imageStride, first: 0)
     }
 

@@ -1,0 +1,8 @@
+/// The portable fallback for a CPU with none of the instruction sets above (SSE-only x86-64, other
+/// architectures): 4-float vectors, which every SIMD ISA has, in a 2×16 tile of 8 accumulators that fits a
+/// 16-register file with its 4 B vectors and a broadcast.
+enum GenericTarget: KernelTargetSpec {
+    typealias Vector = SIMD4<Float>
+    static let gemmRows = 2
+    static let gemmColumns = 16
+}
