@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNNKernels
 import CNNSpec
 import Foundation
 
@@ -10,6 +11,7 @@ import Foundation
 /// Anything else (a system error the libraries pass through) prints its text after `error:`.
 func reportingUserErrors(_ body: () throws -> Void) throws {
     do {
+        if let message = KernelTarget.overrideError { throw UserError(message) }
         try body()
     } catch let exit as ExitCode {
         throw exit

@@ -226,8 +226,9 @@ import Testing
         } == 0)
     }
 
-    @Test func threadedGEMMDoesNotAllocate() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+    @Test(arguments: KernelTarget.allCases)
+    func threadedGEMMDoesNotAllocate(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         let m = 64, n = 128, k = 64
         let a = Buffer(m * k), b = Buffer(k * n, seed: 2), c = Buffer(m * n)
         #expect(steadyStateAllocations(gemm.pool) {
@@ -238,8 +239,9 @@ import Testing
         } == 0)
     }
 
-    @Test func linearForwardAndBackwardDoNotAllocate() {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+    @Test(arguments: KernelTarget.allCases)
+    func linearForwardAndBackwardDoNotAllocate(target: KernelTarget) {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         let batch = 32, inFeatures = 256, outFeatures = 128
         let input = Buffer(batch * inFeatures), weight = Buffer(outFeatures * inFeatures, seed: 2), bias = Buffer(outFeatures)
         let output = Buffer(batch * outFeatures), gradInput = Buffer(batch * inFeatures)
@@ -253,8 +255,8 @@ import Testing
         } == 0)
     }
 
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func convolutionPassesDoNotAllocate(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func convolutionPassesDoNotAllocate(kind: ConvolutionBackendKind, target: KernelTarget) throws {
         let batch = 4
         let g = kind == .depthwise
             ? ConvolutionGeometry(batch: batch, inChannels: 8, inHeight: 12, inWidth: 12, outChannels: 8,
@@ -263,13 +265,13 @@ import Testing
             : ConvolutionGeometry(batch: batch, inChannels: 3, inHeight: 12, inWidth: 12, outChannels: 8,
                                   kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
                                   paddingHeight: 1, paddingWidth: 1)
-        try checkConvolutionDoesNotAllocate(kind: kind, geometry: g)
+        try checkConvolutionDoesNotAllocate(kind: kind, geometry: g, target: target)
     }
 
     /// The new layer options: groups + dilation + asymmetric padding, a reflect-padded layer (padding
     /// stage), and strided depthwise layers with a channel multiplier (generic and 3×3 paths).
-    @Test(arguments: ConvolutionBackendKind.allCases)
-    func convolutionOptionsDoNotAllocate(kind: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
+    func convolutionOptionsDoNotAllocate(kind: ConvolutionBackendKind, target: KernelTarget) throws {
         let geometries = [
             ConvolutionGeometry(batch: 4, inChannels: 4, inHeight: 12, inWidth: 13, outChannels: 6,
                                 kernelHeight: 3, kernelWidth: 2, strideHeight: 1, strideWidth: 2,
@@ -285,12 +287,13 @@ import Testing
                                 kernelHeight: 5, kernelWidth: 5, strideHeight: 1, strideWidth: 1,
                                 paddingHeight: 2, paddingWidth: 2, groups: 4),
         ]
-        for g in geometries { try checkConvolutionDoesNotAllocate(kind: kind, geometry: g) }
+        for g in geometries { try checkConvolutionDoesNotAllocate(kind: kind, geometry: g, target: target) }
     }
 
     /// prepare + forward + backwardData + backwardWeights of `kind` on `g` (skipped when the backend refuses it).
-    private func checkConvolutionDoesNotAllocate(kind: ConvolutionBackendKind, geometry g: ConvolutionGeometry) throws {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+    private func checkConvolutionDoesNotAllocate(kind: ConvolutionBackendKind, geometry g: ConvolutionGeometry,
+                                                 target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 2), target: target)
         let batch = g.batch
         guard let kernel = try makeIfSupported(kind, geometry: g, gemm: gemm) else { return }
         let input = Buffer(batch * g.inputImageSize), gradInput = Buffer(batch * g.inputImageSize)

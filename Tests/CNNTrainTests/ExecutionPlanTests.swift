@@ -36,12 +36,13 @@ func modelAGraph() -> ModelGraph {
     static let parameterNames = ["cnn1.weight", "cnn1.bias", "cnn2.weight", "cnn2.bias", "fc1.weight", "fc1.bias"]
 
     /// Every backend that runs Model A's 5×5 convolutions (depthwise and Winograd refuse them).
-    @Test(arguments: ConvolutionBackendKind.allCases.filter { $0 != .depthwise && $0 != .winograd })
-    func modelAOneSGDStepMatchesPyTorch(backend: ConvolutionBackendKind) throws {
+    @Test(arguments: ConvolutionBackendKind.allCases.filter { $0 != .depthwise && $0 != .winograd }, KernelTarget.allCases)
+    func modelAOneSGDStepMatchesPyTorch(backend: ConvolutionBackendKind, target: KernelTarget) throws {
         let fixture = try PyTorchFixture.load("modelA_one_sgd_step")
         let input = try fixture.tensor("input")
         let batch = input.shape[0]
-        let plan = try ExecutionPlan(graph: modelAGraph(), batchCapacity: batch, backend: .fixed(backend), threads: 2)
+        let plan = try ExecutionPlan(graph: modelAGraph(), batchCapacity: batch, backend: .fixed(backend), threads: 2,
+                                     target: target)
         for name in Self.parameterNames {
             let values = try fixture.tensor(name).data
             let pointer = try #require(plan.parameters.pointer(name))

@@ -1,4 +1,5 @@
 import CNNSpec
+import CNNKernels
 import Foundation
 import Testing
 @testable import CNNTrain
@@ -97,7 +98,8 @@ import Testing
         #expect(header.version == CNNSpecVersion.string)
         #expect(header.threads == 2)
         #expect(header.backends.map(\.layer) == ["cnn1", "cnn2"] && header.backends.allSatisfy { $0.backend == "direct" })
-        #expect(header.summaryLine.contains("2 threads; backends cnn1 direct, cnn2 direct"))
+        #expect(header.kernels == KernelTarget.current.description)
+        #expect(header.summaryLine.contains("2 threads, kernels \(KernelTarget.current); backends cnn1 direct, cnn2 direct"))
         #expect(ISO8601DateFormatter().date(from: header.date) != nil)
     }
 

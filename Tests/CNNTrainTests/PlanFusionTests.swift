@@ -91,6 +91,12 @@ import Testing
     /// At 36 images the direct backend runs two blocks of 16 in SIMD lanes (max and average pooling in the
     /// lanes epilogue, their backward expanded by the convolution from the pooled gradient, and padding
     /// taps skipped) and 4 images on the wide grid.
+    /// The GEMM-backed plans on every kernel target (the other targets' tiles and panels, run on this host).
+    @Test(arguments: ["modelB.yaml", "blocks"], KernelTarget.allCases)
+    func fusedMatchesUnfusedOnEveryTarget(model: String, target: KernelTarget) throws {
+        try checkFusedMatchesUnfused(graph: try Self.graph(model), model: model, backend: .im2col, batch: 5, target: target)
+    }
+
     @Test(arguments: ["modelA.yaml", "modelB.yaml", "modelC.yaml", "lenet5.yaml", "odd"])
     func fusedMatchesUnfusedWithImagesInLanes(model: String) throws {
         try checkFusedMatchesUnfused(model: model, backend: .direct, batch: 36)
@@ -146,9 +152,11 @@ import Testing
     }
 
     func checkFusedMatchesUnfused(graph: ModelGraph, model: String, backend: ConvolutionBackendKind, batch: Int,
-                                  learningRate: Float = 0.05, fewerActivations: Bool = true) throws {
+                                  learningRate: Float = 0.05, fewerActivations: Bool = true,
+                                  target: KernelTarget = .current) throws {
         let plans = try [true, false].map { fuse in
-            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 3, fuse: fuse)
+            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 3, fuse: fuse,
+                              target: target)
         }
         #expect(plans[0].activationBytes < plans[1].activationBytes || model == "dropout-cnn.yaml" || !fewerActivations)
         Self.checkPlansAgree(plans, graph: graph, batch: batch, label: model, learningRate: learningRate, tolerance: 1e-5)

@@ -83,7 +83,10 @@ import Testing
         defer { project.remove() }
         let session = try TimingSession(experiment: try Experiment(configPath: project.configPath))
         #expect(session.plan.batchCapacity == 8, "time measures train.batch_size, not the evaluation batch")
-        #expect(session.backendLines == ["backend conv1: direct", "backend conv2: direct"])
+        #expect(session.backendLines.count == 3)
+        #expect(session.backendLines.first == "kernels: \(KernelTarget.current) (\(KernelTarget.origin))"
+                && session.plan.kernelsLine == session.backendLines.first)
+        #expect(session.backendLines.dropFirst().allSatisfy { $0.hasPrefix("backend conv") && $0.contains(": direct/") })
         #expect(session.heading == "tiny: model tiny, batch 8, optimizer adam")
         // threads: 1 runs every task on this thread, so counting this thread's allocations is exact. One
         // allocation while counting shows the counter works here (it reads 0 where it cannot count).

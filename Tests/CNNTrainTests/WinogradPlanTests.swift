@@ -29,13 +29,14 @@ struct WinogradPlanTests {
           - linear: {out: 5, name: fc}
         """
 
-    @Test func trainsLikeIm2col() throws {
+    @Test(arguments: KernelTarget.allCases)
+    func trainsLikeIm2col(target: KernelTarget) throws {
         let graph = try ModelSpecLoader.load(yaml: Self.spec, catalog: .standard)
         let batch = 19
         let plans = try [ConvolutionBackendKind.winograd, .im2col].map { backend in
-            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 5)
+            try ExecutionPlan(graph: graph, batchCapacity: batch, backend: .fixed(backend), threads: 2, seed: 5, target: target)
         }
-        PlanFusionTests.checkPlansAgree(plans, graph: graph, batch: batch, label: "winograd against im2col",
+        PlanFusionTests.checkPlansAgree(plans, graph: graph, batch: batch, label: "winograd against im2col, \(target)",
                                         learningRate: 0.05, tolerance: 1e-4)
         #expect(plans[0].backendSelections.count == 4 && plans[0].backendSelections.allSatisfy { $0.chosen == .winograd })
     }

@@ -26,6 +26,7 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
 
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.im2col
+    var algorithm: String { "im2col/batched patch panels, \(gemm.target)" }
     private let gemm: GEMM
     private let threads: Int
     /// Images per chunk.

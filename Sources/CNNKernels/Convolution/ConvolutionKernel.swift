@@ -10,8 +10,9 @@ public enum ConvolutionBackendKind: String, CaseIterable, Sendable {
     /// Depthwise layers only (groups = Cin, Cout = m·Cin): per (image, channel) plane, SIMD over output
     /// pixels, no lowering and no GEMM (the layer is memory-bound).
     case depthwise
-    /// 3×3 stride-1 layers only: Winograd's F(2×2, 3×3) for the forward pass and the data gradient (2.25× fewer
-    /// multiply-adds), the weight gradient on direct or im2col.
+    /// 3×3 stride-1 layers only: Winograd's F(2×2, 3×3) in all three passes (2.25× fewer multiply-adds): the
+    /// forward pass and the data gradient as correlations, the weight gradient by the same algebra run
+    /// backwards (`WinogradWeightGradient`).
     case winograd
 }
 
@@ -49,6 +50,10 @@ public enum ConvolutionError: Error, CustomStringConvertible {
 public protocol ConvolutionKernel: AnyObject {
     var geometry: ConvolutionGeometry { get }
     var kind: ConvolutionBackendKind { get }
+    /// The whole algorithm behind `kind` for this layer, as the log names it: the backend, the data layout
+    /// and the per-pass variants it settled on, and the kernel target of its GEMM (e.g.
+    /// `direct/lanes (wide for the rest), weights stacked`, `im2col/batched, avx2 6×16`).
+    var algorithm: String { get }
     var workspaceBytes: Int { get }
     /// Must be called after every change of the weights before forward/backwardData (toeplitz rebuilds its matrix; others may no-op).
     func prepare(weight: UnsafePointer<Float>)

@@ -26,6 +26,7 @@
 final class DepthwiseConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.depthwise
+    var algorithm: String { "depthwise/planes" }
     private let pool: ThreadPool
     private let threads: Int
     /// Output channels per input channel, Cout / Cin.

@@ -17,6 +17,10 @@
 final class DirectConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.direct
+    var algorithm: String {
+        let layout = laneInputGrid != nil ? "direct/lanes (wide for the rest)" : "direct/wide"
+        return layout + (stackedGrid != nil ? ", weights stacked" : ", weights wide")
+    }
     private let pool: ThreadPool
     private let threads: Int
     private let forwardGrid: WideGrid

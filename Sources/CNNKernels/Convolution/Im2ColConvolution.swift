@@ -11,6 +11,7 @@
 final class Im2ColConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.im2col
+    var algorithm: String { "im2col/per image, \(gemm.target)" }
     private let gemm: GEMM
     private let threads: Int
     private let columns: [UnsafeMutablePointer<Float>]

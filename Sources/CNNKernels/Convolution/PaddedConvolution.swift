@@ -10,6 +10,7 @@
 final class PaddedConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     var kind: ConvolutionBackendKind { inner.kind }
+    var algorithm: String { inner.algorithm + ", padding stage" }
     private let inner: any ConvolutionKernel
     private let pool: ThreadPool
     /// The padded batch (forward, backwardWeights) or its gradient (backwardData).

@@ -22,6 +22,7 @@ final class ToeplitzConvolution: ConvolutionKernel {
 
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.toeplitz
+    var algorithm: String { "toeplitz, \(gemm.target)" }
     private let gemm: GEMM
     private let matrix: UnsafeMutablePointer<Float>
     private let rows: Int

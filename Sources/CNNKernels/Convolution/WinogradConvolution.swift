@@ -11,6 +11,7 @@
 final class WinogradConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.winograd
+    var algorithm: String { "winograd F(2×2, 3×3)/lane strips, \(gemm.target)" }
     private let forwardCorrelation: WinogradCorrelation
     private let dataCorrelation: WinogradCorrelation
     private let gemm: GEMM

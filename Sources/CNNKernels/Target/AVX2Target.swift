@@ -2,6 +2,7 @@
 /// tile, 6×16 — 12 accumulators, 2 B vectors and a broadcast fill 15 of the 16 registers, and 12
 /// independent FMA chains cover 2 ports × 4–5 cycles of latency.
 enum AVX2Target: KernelTargetSpec {
+    static let vectorRegisters = 16
     typealias Vector = SIMD8<Float>
     static let gemmRows = 6
     static let gemmColumns = 16

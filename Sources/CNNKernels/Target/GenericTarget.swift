@@ -2,6 +2,7 @@
 /// architectures): 4-float vectors, which every SIMD ISA has, in a 2×16 tile of 8 accumulators that fits a
 /// 16-register file with its 4 B vectors and a broadcast.
 enum GenericTarget: KernelTargetSpec {
+    static let vectorRegisters = 16
     typealias Vector = SIMD4<Float>
     static let gemmRows = 2
     static let gemmColumns = 16

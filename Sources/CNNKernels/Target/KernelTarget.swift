@@ -16,20 +16,29 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
 
     /// The target of this process: `CNNSPEC_KERNELS` when set to a target's name, else `detected`.
     /// An unknown override is reported by `overrideError` (the CLI refuses to start) and ignored here.
-    public static let current: KernelTarget = {
-        if let name = ProcessInfo.processInfo.environment[overrideVariable], let target = KernelTarget(rawValue: name) {
-            return target
-        }
-        return detected
-    }()
+    public static let current: KernelTarget = (try? chosen(override: overrideValue)) ?? detected
 
-    /// The message for an override that names no target, or nil when it is unset or valid.
+    /// The value of `CNNSPEC_KERNELS`, nil when unset.
+    static var overrideValue: String? { ProcessInfo.processInfo.environment[overrideVariable] }
+
+    /// The target an override value asks for (`detected` when nil or empty); throws the message for a value
+    /// that names no target.
+    static func chosen(override value: String?) throws(KernelTargetError) -> KernelTarget {
+        guard let value, !value.isEmpty else { return detected }
+        guard let target = KernelTarget(rawValue: value) else { throw KernelTargetError(value: value) }
+        return target
+    }
+
+    /// Where `current` came from, for the log: `the CPU's own` or `CNNSPEC_KERNELS=neon on an avx2 CPU`.
+    public static var origin: String {
+        overrideValue.map { $0.isEmpty } ?? true
+            ? "the CPU's own" : "\(overrideVariable)=\(current.rawValue) on an \(detected.rawValue) CPU"
+    }
+
+    /// The message for an override that names no target, or nil when it is unset or valid: the CLI refuses
+    /// to start on it rather than run another target than the one asked for.
     public static var overrideError: String? {
-        guard let name = ProcessInfo.processInfo.environment[overrideVariable], KernelTarget(rawValue: name) == nil else {
-            return nil
-        }
-        let valid = allCases.map(\.rawValue).joined(separator: ", ")
-        return "\(overrideVariable)=\(name) is not a kernel target; valid: \(valid) (or unset it to use the CPU's own, \(detected))"
+        do { _ = try chosen(override: overrideValue); return nil } catch { return error.description }
     }
 
     /// The widest target this CPU runs natively.
@@ -54,6 +63,8 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
 
     /// Floats per vector register.
     public var vectorWidth: Int { spec.vectorWidth }
+    /// Vector registers of the instruction set.
+    public var vectorRegisters: Int { spec.vectorRegisters }
     /// The GEMM register tile.
     public var gemmTile: GEMMTile { GEMMTile(rows: spec.gemmRows, columns: spec.gemmColumns) }
     /// The largest rows and columns of any target's tile: memory bounds that hold whatever the target.
@@ -85,11 +96,23 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
     public var description: String { "\(rawValue) \(gemmTile)" }
 }
 
+/// A `CNNSPEC_KERNELS` value that names no target.
+struct KernelTargetError: Error, CustomStringConvertible {
+    let value: String
+    var description: String {
+        let valid = KernelTarget.allCases.map(\.rawValue).joined(separator: ", ")
+        return "\(KernelTarget.overrideVariable)=\(value) is not a kernel target; valid: \(valid) "
+            + "(or unset it for this CPU's own, \(KernelTarget.detected.rawValue))"
+    }
+}
+
 /// What one kernel target declares: its vector type and register tiles. No defaults: a new target states
 /// every one.
 protocol KernelTargetSpec {
     /// One vector register of floats.
     associatedtype Vector: SIMD where Vector.Scalar == Float
+    /// Vector registers of the instruction set: what the tiles must fit in.
+    static var vectorRegisters: Int { get }
     /// GEMM register tile: rows of A (broadcast) × columns of B (2 or 4 vectors) held in accumulators.
     static var gemmRows: Int { get }
     static var gemmColumns: Int { get }

@@ -4,6 +4,7 @@
 /// docs/kernels-benchmarks.md gives the reasoning; no arm64 toolchain is at hand here, so this target is
 /// tested on x86-64 only, where its 4-float vectors run correctly but slowly.
 enum NEONTarget: KernelTargetSpec {
+    static let vectorRegisters = 32
     typealias Vector = SIMD4<Float>
     static let gemmRows = 6
     static let gemmColumns = 16

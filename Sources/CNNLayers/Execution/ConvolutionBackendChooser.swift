@@ -14,7 +14,8 @@ struct ConvolutionBackendChooser {
         case .fixed(let kind):
             do {
                 let kernel = try makeConvolution(kind, geometry: geometry, gemm: gemm)
-                return (kernel, BackendSelection(layer: layer, chosen: kind, requested: request, timings: []))
+                return (kernel, BackendSelection(layer: layer, chosen: kind, algorithm: kernel.algorithm, requested: request,
+                                                 timings: []))
             } catch {
                 throw PlanError.backendUnavailable(layer: layer, backend: kind.rawValue, reason: "\(error)")
             }
@@ -35,7 +36,8 @@ struct ConvolutionBackendChooser {
             guard let best else {
                 throw PlanError.backendUnavailable(layer: layer, backend: "auto", reason: "no backend can run it")
             }
-            return (best.kernel, BackendSelection(layer: layer, chosen: best.kernel.kind, requested: .auto, timings: timings))
+            return (best.kernel, BackendSelection(layer: layer, chosen: best.kernel.kind, algorithm: best.kernel.algorithm,
+                                                  requested: .auto, timings: timings))
         }
     }
 }

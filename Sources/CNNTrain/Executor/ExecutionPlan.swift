@@ -13,6 +13,8 @@ public final class ExecutionPlan {
     public let parameters: ParameterStore
     public let pool: ThreadPool
     public let gemm: GEMM
+    /// The log's line naming the kernel target the plan runs: `kernels: avx2 6×16 (the CPU's own)`.
+    public var kernelsLine: String { "kernels: \(gemm.target) (\(KernelTarget.origin))" }
     /// The backend each convolution layer runs on, and why.
     public private(set) var backendSelections: [BackendSelection] = []
     /// Whether the plan fuses back-to-back layers (`train.fuse`), and the fusions it made, one line each.
@@ -82,10 +84,10 @@ public final class ExecutionPlan {
     public convenience init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
                             perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
                             fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size",
-                            purpose: PlanPurpose = .training) throws {
+                            purpose: PlanPurpose = .training, target: KernelTarget = .current) throws {
         try self.init(graph: graph, batchCapacity: batchCapacity, backend: backend, perLayerBackends: perLayerBackends,
                       threads: threads, seed: seed, fuse: fuse, frozenLayers: frozenLayers, batchKey: batchKey,
-                      purpose: purpose, reuseBuffers: true)
+                      purpose: purpose, reuseBuffers: true, target: target)
     }
 
     /// The plan, with buffer reuse switchable (`reuseBuffers: false` gives every tensor its own buffer, as
@@ -93,7 +95,7 @@ public final class ExecutionPlan {
     init(graph: ModelGraph, batchCapacity: Int, backend: BackendRequest = .auto,
          perLayerBackends: [String: BackendRequest] = [:], threads: Int = 0, seed: UInt64 = 0,
          fuse: Bool = true, frozenLayers: [String] = [], batchKey: String = "train.batch_size",
-         purpose: PlanPurpose = .training, reuseBuffers: Bool) throws {
+         purpose: PlanPurpose = .training, reuseBuffers: Bool, target: KernelTarget = .current) throws {
         precondition(batchCapacity > 0 && !graph.nodes.isEmpty)  // invariant: callers validate the config
         let needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
         let fusion = PlanFusion(graph: graph, enabled: fuse, purpose: purpose)
@@ -109,7 +111,7 @@ public final class ExecutionPlan {
         isFused = fuse
         fusions = fusion.descriptions(graph)
         pool = ThreadPool(threadCount: threads)
-        gemm = GEMM(pool: pool)
+        gemm = GEMM(pool: pool, target: target)
         parameters = ParameterStore(graph: graph)
         ParameterInitializer.initialize(parameters, seed: seed)
         let count = graph.nodes.count

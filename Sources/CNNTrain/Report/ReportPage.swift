@@ -51,7 +51,7 @@ public struct ReportPage: Sendable {
             <h1>cnnspec report</h1>
 
             """
-        html += "<p class=\"report-header\">made \(HTML.escape(RunHeader.current(threads: 0, backends: []).date)) with cnnspec "
+        html += "<p class=\"report-header\">made \(HTML.escape(RunHeader.current(threads: 0, kernels: "", backends: []).date)) with cnnspec "
             + "\(HTML.escape(CNNSpecVersion.described))</p>\n"
         if let sweep { html += sweep.html() }
         html += "<p>" + runs.map { run in

@@ -19,7 +19,9 @@ public final class TimingSession {
     }
 
     /// `backend LAYER: KIND …`, one line per convolution layer.
-    public var backendLines: [String] { plan.backendSelections.map { "backend " + $0.summary } }
+    public var backendLines: [String] {
+        [plan.kernelsLine] + plan.backendSelections.map { "backend " + $0.summary }
+    }
 
     /// `CONFIG: model MODEL, batch N, optimizer NAME`.
     public var heading: String {

@@ -90,6 +90,7 @@ public final class Trainer {
     /// diverges stops the run with `TrainingError.diverged` after writing summary.json with the reason,
     /// leaving the last good resume state and checkpoints as they were.
     public func run(shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
+        say(plan.kernelsLine)
         for selection in plan.backendSelections { say("backend " + selection.summary) }
         let trainCount = trainLoader.sampleCount
         say("training on \(trainCount) images, validating on \(validationLoader?.sampleCount ?? 0), testing on \(testLoader.sampleCount); "
@@ -467,7 +468,7 @@ public final class Trainer {
         add("train_images_per_second", String(format: "%.1f", summary.imagesPerSecond))
         add("data_pipeline_share", String(format: "%.4f", summary.dataShare))
         add("seconds", String(format: "%.2f", elapsed))
-        let header = RunHeader.current(threads: plan.pool.threadCount,
+        let header = RunHeader.current(threads: plan.pool.threadCount, kernels: plan.gemm.target.description,
                                        backends: plan.backendSelections.map { ($0.layer, $0.chosen.rawValue) })
         for field in header.jsonFields { add(field.key, field.value) }
         try folder.write("{\n" + fields.joined(separator: ",\n") + "\n}\n", to: RunFolder.summaryFile)
