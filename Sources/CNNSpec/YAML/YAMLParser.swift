@@ -13,11 +13,9 @@ public enum YAMLParser {
 
     /// Reads and parses a file; errors name the file.
     public static func parse(contentsOf path: String) throws(SpecError) -> YAMLNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let why = !exists ? "no such file" : isDirectory.boolValue ? "it is a directory" : "it cannot be read"
-            throw SpecError(Diagnostic("cannot open '\(path)': \(why)", at: nil))
+        let unreadable = unreadableFileProblem(path)
+        guard unreadable == nil, let data = FileManager.default.contents(atPath: path) else {
+            throw SpecError(Diagnostic("cannot open '\(path)': \(unreadable ?? "it cannot be read")", at: nil))
         }
         return try parse(data, file: path)
     }

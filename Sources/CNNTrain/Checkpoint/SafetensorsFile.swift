@@ -76,6 +76,9 @@ public enum SafetensorsFile {
 
     /// Reads and validates a file written by cnnspec or by `safetensors` (F32 tensors only).
     public static func read(from url: URL) throws(CheckpointError) -> Contents {
+        if let problem = unreadableFileProblem(url.path) {
+            throw CheckpointError(path: url.path, problem: "cannot read the file: \(problem)")
+        }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CheckpointError(path: url.path, problem: "cannot read the file (missing or not readable)")
         }
