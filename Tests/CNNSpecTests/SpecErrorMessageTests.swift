@@ -1,3 +1,4 @@
+import CNNLayers
 import Testing
 @testable import CNNSpec
 
@@ -184,6 +185,16 @@ import Testing
     @Test func poolingPaddingAtMostHalfTheKernel() throws {
         let diagnostic = try only(SpecTestSupport.model(["maxpool: {kernel: 2, padding: 2}"]))
         #expect(diagnostic.message.contains("padding 2 is more than half the kernel 2") && diagnostic.location?.line == 3)
+    }
+
+    /// PyTorch accepts replicate padding of any size (`input [3, 4, 4]`, kernel 3, padding 6 gives 4×14×14);
+    /// reflect keeps its limit, padding smaller than the input.
+    @Test func replicatePaddingMayExceedTheInput() throws {
+        let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["conv: {out: 4, kernel: 3, padding: 6, padding_mode: replicate}"],
+                                                                         input: "[3, 4, 4]"), catalog: .standard)
+        #expect(graph.outputShape == .image(channels: 4, height: 14, width: 14))
+        let reflect = try only(SpecTestSupport.model(["conv: {out: 4, kernel: 3, padding: 4, padding_mode: reflect}"], input: "[3, 4, 4]"))
+        #expect(reflect.message == "conv1: padding_mode reflect needs padding smaller than the input size 4×4")
     }
 
     @Test func inputShapeOptionIsChecked() throws {
