@@ -47,8 +47,9 @@ import Testing
         """) + SpecTestSupport.diagnostics(SpecTestSupport.model(["conv: {out: 4, kernal: 3}", "rleu", "maxpool: {kernel: 2, strides: 2}"]))
         let messages = diagnostics.map { "\($0.location?.line ?? 0) \($0.message) | \($0.hint ?? "")" }
         #expect(messages.contains { $0.hasPrefix("2 unknown top-level key 'layer'") && $0.contains("did you mean 'layers'?") })
-        #expect(messages.contains { $0.hasPrefix("3 conv1: unknown key 'kernal' for conv2d") && $0.contains("did you mean 'kernel'?") })
-        #expect(messages.contains { $0.hasPrefix("3 conv1: conv2d needs 'kernel'") })
+        #expect(messages.contains { $0.hasPrefix("3 conv1: unknown key 'kernal' for conv2d (did you mean 'kernel'?)") })
+        // The typo explains the missing 'kernel': one error, not a second "needs 'kernel'".
+        #expect(!messages.contains { $0.contains("needs 'kernel'") })
         #expect(messages.contains { $0.hasPrefix("4 unknown layer kind 'rleu'") && $0.contains("did you mean 'relu'?") })
         #expect(messages.contains { $0.hasPrefix("5 maxpool1: unknown key 'strides'") && $0.contains("did you mean 'stride'?") })
     }
@@ -195,6 +196,28 @@ import Testing
         #expect(graph.outputShape == .image(channels: 4, height: 14, width: 14))
         let reflect = try only(SpecTestSupport.model(["conv: {out: 4, kernel: 3, padding: 4, padding_mode: reflect}"], input: "[3, 4, 4]"))
         #expect(reflect.message == "conv1: padding_mode reflect needs padding smaller than the input size 4×4")
+    }
+
+    /// A channel count written under PyTorch's name is reported under that name, not the canonical one.
+    @Test func aliasedKeysAreReportedAsWritten() throws {
+        let diagnostic = try only(SpecTestSupport.model(["conv: {out: 8, kernel: 3}", "batchnorm2d: {num_features: 16}"]))
+        #expect(diagnostic.message.hasPrefix("bn1: num_features: 16 is written, but conv1 gives 8 channels"))
+        #expect(diagnostic.hint == "write num_features: 8, or leave 'num_features' out: it is inferred")
+        let wrongType = try only(SpecTestSupport.model(["batchnorm2d: {num_features: many}"]))
+        #expect(wrongType.message.contains("num_features") && !wrongType.message.contains("channels"))
+    }
+
+    /// An input written height, width, channels loads (it is valid) but warns with the likely intent.
+    @Test func anInputWrittenChannelsLastWarns() throws {
+        let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["flatten", "linear: 10"], input: "[64, 64, 3]"),
+                                             catalog: .standard)
+        let warning = try #require(graph.warnings.first)
+        #expect(graph.warnings.count == 1 && warning.isWarning && warning.location?.line == 1)
+        #expect(warning.description.hasPrefix("model.yaml:1:8: warning: input [64, 64, 3]") && warning.message.hasSuffix("did you mean [3, 64, 64]?"))
+        for quiet in ["[3, 64, 64]", "[4, 64, 3]", "[64, 64, 2]", "[1, 28, 28]"] {
+            let model = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["flatten", "linear: 10"], input: quiet), catalog: .standard)
+            #expect(model.warnings.isEmpty, "\(quiet)")
+        }
     }
 
     @Test func inputShapeOptionIsChecked() throws {

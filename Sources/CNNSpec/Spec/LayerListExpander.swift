@@ -137,15 +137,15 @@ final class LayerListExpander {
                     if word == "name" { nameNode = value } else { fromNode = value }
                     continue
                 }
-                parameters.append(WrittenParameter(key: kind.canonicalKey(word) ?? word, keyLocation: key.location, value: value))
+                parameters.append(WrittenParameter(key: kind.canonicalKey(word) ?? word, spelling: word, keyLocation: key.location, value: value))
             }
         case .scalar where first.value.isNull:
             break
         case .scalar, .sequence:
             if let key = kind.shortFormKey.flatMap(kind.key), case .scalar = first.value {
-                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
+                parameters.append(WrittenParameter(key: key.name, spelling: key.name, keyLocation: first.value.location, value: first.value))
             } else if let key = kind.shortFormKey.flatMap(kind.key), key.acceptsList {
-                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
+                parameters.append(WrittenParameter(key: key.name, spelling: key.name, keyLocation: first.value.location, value: first.value))
             } else {
                 wellFormed = false
                 let hint = kind.keys.isEmpty ? "write just '- \(kind.name)'" : "write '\(kind.example)'"
