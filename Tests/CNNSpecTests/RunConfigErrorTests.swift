@@ -73,3 +73,15 @@ func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnostic] {
     let found = diagnostics("model: m.yaml\ntrain: {epochs: 3, iterations: 100}\n")
     #expect(found.map(\.message) == ["give either 'train.epochs' (3) or 'train.iterations' (100), not both"])
 }
+
+/// `output.dir: ""` would silently mean the default folder: it is refused; `~` (null) is the default.
+@Test func emptyOutputDirIsRefusedAndNullIsTheDefault() throws {
+    let found = diagnostics("model: m.yaml\noutput: {dir: \"\"}\n")
+    let only = try #require(found.first)
+    #expect(found.count == 1 && only.message == "'output.dir' is empty text" && only.location?.line == 2)
+    #expect(only.hint?.contains("null (~)") == true)
+    #expect(!diagnostics("model: m.yaml\noutput: {dir: ''}\n").isEmpty)
+    #expect(!diagnostics("model: m.yaml\n", overrides: ["output.dir=''"]).isEmpty)
+    let null = try RunConfigLoader.parse("model: m.yaml\noutput: {dir: ~}\n", file: "cfg.yaml")
+    #expect(null.output.directory == nil)
+}
