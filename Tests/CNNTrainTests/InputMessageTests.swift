@@ -80,4 +80,21 @@ private func folderWithFIFO() throws -> (folder: DataTestFolder, fifo: String, l
             #expect(text == "\(path): error: cannot read the file: it is not a regular file (\(kind))")
         }
     }
+
+    /// Training and test images of different sizes: the message names both files by full path.
+    @Test func mismatchedIDXFilesAreNamed() throws {
+        let folder = try DataTestFolder()
+        defer { folder.remove() }
+        let root = folder.url.appendingPathComponent("mnist")
+        try DataTestFolder.writeTinyMNIST(into: root)
+        try Data(DataTestFolder.idxImages(count: 16, rows: 4, columns: 16))
+            .write(to: root.appendingPathComponent("t10k-images-idx3-ubyte"))
+        #expect {
+            _ = try TrainingData.load(DataConfig(dataset: .mnist, root: root.path, validationSplit: 0), seed: 0)
+        } throws: { error in
+            let train = root.appendingPathComponent("train-images-idx3-ubyte").standardizedFileURL.path
+            let test = root.appendingPathComponent("t10k-images-idx3-ubyte").standardizedFileURL.path
+            return String(describing: error).hasPrefix("error: training images are 1×8×8 (\(train)) but test images are 1×4×16 (\(test))")
+        }
+    }
 }
