@@ -97,4 +97,18 @@ private func folderWithFIFO() throws -> (folder: DataTestFolder, fifo: String, l
             return String(describing: error).hasPrefix("error: training images are 1×8×8 (\(train)) but test images are 1×4×16 (\(test))")
         }
     }
+
+    /// A full disk while saving says so (ENOSPC) and where; /dev/full fails every write with ENOSPC.
+    @Test func aFullDiskIsReportedAsSuch() throws {
+        let descriptor = open("/dev/full", O_WRONLY)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        let code = try #require(AtomicFile.writeAll(Data([1, 2, 3]), to: descriptor))
+        #expect(code == ENOSPC)
+        let folder = URL(fileURLWithPath: "/data/runs/modelA")
+        let error = CheckpointError(path: "/data/runs/modelA/last.safetensors", problem: AtomicFile.reason(errno: code, in: folder),
+                                    isWrite: true)
+        #expect(error.description == "/data/runs/modelA/last.safetensors: error: cannot write the checkpoint: the disk is full "
+            + "(ENOSPC): no space left on the file system holding /data/runs/modelA")
+    }
 }

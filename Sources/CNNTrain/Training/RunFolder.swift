@@ -155,9 +155,10 @@ public final class RunFolder {
     /// The path of a file in the folder.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
-    /// Appends one line to `train.log`.
+    /// Appends one line to `train.log`. A line that cannot be written (a full disk) is skipped: the
+    /// legacy `FileHandle.write(_:)` traps on errors, and the saves that matter report the disk themselves.
     public func log(_ line: String) {
-        logHandle?.write(Data((line + "\n").utf8))
+        try? logHandle?.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Writes `text` to `name` atomically.
