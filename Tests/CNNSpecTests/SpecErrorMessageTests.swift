@@ -152,6 +152,12 @@ import Testing
         #expect(SpecError(diagnostics).description.hasSuffix("\(diagnostics.count) errors"))
     }
 
+    /// A misspelt required key is one error (the unknown key, with its suggestion) in repeats too.
+    @Test func aMisspeltRepeatListIsOneError() throws {
+        let diagnostic = try only(SpecTestSupport.model(["repeat: 2\n    layer:\n      - relu"]))
+        #expect(diagnostic.message == "unknown key 'layer' in a repeat" && diagnostic.hint?.hasPrefix("did you mean 'layers'?") == true)
+    }
+
     @Test func blockErrors() {
         let diagnostics = SpecTestSupport.diagnostics("""
         input: [1, 8, 8]
@@ -170,6 +176,8 @@ import Testing
         """)
         #expect(diagnostics.contains { $0.message == "unknown argument 'outt' for block 'unit'" && $0.hint?.hasPrefix("did you mean 'out'?") == true && $0.location?.line == 11 })
         #expect(diagnostics.contains { $0.message == "block 'unit' needs argument 'out'" && $0.location?.line == 12 })
+        // The misspelt 'outt' explains the missing 'out' of line 11: one error there, not two.
+        #expect(!diagnostics.contains { $0.message.contains("needs argument") && $0.location?.line == 11 })
         #expect(diagnostics.contains { $0.message == "block 'loop' uses itself" })
     }
 

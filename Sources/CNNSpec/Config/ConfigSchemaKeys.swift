@@ -238,7 +238,8 @@ public enum ConfigSchema {
         for (index, part) in keyPath.enumerated() {
             let path = section.isEmpty ? part : section + "." + part
             guard let key = key(path) else {
-                return ValueReader.unknownKey(part, in: section, allowed: children(of: section).map(\.name))
+                let problem = ValueReader.unknownKey(part, in: section, allowed: children(of: section).map(\.name))
+                return (problem.message, problem.hint)
             }
             if key.isSection { section = path; continue }
             if index < keyPath.count - 1 && !key.acceptsSubkeys {
