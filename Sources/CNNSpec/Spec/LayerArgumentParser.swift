@@ -23,8 +23,9 @@ struct LayerArgumentParser {
             present.insert(parameter.key)
             guard let key = definition.key(parameter.key) else {
                 valid = false
-                // A typo of a required key explains its absence: one error, not two.
-                if let meant = reportUnknownKey(parameter, definition: definition, name: name) { present.insert(meant) }
+                if let meant = reportUnknownKey(parameter, definition: definition, name: name) {
+                    diagnostics.noteMisspelling(of: meant, in: "layer at \(location)")
+                }
                 continue
             }
             guard let value = read(parameter.value, as: key, spelled: parameter.spelling, reader: reader) else {
@@ -35,8 +36,10 @@ struct LayerArgumentParser {
             spellings[key.name] = parameter.spelling
         }
         for key in definition.keys where key.isRequired && !present.contains(key.name) {
-            diagnostics.error("\(name): \(definition.name) needs '\(key.name)'", at: location, hint: "for example \(definition.example)")
             valid = false
+            // A typo of the key explains its absence: one error, not two.
+            if diagnostics.isMisspelt(key.name, in: "layer at \(location)") { continue }
+            diagnostics.error("\(name): \(definition.name) needs '\(key.name)'", at: location, hint: "for example \(definition.example)")
         }
         return valid ? LayerArguments(definition: definition, written: written, spellings: spellings) : nil
     }
