@@ -343,7 +343,7 @@ extension ConfigKey {
                       guard let text = state.reader.string(node, path: path) else { return }
                       guard !text.isEmpty else {
                           state.reader.error("'\(path)' is empty text", at: node, fallback: nil,
-                                             hint: "give a path, or null (~) or no key for the default: \(summary)")
+                                             hint: "give a path, or write null (~) or leave the key out for the default")
                           return
                       }
                       state.config[keyPath: field] = text
