@@ -51,6 +51,7 @@ struct LRFindCommand: ParsableCommand {
             } else {
                 print("no suggestion: the smoothed loss never fell; try a wider range (--start, --end) or more --steps")
             }
+            for warning in result.warnings { printError("warning: \(warning)") }
             print("chart: \(folder.appendingPathComponent(LearningRateFinder.svgFile).path)")
             print("table: \(folder.appendingPathComponent(LearningRateFinder.csvFile).path)")
         }

@@ -30,6 +30,7 @@ struct ShapesCommand: ParsableCommand {
             let planned = PlannedActivationMemory(graph: graph)
             let memory = ShapeReport.PlannedMemory(trainingBytesPerImage: planned.trainingBytesPerImage,
                                                    inferenceBytesPerImage: planned.inferenceBytesPerImage)
+            for warning in graph.warnings { printError(warning.description) }
             print(ShapeReport(graph: graph, file: modelFile, plannedMemory: memory).render(outputFormat), terminator: "")
         } catch {
             printError(error.description)

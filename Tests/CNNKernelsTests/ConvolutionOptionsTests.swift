@@ -145,7 +145,8 @@ struct ConvolutionOptionsTests {
     }
 
     /// Corners the random draw rarely hits: grouped and depthwise 1×1 layers (im2col's no-lowering path),
-    /// padding at PyTorch's limits (reflect = size − 1, circular = size), one-pixel inputs, padding larger
+    /// padding at PyTorch's limits (reflect = size − 1, circular = size) and replicate padding beyond the
+    /// input size (which PyTorch has no limit for), one-pixel inputs, padding larger
     /// than the kernel on one side only, a dilated kernel exactly as large as the padded input, and
     /// depthwise layers wider than several vectors with stride 3 and dilation 2.
     @Test(arguments: ConvolutionBackendKind.allCases, KernelTarget.allCases)
@@ -165,6 +166,9 @@ struct ConvolutionOptionsTests {
             geometry(cin: 2, cout: 2, h: 4, w: 5, k: (3, 3), p: (3, 3, 4, 4), groups: 2, mode: .reflect),
             geometry(cin: 2, cout: 4, h: 3, w: 4, k: (2, 3), p: (3, 3, 4, 4), groups: 2, mode: .circular),
             geometry(cin: 1, cout: 3, h: 1, w: 1, k: (3, 3), p: (1, 1, 1, 1), mode: .replicate),
+            // Replicate padding beyond the input (PyTorch accepts it: every padded pixel copies the nearest edge).
+            geometry(cin: 3, cout: 4, h: 4, w: 4, k: (3, 3), p: (6, 6, 6, 6), mode: .replicate),
+            geometry(cin: 2, cout: 2, h: 2, w: 3, k: (2, 3), s: (2, 1), p: (5, 3, 7, 4), groups: 2, mode: .replicate),
             geometry(cin: 3, cout: 3, h: 1, w: 1, k: (1, 1), groups: 3),
             geometry(cin: 2, cout: 3, h: 6, w: 9, k: (2, 2), s: (2, 3), p: (4, 0, 0, 5)),
             geometry(cin: 2, cout: 2, h: 5, w: 5, k: (3, 3), p: (1, 1, 1, 1), d: (3, 3), groups: 2),
@@ -201,6 +205,11 @@ struct ConvolutionOptionsTests {
             ConvolutionGeometry(batch: 2, inChannels: 2, inHeight: 6, inWidth: 7, outChannels: 3,
                                 kernelHeight: 4, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
                                 paddingTop: 1, paddingBottom: 2, paddingLeft: 1, paddingRight: 1,
+                                paddingMode: .replicate),
+            // Replicate padding larger than the input: the edge pixels collect the gradients of every copy.
+            ConvolutionGeometry(batch: 2, inChannels: 2, inHeight: 3, inWidth: 2, outChannels: 2,
+                                kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                paddingTop: 5, paddingBottom: 4, paddingLeft: 3, paddingRight: 6,
                                 paddingMode: .replicate),
             ConvolutionGeometry(batch: 2, inChannels: 2, inHeight: 5, inWidth: 6, outChannels: 2,
                                 kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 2,

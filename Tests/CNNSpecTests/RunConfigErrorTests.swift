@@ -73,3 +73,26 @@ func diagnostics(_ text: String, overrides: [String] = []) -> [Diagnostic] {
     let found = diagnostics("model: m.yaml\ntrain: {epochs: 3, iterations: 100}\n")
     #expect(found.map(\.message) == ["give either 'train.epochs' (3) or 'train.iterations' (100), not both"])
 }
+
+/// `output.dir: ""` would silently mean the default folder: it is refused; `~` (null) is the default.
+@Test func emptyOutputDirIsRefusedAndNullIsTheDefault() throws {
+    let found = diagnostics("model: m.yaml\noutput: {dir: \"\"}\n")
+    let only = try #require(found.first)
+    #expect(found.count == 1 && only.message == "'output.dir' is empty text" && only.location?.line == 2)
+    #expect(only.hint?.contains("null (~)") == true)
+    #expect(!diagnostics("model: m.yaml\noutput: {dir: ''}\n").isEmpty)
+    #expect(!diagnostics("model: m.yaml\n", overrides: ["output.dir=''"]).isEmpty)
+    let null = try RunConfigLoader.parse("model: m.yaml\noutput: {dir: ~}\n", file: "cfg.yaml")
+    #expect(null.output.directory == nil)
+}
+
+/// A misspelt required key is one error — the unknown key with its suggestion — not also "needs 'key'".
+@Test func aMisspeltRequiredKeyIsOneError() throws {
+    let initTypo = diagnostics("model: m.yaml\ntrain: {init: {checkpiont: a.safetensors}}\n")
+    #expect(initTypo.count == 1 && initTypo.first?.message == "unknown key 'checkpiont' in 'train.init'")
+    #expect(initTypo.first?.hint?.hasPrefix("did you mean 'checkpoint'?") == true)
+    let normalizeTypo = diagnostics("model: m.yaml\ndata: {train_transforms: [{normalize: {maen: [0.1], std: [0.3]}}]}\n")
+    #expect(normalizeTypo.count == 1 && normalizeTypo.first?.message.hasPrefix("unknown key 'maen'") == true)
+    // Without the typo the missing key is still reported.
+    #expect(diagnostics("model: m.yaml\ntrain: {init: {strict: false}}\n").contains { $0.message.contains("needs 'checkpoint'") })
+}

@@ -1,3 +1,4 @@
+import CNNLayers
 import Testing
 @testable import CNNSpec
 
@@ -46,8 +47,9 @@ import Testing
         """) + SpecTestSupport.diagnostics(SpecTestSupport.model(["conv: {out: 4, kernal: 3}", "rleu", "maxpool: {kernel: 2, strides: 2}"]))
         let messages = diagnostics.map { "\($0.location?.line ?? 0) \($0.message) | \($0.hint ?? "")" }
         #expect(messages.contains { $0.hasPrefix("2 unknown top-level key 'layer'") && $0.contains("did you mean 'layers'?") })
-        #expect(messages.contains { $0.hasPrefix("3 conv1: unknown key 'kernal' for conv2d") && $0.contains("did you mean 'kernel'?") })
-        #expect(messages.contains { $0.hasPrefix("3 conv1: conv2d needs 'kernel'") })
+        #expect(messages.contains { $0.hasPrefix("3 conv1: unknown key 'kernal' for conv2d (did you mean 'kernel'?)") })
+        // The typo explains the missing 'kernel': one error, not a second "needs 'kernel'".
+        #expect(!messages.contains { $0.contains("needs 'kernel'") })
         #expect(messages.contains { $0.hasPrefix("4 unknown layer kind 'rleu'") && $0.contains("did you mean 'relu'?") })
         #expect(messages.contains { $0.hasPrefix("5 maxpool1: unknown key 'strides'") && $0.contains("did you mean 'stride'?") })
     }
@@ -150,6 +152,12 @@ import Testing
         #expect(SpecError(diagnostics).description.hasSuffix("\(diagnostics.count) errors"))
     }
 
+    /// A misspelt required key is one error (the unknown key, with its suggestion) in repeats too.
+    @Test func aMisspeltRepeatListIsOneError() throws {
+        let diagnostic = try only(SpecTestSupport.model(["repeat: 2\n    layer:\n      - relu"]))
+        #expect(diagnostic.message == "unknown key 'layer' in a repeat" && diagnostic.hint?.hasPrefix("did you mean 'layers'?") == true)
+    }
+
     @Test func blockErrors() {
         let diagnostics = SpecTestSupport.diagnostics("""
         input: [1, 8, 8]
@@ -168,6 +176,8 @@ import Testing
         """)
         #expect(diagnostics.contains { $0.message == "unknown argument 'outt' for block 'unit'" && $0.hint?.hasPrefix("did you mean 'out'?") == true && $0.location?.line == 11 })
         #expect(diagnostics.contains { $0.message == "block 'unit' needs argument 'out'" && $0.location?.line == 12 })
+        // The misspelt 'outt' explains the missing 'out' of line 11: one error there, not two.
+        #expect(!diagnostics.contains { $0.message.contains("needs argument") && $0.location?.line == 11 })
         #expect(diagnostics.contains { $0.message == "block 'loop' uses itself" })
     }
 
@@ -184,6 +194,38 @@ import Testing
     @Test func poolingPaddingAtMostHalfTheKernel() throws {
         let diagnostic = try only(SpecTestSupport.model(["maxpool: {kernel: 2, padding: 2}"]))
         #expect(diagnostic.message.contains("padding 2 is more than half the kernel 2") && diagnostic.location?.line == 3)
+    }
+
+    /// PyTorch accepts replicate padding of any size (`input [3, 4, 4]`, kernel 3, padding 6 gives 4×14×14);
+    /// reflect keeps its limit, padding smaller than the input.
+    @Test func replicatePaddingMayExceedTheInput() throws {
+        let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["conv: {out: 4, kernel: 3, padding: 6, padding_mode: replicate}"],
+                                                                         input: "[3, 4, 4]"), catalog: .standard)
+        #expect(graph.outputShape == .image(channels: 4, height: 14, width: 14))
+        let reflect = try only(SpecTestSupport.model(["conv: {out: 4, kernel: 3, padding: 4, padding_mode: reflect}"], input: "[3, 4, 4]"))
+        #expect(reflect.message == "conv1: padding_mode reflect needs padding smaller than the input size 4×4")
+    }
+
+    /// A channel count written under PyTorch's name is reported under that name, not the canonical one.
+    @Test func aliasedKeysAreReportedAsWritten() throws {
+        let diagnostic = try only(SpecTestSupport.model(["conv: {out: 8, kernel: 3}", "batchnorm2d: {num_features: 16}"]))
+        #expect(diagnostic.message.hasPrefix("bn1: num_features: 16 is written, but conv1 gives 8 channels"))
+        #expect(diagnostic.hint == "write num_features: 8, or leave 'num_features' out: it is inferred")
+        let wrongType = try only(SpecTestSupport.model(["batchnorm2d: {num_features: many}"]))
+        #expect(wrongType.message.contains("num_features") && !wrongType.message.contains("channels"))
+    }
+
+    /// An input written height, width, channels loads (it is valid) but warns with the likely intent.
+    @Test func anInputWrittenChannelsLastWarns() throws {
+        let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["flatten", "linear: 10"], input: "[64, 64, 3]"),
+                                             catalog: .standard)
+        let warning = try #require(graph.warnings.first)
+        #expect(graph.warnings.count == 1 && warning.isWarning && warning.location?.line == 1)
+        #expect(warning.description.hasPrefix("model.yaml:1:8: warning: input [64, 64, 3]") && warning.message.hasSuffix("did you mean [3, 64, 64]?"))
+        for quiet in ["[3, 64, 64]", "[4, 64, 3]", "[64, 64, 2]", "[1, 28, 28]"] {
+            let model = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["flatten", "linear: 10"], input: quiet), catalog: .standard)
+            #expect(model.warnings.isEmpty, "\(quiet)")
+        }
     }
 
     @Test func inputShapeOptionIsChecked() throws {

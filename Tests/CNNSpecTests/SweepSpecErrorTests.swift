@@ -24,6 +24,9 @@ private func problems(_ text: String) -> [Diagnostic] {
     #expect(grid.first?.location?.line == 3)
     let random = problems("base: c.yaml\nmode: random\nvary: {train.optimizer.lr: {uniform: [0.1, 0.01]}}\n")
     #expect(random.contains { $0.message == "a random sweep needs 'samples'" })
+    // 'sample' is taken for 'samples': one error, the unknown key, not also "needs 'samples'".
+    let misspelt = problems("base: c.yaml\nmode: random\nsample: 4\nvary: {train.optimizer.lr: {uniform: [0.01, 0.1]}}\n")
+    #expect(misspelt.map(\.message) == ["unknown key 'sample' at the top level"])
     #expect(random.contains { $0.message.hasPrefix("'vary.train.optimizer.lr.uniform' must be [low, high]") })
 }
 

@@ -1,3 +1,4 @@
+import CNNLayers
 import Testing
 @testable import CNNSpec
 
@@ -25,6 +26,47 @@ import Testing
             _ = try YAMLParser.parse("a: 1\nb: 2\na: 3\n", file: "d.yaml")
         } throws: { error in
             String(describing: error).contains("d.yaml:3:1: error: duplicate key 'a' (first at line 1)")
+        }
+    }
+
+    /// Content after the first document (a `---` or `...` line, or a first key indented so that the
+    /// rest is not part of its mapping) is a located error, never silently dropped.
+    @Test func contentAfterTheFirstDocumentIsAnError() {
+        let cases: [(text: String, line: Int)] = [
+            ("model: m.yaml\n---\ndata: {root: /nonexistent}\ntrain: {iterations: 1}\n", 2),
+            ("model: m.yaml\n...\ndata: {root: /nonexistent}\n", 3),
+            ("---\nmodel: m.yaml\n---\n", 3),
+        ]
+        for (text, line) in cases {
+            #expect {
+                _ = try YAMLParser.parse(text, file: "c.yaml")
+            } throws: { error in
+                let diagnostics = (error as? SpecError)?.diagnostics ?? []
+                return diagnostics.count == 1 && diagnostics[0].location?.line == line
+                    && diagnostics[0].message.hasPrefix("a second YAML document starts here")
+            }
+        }
+        // The first key indented by one space: the later keys are not read silently.
+        #expect {
+            _ = try YAMLParser.parse(" model: m.yaml\ndata: {root: /nonexistent}\n", file: "c.yaml")
+        } throws: { error in
+            String(describing: error).hasPrefix("c.yaml:2:1: error: ")
+        }
+        // One document, with or without its markers, still parses.
+        for text in ["---\na: 1\nb: 2\n", "a: 1\nb: 2\n...\n", "---\na: 1\nb: 2\n...\n"] {
+            #expect((try? YAMLParser.parse(text, file: "c.yaml"))?["b"]?.intValue == 2, "\(text)")
+        }
+    }
+
+    /// Model files, configs and sweep files all read through the parser: a second document in each is refused.
+    @Test func everyLoaderRefusesASecondDocument() {
+        let second = "\n---\nextra: 1\n"
+        #expect(throws: SpecError.self) {
+            _ = try ModelSpecLoader.load(yaml: "input: [1, 28, 28]\nlayers: [flatten, {linear: 10}]" + second, catalog: .standard)
+        }
+        #expect(throws: SpecError.self) { _ = try RunConfigLoader.parse("model: m.yaml" + second, file: "c.yaml") }
+        #expect(throws: SpecError.self) {
+            _ = try SweepSpecLoader.parse("base: c.yaml\nvary: {train.optimizer.lr: [0.1]}" + second, file: "s.yaml")
         }
     }
 

@@ -80,4 +80,26 @@ import Testing
         let again = try LearningRateFinder.write(first, config: config, base: folder, date: Date(timeIntervalSince1970: 0))
         #expect(again != written, "a second test in the same second gets its own folder")
     }
+
+    // lr-find warns when its suggestion comes from too few points or from a curve still falling at the end.
+
+    /// A loss with its minimum at lr 1e-3 that explodes beyond it.
+    private static func valley(_ rate: Double) -> Double { 1 + pow(log10(rate) + 3, 2) }
+
+    @Test func aFullCurveGivesNoWarning() {
+        let result = LearningRateFinder.run(options: .init(steps: 200), step: Self.valley)
+        #expect(result.suggestedLearningRate != nil)
+        #expect(result.warnings.isEmpty)
+    }
+
+    @Test func fewStepsWarnThatThereAreTooFewPoints() {
+        let result = LearningRateFinder.run(options: .init(steps: 40), step: Self.valley)
+        #expect(result.warnings.contains { $0.hasPrefix("only ") && $0.contains("points to choose a rate from") && $0.contains("--steps 100") })
+    }
+
+    @Test func aCurveStillFallingAtTheEndWarns() {
+        let result = LearningRateFinder.run(options: .init(start: 1e-7, end: 1e-4, steps: 200), step: Self.valley)
+        #expect(!result.stoppedEarly)
+        #expect(result.warnings.contains { $0.hasPrefix("the smoothed loss was still falling at the last step") })
+    }
 }

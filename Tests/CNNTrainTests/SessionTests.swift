@@ -150,11 +150,34 @@ import Testing
     @Test func aFolderWithoutResumeStateIsNotResumable() throws {
         let project = try SessionTestProject()
         defer { project.remove() }
+        let empty = project.folder.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let text = SessionTestProject.errorText {
-            _ = try TrainingSession.open(.resume(folder: project.folder.path), workingDirectory: project.folder,
+            _ = try TrainingSession.open(.resume(folder: empty.path), workingDirectory: project.folder,
                                          reporter: TrainingTestSupport.quiet)
         }
-        #expect(text == "\(project.folder.standardizedFileURL.path): error: not a resumable run folder (no resume.safetensors)")
+        #expect(text.hasPrefix("\(empty.standardizedFileURL.path): error: not a run folder: it holds none of config.yaml"))
+    }
+
+    /// A run killed (kill -9) before its first save leaves config.yaml and metrics.csv but no resume state:
+    /// a new run into the folder does not offer --resume, and --resume says how to start over.
+    @Test func aRunKilledBeforeItsFirstSaveIsStartedOverNotResumed() throws {
+        let project = try SessionTestProject()
+        defer { project.remove() }
+        let run = project.folder.appendingPathComponent("run").standardizedFileURL
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: project.configPath, toPath: run.appendingPathComponent(RunFolder.configFile).path)
+        try "epoch,iteration\n".write(to: run.appendingPathComponent(RunFolder.metricsFile), atomically: true, encoding: .utf8)
+        let fresh = SessionTestProject.errorText {
+            _ = try TrainingSession.open(.fresh(configPath: project.configPath, overwrite: false), workingDirectory: project.folder,
+                                         reporter: TrainingTestSupport.quiet)
+        }
+        #expect(fresh.contains("no resume state to continue from") && fresh.contains("--overwrite") && !fresh.contains("--resume"))
+        let resume = SessionTestProject.errorText {
+            _ = try TrainingSession.open(.resume(folder: run.path), workingDirectory: project.folder, reporter: TrainingTestSupport.quiet)
+        }
+        #expect(resume.hasPrefix("\(run.path): error: nothing to resume: the run saved no resume.safetensors"))
+        #expect(resume.contains("hint: start it over with `cnnspec run \(run.path)/config.yaml --set output.dir=\(run.path) --overwrite`"))
     }
 
     @Test func dataThatDoesNotFitLeavesNoRunFolder() throws {

@@ -121,14 +121,18 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
             let padding = arguments.pair("padding") ?? Pair2D(square: 0)
             (top, bottom, left, right) = (padding.height, padding.height, padding.width, padding.width)
         }
-        if mode != .zeros {
-            // PyTorch pads with F.pad: reflect needs padding < size; replicate and circular at most the size.
-            let limitHeight = mode == .reflect ? h - 1 : h, limitWidth = mode == .reflect ? w - 1 : w
-            if max(top, bottom) > limitHeight || max(left, right) > limitWidth {
-                context.error("padding_mode \(mode.rawValue) needs padding \(mode == .reflect ? "smaller than" : "at most") the input size \(h)×\(w)",
-                              key: "padding", hint: "use less padding or padding_mode: zeros")
-                return nil
-            }
+        // PyTorch pads with F.pad: reflect needs padding < size, circular at most the size; replicate
+        // has no limit (every padded pixel copies the nearest edge pixel).
+        let limit: (height: Int, width: Int, wording: String)?
+        switch mode {
+        case .zeros, .replicate: limit = nil
+        case .reflect: limit = (h - 1, w - 1, "smaller than")
+        case .circular: limit = (h, w, "at most")
+        }
+        if let limit, max(top, bottom) > limit.height || max(left, right) > limit.width {
+            context.error("padding_mode \(mode.rawValue) needs padding \(limit.wording) the input size \(h)×\(w)",
+                          key: "padding", hint: "use less padding, or padding_mode: replicate or zeros")
+            return nil
         }
         let window = SlidingWindow(
             height: .init(kernel: kernel.height, stride: stride.height, paddingBefore: top, paddingAfter: bottom, dilation: dilation.height),

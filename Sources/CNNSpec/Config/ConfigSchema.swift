@@ -336,11 +336,17 @@ extension ConfigKey {
                          }, write: { .inline($0[keyPath: field].rawValue) })
     }
 
-    /// A single value, or null.
+    /// A single value, or null. Empty text ("") is refused: it would silently mean the default.
     static func optionalString(_ path: String, _ field: ConfigField<String?>, _ summary: String) -> ConfigKey {
         ConfigKey(path, type: "text or null", summary: summary,
                   read: { state, node in
-                      if let text = state.reader.string(node, path: path) { state.config[keyPath: field] = text }
+                      guard let text = state.reader.string(node, path: path) else { return }
+                      guard !text.isEmpty else {
+                          state.reader.error("'\(path)' is empty text", at: node, fallback: nil,
+                                             hint: "give a path, or write null (~) or leave the key out for the default")
+                          return
+                      }
+                      state.config[keyPath: field] = text
                   }, write: { .inline($0[keyPath: field].map(JSONText.quoted) ?? "null") })
     }
 }

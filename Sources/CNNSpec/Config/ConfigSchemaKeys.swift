@@ -207,7 +207,7 @@ public enum ConfigSchema {
                          "write training loss and accuracy to metrics.csv every this many iterations; null = chosen from the run's length"),
 
         .section("output", .block, "where the run writes and what it keeps"),
-        .optionalString("output.dir", \.output.directory, "the run folder; null = runs/<name>/<timestamp>"),
+        .optionalString("output.dir", \.output.directory, "the run folder; null (~, or no key) = runs/<name>/<timestamp>; empty text is refused"),
         .section("output.checkpoint", .flow, "which checkpoints the run writes"),
         .bool("output.checkpoint.best", \.output.checkpoint.best, "best.safetensors: the weights with the lowest validation loss"),
         .bool("output.checkpoint.last", \.output.checkpoint.last, "last.safetensors: the weights at the end of training"),
@@ -238,7 +238,8 @@ public enum ConfigSchema {
         for (index, part) in keyPath.enumerated() {
             let path = section.isEmpty ? part : section + "." + part
             guard let key = key(path) else {
-                return ValueReader.unknownKey(part, in: section, allowed: children(of: section).map(\.name))
+                let problem = ValueReader.unknownKey(part, in: section, allowed: children(of: section).map(\.name))
+                return (problem.message, problem.hint)
             }
             if key.isSection { section = path; continue }
             if index < keyPath.count - 1 && !key.acceptsSubkeys {

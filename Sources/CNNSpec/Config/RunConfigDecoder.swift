@@ -205,6 +205,7 @@ struct RunConfigDecoder {
         let keys = reader.mapping(node, path: "train.init", allowed: initKeys)
         guard case .mapping = node else { return }
         guard let path = reader.string(keys["checkpoint"], path: "train.init.checkpoint"), !path.isEmpty else {
+            if keys["checkpoint"] == nil && reader.isMisspelt("checkpoint", in: "train.init") { return }
             reader.error("'train.init' needs 'checkpoint', the safetensors file to start from", at: node, fallback: nil,
                          hint: "for example 'init: {checkpoint: runs/base/last.safetensors, exclude: [fc1]}'")
             return
@@ -349,7 +350,7 @@ struct RunConfigDecoder {
         guard case .mapping = node else { return nil }
         let mean = reader.doubles(keys["mean"], path: path + ".mean", range: -1e6...1e6)
         let std = reader.doubles(keys["std"], path: path + ".std", range: 0...1e6, excludingLower: true)
-        for key in ["mean", "std"] where keys[key] == nil {
+        for key in ["mean", "std"] where keys[key] == nil && !reader.isMisspelt(key, in: path) {
             reader.error("'\(path)' needs '\(key)'", at: node, fallback: nil,
                          hint: "give both, e.g. {mean: [0.1307], std: [0.3081]}, or write 'normalize: auto'")
         }

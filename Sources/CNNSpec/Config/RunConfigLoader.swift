@@ -1,13 +1,5 @@
 import Foundation
 
-/// Why `path` cannot be read as a file ("no such file", "it is a directory"), or nil when it can.
-func unreadableFileProblem(_ path: String) -> String? {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
-    if isDirectory.boolValue { return "it is a directory" }
-    return FileManager.default.isReadableFile(atPath: path) ? nil : "it cannot be read"
-}
-
 /// Loads run configs: YAML file + `--set` overrides → a validated, fully defaulted `RunConfig`.
 public enum RunConfigLoader {
     /// Reads the config at `path`, applies `overrides` (each `key.path=value`) and validates the result.

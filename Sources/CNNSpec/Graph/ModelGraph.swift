@@ -38,4 +38,13 @@ public struct ModelGraph: Sendable {
     public var outputShape: TensorShape { nodes[nodes.count - 1].outputShape }
     public var totalParameters: Int { nodes.reduce(0) { $0 + $1.parameterCount } }
     public var totalMACs: Int { nodes.reduce(0) { $0 + $1.macs } }
+
+    /// What is valid but probably not meant, located at the input: an input written height, width,
+    /// channels (`[64, 64, 3]`, as images are stored) instead of channels, height, width.
+    public var warnings: [Diagnostic] {
+        guard case .image(let first, let second, let last) = inputShape, last == 1 || last == 3, first > 4 else { return [] }
+        return [.warning("input [\(first), \(second), \(last)] is channels, height, width: \(first) channels of \(second)×\(last); did you mean [\(last), \(first), \(second)]?",
+                         at: nodes[0].location,
+                         hint: "input is [channels, height, width] as in PyTorch; a \(last == 1 ? "grey" : "colour") \(first)×\(second) picture is [\(last), \(first), \(second)]")]
+    }
 }

@@ -96,11 +96,18 @@ public enum LayerValue: Sendable, Hashable, CustomStringConvertible {
 public struct LayerArguments: Sendable {
     public let definition: LayerDefinition
     private let written: [String: (value: LayerValue, location: SourceLocation)]
+    /// The key as the user wrote it, by canonical key, where it differs (an alias: `num_features`).
+    private let spellings: [String: String]
 
-    public init(definition: LayerDefinition, written: [String: (value: LayerValue, location: SourceLocation)]) {
+    public init(definition: LayerDefinition, written: [String: (value: LayerValue, location: SourceLocation)],
+                spellings: [String: String] = [:]) {
         self.definition = definition
         self.written = written
+        self.spellings = spellings
     }
+
+    /// `key` as the user wrote it (an alias such as `num_features` for `channels`), for messages.
+    public func spelling(of key: String) -> String { spellings[key] ?? key }
 
     /// The value of `key`, written or default.
     public func value(_ key: String) -> LayerValue? { written[key]?.value ?? definition.key(key)?.defaultValue }

@@ -48,8 +48,9 @@ public struct ShapeContext {
         guard let written = arguments.integer(key), arguments.isWritten(key), written != actual else { return true }
         let plural = actual == 1 ? "" : "s"
         let shapeNote = !input.origin.isEmpty ? input.origin : input.shape.dimensions.count > 1 ? " (shape \(input.shape))" : ""
-        error("\(key): \(written) is written, but \(input.name) gives \(actual) \(what)\(plural)\(shapeNote)",
-              key: key, hint: "write \(key): \(actual), or leave '\(key)' out: it is inferred")
+        let spelled = arguments.spelling(of: key)
+        error("\(spelled): \(written) is written, but \(input.name) gives \(actual) \(what)\(plural)\(shapeNote)",
+              key: key, hint: "write \(spelled): \(actual), or leave '\(spelled)' out: it is inferred")
         return false
     }
 

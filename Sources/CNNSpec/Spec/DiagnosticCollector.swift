@@ -19,6 +19,16 @@ final class DiagnosticCollector {
         diagnostics.append(diagnostic)
     }
 
+    /// Keys an unknown key was taken for (`kernal` → `kernel`), by mapping path: a "needs 'kernel'"
+    /// error would repeat what the unknown-key error already says, so it is left out.
+    private var misspelt: Set<[String]> = []
+
+    /// Records that an unknown key in the mapping at `path` is probably a misspelling of `key`.
+    func noteMisspelling(of key: String, in path: String) { misspelt.insert([path, key]) }
+
+    /// Whether `key` of the mapping at `path` was written, misspelt (see `noteMisspelling`).
+    func isMisspelt(_ key: String, in path: String) -> Bool { misspelt.contains([path, key]) }
+
     var isEmpty: Bool { diagnostics.isEmpty }
 
     /// Throws the collected diagnostics, sorted by position, if there are any.

@@ -137,15 +137,15 @@ final class LayerListExpander {
                     if word == "name" { nameNode = value } else { fromNode = value }
                     continue
                 }
-                parameters.append(WrittenParameter(key: kind.canonicalKey(word) ?? word, keyLocation: key.location, value: value))
+                parameters.append(WrittenParameter(key: kind.canonicalKey(word) ?? word, spelling: word, keyLocation: key.location, value: value))
             }
         case .scalar where first.value.isNull:
             break
         case .scalar, .sequence:
             if let key = kind.shortFormKey.flatMap(kind.key), case .scalar = first.value {
-                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
+                parameters.append(WrittenParameter(key: key.name, spelling: key.name, keyLocation: first.value.location, value: first.value))
             } else if let key = kind.shortFormKey.flatMap(kind.key), key.acceptsList {
-                parameters.append(WrittenParameter(key: key.name, keyLocation: first.value.location, value: first.value))
+                parameters.append(WrittenParameter(key: key.name, spelling: key.name, keyLocation: first.value.location, value: first.value))
             } else {
                 wellFormed = false
                 let hint = kind.keys.isEmpty ? "write just '- \(kind.name)'" : "write '\(kind.example)'"
@@ -177,11 +177,13 @@ final class LayerListExpander {
             default:
                 let word = key.scalarText ?? key.kindDescription
                 let suggestion = DidYouMean.suggestion(for: word, among: ["repeat", "layers", "name"])
+                if let suggestion { diagnostics.noteMisspelling(of: suggestion, in: "repeat at \(location)") }
                 diagnostics.error("unknown key '\(word)' in a repeat", at: key.location,
                                   hint: (suggestion.map { "did you mean '\($0)'? " } ?? "") + "a repeat takes repeat, layers and name")
             }
         }
         guard let body else {
+            if diagnostics.isMisspelt("layers", in: "repeat at \(location)") { return }
             diagnostics.error("repeat needs 'layers:' (the list to repeat)", at: location,
                               hint: "- repeat: 2\n        layers:\n          - conv: {out: 64, kernel: 3, padding: 1}\n          - relu")
             return
@@ -220,6 +222,7 @@ final class LayerListExpander {
                     ok = false
                     let names = block.arguments.map(\.name)
                     let suggestion = DidYouMean.suggestion(for: word, among: names + ["name"])
+                    if let suggestion { diagnostics.noteMisspelling(of: suggestion, in: "block use at \(location)") }
                     let takes = names.isEmpty ? "block '\(block.name)' takes no arguments"
                         : "block '\(block.name)' takes \(names.joined(separator: ", ")) and name"
                     diagnostics.error("unknown argument '\(word)' for block '\(block.name)'", at: key.location,
@@ -240,6 +243,7 @@ final class LayerListExpander {
                 arguments[argument.name] = defaultValue
             } else {
                 ok = false
+                if diagnostics.isMisspelt(argument.name, in: "block use at \(location)") { continue }
                 diagnostics.error("block '\(block.name)' needs argument '\(argument.name)'", at: location)
             }
         }

@@ -126,6 +126,7 @@ extension ValueReader {
             guard allowed.contains(name) else {
                 let problem = Self.unknownKey(name, in: path, allowed: allowed)
                 error(problem.message, at: key, fallback: nil, hint: problem.hint)
+                if let meant = problem.meant { diagnostics.noteMisspelling(of: meant, in: path) }
                 continue
             }
             result[name] = value
@@ -133,13 +134,18 @@ extension ValueReader {
         return result
     }
 
-    /// The message and hint for a key not among `allowed` in the mapping at `path` ("" = top level).
-    static func unknownKey(_ name: String, in path: String, allowed: [String]) -> (message: String, hint: String) {
+    /// The message and hint for a key not among `allowed` in the mapping at `path` ("" = top level),
+    /// and the key it was probably meant to be.
+    static func unknownKey(_ name: String, in path: String, allowed: [String]) -> (message: String, hint: String, meant: String?) {
         let place = path.isEmpty ? "at the top level" : "in '\(path)'"
         var hint = "valid keys \(place): \(allowed.joined(separator: ", "))"
-        if let guess = DidYouMean.suggestion(for: name, among: allowed) { hint = "did you mean '\(guess)'? " + hint }
-        return ("unknown key '\(name)' \(place)", hint)
+        let guess = DidYouMean.suggestion(for: name, among: allowed)
+        if let guess { hint = "did you mean '\(guess)'? " + hint }
+        return ("unknown key '\(name)' \(place)", hint, guess)
     }
+
+    /// Whether `key` of the mapping at `path` was written, misspelt: its "needs 'key'" error is left out.
+    func isMisspelt(_ key: String, in path: String) -> Bool { diagnostics.isMisspelt(key, in: path) }
 
     func int(_ node: YAMLNode?, path: String, default value: Int, minimum: Int,
                       maximum: Int = ConfigLimits.largestCount) -> Int {

@@ -50,7 +50,7 @@ public enum SweepSpecLoader {
         let mode = reader.choice(top["mode"], path: "mode", default: SweepMode.grid)
         let samples = reader.optionalInt(top["samples"], path: "samples", minimum: 1,
                                              maximum: SweepSpec.largestPointCount)
-        if mode == .random && samples == nil && top["samples"] == nil {
+        if mode == .random && samples == nil && top["samples"] == nil && !reader.isMisspelt("samples", in: "") {
             reader.error("a random sweep needs 'samples'", at: top["mode"], fallback: fileStart,
                          hint: "add e.g. 'samples: 8' (the number of points to draw)")
         }

@@ -3,6 +3,8 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     public var location: SourceLocation?
     public var message: String
     public var hint: String?
+    /// A warning: the input is valid but probably not what was meant (it is printed, nothing stops).
+    public var isWarning = false
 
     public init(_ message: String, at location: SourceLocation?, hint: String? = nil) {
         self.location = location
@@ -10,9 +12,17 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         self.hint = hint
     }
 
+    /// A problem that does not stop the command, printed `file:line:col: warning: message`.
+    public static func warning(_ message: String, at location: SourceLocation?, hint: String? = nil) -> Diagnostic {
+        var diagnostic = Diagnostic(message, at: location, hint: hint)
+        diagnostic.isWarning = true
+        return diagnostic
+    }
+
     /// `file:line:col: error: message` followed by an indented hint line when there is one.
     public var description: String {
-        var text = location.map { "\($0): error: " } ?? "error: "
+        let severity = isWarning ? "warning" : "error"
+        var text = location.map { "\($0): \(severity): " } ?? "\(severity): "
         text += message
         if let hint { text += "\n    hint: \(hint)" }
         return text

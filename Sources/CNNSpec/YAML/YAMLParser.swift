@@ -13,11 +13,9 @@ public enum YAMLParser {
 
     /// Reads and parses a file; errors name the file.
     public static func parse(contentsOf path: String) throws(SpecError) -> YAMLNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let why = !exists ? "no such file" : isDirectory.boolValue ? "it is a directory" : "it cannot be read"
-            throw SpecError(Diagnostic("cannot open '\(path)': \(why)", at: nil))
+        let unreadable = unreadableFileProblem(path)
+        guard unreadable == nil, let data = FileManager.default.contents(atPath: path) else {
+            throw SpecError(Diagnostic("cannot open '\(path)': \(unreadable ?? "it cannot be read")", at: nil))
         }
         return try parse(data, file: path)
     }
@@ -38,18 +36,34 @@ public enum YAMLParser {
         return try bytes.withUnsafeBufferPointer { buffer throws(SpecError) -> YAMLNode in
             yaml_parser_set_input_string(&parser, buffer.baseAddress ?? UnsafePointer(bitPattern: 1), buffer.count)
             var builder = TreeBuilder(file: file)
+            var documents = 0, firstDocumentEnded = false
+            // The whole stream is read: content after the first document (a `---` or `...` line, or
+            // text the first document's structure does not take) is an error, never silently dropped.
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
-                    throw SpecError(syntaxError(parser, file: file))
+                    // libyaml's "did not find expected <document start>" after a document: more content.
+                    throw SpecError(firstDocumentEnded ? secondDocument(at: parser.problem_mark, file: file)
+                                                       : syntaxError(parser, file: file))
                 }
                 defer { yaml_event_delete(&event) }
                 if event.type == YAML_STREAM_END_EVENT { break }
-                if event.type == YAML_DOCUMENT_END_EVENT && builder.root != nil { break }
+                if event.type == YAML_DOCUMENT_END_EVENT { firstDocumentEnded = true }
+                if event.type == YAML_DOCUMENT_START_EVENT {
+                    documents += 1
+                    if documents > 1 { throw SpecError(secondDocument(at: event.start_mark, file: file)) }
+                }
                 try builder.consume(event)
             }
             return builder.root ?? .mapping([], SourceLocation(file: file, line: 1, column: 1))
         }
+    }
+
+    private static func secondDocument(at mark: yaml_mark_t, file: String) -> Diagnostic {
+        let location = SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        return Diagnostic("a second YAML document starts here; a file holds one document and nothing after it would be read",
+                          at: location,
+                          hint: "remove the '---' or '...' line, and start every top-level key in column 1")
     }
 
     private static func syntaxError(_ parser: yaml_parser_t, file: String) -> Diagnostic {

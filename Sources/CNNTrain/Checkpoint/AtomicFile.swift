@@ -15,27 +15,41 @@ public enum AtomicFile {
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else {
-            throw FileWriteError(path: url.path, reason: "cannot create '\(temporary.path)': \(String(cString: strerror(errno)))")
+            throw FileWriteError(path: url.path, reason: "cannot create '\(temporary.path)': \(reason(errno: errno, in: folder))")
         }
-        var failure: String?
-        data.withUnsafeBytes { bytes in
+        var failure = writeAll(data, to: descriptor)
+        if failure == nil && fsync(descriptor) != 0 { failure = errno }
+        close(descriptor)
+        if failure == nil && rename(temporary.path, url.path) != 0 { failure = errno }
+        if let failure {
+            unlink(temporary.path)
+            throw FileWriteError(path: url.path, reason: reason(errno: failure, in: folder))
+        }
+    }
+
+    /// Writes all of `data` to `descriptor`; the `errno` of a failed write, nil when all was written.
+    static func writeAll(_ data: Data, to descriptor: Int32) -> Int32? {
+        data.withUnsafeBytes { bytes -> Int32? in
             var offset = 0
             while offset < bytes.count {
                 let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)  // invariant: count > 0
                 if written < 0 {
                     if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
+                    return errno
                 }
                 offset += written
             }
+            return nil
         }
-        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        close(descriptor)
-        if failure == nil && rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary.path)
-            throw FileWriteError(path: url.path, reason: failure)
+    }
+
+    /// What a failed write's `errno` means, for the user: a full disk (ENOSPC) or quota (EDQUOT) says
+    /// so and names the folder whose file system it is; anything else is the system's wording.
+    public static func reason(errno code: Int32, in folder: URL) -> String {
+        switch code {
+        case ENOSPC: return "the disk is full (ENOSPC): no space left on the file system holding \(folder.path)"
+        case EDQUOT: return "the disk quota is exceeded (EDQUOT) on the file system holding \(folder.path)"
+        default: return String(cString: strerror(code))
         }
     }
 

@@ -70,12 +70,15 @@ public enum SafetensorsFile {
         do {
             try AtomicFile.write(data, to: url)
         } catch {
-            throw CheckpointError(path: url.path, problem: "cannot write: \(error.reason)")
+            throw CheckpointError(path: url.path, problem: error.reason, isWrite: true)
         }
     }
 
     /// Reads and validates a file written by cnnspec or by `safetensors` (F32 tensors only).
     public static func read(from url: URL) throws(CheckpointError) -> Contents {
+        if let problem = unreadableFileProblem(url.path) {
+            throw CheckpointError(path: url.path, problem: "cannot read the file: \(problem)")
+        }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CheckpointError(path: url.path, problem: "cannot read the file (missing or not readable)")
         }
@@ -247,9 +250,14 @@ public enum SafetensorsFile {
 public struct CheckpointError: UserFacingError, Sendable {
     public var path: String
     public var problem: String
-    public init(path: String, problem: String) { self.path = path; self.problem = problem }
-    /// `PATH: error: not a usable checkpoint: …`.
+    /// The file could not be written (a full disk, a read-only folder), as opposed to read.
+    public var isWrite: Bool
+    public init(path: String, problem: String, isWrite: Bool = false) {
+        self.path = path; self.problem = problem; self.isWrite = isWrite
+    }
+    /// `PATH: error: not a usable checkpoint: …`, or `PATH: error: cannot write the checkpoint: …`.
     public var diagnostics: [Diagnostic] {
-        [Diagnostic("not a usable checkpoint: \(problem)", at: SourceLocation(file: path))]
+        [Diagnostic(isWrite ? "cannot write the checkpoint: \(problem)" : "not a usable checkpoint: \(problem)",
+                    at: SourceLocation(file: path))]
     }
 }

@@ -1,3 +1,4 @@
+import CNNSpec
 import CZlib
 import Foundation
 
@@ -23,9 +24,7 @@ enum CompressedFile {
 
     /// The whole file, refused once it exceeds `maximumBytes`.
     static func contents(of path: String, maximumBytes: Int) throws(DataError) -> [UInt8] {
-        guard let file = gzopen(path, "rb") else {
-            throw DataError("\(path): cannot read the file (missing or not readable)")
-        }
+        let file = try open(path)
         defer { gzclose(file) }
         // One byte past the ceiling tells "at most the ceiling" from "too large".
         let bytes = try read(file, path: path, upTo: maximumBytes + 1)
@@ -42,9 +41,7 @@ enum CompressedFile {
     /// is refused while reading, before the excess is held in memory.
     static func contents(of path: String, headerBytes: Int,
                          declaredSize: ([UInt8]) throws(DataError) -> Int) throws(DataError) -> [UInt8] {
-        guard let file = gzopen(path, "rb") else {
-            throw DataError("\(path): cannot read the file (missing or not readable)")
-        }
+        let file = try open(path)
         defer { gzclose(file) }
         var result = try read(file, path: path, upTo: headerBytes)
         guard result.count == headerBytes else { return result }
@@ -57,6 +54,18 @@ enum CompressedFile {
         }
         result += rest
         return result
+    }
+
+    /// The file opened for inflating, once it is known to be a regular readable file (a FIFO would
+    /// block `gzopen` forever).
+    private static func open(_ path: String) throws(DataError) -> gzFile {
+        if let problem = unreadableFileProblem(path) {
+            throw DataError("\(path): cannot read the file: \(problem)")
+        }
+        guard let file = gzopen(path, "rb") else {
+            throw DataError("\(path): cannot read the file (missing or not readable)")
+        }
+        return file
     }
 
     /// Reads (inflating if needed) at most `limit` bytes.

@@ -9,6 +9,9 @@ public struct Dataset: Sendable {
     public var height: Int
     public var width: Int
     public var classNames: [String]
+    /// The files the images were read from (absolute paths), named by messages about them; empty for
+    /// datasets built in memory.
+    public var imageFiles: [String]
 
     public var count: Int { labels.count }
     /// Labels above this are refused as corrupt (no CPU classifier here has more classes).
@@ -17,12 +20,19 @@ public struct Dataset: Sendable {
 
     /// Checks that `images` holds `labels.count` samples of `channels`×`height`×`width`.
     public init(name: String, images: [UInt8], labels: [Int32], channels: Int, height: Int, width: Int,
-                classNames: [String]) throws(DataError) {
+                classNames: [String], imageFiles: [String] = []) throws(DataError) {
         guard images.count == labels.count * channels * height * width else {
             throw DataError("\(name): \(images.count) pixel bytes do not make \(labels.count) images of \(channels)×\(height)×\(width)")
         }
         self.name = name; self.images = images; self.labels = labels
         self.channels = channels; self.height = height; self.width = width; self.classNames = classNames
+        self.imageFiles = imageFiles
+    }
+
+    /// "3×32×32 images", followed by the files they came from when known: for messages.
+    var shapeAndSource: String {
+        let shape = "\(channels)×\(height)×\(width)"
+        return imageFiles.isEmpty ? shape : "\(shape) (\(imageFiles.joined(separator: ", ")))"
     }
 
     /// Class names for each dataset, in label order.

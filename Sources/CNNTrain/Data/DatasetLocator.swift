@@ -72,7 +72,7 @@ public enum DatasetLocator {
         }
         return try Dataset(name: "\(dataset.rawValue) \(split)", images: imageFile.pixels, labels: labelBytes.map(Int32.init),
                            channels: 1, height: imageFile.rows, width: imageFile.columns,
-                           classNames: Dataset.classNames(of: dataset))
+                           classNames: Dataset.classNames(of: dataset), imageFiles: [absolutePath(images)])
     }
 
     private static func cifarDataset(_ paths: [String], split: String) throws(DataError) -> Dataset {
@@ -84,6 +84,11 @@ public enum DatasetLocator {
             labels += batch.labels.map(Int32.init)
         }
         return try Dataset(name: "cifar10 \(split)", images: pixels, labels: labels, channels: 3, height: 32, width: 32,
-                           classNames: Dataset.classNames(of: .cifar10))
+                           classNames: Dataset.classNames(of: .cifar10), imageFiles: paths.map(absolutePath))
+    }
+
+    /// `path` made absolute against the current directory, as messages name dataset files.
+    private static func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }

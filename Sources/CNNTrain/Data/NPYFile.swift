@@ -1,3 +1,4 @@
+import CNNSpec
 import Foundation
 
 /// Reads NumPy `.npy` arrays (format versions 1–3) of the element types datasets use, and the
@@ -109,6 +110,9 @@ public enum NPYFile {
     static func read(path: String) throws(DataError) -> (Header, [UInt8]) {
         let missing = DataError("\(path): cannot read the file (missing or not readable)",
                                 hint: "an npy dataset needs x_train.npy, y_train.npy, x_test.npy and y_test.npy in data.root")
+        if let problem = unreadableFileProblem(path) {
+            throw DataError("\(path): cannot read the file: \(problem)", hint: missing.hint)
+        }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         guard let size = (attributes?[.size] as? NSNumber)?.intValue else { throw missing }
         guard size <= maximumFileBytes else {

@@ -69,7 +69,8 @@ public struct TrainingData: Sendable {
     public init(trainFile: Dataset, test: Dataset, config: DataConfig, seed: Int,
                 fixedSplit: DatasetSplit? = nil) throws(DataError) {
         guard trainFile.channels == test.channels, trainFile.height == test.height, trainFile.width == test.width else {
-            throw DataError("training images are \(trainFile.channels)×\(trainFile.height)×\(trainFile.width) but test images are \(test.channels)×\(test.height)×\(test.width)")
+            throw DataError("training images are \(trainFile.shapeAndSource) but test images are \(test.shapeAndSource)",
+                            hint: "the training and test files must hold images of one size; fetch them again or fix the files")
         }
         let needsStatistics = (config.trainTransforms + config.evalTransforms).contains(.normalize(.auto))
         var statistics: ChannelStatistics?

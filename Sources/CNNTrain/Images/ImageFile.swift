@@ -1,3 +1,4 @@
+import CNNSpec
 import Foundation
 
 /// Reads a picture file whatever its format (PNG, JPEG, PGM/PPM, BMP), recognised by its first bytes.
@@ -27,6 +28,9 @@ public enum ImageFile {
 
     /// The bytes of `path`, refusing empty, unreadable and oversized files with a clear message.
     public static func readBytes(path: String) throws(ImageError) -> [UInt8] {
+        if let problem = unreadableFileProblem(path) {
+            throw ImageError(path: path, problem: "cannot read the file: \(problem)")
+        }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         guard let size = (attributes?[.size] as? NSNumber)?.intValue else {
             throw ImageError(path: path, problem: "cannot read the file (missing or not readable)")

@@ -45,9 +45,7 @@ public final class TrainingSession {
             if let finished = RunFolder.finishedSummary(at: url) {
                 return .finished(note: "\(url.path): this run finished earlier (\(finished)); nothing to resume")
             }
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFolder.resumeFile).path) else {
-                throw UserError("not a resumable run folder (no \(RunFolder.resumeFile))", file: url.path)
-            }
+            if let problem = RunFolder.resumeProblem(at: url) { throw problem }
             experiment = try Experiment(configPath: url.appendingPathComponent(RunFolder.configFile).path, overrides: overrides)
             resumeURL = url
         case .fresh(let configPath, let replace):

@@ -36,12 +36,34 @@ public struct LearningRateFinder {
         /// True when the smoothed loss blew past `divergenceFactor` × its best before the last step.
         public var stoppedEarly: Bool
         public var suggestedLearningRate: Double? { suggestionIndex.map { points[$0].learningRate } }
+
+        /// Why the suggestion should not be trusted as it is: too few points to choose from, or a
+        /// curve that never reached its minimum. Empty when the curve is usable.
+        public var warnings: [String] {
+            var found: [String] = []
+            let candidates = max(0, points.count - points.count / 10 - LearningRateFinder.skipEnd)
+            if candidates < LearningRateFinder.smoothingSpan {
+                found.append("only \(candidates) points to choose a rate from (of \(points.count) steps, the first tenth and "
+                    + "the last \(LearningRateFinder.skipEnd) are skipped); the smoothed loss averages about "
+                    + "\(LearningRateFinder.smoothingSpan) steps, so it lags the rate and the suggestion is too small: "
+                    + "use --steps 100 or more")
+            }
+            let finite = points.indices.filter { points[$0].smoothedLoss.isFinite }
+            if !stoppedEarly, let lowest = finite.min(by: { points[$0].smoothedLoss < points[$1].smoothedLoss }),
+               lowest >= points.count - LearningRateFinder.skipEnd {
+                found.append(String(format: "the smoothed loss was still falling at the last step (lr %.3g): the curve never "
+                    + "reached its minimum, so the suggestion is probably too small; raise --end or --steps", points[lowest].learningRate))
+            }
+            return found
+        }
     }
 
     /// fastai's smoothing constant of the loss average.
     public static let smoothing = 0.98
     /// fastai stops when the smoothed loss exceeds this multiple of the best smoothed loss.
     public static let divergenceFactor = 4.0
+    /// Steps the smoothed loss averages over, 1/(1 − smoothing): its lag behind the rate.
+    public static let smoothingSpan = Int((1 / (1 - smoothing)).rounded())
     /// fastai's `lr_find` drops this many points at the end before suggesting.
     public static let skipEnd = 5
 

@@ -52,6 +52,10 @@ public final class RunFolder {
         switch mode {
         case .fresh:
             if let marker = Self.runMarkers.first(where: { manager.fileExists(atPath: url.appendingPathComponent($0).path) }) {
+                guard manager.fileExists(atPath: url.appendingPathComponent(Self.resumeFile).path) else {
+                    throw fail("the folder already holds a run (\(marker)) with no resume state to continue from (\(Self.noResumeState)); "
+                               + "start over with --overwrite, or choose another output.dir")
+                }
                 throw fail("the folder already holds a run (\(marker)); continue it with `cnnspec run --resume \(url.path)`, "
                            + "start over with --overwrite, or choose another output.dir")
             }
@@ -139,6 +143,26 @@ public final class RunFolder {
         return try RunFolder(url: url, mode: overwrite ? .overwrite : .fresh)
     }
 
+    /// Why a run folder can hold a run but no resume file.
+    static let noResumeState = "the run finished, or was stopped before its first save, which comes every "
+        + "train.checkpoint_every and on Ctrl-C"
+
+    /// Why `url` cannot be resumed, with how to go on, when it has no resume file; nil when it has one.
+    public static func resumeProblem(at url: URL) -> UserError? {
+        let manager = FileManager.default
+        guard !manager.fileExists(atPath: url.appendingPathComponent(resumeFile).path) else { return nil }
+        guard runMarkers.contains(where: { manager.fileExists(atPath: url.appendingPathComponent($0).path) }) else {
+            return UserError("not a run folder: it holds none of \(runMarkers.joined(separator: ", "))", file: url.path,
+                             hint: "give the folder `cnnspec run` printed as 'run folder:', e.g. runs/<name>/<timestamp>")
+        }
+        let config = url.appendingPathComponent(configFile)
+        let startOver = manager.fileExists(atPath: config.path)
+            ? "start it over with `cnnspec run \(config.path) --set output.dir=\(url.path) --overwrite`"
+            : "start it over from its config with `--set output.dir=\(url.path) --overwrite`"
+        return UserError("nothing to resume: the run saved no \(resumeFile) (\(noResumeState))", file: url.path,
+                         hint: startOver)
+    }
+
     /// For a folder whose run finished (summary.json with test figures, not interrupted, not diverged;
     /// an early-stopped run has finished),
     /// a short description of it ("test accuracy 96.54%"); nil otherwise. Reads only.
@@ -155,9 +179,10 @@ public final class RunFolder {
     /// The path of a file in the folder.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
-    /// Appends one line to `train.log`.
+    /// Appends one line to `train.log`. A line that cannot be written (a full disk) is skipped: the
+    /// legacy `FileHandle.write(_:)` traps on errors, and the saves that matter report the disk themselves.
     public func log(_ line: String) {
-        logHandle?.write(Data((line + "\n").utf8))
+        try? logHandle?.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Writes `text` to `name` atomically.

@@ -243,7 +243,10 @@ public final class Trainer {
     /// Writes summary.json with the reason (the resume state and checkpoints stay as last saved, from
     /// before the divergence) and throws.
     private func stopDiverged(_ problem: String, iteration: Int, learningRate: Double, checkpoints: [String]) throws -> Never {
-        let error = TrainingError.diverged(problem: problem, iteration: iteration, learningRate: learningRate)
+        let kept = ([RunFolder.resumeFile] + checkpoints).filter {
+            FileManager.default.fileExists(atPath: folder.file($0).path)
+        }
+        let error = TrainingError.diverged(problem: problem, iteration: iteration, learningRate: learningRate, kept: kept)
         say("stopped: " + error.description)
         var summary = TrainingSummary(
             testLoss: nil, testAccuracy: nil, bestEpoch: progress.bestEpoch,
@@ -477,14 +480,16 @@ public final class Trainer {
 
 /// Training problems that stop a run.
 public enum TrainingError: UserFacingError {
-    /// The loss became non-finite or exceeded `Trainer.explosionFactor` × its first value.
-    case diverged(problem: String, iteration: Int, learningRate: Double)
+    /// The loss became non-finite or exceeded `Trainer.explosionFactor` × its first value. `kept`: the
+    /// files of the run folder saved before it (resume state, checkpoints), which stay as they were.
+    case diverged(problem: String, iteration: Int, learningRate: Double, kept: [String])
 
     public var diagnostics: [Diagnostic] {
         switch self {
-        case .diverged(let problem, let iteration, let learningRate):
-            return [Diagnostic("training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); "
-                                   + "the last good state is kept (resume.safetensors and checkpoints as last saved)",
+        case .diverged(let problem, let iteration, let learningRate, let kept):
+            let state = kept.isEmpty ? "nothing was saved before it (no resume state or checkpoint)"
+                : "the last good state is kept (\(kept.joined(separator: ", ")) as last saved)"
+            return [Diagnostic("training diverged: \(problem) at iteration \(iteration) (learning rate \(learningRate)); \(state)",
                                at: nil, hint: "try a smaller train.optimizer.lr, a warm-up, or normalised inputs")]
         }
     }
