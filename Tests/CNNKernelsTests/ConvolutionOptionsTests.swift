@@ -78,12 +78,8 @@ struct ConvolutionOptionsTests {
             let gradInput = run.backwardData(batch: batch, gradOutput: gradOutput, weight: weight)
             let grads = run.backwardWeights(batch: batch, input: input, gradOutput: gradOutput)
             #expect(try fixture.tensor("output").shape == [batch, g.outChannels, g.outHeight, g.outWidth], "\(name)")
-            let errors = [
-                ("output", maxRelativeError(output, try fixture.tensor("output").data, floor: 1e-2)),
-                ("grad_input", maxRelativeError(gradInput, try fixture.tensor("grad_input").data, floor: 1e-2)),
-                ("grad_weight", maxRelativeError(grads.weight, try fixture.tensor("grad_weight").data, floor: 1e-2)),
-                ("grad_bias", maxRelativeError(grads.bias, try fixture.tensor("grad_bias").data, floor: 1e-2)),
-            ]
+            let errors = try convolutionFixtureErrors(fixture, output: output, gradInput: gradInput,
+                                                     gradWeight: grads.weight, gradBias: grads.bias)
             for (tensor, error) in errors { #expect(error < 1e-4, "\(kind) \(name) \(tensor): \(error)") }
         }
         // Winograd takes only the 3×3 stride-1 fixtures.
@@ -181,7 +177,7 @@ struct ConvolutionOptionsTests {
             #expect(g.problem == nil, "\(g)")
             guard let kernel = try makeIfSupported(kind, geometry: g, gemm: gemm) else { continue }
             let run = ConvolutionRun(kernel: kernel)
-            for (pass, error) in run.errorsAgainstReference(batch: g.batch, random: &random, floor: scaledFloor) {
+            for (pass, error) in run.errorsAgainstReference(batch: g.batch, random: &random, floor: { scaledFloor($0) }) {
                 #expect(error < 1e-4, "\(kind) \(g) \(pass)")
             }
         }

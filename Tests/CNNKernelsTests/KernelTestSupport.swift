@@ -1,4 +1,5 @@
 import CNNKernels
+import PyTorchFixtures
 
 /// Deterministic pseudo-random numbers for kernel tests (SplitMix64).
 struct TestRandom {
@@ -19,6 +20,12 @@ struct TestRandom {
     }
 }
 
-/// The error floor for comparing against a reference: 1 % of its largest magnitude (at least 1e-3), so
-/// values that cancel to near zero are judged against the tensor's scale.
-func scaledFloor(_ values: [Float]) -> Float { max(1e-3, 1e-2 * (values.map { abs($0) }.max() ?? 0)) }
+/// A convolution's four results against a `conv2d_*` or `convopt_*` fixture: the relative error of each, with
+/// the tensor's `scaledFloor` (at least the 1e-2 these fixtures always had) as the floor.
+func convolutionFixtureErrors(_ fixture: PyTorchFixture, output: [Float], gradInput: [Float], gradWeight: [Float],
+                              gradBias: [Float]) throws -> [(tensor: String, error: Float)] {
+    try [("output", output), ("grad_input", gradInput), ("grad_weight", gradWeight), ("grad_bias", gradBias)].map { key, actual in
+        let expected = try fixture.tensor(key).data
+        return (key, maxRelativeError(actual, expected, floor: scaledFloor(expected, minimum: 1e-2)))
+    }
+}

@@ -44,18 +44,22 @@ import Testing
         return Result(output: output, gradInput: gradInput, plan: plan)
     }
 
-    /// Absolute floor of the relative error: values are sums of O(1) terms, so float32 rounding near 0 is ~1e-7 absolute.
-    static let floor: Float = 1e-2
+    /// Relative error of `actual` against the fixture's `key`, with the tensor's `scaledFloor` (at least 1e-2) as
+    /// the floor: values are sums of many terms, so float32 rounding near 0 is an ulp of the tensor's scale.
+    static func error(_ actual: [Float], _ fixture: PyTorchFixture, _ key: String) throws -> Float {
+        let expected = try fixture.tensor(key).data
+        return maxRelativeError(actual, expected, floor: scaledFloor(expected, minimum: 1e-2))
+    }
 
     static func check(_ result: Result, _ fixture: PyTorchFixture, parameters: [String] = [], _ label: String) throws {
-        let outputError = maxRelativeError(result.output, try fixture.tensor("output").data, floor: floor)
+        let outputError = try error(result.output, fixture, "output")
         #expect(outputError < 1e-4, "\(label): output off by \(outputError)")
-        let inputError = maxRelativeError(result.gradInput, try fixture.tensor("grad_input").data, floor: floor)
+        let inputError = try error(result.gradInput, fixture, "grad_input")
         #expect(inputError < 1e-4, "\(label): grad_input off by \(inputError)")
         for name in parameters {
             let entry = try #require(result.plan.parameters.entry("l." + name))
             let gradient = Array(UnsafeBufferPointer(start: result.plan.parameters.gradientPointer("l." + name), count: entry.count))
-            #expect(maxRelativeError(gradient, try fixture.tensor("grad_" + name).data, floor: floor) < 1e-4, "\(label): grad_\(name)")
+            #expect(try error(gradient, fixture, "grad_" + name) < 1e-4, "\(label): grad_\(name)")
         }
     }
 

@@ -81,3 +81,11 @@ public func maxRelativeError(_ actual: [Float], _ expected: [Float], floor: Floa
     }
     return worst
 }
+
+/// The error floor for comparing against a reference: 1 % of its largest magnitude (at least `minimum`), so
+/// values that cancel to near zero are judged against the tensor's scale. A float32 sum is off by about an ulp
+/// of its largest partial sums, not of its result: an element of a gradient whose largest entries are ~25
+/// (ulp 1.9e-6) may be 2e-6 off, 2e-4 of an element of 0.01.
+public func scaledFloor(_ values: [Float], minimum: Float = 1e-3) -> Float {
+    max(minimum, 1e-2 * (values.map { abs($0) }.max() ?? 0))
+}

@@ -9,7 +9,7 @@ extension LayerDefinition {
         name: "leaky_relu", synonyms: ["leakyrelu"], summary: "x for x ≥ 0, slope·x below (torch.nn.LeakyReLU)",
         keys: [LayerKey("negative_slope", .number(-1_000...1_000, what: "a number between -1000 and 1000"), aliases: ["slope"],
                         default: .number(0.01), summary: "slope for negative inputs")],
-        shortFormKey: "negative_slope",
+        shortFormKey: "negative_slope", jsonFields: ["negative_slope"],
         describe: { arguments in [("slope", "negative_slope", .number(arguments.number("negative_slope") ?? 0.01))] },
         kind: { arguments in .leakyRelu(negativeSlope: arguments.number("negative_slope") ?? 0.01) })
 
@@ -20,7 +20,7 @@ extension LayerDefinition {
     public static let gelu = ActivationOperation.definition(
         name: "gelu", summary: "x·Φ(x) (torch.nn.GELU); approximate: tanh for the tanh form",
         keys: [LayerKey("approximate", .choice(["none", "tanh"]), default: .word("none"), summary: "PyTorch's approximate")],
-        shortFormKey: "approximate",
+        shortFormKey: "approximate", jsonFields: [JSONField("approximate", note: "only with `approximate: tanh`")],
         describe: { arguments in arguments.word("approximate") == "tanh" ? [("approximate", "approximate", .string("tanh"))] : [] },
         kind: { arguments in arguments.word("approximate") == "tanh" ? .geluTanh : .gelu })
 
@@ -29,7 +29,7 @@ extension LayerDefinition {
     public static let elu = ActivationOperation.definition(
         name: "elu", summary: "x for x > 0, alpha·(eˣ − 1) below (torch.nn.ELU)",
         keys: [LayerKey("alpha", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(1), summary: "scale of the negative part")],
-        shortFormKey: "alpha",
+        shortFormKey: "alpha", jsonFields: ["alpha"],
         describe: { arguments in [("alpha", "alpha", .number(arguments.number("alpha") ?? 1))] },
         kind: { arguments in .elu(alpha: arguments.number("alpha") ?? 1) })
 
@@ -48,6 +48,7 @@ extension LayerDefinition {
         keys: [LayerKey("beta", .number(1e-6...1_000, what: "a positive number up to 1000"), default: .number(1), summary: "sharpness"),
                LayerKey("threshold", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(20),
                         summary: "beta·x above which the output is x")],
+        jsonFields: ["beta", "threshold"],
         describe: { arguments in
             [("beta", "beta", .number(arguments.number("beta") ?? 1)), ("threshold", "threshold", .number(arguments.number("threshold") ?? 20))]
         },
@@ -64,9 +65,11 @@ public struct ActivationOperation: ExecutableOperation {
     /// A definition for an activation named `name`; `describe` lists its (short label, JSON key, value) for
     /// the shapes table and JSON; `kind` picks the kernel's function.
     static func definition(name: String, synonyms: [String] = [], summary: String, keys: [LayerKey] = [], shortFormKey: String? = nil,
+                           jsonFields: [JSONField] = [],
                            describe: @escaping @Sendable (LayerArguments) -> [(label: String, key: String, value: JSONValue)] = { _ in [] },
                            kind: @escaping @Sendable (LayerArguments) -> ActivationKind) -> LayerDefinition {
         LayerDefinition(name: name, synonyms: synonyms, summary: summary, keys: keys, shortFormKey: shortFormKey,
+                        jsonFields: jsonFields,
                         infer: { arguments, context in
                             let described = describe(arguments)
                             let operation = ActivationOperation(

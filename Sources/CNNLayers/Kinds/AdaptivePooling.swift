@@ -27,6 +27,7 @@ public struct AdaptivePoolingOperation: ExecutableOperation, Equatable {
             keys: [LayerKey("output", .pair(minimum: 1), aliases: ["output_size"], default: isMax ? nil : .integer(1),
                             required: isMax, summary: "output height and width")],
             shortFormKey: "output", autoNameStem: isMax ? "maxpool" : "avgpool", example: "- \(name): [7, 7]",
+            jsonFields: ["output_size"],
             infer: { arguments, context in
                 guard let (c, _, _) = context.featureMap(), let output = arguments.pair("output"),
                       let shape = context.checkedShape(.image(channels: c, height: output.height, width: output.width))

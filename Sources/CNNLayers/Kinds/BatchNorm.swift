@@ -10,6 +10,7 @@ extension LayerDefinition {
         name: "batchnorm2d", synonyms: ["batchnorm", "bn", "batch_norm"],
         summary: "batch normalisation over channels (torch.nn.BatchNorm2d)",
         keys: BatchNormOperation.keys, shortFormKey: "channels", autoNameStem: "bn", example: "- batchnorm2d: {eps: 1e-5, momentum: 0.1}",
+        jsonFields: BatchNormOperation.jsonFieldNames,
         infer: { arguments, context in
             guard let (c, _, _) = context.featureMap() else { return nil }
             return BatchNormOperation.infer(arguments, context, channels: c)
@@ -19,6 +20,7 @@ extension LayerDefinition {
         name: "batchnorm1d", synonyms: ["bn1d", "batch_norm1d"],
         summary: "batch normalisation over the features of a vector, e.g. after linear (torch.nn.BatchNorm1d)",
         keys: BatchNormOperation.keys, shortFormKey: "channels", autoNameStem: "bn", example: "- batchnorm1d",
+        jsonFields: BatchNormOperation.jsonFieldNames,
         infer: { arguments, context in
             guard case .vector(let features) = context.input.shape else {
                 context.error("batchnorm1d normalises a vector of features, but \(context.input.name) gives a feature map \(context.input.shape)",
@@ -51,6 +53,8 @@ public struct BatchNormOperation: ExecutableOperation, Equatable {
     public var jsonFields: [(key: String, value: JSONValue)] {
         [("channels", .integer(channels)), ("eps", .number(eps)), ("momentum", .number(momentum))]
     }
+
+    static let jsonFieldNames: [JSONField] = ["channels", "eps", "momentum"]
 
     static let keys = [
         LayerKey("channels", .integer(minimum: 1), aliases: ["num_features"], derivedDefault: "inferred",

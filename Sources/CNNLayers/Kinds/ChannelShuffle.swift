@@ -8,7 +8,7 @@ extension LayerDefinition {
         name: "channel_shuffle", synonyms: ["channelshuffle", "shuffle"],
         summary: "interleaves the channels of `groups` groups (torch.nn.ChannelShuffle, ShuffleNet)",
         keys: [LayerKey("groups", .integer(minimum: 1), required: true, summary: "groups the channels are split into")],
-        shortFormKey: "groups", autoNameStem: "shuffle", example: "- channel_shuffle: 2",
+        shortFormKey: "groups", autoNameStem: "shuffle", example: "- channel_shuffle: 2", jsonFields: ["groups"],
         infer: { arguments, context in
             guard let (c, _, _) = context.featureMap(), let groups = arguments.integer("groups") else { return nil }
             guard c % groups == 0 else {

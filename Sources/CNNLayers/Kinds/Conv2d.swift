@@ -25,6 +25,9 @@ extension LayerDefinition {
                      derivedDefault: "the run's train.backend", summary: "convolution algorithm for this layer"),
         ],
         shortFormKey: "out", autoNameStem: "conv", example: "- conv: {out: 16, kernel: 5, padding: same}",
+        jsonFields: ["in_channels", "out_channels", "kernel", "stride",
+                     JSONField("padding", note: "`[h, w]` when symmetric, else `[top, bottom, left, right]`, resolved"),
+                     "dilation", "groups", "padding_mode", "bias", JSONField("backend", note: "when written")],
         infer: Conv2dOperation.infer)
 }
 

@@ -23,7 +23,7 @@ public struct DropoutOperation: ExecutableOperation, Equatable {
             name: name, summary: summary,
             keys: [LayerKey("p", .number(0...1, what: "a probability between 0 and 1"), default: .number(0.5),
                             summary: "drop probability")],
-            shortFormKey: "p", example: "- \(name): 0.25",
+            shortFormKey: "p", example: "- \(name): 0.25", jsonFields: ["p"],
             infer: { arguments, context in
                 if channelWise { guard context.featureMap() != nil else { return nil } }
                 guard let p = arguments.number("p") else { return nil }

@@ -12,7 +12,7 @@ extension LayerDefinition {
             LayerKey("bias", .bool, default: .bool(true), summary: "learn a bias per output feature"),
         ],
         shortFormKey: "out", autoNameStem: "fc", flattensFeatureMaps: true,
-        example: "- linear: 10   or   - linear: {out: 10, in: 1568}",
+        example: "- linear: 10   or   - linear: {out: 10, in: 1568}", jsonFields: ["in_features", "out_features", "bias"],
         infer: { arguments, context in
             let features = context.input.shape.elementCount
             guard context.checkWritten("in", equals: features, what: "feature"),

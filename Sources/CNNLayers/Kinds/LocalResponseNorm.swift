@@ -14,6 +14,7 @@ extension LayerDefinition {
             LayerKey("k", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(1), summary: "additive constant"),
         ],
         shortFormKey: "size", autoNameStem: "lrn", example: "- local_response_norm: {size: 5, alpha: 0.0001, beta: 0.75, k: 2}",
+        jsonFields: ["size", "alpha", "beta", "k"],
         infer: { arguments, context in
             guard context.featureMap() != nil, let size = arguments.integer("size"), let alpha = arguments.number("alpha"),
                   let beta = arguments.number("beta"), let k = arguments.number("k") else { return nil }

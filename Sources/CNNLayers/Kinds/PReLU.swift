@@ -12,7 +12,7 @@ extension LayerDefinition {
             LayerKey("init", .number(-1_000...1_000, what: "a number between -1000 and 1000"), default: .number(0.25),
                      summary: "initial slope"),
         ],
-        shortFormKey: "num_parameters", example: "- prelu: {num_parameters: channels}",
+        shortFormKey: "num_parameters", example: "- prelu: {num_parameters: channels}", jsonFields: ["num_parameters"],
         infer: { arguments, context in
             let channels = context.input.shape.chw.channels
             let count = arguments.word("num_parameters") == "channels" ? channels : arguments.integer("num_parameters") ?? 1

@@ -15,6 +15,7 @@ extension LayerDefinition {
     public static let globalAvgpool = LayerDefinition(
         name: "global_avgpool", synonyms: ["global_avg_pool"],
         summary: "average over each whole feature map (torch.nn.AdaptiveAvgPool2d(1))", autoNameStem: "avgpool",
+        jsonFields: PoolingOperation.jsonFieldNames(isMax: false),
         infer: { _, context in
             guard let (c, h, w) = context.featureMap() else { return nil }
             let operation = PoolingOperation(kindName: "global_avgpool", mode: .average(countIncludePad: true), kernel: Pair2D(h, w),
@@ -56,6 +57,11 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
         return fields
     }
 
+    /// The JSON fields of max or average pooling (`jsonFields` writes them).
+    static func jsonFieldNames(isMax: Bool) -> [JSONField] {
+        ["kernel", "stride", "padding", "ceil_mode"] + (isMax ? [] : ["count_include_pad"])
+    }
+
     /// The definition of `maxpool` or `avgpool`: the same keys, shape rule and layer.
     static func definition(name: String, synonyms: [String], summary: String, isMax: Bool) -> LayerDefinition {
         var keys = [
@@ -71,6 +77,7 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
         return LayerDefinition(
             name: name, synonyms: synonyms, summary: summary, keys: keys, shortFormKey: "kernel",
             example: "- \(name): 2   or   - \(name): {kernel: 3, stride: 2, padding: 1}",
+            jsonFields: jsonFieldNames(isMax: isMax),
             infer: { arguments, context in
                 guard let (c, h, w) = context.featureMap(), let kernel = arguments.pair("kernel"),
                       let padding = arguments.pair("padding"), let ceilMode = arguments.bool("ceil_mode") else { return nil }

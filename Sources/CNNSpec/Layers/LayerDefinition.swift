@@ -30,12 +30,16 @@ public struct LayerDefinition: Sendable {
     public var flattensFeatureMaps: Bool
     /// An example of the full form, for hints.
     public var example: String
+    /// The kind-specific fields its operations write in `shapes --format json`, in their order (the fields
+    /// list of docs/model-yaml.md is generated from these; `LayerCatalogTests` checks the operations write them).
+    public var jsonFields: [JSONField]
     /// The shape rule: the operation and output shape for these arguments and inputs, or nil after
     /// reporting why (through `context`) the layer cannot be built.
     public var infer: @Sendable (_ arguments: LayerArguments, _ context: ShapeContext) -> InferredLayer?
 
     public init(name: String, synonyms: [String] = [], summary: String, keys: [LayerKey] = [], shortFormKey: String? = nil,
                 autoNameStem: String? = nil, arity: Arity = .single, flattensFeatureMaps: Bool = false, example: String? = nil,
+                jsonFields: [JSONField] = [],
                 infer: @escaping @Sendable (_ arguments: LayerArguments, _ context: ShapeContext) -> InferredLayer?) {
         self.name = name
         self.synonyms = synonyms
@@ -46,6 +50,7 @@ public struct LayerDefinition: Sendable {
         self.arity = arity
         self.flattensFeatureMaps = flattensFeatureMaps
         self.example = example ?? "- \(name)"
+        self.jsonFields = jsonFields
         self.infer = infer
     }
 
@@ -56,6 +61,16 @@ public struct LayerDefinition: Sendable {
     public func canonicalKey(_ written: String) -> String? {
         keys.first { $0.name == written || $0.aliases.contains(written) }?.name
     }
+}
+
+/// A kind-specific field of `shapes --format json`: its key and, when the value needs explaining, a note.
+public struct JSONField: Sendable, Equatable, ExpressibleByStringLiteral {
+    public var key: String
+    /// Shown after the key in docs/model-yaml.md: `when written`, `[h, w] when symmetric, …`.
+    public var note: String?
+
+    public init(_ key: String, note: String? = nil) { self.key = key; self.note = note }
+    public init(stringLiteral key: String) { self.init(key) }
 }
 
 /// What shape inference makes of one layer.

@@ -21,6 +21,23 @@ public struct LayerReference: Sendable {
         return text
     }
 
+    /// The kind-specific fields of `shapes --format json` as docs/model-yaml.md lists them: one line per kind
+    /// that has any, consecutive kinds with the same fields sharing it.
+    public func jsonFieldsMarkdown() -> String {
+        var lines: [(kinds: [String], fields: [JSONField])] = []
+        for definition in catalog.definitions where !definition.jsonFields.isEmpty {
+            if lines.last?.fields == definition.jsonFields {
+                lines[lines.count - 1].kinds.append(definition.name)
+            } else {
+                lines.append(([definition.name], definition.jsonFields))
+            }
+        }
+        return lines.map { line in
+            "- " + line.kinds.map { "`\($0)`" }.joined(separator: ", ") + ": "
+                + line.fields.map { "`\($0.key)`" + ($0.note.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+        }.joined(separator: "\n") + "\n"
+    }
+
     /// The Markdown section of one kind.
     public func section(_ definition: LayerDefinition) -> String {
         var text = "## `\(definition.name)`\n\n\(definition.summary).\n\n"
