@@ -26,9 +26,10 @@ import Testing
                             paddingHeight: 1, paddingWidth: 1),
     ]
 
-    @Test(arguments: [1, 2], [16, 35, 50])
-    func lanesMatchReference(threads: Int, batch: Int) throws {
-        let gemm = GEMM(pool: ThreadPool(threadCount: threads))
+    @Test(arguments: [(1, 16), (1, 35), (2, 50), (2, 35)], KernelTarget.allCases)
+    func lanesMatchReference(case: (threads: Int, batch: Int), target: KernelTarget) throws {
+        let (threads, batch) = `case`
+        let gemm = GEMM(pool: ThreadPool(threadCount: threads), target: target)
         var random = TestRandom(seed: UInt64(31 * threads + batch))
         for g in Self.geometries {
             let kernel = try #require(try makeConvolution(.direct, geometry: g, gemm: gemm) as? DirectConvolution)
@@ -36,7 +37,7 @@ import Testing
             #expect(kernel.laneBlocks(batch: batch) == expectedBlocks, "\(g) batch \(batch)")
             let run = ConvolutionRun(kernel: kernel)
             for (pass, error) in run.errorsAgainstReference(batch: batch, random: &random, floor: Self.floor) {
-                #expect(error < 1e-3, "\(threads) threads, batch \(batch), \(g) \(pass)")
+                #expect(error < 1e-3, "\(threads) threads, batch \(batch), \(g) \(pass), \(target)")
             }
         }
     }

@@ -23,6 +23,8 @@ final class DirectConvolution: ConvolutionKernel {
     }
     private let pool: ThreadPool
     private let threads: Int
+    /// The kernel target whose register tiles the lane and weight-gradient loops use.
+    private let target: KernelTarget
     private let forwardGrid: WideGrid
     private let backwardGrid: WideGrid
     /// 4-channel blocks of one group's output / input channels.
@@ -71,6 +73,7 @@ final class DirectConvolution: ConvolutionKernel {
         geometry = g
         pool = gemm.pool
         threads = gemm.slotCount
+        target = gemm.target
         forwardGrid = WideGrid(rows: g.paddedHeight, width: g.paddedWidth, kernelHeight: g.kernelHeight,
                                kernelWidth: g.kernelWidth, dilationHeight: g.dilationHeight,
                                dilationWidth: g.dilationWidth)
@@ -246,7 +249,7 @@ final class DirectConvolution: ConvolutionKernel {
         let valid = (rows: g.paddingTop ..< g.paddingTop + g.inHeight, columns: g.paddingLeft ..< g.paddingLeft + g.inWidth)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                                  outRows: g.outHeight, outWidth: g.outWidth, valid: valid, blocks: outBlocks, x: x,
-                                 weights: forwardWeights, y: results)
+                                 weights: forwardWeights, y: results, target: target)
         if let epilogue, epilogue.runsInLanes {
             epilogue.finishLanes(results, bias: bias, firstImage: first, output: output, slot: slot)
             return
@@ -348,7 +351,7 @@ final class DirectConvolution: ConvolutionKernel {
         let valid = (rows: top ..< top + g.outHeight, columns: left ..< left + g.outWidth)
         LaneConvolution.convolve(grid: grid, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                                  outRows: g.inHeight, outWidth: g.inWidth, valid: valid, blocks: inBlocks, x: x,
-                                 weights: backwardWeights, y: results)
+                                 weights: backwardWeights, y: results, target: target)
         for ci in 0..<g.inChannels {
             LaneTranspose.fromLanes(results + ci * pixels * lanes, pixels: pixels, shift: 0,
                                     into: gradInput + (first * g.inChannels + ci) * pixels, planeStride: g.inChannels * pixels)
@@ -441,7 +444,8 @@ final class DirectConvolution: ConvolutionKernel {
                        offsetX: g.paddingLeft, scratch: laneScratch[part], into: x)
             placeGradient(gradOutput, first: first, grid: outputGrid, offsetY: 0, offsetX: 0, slot: part, into: gradients)
             LaneConvolution.correlate(grid: grid, outRows: g.outHeight, outWidth: g.outWidth, outChannels: g.outChannels,
-                                      x: x, g: gradients, offsets: laneOffsets, patchSize: g.patchSize, partial: sums)
+                                      x: x, g: gradients, offsets: laneOffsets, patchSize: g.patchSize, partial: sums,
+                                      target: target)
             if let biasTarget {
                 LaneConvolution.sumChannels(gradients, channels: g.outChannels, pixels: g.outPlane, into: biasTarget)
             }
@@ -470,7 +474,7 @@ final class DirectConvolution: ConvolutionKernel {
                                                  into: gradGrid)
                 StackedCorrelation.accumulate(grid: stacked, images: count, input: x, gradient: gradGrid,
                                               outChannels: g.outChannels, offsets: patchOffsets,
-                                              patchSize: g.patchSize, partial: partial)
+                                              patchSize: g.patchSize, partial: partial, target: target)
                 first += count
             }
         }

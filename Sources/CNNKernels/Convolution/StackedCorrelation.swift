@@ -86,61 +86,69 @@ enum StackedCorrelation {
     }
 
     /// partial[co·patchSize + p] += Σ_q gradient[co][q] · input[q + offsets[p]] over the first `count`
-    /// images' positions, for co < outChannels and p < patchSize. `offsets` holds patchSize rounded up to
-    /// `CorrelationTile.inputs` entries (padding entries may be any valid offset; their sums are dropped).
+    /// images' positions, for co < outChannels and p < patchSize, in `target`'s `CorrelationTile`. `offsets`
+    /// holds `CorrelationTile.paddedCount(patchSize)` entries (padding entries may be any valid offset; their
+    /// sums are dropped).
     static func accumulate(grid: StackedGrid, images count: Int, input: UnsafePointer<Float>,
                            gradient: UnsafePointer<Float>, outChannels: Int, offsets: UnsafePointer<Int>,
-                           patchSize: Int, partial: UnsafeMutablePointer<Float>) {
-        let stride = grid.length(images: grid.images)
-        let end = 4 * grid.length(images: count)
-        let rowBytes = 4 * stride
-        for block in 0..<((outChannels + 3) / 4) {
-            let g = UnsafeRawPointer(gradient + 4 * block * stride)
-            var p0 = 0
-            while p0 < patchSize {
-                let x0 = UnsafeRawPointer(input + offsets[p0]), x1 = UnsafeRawPointer(input + offsets[p0 + 1])
-                let x2 = UnsafeRawPointer(input + offsets[p0 + 2]), x3 = UnsafeRawPointer(input + offsets[p0 + 3])
-                let x4 = UnsafeRawPointer(input + offsets[p0 + 4])
-                var tile = CorrelationTile()
-                var byte = 0
-                while byte < end {
-                    tile.add(gradient: g, rowBytes: rowBytes, gradientByte: byte, x0, x1, x2, x3, x4, inputByte: byte)
-                    byte += 64
-                }
-                let taps = min(CorrelationTile.inputs, patchSize - p0)
-                let first = 4 * block
-                let target = partial + first * patchSize + p0
-                for r in 0..<min(4, outChannels - first) {
-                    let v = tile.row(r)
-                    store(v.0, v.1, v.2, v.3, v.4, taps, target + r * patchSize)
-                }
-                p0 += CorrelationTile.inputs
-            }
-        }
+                           patchSize: Int, partial: UnsafeMutablePointer<Float>, target: KernelTarget) {
+        target.visit(Accumulate(grid: grid, count: count, input: input, gradient: gradient, outChannels: outChannels,
+                                offsets: offsets, patchSize: patchSize, partial: partial))
     }
 
-    /// target[t] += lane sum of vector t, for t < taps.
-    @inline(__always)
-    private static func store(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>,
-                              _ s4: SIMD16<Float>, _ taps: Int, _ target: UnsafeMutablePointer<Float>) {
-        target[0] += s0.sum()
-        if taps > 1 { target[1] += s1.sum() }
-        if taps > 2 { target[2] += s2.sum() }
-        if taps > 3 { target[3] += s3.sum() }
-        if taps > 4 { target[4] += s4.sum() }
+    /// `accumulate`'s arguments, run with the target's spec.
+    private struct Accumulate: KernelTargetVisitor {
+        let grid: StackedGrid, count: Int, input: UnsafePointer<Float>, gradient: UnsafePointer<Float>
+        let outChannels: Int, offsets: UnsafePointer<Int>, patchSize: Int, partial: UnsafeMutablePointer<Float>
+
+        func visit<Spec: KernelTargetSpec>(_ spec: Spec.Type) {
+            let rows = Spec.correlationRows, inputs = Spec.correlationInputs
+            let stride = grid.length(images: grid.images)
+            let end = 4 * grid.length(images: count)
+            let rowBytes = 4 * stride, vector = MemoryLayout<CorrelationTile.Lanes>.stride
+            for first in Swift.stride(from: 0, to: outChannels, by: rows) {
+                let g = UnsafeRawPointer(gradient + first * stride)
+                var p0 = 0
+                while p0 < patchSize {
+                    let x = CorrelationTile.Inputs(UnsafeRawPointer(input), offsets + p0, count: inputs)
+                    var tile = CorrelationTile()
+                    var byte = 0
+                    while byte < end {
+                        tile.add(gradient: g, rowBytes: rowBytes, gradientByte: byte, x, inputByte: byte, rows: rows,
+                                 inputs: inputs)
+                        byte += vector
+                    }
+                    let taps = min(inputs, patchSize - p0)
+                    let target = partial + first * patchSize + p0
+                    for r in 0..<min(rows, outChannels - first) {
+                        tile.forEach(row: r, inputs: taps) { t, sum in target[r * patchSize + t] += sum.sum() }
+                    }
+                    p0 += inputs
+                }
+            }
+        }
     }
 }
 
 /// The register tile of both weight-gradient layouts (`StackedCorrelation`, `LaneConvolution.correlate`):
-/// 4 gradient rows × 5 shifted input vectors in 20 `SIMD16<Float>` accumulators, 9 loads per 20 FMAs.
+/// `rows` gradient rows × `inputs` shifted input vectors, one 16-float accumulator each — 4 × 5 (20
+/// accumulators, 9 loads per 20 FMAs) in AVX-512's 32 registers, 2 × 3 in AVX2's 16; the sizes are the kernel
+/// target's (`KernelTargetSpec.correlationRows`, `correlationInputs`) and constants at every call, so the
+/// unused accumulators fold away.
 struct CorrelationTile {
-    /// Input vectors (patch entries) per tile.
-    static let inputs = 5
+    /// One accumulator: 16 floats (a lane vector, or 16 positions of the stacked layout).
+    typealias Lanes = SIMD16<Float>
+    /// The largest tile any target uses.
+    static let maximumRows = 4, maximumInputs = 5
 
-    /// offset(ci, kh, kw) of every patch entry in (ci, kh, kw) order, padded with zeros to whole tiles (the
+    /// Entries of a patch-offset table for `patchSize`: padded so that a tile of any target's input count
+    /// starting at any entry below patchSize stays inside it.
+    static func paddedCount(_ patchSize: Int) -> Int { patchSize + maximumInputs - 1 }
+
+    /// offset(ci, kh, kw) of every patch entry in (ci, kh, kw) order, padded with zeros to `paddedCount` (the
     /// padding entries' sums are dropped). The caller deallocates.
     static func patchOffsets(_ g: ConvolutionGeometry, _ offset: (Int, Int, Int) -> Int) -> UnsafeMutablePointer<Int> {
-        let count = (g.patchSize + inputs - 1) / inputs * inputs
+        let count = paddedCount(g.patchSize)
         let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count)
         offsets.initialize(repeating: 0, count: count)
         var p = 0
@@ -155,45 +163,60 @@ struct CorrelationTile {
         return offsets
     }
 
-    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
-    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
-    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
-    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>(), a34 = SIMD16<Float>()
+    /// The tile's input pointers: float `offsets[t]` past `base` (unused ones repeat the first).
+    struct Inputs {
+        let x0: UnsafeRawPointer, x1: UnsafeRawPointer, x2: UnsafeRawPointer, x3: UnsafeRawPointer, x4: UnsafeRawPointer
 
-    /// The 5 accumulators of gradient row r < 4.
-    @inline(__always)
-    func row(_ r: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-        switch r {
-        case 0: (a00, a01, a02, a03, a04)
-        case 1: (a10, a11, a12, a13, a14)
-        case 2: (a20, a21, a22, a23, a24)
-        default: (a30, a31, a32, a33, a34)
+        @inline(__always)
+        init(_ base: UnsafeRawPointer, _ offsets: UnsafePointer<Int>, count: Int) {
+            @inline(__always) func at(_ t: Int) -> UnsafeRawPointer {
+                base + MemoryLayout<Float>.stride * offsets[t < count ? t : 0]
+            }
+            x0 = at(0); x1 = at(1); x2 = at(2); x3 = at(3); x4 = at(4)
         }
     }
 
-    /// a_rt += gradient row r (at gradientByte + r·rowBytes) · input t (at x_t + inputByte).
+    var a00 = Lanes(), a01 = Lanes(), a02 = Lanes(), a03 = Lanes(), a04 = Lanes()
+    var a10 = Lanes(), a11 = Lanes(), a12 = Lanes(), a13 = Lanes(), a14 = Lanes()
+    var a20 = Lanes(), a21 = Lanes(), a22 = Lanes(), a23 = Lanes(), a24 = Lanes()
+    var a30 = Lanes(), a31 = Lanes(), a32 = Lanes(), a33 = Lanes(), a34 = Lanes()
+
+    /// Calls `body(t, accumulator)` for the first `inputs` accumulators of gradient row r.
     @inline(__always)
-    mutating func add(gradient g: UnsafeRawPointer, rowBytes: Int, gradientByte: Int, _ x0: UnsafeRawPointer,
-                      _ x1: UnsafeRawPointer, _ x2: UnsafeRawPointer, _ x3: UnsafeRawPointer, _ x4: UnsafeRawPointer,
-                      inputByte: Int) {
-        let g0 = g.loadUnaligned(fromByteOffset: gradientByte, as: SIMD16<Float>.self)
-        let g1 = g.loadUnaligned(fromByteOffset: gradientByte + rowBytes, as: SIMD16<Float>.self)
-        let g2 = g.loadUnaligned(fromByteOffset: gradientByte + 2 * rowBytes, as: SIMD16<Float>.self)
-        let g3 = g.loadUnaligned(fromByteOffset: gradientByte + 3 * rowBytes, as: SIMD16<Float>.self)
-        var x = x0.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
-        a00 = a00.addingProduct(g0, x); a10 = a10.addingProduct(g1, x)
-        a20 = a20.addingProduct(g2, x); a30 = a30.addingProduct(g3, x)
-        x = x1.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
-        a01 = a01.addingProduct(g0, x); a11 = a11.addingProduct(g1, x)
-        a21 = a21.addingProduct(g2, x); a31 = a31.addingProduct(g3, x)
-        x = x2.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
-        a02 = a02.addingProduct(g0, x); a12 = a12.addingProduct(g1, x)
-        a22 = a22.addingProduct(g2, x); a32 = a32.addingProduct(g3, x)
-        x = x3.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
-        a03 = a03.addingProduct(g0, x); a13 = a13.addingProduct(g1, x)
-        a23 = a23.addingProduct(g2, x); a33 = a33.addingProduct(g3, x)
-        x = x4.loadUnaligned(fromByteOffset: inputByte, as: SIMD16<Float>.self)
-        a04 = a04.addingProduct(g0, x); a14 = a14.addingProduct(g1, x)
-        a24 = a24.addingProduct(g2, x); a34 = a34.addingProduct(g3, x)
+    func forEach(row r: Int, inputs: Int, _ body: (Int, Lanes) -> Void) {
+        let row: (Lanes, Lanes, Lanes, Lanes, Lanes)
+        switch r {
+        case 0: row = (a00, a01, a02, a03, a04)
+        case 1: row = (a10, a11, a12, a13, a14)
+        case 2: row = (a20, a21, a22, a23, a24)
+        default: row = (a30, a31, a32, a33, a34)  // r == 3: tiles hold at most `maximumRows`
+        }
+        body(0, row.0)
+        if inputs > 1 { body(1, row.1) }
+        if inputs > 2 { body(2, row.2) }
+        if inputs > 3 { body(3, row.3) }
+        if inputs > 4 { body(4, row.4) }
+    }
+
+    /// a_rt += gradient row r (at gradientByte + r·rowBytes) · input t (at x_t + inputByte), for r < rows and
+    /// t < inputs.
+    @inline(__always)
+    mutating func add(gradient g: UnsafeRawPointer, rowBytes: Int, gradientByte: Int, _ x: Inputs, inputByte: Int,
+                      rows: Int, inputs: Int) {
+        let g0 = g.loadUnaligned(fromByteOffset: gradientByte, as: Lanes.self)
+        let g1 = rows > 1 ? g.loadUnaligned(fromByteOffset: gradientByte + rowBytes, as: Lanes.self) : Lanes()
+        let g2 = rows > 2 ? g.loadUnaligned(fromByteOffset: gradientByte + 2 * rowBytes, as: Lanes.self) : Lanes()
+        let g3 = rows > 3 ? g.loadUnaligned(fromByteOffset: gradientByte + 3 * rowBytes, as: Lanes.self) : Lanes()
+        @inline(__always) func column(_ v: Lanes, _ a0: inout Lanes, _ a1: inout Lanes, _ a2: inout Lanes, _ a3: inout Lanes) {
+            a0 = a0.addingProduct(g0, v)
+            if rows > 1 { a1 = a1.addingProduct(g1, v) }
+            if rows > 2 { a2 = a2.addingProduct(g2, v) }
+            if rows > 3 { a3 = a3.addingProduct(g3, v) }
+        }
+        column(x.x0.loadUnaligned(fromByteOffset: inputByte, as: Lanes.self), &a00, &a10, &a20, &a30)
+        if inputs > 1 { column(x.x1.loadUnaligned(fromByteOffset: inputByte, as: Lanes.self), &a01, &a11, &a21, &a31) }
+        if inputs > 2 { column(x.x2.loadUnaligned(fromByteOffset: inputByte, as: Lanes.self), &a02, &a12, &a22, &a32) }
+        if inputs > 3 { column(x.x3.loadUnaligned(fromByteOffset: inputByte, as: Lanes.self), &a03, &a13, &a23, &a33) }
+        if inputs > 4 { column(x.x4.loadUnaligned(fromByteOffset: inputByte, as: Lanes.self), &a04, &a14, &a24, &a34) }
     }
 }

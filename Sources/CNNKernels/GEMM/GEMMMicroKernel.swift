@@ -10,6 +10,18 @@ enum GEMMMicroKernel {
     /// C columns in one contiguous group (`high` moves the next group).
     static let columnGroup = 16
 
+    /// One micro-kernel call's arguments, run by `KernelTarget.visit` with the target's spec.
+    struct Call: KernelTargetVisitor {
+        let k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int
+        let rows: Int, columns: Int, overwrite: Bool, cScale: Float, high: Int
+
+        @inline(__always)
+        func visit<Spec: KernelTargetSpec>(_ spec: Spec.Type) {
+            GEMMMicroKernel.run(spec, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, overwrite: overwrite,
+                                cScale: cScale, high: high)
+        }
+    }
+
     /// The micro-kernel of target `Spec`: its tile as 2 or 4 vectors per row.
     @inline(__always)
     static func run<Spec: KernelTargetSpec>(_ spec: Spec.Type, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,

@@ -5,5 +5,9 @@ enum AVX2Target: KernelTargetSpec {
     static let vectorRegisters = 16
     typealias Vector = SIMD8<Float>
     static let gemmRows = 6
+    static let laneTileChannels = 2
+    static let laneTilePixels = 3
+    static let correlationRows = 2
+    static let correlationInputs = 3
     static let gemmColumns = 16
 }

@@ -4,5 +4,9 @@ enum AVX512Target: KernelTargetSpec {
     static let vectorRegisters = 32
     typealias Vector = SIMD16<Float>
     static let gemmRows = 8
+    static let laneTileChannels = 4
+    static let laneTilePixels = 4
+    static let correlationRows = 4
+    static let correlationInputs = 5
     static let gemmColumns = 32
 }

@@ -5,5 +5,9 @@ enum GenericTarget: KernelTargetSpec {
     static let vectorRegisters = 16
     typealias Vector = SIMD4<Float>
     static let gemmRows = 2
+    static let laneTileChannels = 1
+    static let laneTilePixels = 2
+    static let correlationRows = 1
+    static let correlationInputs = 2
     static let gemmColumns = 16
 }

@@ -63,6 +63,23 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
 
     /// Floats per vector register.
     public var vectorWidth: Int { spec.vectorWidth }
+    /// Runs `visitor` with this target's spec type: the one switch that turns a target value into code
+    /// specialised for it.
+    @inline(__always)
+    func visit<Visitor: KernelTargetVisitor>(_ visitor: Visitor) -> Visitor.Result {
+        switch self {
+        case .avx512: visitor.visit(AVX512Target.self)
+        case .avx2: visitor.visit(AVX2Target.self)
+        case .neon: visitor.visit(NEONTarget.self)
+        case .generic: visitor.visit(GenericTarget.self)
+        }
+    }
+
+    /// The lane convolution's tile: output channels × pixels.
+    public var laneTile: (channels: Int, pixels: Int) { (spec.laneTileChannels, spec.laneTilePixels) }
+    /// The weight-gradient tile: gradient rows × inputs.
+    public var correlationTile: (rows: Int, inputs: Int) { (spec.correlationRows, spec.correlationInputs) }
+
     /// Vector registers of the instruction set.
     public var vectorRegisters: Int { spec.vectorRegisters }
     /// The GEMM register tile.
@@ -76,20 +93,12 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
     public var blocking: GEMMBlocking { GEMMBlocking(tile: gemmTile, caches: .host) }
 
     /// C (+)= A_panel · B_panel for one register tile with this target's micro-kernel (`GEMMMicroKernel`):
-    /// one switch per tile, each arm a kernel specialised for its target.
+    /// one switch per tile (`visit`), each arm a kernel specialised for its target.
     @inline(__always)
     func microKernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                      ldc: Int, rows: Int, columns: Int, overwrite: Bool, cScale: Float, high: Int) {
-        switch self {
-        case .avx512: GEMMMicroKernel.run(AVX512Target.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns,
-                                          overwrite: overwrite, cScale: cScale, high: high)
-        case .avx2: GEMMMicroKernel.run(AVX2Target.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns,
-                                        overwrite: overwrite, cScale: cScale, high: high)
-        case .neon: GEMMMicroKernel.run(NEONTarget.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns,
-                                        overwrite: overwrite, cScale: cScale, high: high)
-        case .generic: GEMMMicroKernel.run(GenericTarget.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns,
-                                           overwrite: overwrite, cScale: cScale, high: high)
-        }
+        visit(GEMMMicroKernel.Call(k: k, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, overwrite: overwrite,
+                                   cScale: cScale, high: high))
     }
 
     /// E.g. `avx2 6×16`: the name and GEMM tile, as the log and `cnnspec time` show it.
@@ -116,6 +125,20 @@ protocol KernelTargetSpec {
     /// GEMM register tile: rows of A (broadcast) × columns of B (2 or 4 vectors) held in accumulators.
     static var gemmRows: Int { get }
     static var gemmColumns: Int { get }
+    /// The direct convolution's tile with 16 images in the lanes (`LaneConvolution`): output channels ×
+    /// output pixels, one 16-lane accumulator each (each is 16 / vectorWidth registers).
+    static var laneTileChannels: Int { get }
+    static var laneTilePixels: Int { get }
+    /// The weight-gradient tile (`CorrelationTile`): gradient rows × shifted inputs, one 16-float accumulator each.
+    static var correlationRows: Int { get }
+    static var correlationInputs: Int { get }
+}
+
+/// A computation generic over the kernel target, run with the concrete target by `KernelTarget.visit` so
+/// that it is specialised (and its tile constants folded) for each one.
+protocol KernelTargetVisitor {
+    associatedtype Result
+    func visit<Spec: KernelTargetSpec>(_ spec: Spec.Type) -> Result
 }
 
 extension KernelTargetSpec {

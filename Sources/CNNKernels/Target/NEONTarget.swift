@@ -7,5 +7,9 @@ enum NEONTarget: KernelTargetSpec {
     static let vectorRegisters = 32
     typealias Vector = SIMD4<Float>
     static let gemmRows = 6
+    static let laneTileChannels = 2
+    static let laneTilePixels = 3
+    static let correlationRows = 2
+    static let correlationInputs = 3
     static let gemmColumns = 16
 }
