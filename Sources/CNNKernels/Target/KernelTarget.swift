@@ -186,7 +186,7 @@ public struct GEMMBlocking: Equatable, Sendable, CustomStringConvertible {
     /// Share of a core's L3 for B's block.
     static let l3Share = 0.5
     /// Bounds that keep the packing buffers sane on caches the OS misreports.
-    static let kcRange = 64...512, mcLimit = 512, ncRange = 512...8192
+    static let kcRange = 64...512, mcLimit = 512, ncRange = 512...4096
     /// kc is rounded down to this many steps (the packing transposes 16 × 16 blocks).
     static let kcStep = 16
     /// Cores that share the L3 the OS reports, as far as cnnspec can tell: the online processors.
