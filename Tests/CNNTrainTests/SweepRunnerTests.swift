@@ -55,8 +55,7 @@ import Testing
     defer { fake.remove() }
     let plan = try fake.plan(rates: ["0.1"])
     let broken = fake.root.appendingPathComponent("broken")
-    try "#!/bin/bash\necho boom >&2\nexit 1\n".write(to: broken, atomically: true, encoding: .utf8)
-    chmod(broken.path, 0o755)
+    try FakeCNNSpec.writeExecutable("#!/bin/bash\necho boom >&2\nexit 1\n", to: broken)
     let failing = try SweepRunner(plan: plan, executable: broken.path, jobs: 1, threadsPerJob: 1) { _ in }
         .run(shouldStop: { false })
     #expect(failing.failures == [0: "exit status 1"])
@@ -66,6 +65,26 @@ import Testing
     let retried = try SweepRunner(plan: plan, executable: fake.executable.path, jobs: 1, threadsPerJob: 1) { _ in }
         .run(shouldStop: { false })
     #expect(retried.table.rows.first?.result.status == .finished, "\(retried.failures) \((try? String(contentsOf: plan.folder(of: plan.points[0]).appendingPathComponent(SweepRunner.logFile), encoding: .utf8)) ?? "")")
+}
+
+/// A descriptor open (without close-on-exec) in the sweep process, e.g. another thread's half-written
+/// file, must not reach a run: the run, and anything it leaves running, would hold it for its whole life.
+@Test func runsInheritOnlyStandardInputOutputAndError() throws {
+    let fake = try FakeCNNSpec()
+    defer { fake.remove() }
+    let held = open(fake.root.appendingPathComponent("held").path, O_WRONLY | O_CREAT, 0o644)
+    try #require(held > 2)
+    defer { close(held) }
+    let log = fake.root.appendingPathComponent("fds.log").path
+    // the shell's builtin test, so that no listing or child of its own opens descriptors while it looks
+    let candidates = (Array(0...64) + [held]).map(String.init).joined(separator: " ")
+    let pid = try ChildProcess.spawn("/bin/sh", ["-c", "for n in \(candidates); do if [ -e /proc/$$/fd/$n ]; then echo $n; fi; done"],
+                                     logPath: log)
+    while ChildProcess.poll(pid) == nil { usleep(1_000) }
+    let descriptors = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+    #expect(descriptors.contains(1) && descriptors.contains(2))
+    #expect(!descriptors.contains(held), "descriptors in the child: \(descriptors)")
+    #expect(descriptors.allSatisfy { $0 <= 2 }, "descriptors in the child: \(descriptors)")
 }
 
 @Test func jobsTimesThreadsNeverExceedsTheCores() {

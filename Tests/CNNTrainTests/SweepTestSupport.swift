@@ -34,6 +34,7 @@ struct FakeCNNSpec {
             if [ $resume = 1 ]; then lr=$(cat "$folder/lr"); fi
             echo "$lr" > "$folder/lr"
             interrupt() {
+              if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi
               echo state > "$folder/resume.safetensors"
               printf '{"test_accuracy": null, "interrupted": true}' > "$folder/summary.json"
               exit 130
@@ -41,15 +42,24 @@ struct FakeCNNSpec {
             if [ $resume = 0 ] && [ "$lr" = 0.5 ]; then interrupt; fi
             if [ $resume = 0 ] && [ "$lr" = 0.7 ]; then
               trap interrupt INT
-              sleep 20 & wait $!
+              sleep 20 & sleeper=$!
+              wait $sleeper
             fi
             validation=$(awk "BEGIN { printf \\"%.6f\\", 1 - $lr }"); test=$(awk "BEGIN { printf \\"%.6f\\", 0.5 + $lr / 10 }")
             printf 'epoch,iteration,split,loss,accuracy,learning_rate,seconds,images_per_second\\n1,10,train,0.5,0.8,%s,4.0,100\\n1,10,validation,0.4,%s,%s,4.5,\\n' "$lr" "$validation" "$lr" > "$folder/metrics.csv"
             printf '{"test_accuracy": %s, "test_loss": 0.3, "interrupted": false, "iterations": 10}' "$test" > "$folder/summary.json"
             rm -f "$folder/resume.safetensors"
             """
-        try script.write(to: executable, atomically: true, encoding: .utf8)
-        chmod(executable.path, 0o755)
+        try Self.writeExecutable(script, to: executable)
+    }
+
+    /// Writes a script that tests then start. Not with `String.write(to:atomically:)`: Foundation keeps
+    /// its write handle open, without close-on-exec, until after it has renamed the file into place, so a
+    /// process that another test starts in that instant inherits it and keeps the script unexecutable
+    /// ("Text file busy") for as long as it lives. `AtomicFile` closes a close-on-exec handle, then renames.
+    static func writeExecutable(_ text: String, to url: URL) throws {
+        try AtomicFile.write(text, to: url)
+        chmod(url.path, 0o755)
     }
 
     /// A plan whose points vary the learning rate over `rates`, in `root`.

@@ -3,8 +3,10 @@ import Foundation
 
 /// Writes files so that readers see either the old file or the complete new one, never a partial write.
 public enum AtomicFile {
-    /// Writes `data` to a temporary file in `url`'s folder, flushes it, then renames it over `url`.
-    /// Creates the folder if needed. Errors name the file.
+    /// Writes `data` to a temporary file in `url`'s folder, flushes and closes it, then renames it over `url`.
+    /// Creates the folder if needed. Errors name the file. The write handle is close-on-exec and closed
+    /// before the rename, so no process started meanwhile keeps `url` open for writing (which would make
+    /// an executable written this way fail to start with "Text file busy").
     public static func write(_ data: Data, to url: URL) throws(FileWriteError) {
         let folder = url.deletingLastPathComponent()
         do {
@@ -13,7 +15,7 @@ public enum AtomicFile {
             throw FileWriteError(path: url.path, reason: "cannot create folder '\(folder.path)': \(error.localizedDescription)")
         }
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw FileWriteError(path: url.path, reason: "cannot create '\(temporary.path)': \(reason(errno: errno, in: folder))")
         }

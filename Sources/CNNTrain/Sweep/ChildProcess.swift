@@ -19,7 +19,11 @@ enum ChildProcess {
         defer { posix_spawnattr_destroy(&attributes) }
         // own process group; SIGINT at its default even if this process was started with it ignored
         // (e.g. `cnnspec sweep … &` from a script), so that a forwarded SIGINT always reaches the run
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        #if canImport(Darwin)
+        flags |= POSIX_SPAWN_CLOEXEC_DEFAULT   // only the descriptors named below reach the child
+        #endif
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         posix_spawnattr_setpgroup(&attributes, 0)
         var defaults = sigset_t()
         sigemptyset(&defaults)
@@ -33,11 +37,13 @@ enum ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        inheritOnlyStandardDescriptors(&actions)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         var status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        // a script just written may briefly be "busy" while a concurrent fork still holds its write handle
+        // A file just written may still be "busy" for the instant between another thread's fork and exec
+        // (the fork copied a close-on-exec write handle); it goes away at that exec, so wait it out.
         for _ in 0..<50 where status == ETXTBSY {
             usleep(20_000)
             status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
@@ -47,6 +53,36 @@ enum ChildProcess {
         }
         return pid
     }
+
+    /// Makes the child start with only standard input, output and error. Without this every descriptor
+    /// this process has open without close-on-exec at the moment of the spawn (another thread's half-written
+    /// file, a socket) stays open in the child for its whole life, and in whatever it starts in the
+    /// background: a write handle kept that way makes the file unexecutable ("Text file busy") for as
+    /// long as the child lives.
+    private static func inheritOnlyStandardDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        #if canImport(Darwin)
+        posix_spawn_file_actions_addinherit_np(&actions, 0)
+        #else
+        if let closeFrom = closeFromAction {
+            _ = closeFrom(&actions, 3)
+            return
+        }
+        // glibc before 2.34: close what is open now (a descriptor opened after this listing may still leak)
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+        #endif
+    }
+
+    #if !canImport(Darwin)
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: Swift's Glibc
+    /// module does not declare it (it is a GNU extension) and older glibc does not have it.
+    private static let closeFromAction: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+    #endif
 
     /// How a child ended, or nil while it runs.
     static func poll(_ pid: pid_t) -> Termination? {
