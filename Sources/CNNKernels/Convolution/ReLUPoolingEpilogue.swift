@@ -46,6 +46,13 @@ public final class ReLUPoolingEpilogue {
 
     deinit { (scratch + laneScratch).forEach { $0.deallocate() } }
 
+    /// What `init` allocates: per slot a plane of scratch (max pooling) and one channel's pooled plane in lanes.
+    public static func memory(_ geometry: PoolingGeometry, isMax: Bool, slots: Int) -> MemoryFootprint {
+        let perSlot = (isMax ? MemoryFootprint.alignedFloats(geometry.inPlane) : 0)
+            + MemoryFootprint.alignedFloats(geometry.outPlane * LaneGrid.lanes)
+        return MemoryFootprint(workspaceBytes: Double(max(1, slots)) * perSlot)
+    }
+
     /// Where the convolution writes plane (image, channel) in task `slot`: a scratch plane for max
     /// pooling, nil (its own output) for average pooling.
     @inline(__always)

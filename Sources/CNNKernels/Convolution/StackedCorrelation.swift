@@ -137,10 +137,13 @@ struct CorrelationTile {
     /// Input vectors (patch entries) per tile.
     static let inputs = 5
 
+    /// Entries of `patchOffsets`' table: the patch padded to whole tiles.
+    static func patchOffsetCount(_ g: ConvolutionGeometry) -> Int { (g.patchSize + inputs - 1) / inputs * inputs }
+
     /// offset(ci, kh, kw) of every patch entry in (ci, kh, kw) order, padded with zeros to whole tiles (the
     /// padding entries' sums are dropped). The caller deallocates.
     static func patchOffsets(_ g: ConvolutionGeometry, _ offset: (Int, Int, Int) -> Int) -> UnsafeMutablePointer<Int> {
-        let count = (g.patchSize + inputs - 1) / inputs * inputs
+        let count = patchOffsetCount(g)
         let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count)
         offsets.initialize(repeating: 0, count: count)
         var p = 0

@@ -8,7 +8,7 @@
 /// - backwardWeights: `WinogradCorrelation.weightGradient` on the forward's tiles.
 ///
 /// `prepare(weight:)` transforms the weights (U and U') once per change of the weights.
-final class WinogradConvolution: ConvolutionKernel {
+final class WinogradConvolution: ConvolutionBackend {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.winograd
     private let forwardCorrelation: WinogradCorrelation
@@ -97,11 +97,12 @@ final class WinogradConvolution: ConvolutionKernel {
         gemm.reserveSharedScratch(floats: scratchFloats)
     }
 
-    var workspaceBytes: Int {
-        let u = WinogradCorrelation.positions
-            * (forwardCorrelation.paddedOut * geometry.inChannels + dataCorrelation.paddedOut * geometry.outChannels)
-        // U and U', and this kernel's need of the GEMM's shared scratch (the largest kernel's is allocated).
-        return 4 * (gemm.slotCount * scratchFloats + u)
+    /// U and U' kept; the rest of `estimatedBytes` (threads' scratch, the GEMM's shared scratch) as workspace.
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        let bytes = estimatedBytes(g, threads: threads)
+        guard unsupportedReason(g) == nil, bytes <= Double(byteLimit) else { return nil }
+        let kept = 4 * transformedWeightFloats(g)
+        return MemoryFootprint(workspaceBytes: bytes - kept, persistentBytes: kept)
     }
 
     func prepare(weight: UnsafePointer<Float>) {

@@ -19,9 +19,9 @@ public final class ReLUPoolingLayer: ExecutableLayer {
     /// The epilogue handed to the producing convolution, which then does this layer's forward.
     private var epilogue: ReLUPoolingEpilogue?
 
-    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, batchCapacity: Int, pool: ThreadPool) {
+    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, argmaxCount: Int, pool: ThreadPool) {
         self.wiring = wiring; self.geometry = geometry; self.mode = mode; self.pool = pool
-        argmax = AlignedBuffer(count: mode == .max ? batchCapacity * wiring.outputShape.elementCount : 0)
+        argmax = AlignedBuffer(count: argmaxCount)
     }
 
     /// Moves this layer's forward into `producer`'s epilogue when it is a convolution on a backend that
@@ -84,12 +84,8 @@ extension PoolingOperation {
     /// The fused ReLU → this pooling layer over `context.wiring`, whose input is the ReLU's input.
     public func makeFusedReLULayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         guard !ceilMode else { throw PlanError.unsupported(layer: context.name, reason: "ceil_mode is not executable yet") }
-        let (channels, height, width) = context.wiring.inputShape.chw
-        let geometry = PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
-                                       kernelHeight: kernel.height, kernelWidth: kernel.width,
-                                       strideHeight: stride.height, strideWidth: stride.width,
-                                       paddingHeight: padding.height, paddingWidth: padding.width)
-        return ReLUPoolingLayer(wiring: context.wiring, geometry: geometry, mode: mode, batchCapacity: context.batchCapacity,
+        return ReLUPoolingLayer(wiring: context.wiring, geometry: geometry(input: context.wiring.inputShape), mode: mode,
+                                argmaxCount: argmaxCount(batchCapacity: context.batchCapacity, output: context.wiring.outputShape),
                                 pool: context.pool)
     }
 }

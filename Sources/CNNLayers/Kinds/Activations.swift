@@ -80,6 +80,9 @@ public struct ActivationOperation: ExecutableOperation {
     /// Every activation kernel maps element by element (`Activation.forward`), so output may be input.
     public var runsInPlaceInInference: Bool { true }
 
+    /// The kernels keep nothing between passes.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         ActivationLayer(wiring: context.wiring, kind: activation, pool: context.pool)
     }

@@ -170,16 +170,18 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
                             dilationWidth: dilation.width, groups: groups, paddingMode: paddingMode)
     }
 
-    /// im2col lowers one column of (in/groups)·kh·kw taps per output position.
-    public func workspaceElementsPerImage(output: TensorShape) -> Double {
-        let (_, height, width) = output.chw
-        return Double(inChannels / groups) * Double(kernel.height * kernel.width) * Double(height) * Double(width)
-    }
-
-    /// The Winograd backend's transformed weights, when it can run this layer (they do not depend on the
-    /// image size, so any plane stands in).
-    public var persistentWorkspaceElements: Double {
-        geometry(batch: 1, height: kernel.height, width: kernel.width).winogradTransformedWeightFloats
+    /// The kernel's memory on the backend the model file or the run asks for; for `auto`, the largest of the
+    /// backends that can run the layer (any may win the timing: Toeplitz's matrix, Winograd's weights).
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        let (_, height, width) = sizing.inputShape.chw
+        let geometry = self.geometry(batch: sizing.batchCapacity, height: height, width: width)
+        let candidates: [ConvolutionBackendKind]
+        switch backend ?? sizing.requestedBackend {
+        case .fixed(let kind): candidates = [kind]
+        case .auto: candidates = ConvolutionBackendKind.allCases
+        }
+        return candidates.compactMap { $0.memory(geometry: geometry, threads: sizing.threads) }
+            .max { $0.totalBytes < $1.totalBytes } ?? .zero
     }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {

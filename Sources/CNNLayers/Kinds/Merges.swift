@@ -65,6 +65,9 @@ public struct MergeOperation: ExecutableOperation, Equatable {
 
     public var kindName: String { merge.rawValue }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         switch merge {
         case .add: return AddLayer(wiring: context.wiring, pool: context.pool)

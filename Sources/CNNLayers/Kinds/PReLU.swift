@@ -38,6 +38,9 @@ public struct PReLUOperation: ExecutableOperation, Equatable {
     }
     public var jsonFields: [(key: String, value: JSONValue)] { [("num_parameters", .integer(slopeCount))] }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         PReLULayer(wiring: context.wiring, slopeCount: slopeCount, slopes: try context.tensor("weight"),
                    gradSlopes: try context.gradient("weight"), pool: context.pool)

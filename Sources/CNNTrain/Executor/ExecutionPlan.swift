@@ -98,7 +98,8 @@ public final class ExecutionPlan {
         let needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
         let fusion = PlanFusion(graph: graph, enabled: fuse, purpose: purpose)
         let memory = MemoryPlan(graph: graph, fusion: fusion, purpose: purpose, needsBackward: needsBackward, reuse: reuseBuffers)
-        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, memory: memory).check(batchKey: batchKey, model: graph.name)
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, memory: memory, threads: threads, backend: backend,
+                           perLayerBackends: perLayerBackends).check(batchKey: batchKey, model: graph.name)
         self.graph = graph
         self.batchCapacity = batchCapacity
         self.needsBackward = needsBackward
