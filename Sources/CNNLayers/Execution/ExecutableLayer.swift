@@ -37,6 +37,9 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
     /// estimate made before a plan is built sums them. No default, so a kind that forgets it does not compile;
     /// `LayerMemoryTests` compares every kind's statement with what the allocator saw.
     func memory(_ sizing: LayerSizing) -> MemoryFootprint
+    /// What the plan's fusion pass (`PlanFusion`) may do with a ReLU that is the only reader of this layer's
+    /// output: the kind's own statement of what its backward reads, so the pass keeps no list of kinds.
+    var outputReLUFusion: OutputReLUFusion { get }
     /// True when the layer's inference forward may write its output over its input (an element-wise
     /// kernel reading each element before writing it): an inference plan then gives both one buffer
     /// when nothing reads the input afterwards.
@@ -46,6 +49,18 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
 extension ExecutableOperation {
     public var needsInputGradientBuffer: Bool { false }
     public var runsInPlaceInInference: Bool { false }
+}
+
+/// How a ReLU reading only a layer's output may fuse with it (`ExecutableOperation.outputReLUFusion`).
+public enum OutputReLUFusion: Sendable, Equatable {
+    /// The ReLU runs on its own buffers: the layer's backward reads its output, which the ReLU would overwrite.
+    case none
+    /// The ReLU runs in place on the output (and its gradient on the output gradient): backward reads the
+    /// input and the output gradient, never the output.
+    case inPlace
+    /// The layer applies the ReLU in its own passes: its layer conforms to `OutputReLUFusing` (the plan
+    /// refuses it otherwise). Where the plan cannot use that (a batch norm folded away), as `inPlace`.
+    case applied
 }
 
 /// What a layer's memory statement (`ExecutableOperation.memory`) knows before the plan exists: the same

@@ -83,6 +83,9 @@ public struct ActivationOperation: ExecutableOperation {
     /// The kernels keep nothing between passes.
     public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
 
+    /// Backward of some activations reads their output (sigmoid, tanh).
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         ActivationLayer(wiring: context.wiring, kind: activation, pool: context.pool)
     }

@@ -38,6 +38,8 @@ public struct AdaptivePoolingOperation: ExecutableOperation, Equatable {
     /// Argmax entries (max only), one per output element of the batch.
     static func argmaxCount(isMax: Bool, batchCapacity: Int, output: TensorShape) -> Int { isMax ? batchCapacity * output.elementCount : 0 }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     /// The argmax backward reads.
     public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
         MemoryFootprint(workspaceBytes: AlignedBuffer<Int32>.byteCount(

@@ -184,6 +184,9 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
             .max { $0.totalBytes < $1.totalBytes } ?? .zero
     }
 
+    /// Backward reads the input and the output gradient only.
+    public var outputReLUFusion: OutputReLUFusion { .inPlace }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (_, height, width) = context.wiring.inputShape.chw
         let geometry = self.geometry(batch: context.batchCapacity, height: height, width: width)

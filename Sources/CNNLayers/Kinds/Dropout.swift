@@ -31,6 +31,8 @@ public struct DropoutOperation: ExecutableOperation, Equatable {
             })
     }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     /// The mask backward reads, one float per element (per channel for dropout2d) of the batch.
     public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
         MemoryFootprint(workspaceBytes: AlignedBuffer<Float>.byteCount(sizing.batchCapacity * DropoutLayer.maskPerImage(sizing.outputShape, channelWise: channelWise)))

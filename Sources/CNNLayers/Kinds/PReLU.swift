@@ -41,6 +41,8 @@ public struct PReLUOperation: ExecutableOperation, Equatable {
     /// The layer works on the plan's buffers and its parameters only.
     public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         PReLULayer(wiring: context.wiring, slopeCount: slopeCount, slopes: try context.tensor("weight"),
                    gradSlopes: try context.gradient("weight"), pool: context.pool)

@@ -119,6 +119,8 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
         return footprint
     }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         PoolingLayer(wiring: context.wiring, geometry: geometry(input: context.wiring.inputShape), mode: mode,
                      argmaxCount: argmaxCount(batchCapacity: context.batchCapacity, output: context.wiring.outputShape),

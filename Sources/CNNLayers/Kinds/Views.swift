@@ -23,6 +23,8 @@ public struct ViewOperation: ExecutableOperation, Equatable {
     /// The layer works on the plan's buffers and its parameters only.
     public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer { ViewLayer(wiring: context.wiring) }
 }
 
