@@ -94,7 +94,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
               let dilation = arguments.pair("dilation"), let bias = arguments.bool("bias"),
               let mode = arguments.word("padding_mode").flatMap(ConvolutionPaddingMode.init(rawValue:))
         else { return nil }
-        let groups = arguments.word("groups") == "in" ? c : arguments.integer("groups") ?? 1
+        guard let groups = arguments.word("groups") == "in" ? c : arguments.integer("groups") else { return nil }
         guard c % groups == 0, out % groups == 0 else {
             let depthwise = arguments.word("groups") == "in" ? " (groups: in is depthwise, one group per input channel)" : ""
             context.error("groups \(groups) must divide the input channels (\(c)) and out (\(out))\(depthwise)", key: "groups",
@@ -118,7 +118,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
         case .word?:  // valid
             break
         default:
-            let padding = arguments.pair("padding") ?? Pair2D(square: 0)
+            guard let padding = arguments.pair("padding") else { return nil }  // invariant: the key has a default
             (top, bottom, left, right) = (padding.height, padding.height, padding.width, padding.width)
         }
         if mode != .zeros {

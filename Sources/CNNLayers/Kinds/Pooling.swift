@@ -88,7 +88,9 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
                     height: h, width: w, window: window,
                     suggestion: "use a smaller \(name) window (at most \(smallest) here), or remove a pooling layer or strided convolution before it")
                 else { return nil }
-                let mode: Mode = isMax ? .max : .average(countIncludePad: arguments.bool("count_include_pad") ?? true)
+                // count_include_pad is declared (with its default) for average pooling only.
+                guard let mode: Mode = isMax ? .max : arguments.bool("count_include_pad").map({ .average(countIncludePad: $0) })
+                else { return nil }
                 let operation = PoolingOperation(kindName: name, mode: mode, kernel: kernel, stride: stride, padding: padding,
                                                  ceilMode: ceilMode)
                 return InferredLayer(operation, shape: .image(channels: c, height: oh, width: ow))
