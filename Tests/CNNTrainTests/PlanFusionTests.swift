@@ -67,6 +67,10 @@ import Testing
         let plan = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.direct), threads: 1, fuse: true)
         #expect(plan.fusions == ["cnn1 → relu1 → maxpool1 (in the convolution's epilogue)",
                                  "cnn2 → relu2 → maxpool2 (in the convolution's epilogue)"])
+        let index = { (name: String) in graph.nodes.firstIndex { $0.name == name } }
+        #expect(plan.epilogueFusions == [index("maxpool1"): index("cnn1"), index("maxpool2"): index("cnn2")])
+        let im2col = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.im2col), threads: 1, fuse: true)
+        #expect(im2col.epilogueFusions.isEmpty, "only the direct backend has an epilogue")
     }
 
     @Test func fusionFindsThePatterns() throws {

@@ -193,6 +193,10 @@ final class DirectConvolution: ConvolutionBackend {
     func prepare(weight: UnsafePointer<Float>) {}
 
     /// How `batch` images are shared among the threads and between lanes and the wide grid.
+    func imagesExpandedByEpilogue(batch: Int) -> Int {
+        epilogue?.runsInLanes == true ? split(batch: batch).blocks * LaneGrid.lanes : 0
+    }
+
     private func split(batch: Int) -> LaneSplit {
         LaneSplit(batch: batch, threads: threads, lanesAllowed: laneInputGrid != nil)
     }
@@ -246,7 +250,7 @@ final class DirectConvolution: ConvolutionBackend {
         }
         let parts = split(batch: batch)
         if let epilogue {
-            epilogue.laneImages = epilogue.runsInLanes ? parts.blocks * LaneGrid.lanes : 0
+            epilogue.laneImages = imagesExpandedByEpilogue(batch: batch)
             epilogue.keptOutput = UnsafePointer(output)
         }
         let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), split: parts, input: input, bias: bias, output: output)
