@@ -117,7 +117,7 @@ import Testing
         } == 0)
     }
 
-    @Test(arguments: [ActivationKind.gelu, .geluTanh, .silu, .elu(alpha: 1), .relu6, .hardswish, .hardsigmoid, .mish, .softplus()])
+    @Test(arguments: [ActivationKind.gelu, .geluTanh, .silu, .elu(alpha: 1), .relu6, .hardswish, .hardsigmoid, .mish, .softplus(beta: 1, threshold: 20)])
     func activationKindsDoNotAllocate(kind: ActivationKind) {
         let pool = ThreadPool(threadCount: 2)
         let count = 4 * 16 * 32 * 32 + 5

@@ -87,4 +87,22 @@ import Testing
         #expect(graph.nodes.map(\.name) == ["input", "conv1", "relu1", "conv1x", "conv3", "bn1", "flatten1", "conv2", "fc1"])
         #expect(Set(graph.nodes.map(\.name)).count == graph.nodes.count)
     }
+
+    /// A parameterised activation written without its keys gets each key's declared default (PyTorch's), which
+    /// is written only in its `LayerKey`: the kernel's kind, the shapes table and the JSON all read it.
+    @Test func activationDefaultsComeFromTheKeys() throws {
+        let graph = try ModelSpecLoader.load(yaml: SpecTestSupport.model(["leaky_relu", "elu", "softplus", "prelu"], input: "[2, 4, 4]"),
+                                             catalog: .standard)
+        func declared(_ definition: LayerDefinition, _ key: String) -> Float? {
+            if case .number(let value)? = definition.key(key)?.defaultValue { return value }
+            return nil
+        }
+        #expect(declared(.leakyRelu, "negative_slope") == 0.01 && declared(.elu, "alpha") == 1)
+        #expect(declared(.softplus, "beta") == 1 && declared(.softplus, "threshold") == 20 && declared(.prelu, "init") == 0.25)
+        let activations = graph.nodes.dropFirst().compactMap { ($0.op as? ActivationOperation)?.activation }
+        #expect(activations == [.leakyRelu(negativeSlope: 0.01), .elu(alpha: 1), .softplus(beta: 1, threshold: 20)])
+        #expect((graph.nodes[1].op as? ActivationOperation)?.summary == "slope 0.01")
+        #expect((graph.nodes[3].op as? ActivationOperation)?.jsonFields.map(\.key) == ["beta", "threshold"])
+        #expect((graph.nodes[4].op as? PReLUOperation)?.initialSlope == 0.25)
+    }
 }

@@ -204,9 +204,10 @@ import Testing
         #expect(inference.activationBytes < training.activationBytes && training.activationBytes < unplanned.activationBytes)
     }
 
-    /// The estimate counts what Winograd may keep per layer whatever the batch (U and U', 16 positions ×
-    /// Cout·Cin each, rows rounded to 8): for ResNet-18-CIFAR's 3×3 stride-1 layers (the stem and 13 more),
-    /// nothing for its stride-2 and 1×1 layers or for a 5×5 layer.
+    /// The estimate counts what Winograd keeps per layer whatever the batch (U and U', 16 positions × Cout·Cin
+    /// each, rows rounded to 8): for ResNet-18-CIFAR's 3×3 stride-1 layers (the stem and 13 more) when winograd
+    /// is asked for, nothing for the stride-2 and 1×1 layers it refuses; with auto at least as much (any
+    /// backend may win the timing).
     @Test func memoryEstimateCountsWinogradsTransformedWeights() throws {
         let graph = try Self.graph("resnet18-cifar.yaml", nil)
         let convolutions = graph.nodes.compactMap { $0.op as? Conv2dOperation }
@@ -215,12 +216,26 @@ import Testing
             let cin = Double(conv.inChannels), cout = Double(conv.outChannels)
             return total + (eligible ? 16 * ((cout + 8) * cin + (cin + 8) * cout) : 0)
         }
-        #expect(convolutions.filter { $0.persistentWorkspaceElements > 0 }.count == 14)  // the stem and 13 others
-        #expect(convolutions.reduce(0.0) { $0 + $1.persistentWorkspaceElements } == expected)
-        let estimate = MemoryEstimate(graph: graph, batchCapacity: 64)
-        #expect(estimate.workspaceBytes >= 4 * expected)
+        #expect(convolutions.filter { $0.kernel == Pair2D(square: 3) && $0.stride == Pair2D(square: 1) }.count == 14)
+        let winograd = MemoryEstimate(graph: graph, batchCapacity: 64, threads: 2, backend: .fixed(.winograd))
+        #expect(winograd.fixedWorkspaceBytes == 4 * expected)
+        let auto = MemoryEstimate(graph: graph, batchCapacity: 64, threads: 2)
+        #expect(auto.workspaceBytes >= winograd.workspaceBytes)
         let fiveByFive = try ModelSpecLoader.load(yaml: "input: [4, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 5}\n",
                                                   catalog: .standard)
-        #expect((fiveByFive.nodes[1].op as? Conv2dOperation)?.persistentWorkspaceElements == 0)
+        #expect(MemoryEstimate(graph: fiveByFive, batchCapacity: 8, threads: 2, backend: .fixed(.winograd)).workspaceBytes == 0)
+    }
+
+    /// Toeplitz's matrices (39 MB and 79 MB for Model A's two layers, kept whatever the batch) are in the
+    /// estimate when toeplitz is asked for, and in auto's, which may pick it.
+    @Test func memoryEstimateCountsToeplitzMatrices() throws {
+        let graph = try Self.graph("modelA.yaml", nil)
+        let first: Int = 16 * 28 * 28 * (28 * 28), second: Int = 32 * 14 * 14 * (16 * 14 * 14)
+        let matrices = 4 * Double(first + second)
+        let toeplitz = MemoryEstimate(graph: graph, batchCapacity: 100, threads: 2, backend: .fixed(.toeplitz))
+        #expect(toeplitz.fixedWorkspaceBytes == matrices)
+        #expect(MemoryEstimate(graph: graph, batchCapacity: 100, threads: 2).workspaceBytes >= toeplitz.workspaceBytes)
+        let direct = MemoryEstimate(graph: graph, batchCapacity: 100, threads: 2, backend: .fixed(.direct))
+        #expect(direct.fixedWorkspaceBytes < matrices / 1000, "direct keeps only packed weights")
     }
 }

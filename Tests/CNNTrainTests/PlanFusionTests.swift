@@ -67,6 +67,10 @@ import Testing
         let plan = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.direct), threads: 1, fuse: true)
         #expect(plan.fusions == ["cnn1 → relu1 → maxpool1 (in the convolution's epilogue)",
                                  "cnn2 → relu2 → maxpool2 (in the convolution's epilogue)"])
+        let index = { (name: String) in graph.nodes.firstIndex { $0.name == name } }
+        #expect(plan.epilogueFusions == [index("maxpool1"): index("cnn1"), index("maxpool2"): index("cnn2")])
+        let im2col = try ExecutionPlan(graph: graph, batchCapacity: 2, backend: .fixed(.im2col), threads: 1, fuse: true)
+        #expect(im2col.epilogueFusions.isEmpty, "only the direct backend has an epilogue")
     }
 
     @Test func fusionFindsThePatterns() throws {
@@ -195,5 +199,44 @@ import Testing
         }
         let weights = plans.map { Array(UnsafeBufferPointer(start: $0.parameters.values.pointer, count: $0.parameters.trainableCount)) }
         #expect(maxRelativeError(weights[0], weights[1], floor: 1e-3) <= tolerance, "\(label) weights after 3 steps")
+    }
+
+    /// Each kind states in its own file what a ReLU after it may do (`outputReLUFusion`): a kind stating
+    /// `.applied` builds a layer that applies it (`OutputReLUFusing`), and the fusion pass follows the
+    /// statements — a ReLU after conv/linear in place, after batch norm and add applied by them, after
+    /// anything else on its own buffers.
+    @Test func fusionFollowsEachKindsStatement() throws {
+        let graph = try ModelSpecLoader.load(yaml: AllKindsGradientTests.allKinds, catalog: .standard)
+        let pool = ThreadPool(threadCount: 1), gemm = GEMM(pool: pool)
+        let parameters = ParameterStore(graph: graph)
+        let buffers = LayerMemoryTests.Buffers(graph, batch: 2)
+        var applied: Set<String> = []
+        for (index, node) in graph.nodes.enumerated() where index > 0 {
+            let operation = try #require(node.op as? any ExecutableOperation)
+            guard operation.outputReLUFusion == .applied else { continue }
+            let context = LayerBuildContext(name: node.name, index: index, wiring: buffers.wiring(graph, index, inputs: node.inputs),
+                                            batchCapacity: 2, pool: pool, gemm: gemm, seed: 1, parameters: parameters,
+                                            requestedBackend: .fixed(.direct))
+            #expect(try operation.makeLayer(context) is any OutputReLUFusing, "\(node.op.kindName) states .applied")
+            applied.insert(node.op.kindName)
+        }
+        #expect(applied == ["batchnorm2d", "batchnorm1d", "add"])
+        let chain = try ModelSpecLoader.load(yaml: """
+            input: [2, 6, 6]
+            layers:
+              - conv: {out: 4, kernel: 3, name: c}
+              - relu: {name: r1}
+              - batchnorm2d: {name: bn}
+              - relu: {name: r2}
+              - local_response_norm: {size: 3}
+              - relu: {name: r3}
+              - flatten
+              - linear: {out: 4, name: fc}
+              - relu: {name: r4}
+            """, catalog: .standard)
+        let fusion = PlanFusion(graph: chain, enabled: true)
+        let named = { (name: String) in try #require(chain.nodes.firstIndex { $0.name == name }) }
+        #expect(fusion.inPlaceReLUs == [try named("r1"), try named("r4")])
+        #expect(fusion.reluIntoProducer == [try named("bn"): try named("r2")])
     }
 }

@@ -12,4 +12,8 @@ void cnnspec_count_this_thread(int on);
 /// a per-thread view that other threads' allocations do not disturb, for deterministic zero-allocation tests.
 unsigned long long cnnspec_counted_allocation_count(void);
 
+/// Bytes (usable sizes) the calling thread allocated and freed while it counted, net: what building an object
+/// keeps, as the difference of two readings around it; other threads cannot disturb it. 0 where unsupported.
+long long cnnspec_this_thread_live_bytes(void);
+
 #endif

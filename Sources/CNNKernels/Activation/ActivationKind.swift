@@ -11,7 +11,7 @@ public enum ActivationKind: Hashable, Sendable {
     /// x·σ(x) (`nn.SiLU`, "swish").
     case silu
     /// x for x > 0, alpha·(eˣ − 1) otherwise (`nn.ELU`); gradient alpha·eˣ for x ≤ 0, so alpha at 0.
-    case elu(alpha: Float = 1)
+    case elu(alpha: Float)
     /// min(max(x, 0), 6) (`nn.ReLU6`); gradient 0 at both kinks 0 and 6.
     case relu6
     /// x·relu6(x + 3)/6 (`nn.Hardswish`); gradient 0 at −3, 1 at 3 (PyTorch ≥ 1.13).
@@ -21,7 +21,7 @@ public enum ActivationKind: Hashable, Sendable {
     /// x·tanh(softplus(x)) (`nn.Mish`).
     case mish
     /// log(1 + e^{beta·x})/beta, or x itself where beta·x > threshold (`nn.Softplus`).
-    case softplus(beta: Float = 1, threshold: Float = 20)
+    case softplus(beta: Float, threshold: Float)
 
     /// Whether `Activation.backward` needs the forward input intact (rather than only the output).
     /// Such kinds cannot run forward in place (output aliasing input) unless the caller keeps a copy.

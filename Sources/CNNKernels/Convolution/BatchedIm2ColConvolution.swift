@@ -16,7 +16,7 @@
 ///
 /// Workspace: one `col` (Cin·KH·KW rows, Cin for plane-preserving layers) and one `G` for `chunk` images
 /// (shared by the passes; one call at a time), the patch source tables and the flipped weights.
-final class BatchedIm2ColConvolution: ConvolutionKernel {
+final class BatchedIm2ColConvolution: ConvolutionBackend {
     /// Columns (images·OH·OW) per GEMM the chunk is sized to reach: enough for every thread to get
     /// several 32-wide micro-panels and amortise packing the Cin·KH·KW-deep weight panels.
     static let targetColumns = 1024
@@ -65,20 +65,13 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         geometry = g
         self.gemm = gemm
         threads = gemm.slotCount
-        chunk = max(1, min(g.batch, (BatchedIm2ColConvolution.targetColumns + g.outPlane - 1) / g.outPlane))
-        colRows = PatchLowering.preservesPlane(g) ? g.inChannels : g.patchSize
+        chunk = BatchedIm2ColConvolution.chunk(g)
+        colRows = BatchedIm2ColConvolution.colRows(g)
         col = GEMM.allocateAligned(colRows * chunk * g.outPlane)
         gathered = GEMM.allocateAligned(g.outChannels * chunk * g.outPlane)
         sources = .allocate(capacity: PatchPanels.sourceCount(g))
         PatchPanels.fillSourceTable(g, into: sources)
-        if PatchLowering.preservesPlane(g) {
-            let t = ConvolutionGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight,
-                                        inWidth: g.outWidth, outChannels: g.inChannels, kernelHeight: g.kernelHeight,
-                                        kernelWidth: g.kernelWidth, strideHeight: 1, strideWidth: 1,
-                                        paddingTop: g.kernelHeight - 1 - g.paddingTop,
-                                        paddingBottom: g.kernelHeight - 1 - g.paddingBottom,
-                                        paddingLeft: g.kernelWidth - 1 - g.paddingLeft,
-                                        paddingRight: g.kernelWidth - 1 - g.paddingRight)
+        if let t = BatchedIm2ColConvolution.transposed(g) {
             let table = UnsafeMutablePointer<Int32>.allocate(capacity: PatchPanels.sourceCount(t))
             PatchPanels.fillSourceTable(t, into: table)
             transposedConvolution = (t, table, GEMM.allocateAligned(g.weightCount))
@@ -95,10 +88,33 @@ final class BatchedIm2ColConvolution: ConvolutionKernel {
         transposedConvolution?.weight.deallocate()
     }
 
-    var workspaceBytes: Int {
-        let transposed = transposedConvolution.map { PatchPanels.sourceCount($0.geometry) + geometry.weightCount } ?? 0
-        return 4 * ((colRows + geometry.outChannels) * chunk * geometry.outPlane
-            + PatchPanels.sourceCount(geometry) + transposed)
+    /// Images lowered into one GEMM.
+    private static func chunk(_ g: ConvolutionGeometry) -> Int {
+        max(1, min(g.batch, (targetColumns + g.outPlane - 1) / g.outPlane))
+    }
+
+    /// Rows of `col`: the channels when the lowering preserves the plane, else the patch.
+    private static func colRows(_ g: ConvolutionGeometry) -> Int { PatchLowering.preservesPlane(g) ? g.inChannels : g.patchSize }
+
+    /// The data gradient's transposed convolution, when the lowering preserves the plane.
+    private static func transposed(_ g: ConvolutionGeometry) -> ConvolutionGeometry? {
+        guard PatchLowering.preservesPlane(g) else { return nil }
+        return ConvolutionGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight,
+                                   inWidth: g.outWidth, outChannels: g.inChannels, kernelHeight: g.kernelHeight,
+                                   kernelWidth: g.kernelWidth, strideHeight: 1, strideWidth: 1,
+                                   paddingTop: g.kernelHeight - 1 - g.paddingTop,
+                                   paddingBottom: g.kernelHeight - 1 - g.paddingBottom,
+                                   paddingLeft: g.kernelWidth - 1 - g.paddingLeft,
+                                   paddingRight: g.kernelWidth - 1 - g.paddingRight)
+    }
+
+    /// `col` and `gathered` for a chunk, the source tables (Int32) and the transposed weight.
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        let columns = chunk(g) * g.outPlane
+        var workspace = MemoryFootprint.alignedFloats(colRows(g) * columns) + MemoryFootprint.alignedFloats(g.outChannels * columns)
+            + 4 * Double(PatchPanels.sourceCount(g))
+        if let t = transposed(g) { workspace += 4 * Double(PatchPanels.sourceCount(t)) + MemoryFootprint.alignedFloats(g.weightCount) }
+        return MemoryFootprint(workspaceBytes: workspace)
     }
 
     func prepare(weight: UnsafePointer<Float>) {}

@@ -189,9 +189,3 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         return nil
     }
 }
-
-extension ConvolutionGeometry {
-    /// Floats the Winograd backend would keep for this layer between steps (its transformed weights), 0 when it
-    /// cannot run it; the size of the image does not enter.
-    public var winogradTransformedWeightFloats: Double { WinogradConvolution.transformedWeightFloats(self) }
-}

@@ -46,6 +46,33 @@ public enum ConvolutionError: Error, CustomStringConvertible {
     }
 }
 
+/// Bytes a kernel or a layer allocates beside the plan's activations, gradients and parameters, stated from
+/// shapes before anything is allocated so that the plan's memory estimate is an upper bound
+/// (`MemoryEstimate`); tests compare each statement with what the allocator saw. Double: sizes a user can
+/// write overflow Int before a plan refuses them.
+public struct MemoryFootprint: Sendable, Equatable {
+    /// Scratch for the passes: per-thread buffers, lowered patches, the padded batch, masks, index tables.
+    public var workspaceBytes: Double
+    /// What is kept from step to step whatever the passes do: the Toeplitz matrix, Winograd's transformed
+    /// weights, packed weights.
+    public var persistentBytes: Double
+
+    public init(workspaceBytes: Double = 0, persistentBytes: Double = 0) {
+        self.workspaceBytes = workspaceBytes; self.persistentBytes = persistentBytes
+    }
+
+    public static let zero = MemoryFootprint()
+
+    public var totalBytes: Double { workspaceBytes + persistentBytes }
+
+    /// Bytes of one buffer of `count` floats from `GEMM.allocateAligned` (at least 16 floats).
+    public static func alignedFloats(_ count: Int) -> Double { 4 * Double(max(count, 16)) }
+
+    public static func + (a: MemoryFootprint, b: MemoryFootprint) -> MemoryFootprint {
+        MemoryFootprint(workspaceBytes: a.workspaceBytes + b.workspaceBytes, persistentBytes: a.persistentBytes + b.persistentBytes)
+    }
+}
+
 /// One convolution layer's compiled kernel; owns every workspace it needs (allocated in makeConvolution).
 public protocol ConvolutionKernel: AnyObject {
     var geometry: ConvolutionGeometry { get }
@@ -54,7 +81,6 @@ public protocol ConvolutionKernel: AnyObject {
     /// and the per-pass variants it settled on, and the kernel target of its GEMM (e.g.
     /// `direct/lanes (wide for the rest), weights stacked`, `im2col/batched, avx2 6×16`).
     var algorithm: String { get }
-    var workspaceBytes: Int { get }
     /// Must be called after every change of the weights before forward/backwardData (toeplitz rebuilds its matrix; others may no-op).
     func prepare(weight: UnsafePointer<Float>)
     /// output[N, Cout, OH, OW] = conv(input[N, Cin, H, W], weight[Cout, Cin/groups, KH, KW]) + bias.
@@ -66,6 +92,17 @@ public protocol ConvolutionKernel: AnyObject {
     /// Overwrites gradWeight (and gradBias when non-nil) with the gradient summed over the batch.
     func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                          gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?)
+}
+
+/// A backend's kernel class (`ConvolutionBackendKind.kernelType`): built from a zero-padded geometry, and
+/// stating what it allocates before it is built.
+protocol ConvolutionBackend: ConvolutionKernel {
+    /// Builds the kernel for a validated, zero-padded `geometry`, allocating its workspaces; throws
+    /// `unsupported` (or `toeplitzTooLarge`) when this backend refuses the geometry.
+    init(geometry: ConvolutionGeometry, gemm: GEMM) throws
+    /// What `init` allocates for `geometry` on a GEMM of `threads` slots, without allocating; nil exactly
+    /// when `init` would throw. No default: a backend that forgot its memory would not compile.
+    static func memory(_ geometry: ConvolutionGeometry, threads: Int) -> MemoryFootprint?
 }
 
 /// Builds the kernel of `kind` for `geometry`, allocating its workspaces.
@@ -87,14 +124,30 @@ public func makeConvolution(_ kind: ConvolutionBackendKind, geometry: Convolutio
 /// The backend itself, for a validated geometry with zero padding.
 private func makeBackend(_ kind: ConvolutionBackendKind, geometry: ConvolutionGeometry,
                          gemm: GEMM) throws -> any ConvolutionKernel {
-    switch kind {
-    case .direct: return DirectConvolution(geometry: geometry, gemm: gemm)
-    case .im2col:
+    try kind.kernelType(for: geometry).init(geometry: geometry, gemm: gemm)
+}
+
+extension ConvolutionBackendKind {
+    /// The class that runs this backend for a zero-padded `geometry`: the one place a backend maps to its code.
+    func kernelType(for geometry: ConvolutionGeometry) -> any ConvolutionBackend.Type {
+        switch self {
+        case .direct: return DirectConvolution.self
         // Few output pixels per image: lower a chunk of images into one GEMM (see BatchedIm2ColConvolution).
-        if BatchedIm2ColConvolution.prefers(geometry) { return BatchedIm2ColConvolution(geometry: geometry, gemm: gemm) }
-        return Im2ColConvolution(geometry: geometry, gemm: gemm)
-    case .toeplitz: return try ToeplitzConvolution(geometry: geometry, gemm: gemm)
-    case .depthwise: return try DepthwiseConvolution(geometry: geometry, gemm: gemm)
-    case .winograd: return try WinogradConvolution(geometry: geometry, gemm: gemm)
+        case .im2col: return BatchedIm2ColConvolution.prefers(geometry) ? BatchedIm2ColConvolution.self : Im2ColConvolution.self
+        case .toeplitz: return ToeplitzConvolution.self
+        case .depthwise: return DepthwiseConvolution.self
+        case .winograd: return WinogradConvolution.self
+        }
+    }
+
+    /// What `makeConvolution(self, geometry:gemm:)` allocates on a GEMM of `threads` slots (the padding stage
+    /// included), without allocating; nil when it would throw.
+    public func memory(geometry: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        if geometry.problem != nil { return nil }
+        if geometry.needsPaddingStage {
+            let padded = geometry.paddedInputGeometry
+            return kernelType(for: padded).memory(padded, threads: threads).map { $0 + PaddedConvolution.stageMemory(geometry) }
+        }
+        return kernelType(for: geometry).memory(geometry, threads: threads)
     }
 }

@@ -23,7 +23,7 @@
 /// - backwardWeights + bias: threaded over out channels (no reduction between threads), each thread loops
 ///   over the batch; 3×3 kernels keep all nine tap sums in registers for one pass over a plane (10 loads
 ///   per 9 FMAs), other kernels run 4 kernel columns per pass (5 loads per 4 FMAs).
-final class DepthwiseConvolution: ConvolutionKernel {
+final class DepthwiseConvolution: ConvolutionBackend {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.depthwise
     var algorithm: String { "depthwise/planes" }
@@ -77,12 +77,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
         pool = gemm.pool
         threads = gemm.slotCount
         multiplier = g.outChannels / g.inChannels
-        let lanes = DepthwiseConvolution.lanes
-        phaseLength = (g.paddedWidth + g.strideWidth - 1) / g.strideWidth
-        rowStride = g.strideWidth * phaseLength
-        planeSize = g.paddedHeight * rowStride + 2 * lanes
-        gradientLead = (g.kernelWidth - 1) * g.dilationWidth / g.strideWidth
-        gradientStride = (gradientLead + phaseLength + 3 * lanes - 1) / lanes * lanes
+        (phaseLength, rowStride, planeSize, gradientLead, gradientStride) = DepthwiseConvolution.layout(g)
         let taps = g.kernelHeight * g.kernelWidth
         tapOffsets = .allocate(capacity: taps)
         for kh in 0..<g.kernelHeight {
@@ -126,7 +121,7 @@ final class DepthwiseConvolution: ConvolutionKernel {
             }
         }
         dataTapStarts[g.paddedHeight * g.strideWidth] = entry
-        let planeSize = planeSize, gradientSize = multiplier * g.outHeight * gradientStride + lanes
+        let planeSize = planeSize, gradientSize = DepthwiseConvolution.gradientSize(g)
         let zeroed = { (count: Int) -> UnsafeMutablePointer<Float> in
             let buffer = GEMM.allocateAligned(count)
             buffer.update(repeating: 0, count: count)
@@ -147,11 +142,27 @@ final class DepthwiseConvolution: ConvolutionKernel {
         dataTapOffsets.deallocate()
     }
 
-    var workspaceBytes: Int {
-        let g = geometry
-        return 4 * threads * (2 * planeSize + multiplier * g.outHeight * gradientStride + DepthwiseConvolution.lanes)
-            + 8 * (g.kernelHeight * g.kernelWidth + g.kernelWidth + g.strideWidth + 1)
-            + 8 * (g.paddedHeight * g.strideWidth + 1 + 2 * g.paddedHeight * g.kernelHeight * g.kernelWidth)
+    /// phaseLength, rowStride, planeSize, gradientLead and gradientStride for `g` (see the properties).
+    private static func layout(_ g: ConvolutionGeometry)
+        -> (phaseLength: Int, rowStride: Int, planeSize: Int, gradientLead: Int, gradientStride: Int) {
+        let phaseLength = (g.paddedWidth + g.strideWidth - 1) / g.strideWidth
+        let rowStride = g.strideWidth * phaseLength
+        let gradientLead = (g.kernelWidth - 1) * g.dilationWidth / g.strideWidth
+        return (phaseLength, rowStride, g.paddedHeight * rowStride + 2 * lanes, gradientLead,
+                (gradientLead + phaseLength + 3 * lanes - 1) / lanes * lanes)
+    }
+
+    /// Floats of one thread's gradOut planes.
+    private static func gradientSize(_ g: ConvolutionGeometry) -> Int {
+        g.outChannels / g.inChannels * g.outHeight * layout(g).gradientStride + lanes
+    }
+
+    /// Per thread two padded planes and the gradOut planes; the tap tables.
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        guard g.isDepthwise else { return nil }
+        let aligned = MemoryFootprint.alignedFloats, taps = g.kernelHeight * g.kernelWidth, planeSize = layout(g).planeSize
+        let tables = taps + g.kernelWidth + g.strideWidth + 1 + g.paddedHeight * g.strideWidth + 1 + 2 * max(1, g.paddedHeight * taps)
+        return MemoryFootprint(workspaceBytes: Double(threads) * (2 * aligned(planeSize) + aligned(gradientSize(g))) + 8 * Double(tables))
     }
 
     func prepare(weight: UnsafePointer<Float>) {}

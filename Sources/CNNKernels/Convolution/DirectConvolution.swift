@@ -14,7 +14,7 @@
 /// Dilation spaces the taps on the wide grid; asymmetric padding only moves where images are placed; with
 /// groups the register blocks run per group over that group's channels of the shared buffers (blocks of
 /// 4 output channels never straddle two groups).
-final class DirectConvolution: ConvolutionKernel {
+final class DirectConvolution: ConvolutionBackend {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.direct
     var algorithm: String {
@@ -33,7 +33,6 @@ final class DirectConvolution: ConvolutionKernel {
     /// Channel rows of the weight-gradient grid: the last group's blocks may reach past Cout.
     private let gradientRows: Int
     private let bufferSize: Int
-    private let wideSize: Int
     private let buffers: [UnsafeMutablePointer<Float>]
     private let wide: [UnsafeMutablePointer<Float>]
     private let partialWeights: [UnsafeMutablePointer<Float>]
@@ -66,64 +65,107 @@ final class DirectConvolution: ConvolutionKernel {
     private let laneScratch: [UnsafeMutablePointer<Float>]
     /// Offset (floats) of every patch entry in `laneInputGrid`, padded to whole `CorrelationTile`s.
     private let laneOffsets: UnsafeMutablePointer<Int>?
-    /// Floats of one slot's lane buffers (all five above).
-    private let laneFloatsPerThread: Int
+
+    /// The grids and buffer sizes for `g` on `threads` slots: what `init` allocates and `memory` states.
+    private struct Layout {
+        let forwardGrid: WideGrid, backwardGrid: WideGrid
+        let outBlocks: Int, inBlocks: Int, gradientRows: Int, bufferSize: Int, wideSize: Int
+        let stackedGrid: StackedGrid?
+        /// Per thread, the stacked input and gradient blocks.
+        let stackedSizes: [Int]
+        let laneGrids: (input: LaneGrid, gradient: LaneGrid, output: LaneGrid)?
+        /// Per thread, the five lane buffers (see `laneInputs` … `laneScratch`).
+        let laneSizes: [Int]
+
+        init(_ g: ConvolutionGeometry, threads: Int) {
+            forwardGrid = WideGrid(rows: g.paddedHeight, width: g.paddedWidth, kernelHeight: g.kernelHeight,
+                                   kernelWidth: g.kernelWidth, dilationHeight: g.dilationHeight,
+                                   dilationWidth: g.dilationWidth)
+            backwardGrid = WideGrid(rows: g.inHeight + g.kernelExtentHeight - 1, width: g.inWidth + g.kernelExtentWidth - 1,
+                                    kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                    dilationHeight: g.dilationHeight, dilationWidth: g.dilationWidth)
+            outBlocks = (g.groupOutChannels + 3) / 4
+            inBlocks = (g.groupInChannels + 3) / 4
+            gradientRows = (g.groups - 1) * g.groupOutChannels + 4 * outBlocks
+            bufferSize = max(forwardGrid.bufferSize(channels: g.inChannels), backwardGrid.bufferSize(channels: g.outChannels))
+            wideSize = max(4 * backwardGrid.paddedOutput, gradientRows * forwardGrid.paddedOutput)
+            if StackedGrid.supports(g) {
+                let probe = StackedGrid(g, images: 1)
+                let perImage = (g.inChannels + 4 * outBlocks) * probe.imagePlane
+                let grid = StackedGrid(g, images: max(1, min(g.batch, DirectConvolution.stackedBlockFloats / perImage)))
+                stackedGrid = grid
+                stackedSizes = [g.inChannels * grid.channelStride, 4 * outBlocks * grid.length(images: grid.images)]
+            } else {
+                stackedGrid = nil
+                stackedSizes = []
+            }
+            if LaneGrid.supports(g) && LaneSplit(batch: g.batch, threads: threads, lanesAllowed: true).blocks > 0 {
+                let input = LaneGrid(channels: g.inChannels, rows: g.paddedHeight, width: g.paddedWidth)
+                let gradient = LaneGrid(channels: g.outChannels, rows: g.inHeight + g.kernelHeight - 1,
+                                        width: g.inWidth + g.kernelWidth - 1)
+                let output = LaneGrid(channels: 4 * outBlocks, rows: g.outHeight, width: g.outWidth)
+                laneGrids = (input, gradient, output)
+                laneSizes = [max(input.count, gradient.count),
+                             4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth),
+                             output.count, g.weightCount * LaneGrid.lanes,
+                             LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane)]
+            } else {
+                laneGrids = nil
+                laneSizes = []
+            }
+        }
+
+        /// Per-thread buffers and the packed weights; the offset tables count as workspace too.
+        func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint {
+            let aligned = MemoryFootprint.alignedFloats
+            let perThread = ([bufferSize, wideSize, g.weightCount] + stackedSizes + laneSizes).map(aligned).reduce(0, +)
+            let offsets = 8 * Double(CorrelationTile.patchOffsetCount(g)) * Double((stackedGrid == nil ? 0 : 1) + (laneGrids == nil ? 0 : 1))
+            return MemoryFootprint(
+                workspaceBytes: Double(threads) * perThread + aligned(threads * g.outChannels) + offsets,
+                persistentBytes: aligned(g.groups * 4 * outBlocks * g.patchSize)
+                    + aligned(g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth))
+        }
+    }
+
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        Layout(g, threads: threads).memory(g, threads: threads)
+    }
 
     init(geometry g: ConvolutionGeometry, gemm: GEMM) {
         geometry = g
         pool = gemm.pool
         threads = gemm.slotCount
         target = gemm.target
-        forwardGrid = WideGrid(rows: g.paddedHeight, width: g.paddedWidth, kernelHeight: g.kernelHeight,
-                               kernelWidth: g.kernelWidth, dilationHeight: g.dilationHeight,
-                               dilationWidth: g.dilationWidth)
-        backwardGrid = WideGrid(rows: g.inHeight + g.kernelExtentHeight - 1, width: g.inWidth + g.kernelExtentWidth - 1,
-                                kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                dilationHeight: g.dilationHeight, dilationWidth: g.dilationWidth)
-        outBlocks = (g.groupOutChannels + 3) / 4
-        inBlocks = (g.groupInChannels + 3) / 4
-        gradientRows = (g.groups - 1) * g.groupOutChannels + 4 * outBlocks
-        let bufferSize = max(forwardGrid.bufferSize(channels: g.inChannels),
-                             backwardGrid.bufferSize(channels: g.outChannels))
-        let wideSize = max(4 * backwardGrid.paddedOutput, gradientRows * forwardGrid.paddedOutput)
+        let layout = Layout(g, threads: threads)
+        forwardGrid = layout.forwardGrid
+        backwardGrid = layout.backwardGrid
+        outBlocks = layout.outBlocks
+        inBlocks = layout.inBlocks
+        gradientRows = layout.gradientRows
+        let bufferSize = layout.bufferSize, wideSize = layout.wideSize, weightCount = g.weightCount
         self.bufferSize = bufferSize
-        self.wideSize = wideSize
-        let weightCount = g.weightCount
         buffers = (0..<threads).map { _ in GEMM.allocateAligned(bufferSize) }
         wide = (0..<threads).map { _ in GEMM.allocateAligned(wideSize) }
         partialWeights = (0..<threads).map { _ in GEMM.allocateAligned(weightCount) }
         partialBias = GEMM.allocateAligned(threads * g.outChannels)
         forwardWeights = GEMM.allocateAligned(g.groups * 4 * outBlocks * g.patchSize)
         backwardWeights = GEMM.allocateAligned(g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
-        if StackedGrid.supports(g) {
-            let probe = StackedGrid(g, images: 1)
-            let perImage = (g.inChannels + 4 * outBlocks) * probe.imagePlane
-            let grid = StackedGrid(g, images: max(1, min(g.batch, DirectConvolution.stackedBlockFloats / perImage)))
-            stackedGrid = grid
-            let inputSize = g.inChannels * grid.channelStride
-            stackedInputs = (0..<threads).map { _ in GEMM.allocateAligned(inputSize) }
-            let gradientSize = 4 * outBlocks * grid.length(images: grid.images)
-            stackedGradients = (0..<threads).map { _ in GEMM.allocateAligned(gradientSize) }
+        stackedGrid = layout.stackedGrid
+        if let grid = layout.stackedGrid {
+            let sizes = layout.stackedSizes
+            stackedInputs = (0..<threads).map { _ in GEMM.allocateAligned(sizes[0]) }
+            stackedGradients = (0..<threads).map { _ in GEMM.allocateAligned(sizes[1]) }
             patchOffsets = CorrelationTile.patchOffsets(g) { grid.tapOffset(channel: $0, row: $1, column: $2) }
         } else {
-            stackedGrid = nil
             stackedInputs = []
             stackedGradients = []
             patchOffsets = nil
         }
-        if LaneGrid.supports(g) && LaneSplit(batch: g.batch, threads: threads, lanesAllowed: true).blocks > 0 {
-            let input = LaneGrid(channels: g.inChannels, rows: g.paddedHeight, width: g.paddedWidth)
-            let gradient = LaneGrid(channels: g.outChannels, rows: g.inHeight + g.kernelHeight - 1,
-                                    width: g.inWidth + g.kernelWidth - 1)
-            let output = LaneGrid(channels: 4 * outBlocks, rows: g.outHeight, width: g.outWidth)
+        if let (input, gradient, output) = layout.laneGrids {
+            let sizes = layout.laneSizes
             laneInputGrid = input
             laneGradientGrid = gradient
             laneOutputGrid = output
-            let sizes = [max(input.count, gradient.count),
-                         4 * LaneGrid.lanes * max(outBlocks * g.outPlane, inBlocks * g.inHeight * g.inWidth),
-                         output.count, weightCount * LaneGrid.lanes,
-                         LaneGrid.lanes * max(g.inHeight * g.inWidth, g.outPlane)]
-            laneFloatsPerThread = sizes.reduce(0, +)
             laneInputs = (0..<threads).map { _ in GEMM.allocateAligned(sizes[0]) }
             laneResults = (0..<threads).map { _ in GEMM.allocateAligned(sizes[1]) }
             laneGradients = (0..<threads).map { _ in GEMM.allocateAligned(sizes[2]) }
@@ -141,7 +183,6 @@ final class DirectConvolution: ConvolutionKernel {
             laneGradients = []
             lanePartials = []
             laneScratch = []
-            laneFloatsPerThread = 0
             laneOffsets = nil
         }
     }
@@ -156,20 +197,13 @@ final class DirectConvolution: ConvolutionKernel {
         backwardWeights.deallocate()
     }
 
-    var workspaceBytes: Int {
-        let g = geometry
-        var perThread = bufferSize + wideSize + g.weightCount + g.outChannels
-        if let grid = stackedGrid {
-            perThread += g.inChannels * grid.channelStride + 4 * outBlocks * grid.length(images: grid.images)
-        }
-        perThread += laneFloatsPerThread
-        return 4 * (threads * perThread + g.groups * 4 * outBlocks * g.patchSize
-            + g.groups * 4 * inBlocks * g.groupOutChannels * g.kernelHeight * g.kernelWidth)
-    }
-
     func prepare(weight: UnsafePointer<Float>) {}
 
     /// How `batch` images are shared among the threads and between lanes and the wide grid.
+    func imagesExpandedByEpilogue(batch: Int) -> Int {
+        epilogue?.runsInLanes == true ? split(batch: batch).blocks * LaneGrid.lanes : 0
+    }
+
     private func split(batch: Int) -> LaneSplit {
         LaneSplit(batch: batch, threads: threads, lanesAllowed: laneInputGrid != nil)
     }
@@ -223,7 +257,7 @@ final class DirectConvolution: ConvolutionKernel {
         }
         let parts = split(batch: batch)
         if let epilogue {
-            epilogue.laneImages = epilogue.runsInLanes ? parts.blocks * LaneGrid.lanes : 0
+            epilogue.laneImages = imagesExpandedByEpilogue(batch: batch)
             epilogue.keptOutput = UnsafePointer(output)
         }
         let pass = ForwardPass(kernel: Unmanaged.passUnretained(self), split: parts, input: input, bias: bias, output: output)

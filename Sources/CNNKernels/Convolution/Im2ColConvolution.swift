@@ -8,7 +8,7 @@
 /// per group over that group's block of `col` rows, weight rows and output channels.
 ///
 /// Workspace: per thread one `col` (Cin·KH·KW·OH·OW floats) and one partial weight gradient.
-final class Im2ColConvolution: ConvolutionKernel {
+final class Im2ColConvolution: ConvolutionBackend {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.im2col
     var algorithm: String { "im2col/per image, \(gemm.target)" }
@@ -39,8 +39,9 @@ final class Im2ColConvolution: ConvolutionKernel {
         g.isPointwise ? 0 : g.groups * g.patchSize * g.outPlane
     }
 
-    var workspaceBytes: Int {
-        4 * threads * (Im2ColConvolution.columnSize(geometry) + geometry.weightCount + geometry.outChannels)
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        let perThread = MemoryFootprint.alignedFloats(columnSize(g)) + MemoryFootprint.alignedFloats(g.weightCount)
+        return MemoryFootprint(workspaceBytes: Double(threads) * perThread + MemoryFootprint.alignedFloats(threads * g.outChannels))
     }
 
     func prepare(weight: UnsafePointer<Float>) {}

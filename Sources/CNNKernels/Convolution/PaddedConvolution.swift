@@ -51,10 +51,10 @@ final class PaddedConvolution: ConvolutionKernel {
         }
     }
 
-    var workspaceBytes: Int {
-        let g = geometry
-        return 4 * g.batch * g.inChannels * g.paddedHeight * g.paddedWidth + 8 * (g.paddedHeight + g.paddedWidth)
-            + inner.workspaceBytes
+    /// What this stage adds to its inner backend's memory: the padded batch and the two index maps.
+    static func stageMemory(_ g: ConvolutionGeometry) -> MemoryFootprint {
+        MemoryFootprint(workspaceBytes: 4 * Double(max(g.batch * g.inChannels * g.paddedHeight * g.paddedWidth, 16))
+                            + 8 * Double(g.paddedHeight + g.paddedWidth))
     }
 
     func prepare(weight: UnsafePointer<Float>) { inner.prepare(weight: weight) }

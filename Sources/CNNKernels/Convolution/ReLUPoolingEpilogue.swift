@@ -26,9 +26,10 @@ public final class ReLUPoolingEpilogue {
     private let laneScratch: [UnsafeMutablePointer<Float>]
     /// Images 0 ..< laneImages of the last forward ran in lanes (`finishLanes`): for them the argmax (max)
     /// or the convolution's output (average) is stored in lanes, block by block at the images' offsets,
-    /// so the pooling's backward skips them and the convolution expands their gradient itself
-    /// (`expandGradient`). Set by the convolution on every forward.
-    public internal(set) var laneImages = 0
+    /// and the convolution expands their gradient itself (`expandGradient`). The convolution's own
+    /// bookkeeping, set on every forward; the pooling layer asks the convolution
+    /// (`EpilogueConvolution.imagesExpandedByEpilogue`) instead of reading it.
+    var laneImages = 0
     /// The convolution's output buffer of that forward (average pooling keeps its lanes there).
     var keptOutput: UnsafePointer<Float>?
 
@@ -45,6 +46,13 @@ public final class ReLUPoolingEpilogue {
     }
 
     deinit { (scratch + laneScratch).forEach { $0.deallocate() } }
+
+    /// What `init` allocates: per slot a plane of scratch (max pooling) and one channel's pooled plane in lanes.
+    public static func memory(_ geometry: PoolingGeometry, isMax: Bool, slots: Int) -> MemoryFootprint {
+        let perSlot = (isMax ? MemoryFootprint.alignedFloats(geometry.inPlane) : 0)
+            + MemoryFootprint.alignedFloats(geometry.outPlane * LaneGrid.lanes)
+        return MemoryFootprint(workspaceBytes: Double(max(1, slots)) * perSlot)
+    }
 
     /// Where the convolution writes plane (image, channel) in task `slot`: a scratch plane for max
     /// pooling, nil (its own output) for average pooling.
@@ -232,6 +240,10 @@ enum LaneBits {
 public protocol EpilogueConvolution: ConvolutionKernel {
     /// Set by the plan when the layer's ReLU → pool is fused into it; nil writes the output plainly.
     var epilogue: ReLUPoolingEpilogue? { get set }
+    /// Images 0 ..< n of a `batch` whose pooled gradient this kernel's backward expands itself (its epilogue
+    /// kept them in lanes): the fused pooling's backward must skip them. A function of the batch alone — the
+    /// split forward and backward both use — not something the last forward left behind.
+    func imagesExpandedByEpilogue(batch: Int) -> Int
 }
 
 extension DirectConvolution: EpilogueConvolution {}

@@ -145,6 +145,9 @@ struct CorrelationTile {
     /// starting at any entry below patchSize stays inside it.
     static func paddedCount(_ patchSize: Int) -> Int { patchSize + maximumInputs - 1 }
 
+    /// Entries of `patchOffsets`' table for `g`.
+    static func patchOffsetCount(_ g: ConvolutionGeometry) -> Int { paddedCount(g.patchSize) }
+
     /// offset(ci, kh, kw) of every patch entry in (ci, kh, kw) order, padded with zeros to `paddedCount` (the
     /// padding entries' sums are dropped). The caller deallocates.
     static func patchOffsets(_ g: ConvolutionGeometry, _ offset: (Int, Int, Int) -> Int) -> UnsafeMutablePointer<Int> {

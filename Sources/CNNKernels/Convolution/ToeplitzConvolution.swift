@@ -16,7 +16,7 @@
 ///
 /// Groups are refused (`ConvolutionError.unsupported`): T would be block-diagonal over groups, so the one
 /// batch GEMM would multiply groups-times more zeros than it already does — im2col runs one GEMM per group.
-final class ToeplitzConvolution: ConvolutionKernel {
+final class ToeplitzConvolution: ConvolutionBackend {
     /// Largest Toeplitz matrix built, in bytes.
     static let byteLimit = 256 << 20
 
@@ -29,7 +29,8 @@ final class ToeplitzConvolution: ConvolutionKernel {
     private let columns: Int
     private let weightPath: Im2ColConvolution
 
-    init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
+    /// Floats of T for `g`, or why this backend refuses `g` (groups, or T above `byteLimit`).
+    private static func matrixElements(_ g: ConvolutionGeometry) throws(ConvolutionError) -> Int {
         if g.groups != 1 {
             throw ConvolutionError.unsupported(backend: .toeplitz, reason: "groups (this layer has groups = \(g.groups))")
         }
@@ -39,6 +40,17 @@ final class ToeplitzConvolution: ConvolutionKernel {
         if overflow || bytes > ToeplitzConvolution.byteLimit || bytes < 0 {
             throw ConvolutionError.toeplitzTooLarge(bytes: bytes, limit: ToeplitzConvolution.byteLimit)
         }
+        return elements
+    }
+
+    /// T is kept from step to step; the weight gradient's im2col path brings its own scratch.
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        guard let elements = try? matrixElements(g), let weightPath = Im2ColConvolution.memory(g, threads: threads) else { return nil }
+        return weightPath + MemoryFootprint(persistentBytes: MemoryFootprint.alignedFloats(elements))
+    }
+
+    init(geometry g: ConvolutionGeometry, gemm: GEMM) throws {
+        let elements = try ToeplitzConvolution.matrixElements(g)
         geometry = g
         self.gemm = gemm
         rows = g.outputImageSize
@@ -49,8 +61,6 @@ final class ToeplitzConvolution: ConvolutionKernel {
     }
 
     deinit { matrix.deallocate() }
-
-    var workspaceBytes: Int { 4 * rows * columns + weightPath.workspaceBytes }
 
     func prepare(weight: UnsafePointer<Float>) {
         let pass = KernelPlacement(geometry: geometry, weight: weight, matrix: matrix, columns: columns)

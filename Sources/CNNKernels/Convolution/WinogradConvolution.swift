@@ -8,7 +8,7 @@
 /// - backwardWeights: `WinogradCorrelation.weightGradient` on the forward's tiles.
 ///
 /// `prepare(weight:)` transforms the weights (U and U') once per change of the weights.
-final class WinogradConvolution: ConvolutionKernel {
+final class WinogradConvolution: ConvolutionBackend {
     let geometry: ConvolutionGeometry
     let kind = ConvolutionBackendKind.winograd
     var algorithm: String { "winograd F(2×2, 3×3)/lane strips, \(gemm.target)" }
@@ -47,16 +47,23 @@ final class WinogradConvolution: ConvolutionKernel {
     static func estimatedBytes(_ g: ConvolutionGeometry, threads: Int) -> Double {
         let cin = Double(g.inChannels), cout = Double(g.outChannels), positions = Double(WinogradCorrelation.positions)
         let tile = KernelTarget.largestGEMMTile
-        let lanes = Double(LaneGrid.lanes), rows = Double(tile.rows), panelColumns = Double(tile.columns)
-        let tileColumns = Double(max(g.outWidth, g.inWidth) + 1) / 2
-        let bandColumns = max(Double(WinogradCorrelation.targetTiles), tileColumns) * lanes + panelColumns
+        let lanes = Double(LaneGrid.lanes), rows = Double(tile.rows), columns32 = Double(tile.columns)
+        let up = { (value: Double, multiple: Double) in (value / multiple).rounded(.up) * multiple }
+        let tileRows = up(Double(max(g.outHeight, g.inHeight)), 2) / 2, tileColumns = up(Double(max(g.outWidth, g.inWidth)), 2) / 2
+        // A band holds `targetTiles` tiles or one strip, but no more than a thread's share of the batch's strips
+        // (one per tile row of each 16-image group).
+        let strips = (Double(g.batch) / lanes).rounded(.up) * tileRows
+        let bandTiles = min(max(Double(WinogradCorrelation.targetTiles), tileColumns),
+                            max(1, (strips / Double(max(threads, 1))).rounded(.down)) * tileColumns)
+        let bandColumns = up(bandTiles * lanes, columns32)
         let transformed = positions * ((cout + rows) * cin + (cin + rows) * cout)
-        let band = positions * bandColumns * (2 * (cin + cout) + 2 * rows + panelColumns)
-        // Grids are padded to whole tiles plus the 4 × 4 patch's reach: at most 4 rows and 6 columns more.
-        let gridRows = Double(max(g.inHeight, g.outHeight) + 4), gridWidth = Double(max(g.inWidth, g.outWidth) + 6)
+        // Rows of the largest band scratch, the weight gradient's: V, dM, and both again as panels.
+        let band = positions * bandColumns * (cin + up(cin, columns32) + 2 * up(cout, rows))
+        // Grids are padded to whole tiles plus the 4 × 4 patch's reach: 2 rows and columns more.
+        let gridRows = 2 * tileRows + 2, gridWidth = 2 * tileColumns + 2
         let grids = ((cin + cout) * gridRows + 4) * gridWidth * lanes
             + Double(max(g.inHeight * g.inWidth, g.outHeight * g.outWidth)) * lanes
-        let partial = positions * (cout + rows) * (cin + panelColumns)
+        let partial = positions * up(cout, rows) * up(cin, columns32)
         return 4 * (transformed + Double(threads) * (band + grids + partial))
     }
 
@@ -98,11 +105,12 @@ final class WinogradConvolution: ConvolutionKernel {
         gemm.reserveSharedScratch(floats: scratchFloats)
     }
 
-    var workspaceBytes: Int {
-        let u = WinogradCorrelation.positions
-            * (forwardCorrelation.paddedOut * geometry.inChannels + dataCorrelation.paddedOut * geometry.outChannels)
-        // U and U', and this kernel's need of the GEMM's shared scratch (the largest kernel's is allocated).
-        return 4 * (gemm.slotCount * scratchFloats + u)
+    /// U and U' kept; the rest of `estimatedBytes` (threads' scratch, the GEMM's shared scratch) as workspace.
+    static func memory(_ g: ConvolutionGeometry, threads: Int) -> MemoryFootprint? {
+        let bytes = estimatedBytes(g, threads: threads)
+        guard unsupportedReason(g) == nil, bytes <= Double(byteLimit) else { return nil }
+        let kept = 4 * transformedWeightFloats(g)
+        return MemoryFootprint(workspaceBytes: bytes - kept, persistentBytes: kept)
     }
 
     func prepare(weight: UnsafePointer<Float>) {

@@ -52,10 +52,15 @@ public final class ThreadPool: @unchecked Sendable {
     /// Jobs spread over the workers so far (not counting inline ones); lets tests check that a size threads.
     private(set) var parallelJobs = 0
 
+    /// The threads a pool created with `threadCount: requested` runs (0: the active processors; at most
+    /// 1024), known before the pool exists (the memory estimate sizes per-thread workspaces with it).
+    public static func threadCount(requested: Int) -> Int {
+        min(maximumThreads, requested > 0 ? requested : max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
     /// Creates a pool; `threadCount` defaults to the number of active processors (at most 1024).
     public init(threadCount: Int = 0) {
-        let available = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        self.threadCount = min(ThreadPool.maximumThreads, threadCount > 0 ? threadCount : max(1, available))
+        self.threadCount = ThreadPool.threadCount(requested: threadCount)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         for _ in 1..<self.threadCount {

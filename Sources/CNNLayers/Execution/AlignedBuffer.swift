@@ -5,6 +5,9 @@ public final class AlignedBuffer<Element: BitwiseCopyable> {
     public let pointer: UnsafeMutablePointer<Element>
     public let count: Int
 
+    /// Bytes a buffer of `count` elements allocates, for memory statements (`ExecutableOperation.memory`).
+    public static func byteCount(_ count: Int) -> Double { Double(max(1, count)) * Double(MemoryLayout<Element>.stride) }
+
     public init(count: Int) {
         self.count = count
         let bytes = max(1, count) * MemoryLayout<Element>.stride

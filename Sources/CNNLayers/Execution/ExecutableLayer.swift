@@ -32,12 +32,14 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
     /// True when backward needs somewhere to write the input gradient even when no earlier layer
     /// wants it (batch norm uses it as scratch).
     var needsInputGradientBuffer: Bool { get }
-    /// Floats of scratch per image the layer may allocate beyond its output (an im2col matrix), for the
-    /// memory estimate made before a plan is built.
-    func workspaceElementsPerImage(output: TensorShape) -> Double
-    /// Floats the layer's kernel may keep whatever the batch (Winograd's transformed weights), for the same
-    /// estimate: an upper bound over the backends it may get.
-    var persistentWorkspaceElements: Double { get }
+    /// The bytes `makeLayer` allocates beside the plan's buffers and the parameters (masks, argmax, a
+    /// convolution's kernel: an upper bound over the backends it may get), from shapes alone: the memory
+    /// estimate made before a plan is built sums them. No default, so a kind that forgets it does not compile;
+    /// `LayerMemoryTests` compares every kind's statement with what the allocator saw.
+    func memory(_ sizing: LayerSizing) -> MemoryFootprint
+    /// What the plan's fusion pass (`PlanFusion`) may do with a ReLU that is the only reader of this layer's
+    /// output: the kind's own statement of what its backward reads, so the pass keeps no list of kinds.
+    var outputReLUFusion: OutputReLUFusion { get }
     /// True when the layer's inference forward may write its output over its input (an element-wise
     /// kernel reading each element before writing it): an inference plan then gives both one buffer
     /// when nothing reads the input afterwards.
@@ -47,8 +49,37 @@ public protocol ExecutableOperation: LayerOperation, ExportableOperation {
 extension ExecutableOperation {
     public var needsInputGradientBuffer: Bool { false }
     public var runsInPlaceInInference: Bool { false }
-    public func workspaceElementsPerImage(output: TensorShape) -> Double { 0 }
-    public var persistentWorkspaceElements: Double { 0 }
+}
+
+/// How a ReLU reading only a layer's output may fuse with it (`ExecutableOperation.outputReLUFusion`).
+public enum OutputReLUFusion: Sendable, Equatable {
+    /// The ReLU runs on its own buffers: the layer's backward reads its output, which the ReLU would overwrite.
+    case none
+    /// The ReLU runs in place on the output (and its gradient on the output gradient): backward reads the
+    /// input and the output gradient, never the output.
+    case inPlace
+    /// The layer applies the ReLU in its own passes: its layer conforms to `OutputReLUFusing` (the plan
+    /// refuses it otherwise). Where the plan cannot use that (a batch norm folded away), as `inPlace`.
+    case applied
+}
+
+/// What a layer's memory statement (`ExecutableOperation.memory`) knows before the plan exists: the same
+/// shapes, batch capacity, threads and requested backend `makeLayer` will get.
+public struct LayerSizing: Sendable {
+    public var inputShapes: [TensorShape]
+    public var outputShape: TensorShape
+    public var batchCapacity: Int
+    /// The thread pool's threads (`ThreadPool.threadCount(requested:)`): kernels keep scratch per thread.
+    public var threads: Int
+    public var requestedBackend: BackendRequest
+
+    public init(inputShapes: [TensorShape], outputShape: TensorShape, batchCapacity: Int, threads: Int,
+                requestedBackend: BackendRequest) {
+        self.inputShapes = inputShapes; self.outputShape = outputShape; self.batchCapacity = batchCapacity
+        self.threads = threads; self.requestedBackend = requestedBackend
+    }
+
+    public var inputShape: TensorShape { inputShapes[0] }
 }
 
 /// Where a layer's inputs, output and gradients live, as wired by the plan.
@@ -122,6 +153,12 @@ public final class LayerBuildContext {
 
     /// The gradient of `name.suffix` when the layer declared it.
     public func optionalGradient(_ suffix: String) -> UnsafeMutablePointer<Float>? { parameters.gradientPointer(name + "." + suffix) }
+
+    /// What this layer's memory statement is made from (the estimate's view of this context).
+    public var sizing: LayerSizing {
+        LayerSizing(inputShapes: wiring.inputShapes, outputShape: wiring.outputShape, batchCapacity: batchCapacity,
+                    threads: pool.threadCount, requestedBackend: requestedBackend)
+    }
 
     /// A seed for this layer's random stream, distinct per node.
     public var layerSeed: UInt64 { seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D }

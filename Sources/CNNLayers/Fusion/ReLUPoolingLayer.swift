@@ -16,12 +16,13 @@ public final class ReLUPoolingLayer: ExecutableLayer {
     private let mode: PoolingOperation.Mode
     private let argmax: AlignedBuffer<Int32>
     private let pool: ThreadPool
-    /// The epilogue handed to the producing convolution, which then does this layer's forward.
-    private var epilogue: ReLUPoolingEpilogue?
+    /// The convolution that runs this layer's forward in its epilogue (`fuseForward`), if any: its forward
+    /// writes this layer's output, and its backward expands the gradient of the images it kept in lanes.
+    private var producer: (any EpilogueConvolution)?
 
-    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, batchCapacity: Int, pool: ThreadPool) {
+    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, argmaxCount: Int, pool: ThreadPool) {
         self.wiring = wiring; self.geometry = geometry; self.mode = mode; self.pool = pool
-        argmax = AlignedBuffer(count: mode == .max ? batchCapacity * wiring.outputShape.elementCount : 0)
+        argmax = AlignedBuffer(count: argmaxCount)
     }
 
     /// Moves this layer's forward into `producer`'s epilogue when it is a convolution on a backend that
@@ -39,12 +40,12 @@ public final class ReLUPoolingLayer: ExecutableLayer {
         let epilogue = ReLUPoolingEpilogue(geometry: geometry, mode: epilogueMode, pooled: wiring.output,
                                            pooledGradient: wiring.outputGradient, slots: pool.threadCount)
         kernel.epilogue = epilogue
-        self.epilogue = epilogue
+        self.producer = kernel
         return true
     }
 
     public func forward(batch: Int, training: Bool) {
-        if epilogue != nil { return }  // the convolution before it did the work
+        if producer != nil { return }  // the convolution before it did the work
         switch mode {
         case .max:
             MaxPooling.forward(geometry, batch: batch, input: wiring.input, output: wiring.output, argmax: argmax.pointer, pool: pool)
@@ -56,12 +57,12 @@ public final class ReLUPoolingLayer: ExecutableLayer {
         }
     }
 
-    /// The images the convolution's epilogue kept in lanes are skipped: the convolution expands their
-    /// gradient from the pooled one itself (`ReLUPoolingEpilogue.expandGradient`), so their part of
-    /// `gradInput` is never written.
+    /// The images the producing convolution says it expands itself (`imagesExpandedByEpilogue`, from the
+    /// batch) are skipped: its backward, which the plan runs after this one, writes their part of `gradInput`
+    /// from the pooled gradient (`ReLUPoolingEpilogue.expandGradient`).
     public func backward(batch: Int) {
         guard let gradInput = wiring.inputGradient else { return }
-        let first = min(batch, epilogue?.laneImages ?? 0), images = batch - first
+        let first = min(batch, producer?.imagesExpandedByEpilogue(batch: batch) ?? 0), images = batch - first
         if images == 0 { return }
         let inImage = wiring.inputShape.elementCount, outImage = wiring.outputShape.elementCount
         let pooled = wiring.output + first * outImage, gradPooled = wiring.outputGradient + first * outImage
@@ -84,12 +85,8 @@ extension PoolingOperation {
     /// The fused ReLU → this pooling layer over `context.wiring`, whose input is the ReLU's input.
     public func makeFusedReLULayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         guard !ceilMode else { throw PlanError.unsupported(layer: context.name, reason: "ceil_mode is not executable yet") }
-        let (channels, height, width) = context.wiring.inputShape.chw
-        let geometry = PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
-                                       kernelHeight: kernel.height, kernelWidth: kernel.width,
-                                       strideHeight: stride.height, strideWidth: stride.width,
-                                       paddingHeight: padding.height, paddingWidth: padding.width)
-        return ReLUPoolingLayer(wiring: context.wiring, geometry: geometry, mode: mode, batchCapacity: context.batchCapacity,
+        return ReLUPoolingLayer(wiring: context.wiring, geometry: geometry(input: context.wiring.inputShape), mode: mode,
+                                argmaxCount: argmaxCount(batchCapacity: context.batchCapacity, output: context.wiring.outputShape),
                                 pool: context.pool)
     }
 }

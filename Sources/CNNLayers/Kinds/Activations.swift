@@ -9,9 +9,8 @@ extension LayerDefinition {
         name: "leaky_relu", synonyms: ["leakyrelu"], summary: "x for x ≥ 0, slope·x below (torch.nn.LeakyReLU)",
         keys: [LayerKey("negative_slope", .number(-1_000...1_000, what: "a number between -1000 and 1000"), aliases: ["slope"],
                         default: .number(0.01), summary: "slope for negative inputs")],
-        shortFormKey: "negative_slope", jsonFields: ["negative_slope"],
-        describe: { arguments in [("slope", "negative_slope", .number(arguments.number("negative_slope") ?? 0.01))] },
-        kind: { arguments in .leakyRelu(negativeSlope: arguments.number("negative_slope") ?? 0.01) })
+        shortFormKey: "negative_slope", jsonFields: ["negative_slope"], described: { _ in [("slope", "negative_slope")] },
+        kind: { arguments in arguments.number("negative_slope").map { .leakyRelu(negativeSlope: $0) } })
 
     public static let sigmoid = ActivationOperation.definition(name: "sigmoid", summary: "1/(1 + e^−x) (torch.nn.Sigmoid)") { _ in .sigmoid }
 
@@ -20,18 +19,16 @@ extension LayerDefinition {
     public static let gelu = ActivationOperation.definition(
         name: "gelu", summary: "x·Φ(x) (torch.nn.GELU); approximate: tanh for the tanh form",
         keys: [LayerKey("approximate", .choice(["none", "tanh"]), default: .word("none"), summary: "PyTorch's approximate")],
-        shortFormKey: "approximate", jsonFields: [JSONField("approximate", note: "only with `approximate: tanh`")],
-        describe: { arguments in arguments.word("approximate") == "tanh" ? [("approximate", "approximate", .string("tanh"))] : [] },
-        kind: { arguments in arguments.word("approximate") == "tanh" ? .geluTanh : .gelu })
+        shortFormKey: "approximate", jsonFields: [JSONField("approximate", note: "only with `approximate: tanh`")], described: { arguments in arguments.word("approximate") == "tanh" ? [("approximate", "approximate")] : [] },
+        kind: { arguments in arguments.word("approximate").map { $0 == "tanh" ? .geluTanh : .gelu } })
 
     public static let silu = ActivationOperation.definition(name: "silu", synonyms: ["swish"], summary: "x·σ(x) (torch.nn.SiLU)") { _ in .silu }
 
     public static let elu = ActivationOperation.definition(
         name: "elu", summary: "x for x > 0, alpha·(eˣ − 1) below (torch.nn.ELU)",
         keys: [LayerKey("alpha", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(1), summary: "scale of the negative part")],
-        shortFormKey: "alpha", jsonFields: ["alpha"],
-        describe: { arguments in [("alpha", "alpha", .number(arguments.number("alpha") ?? 1))] },
-        kind: { arguments in .elu(alpha: arguments.number("alpha") ?? 1) })
+        shortFormKey: "alpha", jsonFields: ["alpha"], described: { _ in [("alpha", "alpha")] },
+        kind: { arguments in arguments.number("alpha").map { .elu(alpha: $0) } })
 
     public static let relu6 = ActivationOperation.definition(name: "relu6", summary: "min(max(0, x), 6) (torch.nn.ReLU6)") { _ in .relu6 }
 
@@ -48,11 +45,11 @@ extension LayerDefinition {
         keys: [LayerKey("beta", .number(1e-6...1_000, what: "a positive number up to 1000"), default: .number(1), summary: "sharpness"),
                LayerKey("threshold", .number(0...1_000, what: "a number between 0 and 1000"), default: .number(20),
                         summary: "beta·x above which the output is x")],
-        jsonFields: ["beta", "threshold"],
-        describe: { arguments in
-            [("beta", "beta", .number(arguments.number("beta") ?? 1)), ("threshold", "threshold", .number(arguments.number("threshold") ?? 20))]
-        },
-        kind: { arguments in .softplus(beta: arguments.number("beta") ?? 1, threshold: arguments.number("threshold") ?? 20) })
+        jsonFields: ["beta", "threshold"], described: { _ in [("beta", "beta"), ("threshold", "threshold")] },
+        kind: { arguments in
+            guard let beta = arguments.number("beta"), let threshold = arguments.number("threshold") else { return nil }
+            return .softplus(beta: beta, threshold: threshold)
+        })
 }
 
 /// An element-wise non-linearity; the output has the input's shape.
@@ -62,26 +59,36 @@ public struct ActivationOperation: ExecutableOperation {
     public var summary: String
     public var jsonFields: [(key: String, value: JSONValue)]
 
-    /// A definition for an activation named `name`; `describe` lists its (short label, JSON key, value) for
-    /// the shapes table and JSON; `kind` picks the kernel's function.
+    /// A definition for an activation named `name`; `described` picks the keys (short label, key) the shapes
+    /// table and JSON show; `kind` picks the kernel's function from the keys' values. Both read the arguments,
+    /// which hold the written value or the key's declared default: a default is written only in its `LayerKey`.
     static func definition(name: String, synonyms: [String] = [], summary: String, keys: [LayerKey] = [], shortFormKey: String? = nil,
                            jsonFields: [JSONField] = [],
-                           describe: @escaping @Sendable (LayerArguments) -> [(label: String, key: String, value: JSONValue)] = { _ in [] },
-                           kind: @escaping @Sendable (LayerArguments) -> ActivationKind) -> LayerDefinition {
+                           described: @escaping @Sendable (LayerArguments) -> [(label: String, key: String)] = { _ in [] },
+                           kind: @escaping @Sendable (LayerArguments) -> ActivationKind?) -> LayerDefinition {
         LayerDefinition(name: name, synonyms: synonyms, summary: summary, keys: keys, shortFormKey: shortFormKey,
                         jsonFields: jsonFields,
                         infer: { arguments, context in
-                            let described = describe(arguments)
+                            guard let activation = kind(arguments) else { return nil }  // invariant: every key has a default
+                            let fields = described(arguments).compactMap { label, key in
+                                arguments.value(key).map { (label: label, key: key, value: JSONValue($0)) }
+                            }
                             let operation = ActivationOperation(
-                                kindName: name, activation: kind(arguments),
-                                summary: described.map { "\($0.label) \($0.value.plainText)" }.joined(separator: " "),
-                                jsonFields: described.map { ($0.key, $0.value) })
+                                kindName: name, activation: activation,
+                                summary: fields.map { "\($0.label) \($0.value.plainText)" }.joined(separator: " "),
+                                jsonFields: fields.map { ($0.key, $0.value) })
                             return InferredLayer(operation, shape: context.input.shape)
                         })
     }
 
     /// Every activation kernel maps element by element (`Activation.forward`), so output may be input.
     public var runsInPlaceInInference: Bool { true }
+
+    /// The kernels keep nothing between passes.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    /// Backward of some activations reads their output (sigmoid, tanh).
+    public var outputReLUFusion: OutputReLUFusion { .none }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         ActivationLayer(wiring: context.wiring, kind: activation, pool: context.pool)

@@ -36,6 +36,17 @@ public struct AdaptivePoolingOperation: ExecutableOperation, Equatable {
             })
     }
 
+    /// Argmax entries (max only), one per output element of the batch.
+    static func argmaxCount(isMax: Bool, batchCapacity: Int, output: TensorShape) -> Int { isMax ? batchCapacity * output.elementCount : 0 }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
+    /// The argmax backward reads.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        MemoryFootprint(workspaceBytes: AlignedBuffer<Int32>.byteCount(
+            Self.argmaxCount(isMax: isMax, batchCapacity: sizing.batchCapacity, output: sizing.outputShape)))
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (channels, height, width) = context.wiring.inputShape.chw
         let geometry = AdaptivePoolingGeometry(channels: channels, inHeight: height, inWidth: width, outHeight: output.height,
@@ -55,7 +66,8 @@ final class AdaptivePoolingLayer: ExecutableLayer {
 
     init(wiring: LayerWiring, geometry: AdaptivePoolingGeometry, isMax: Bool, batchCapacity: Int, pool: ThreadPool) {
         self.wiring = wiring; self.geometry = geometry; self.isMax = isMax; self.pool = pool
-        argmax = AlignedBuffer(count: isMax ? batchCapacity * wiring.outputShape.elementCount : 0)
+        argmax = AlignedBuffer(count: AdaptivePoolingOperation.argmaxCount(isMax: isMax, batchCapacity: batchCapacity,
+                                                                          output: wiring.outputShape))
     }
 
     func forward(batch: Int, training: Bool) {

@@ -70,6 +70,14 @@ public struct BatchNormOperation: ExecutableOperation, Equatable {
         return InferredLayer(operation, shape: context.input.shape)
     }
 
+    /// Normalising writes max(y, 0) and backward masks dy by that output (`BatchNormLayer.fuseOutputReLU`).
+    public var outputReLUFusion: OutputReLUFusion { .applied }
+
+    /// The batch's mean and inverse deviation per channel, kept for backward.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        MemoryFootprint(workspaceBytes: 2 * AlignedBuffer<Float>.byteCount(sizing.outputShape.chw.channels))
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         try BatchNormLayer(wiring: context.wiring, eps: eps, momentum: momentum, context: context)
     }

@@ -27,6 +27,11 @@ public struct ChannelShuffleOperation: ExecutableOperation, Equatable {
     public var summary: String { "g\(groups)" }
     public var jsonFields: [(key: String, value: JSONValue)] { [("groups", .integer(groups))] }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         ChannelShuffleLayer(wiring: context.wiring, groups: groups, pool: context.pool)
     }

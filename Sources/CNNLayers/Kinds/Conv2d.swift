@@ -97,7 +97,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
               let dilation = arguments.pair("dilation"), let bias = arguments.bool("bias"),
               let mode = arguments.word("padding_mode").flatMap(ConvolutionPaddingMode.init(rawValue:))
         else { return nil }
-        let groups = arguments.word("groups") == "in" ? c : arguments.integer("groups") ?? 1
+        guard let groups = arguments.word("groups") == "in" ? c : arguments.integer("groups") else { return nil }
         guard c % groups == 0, out % groups == 0 else {
             let depthwise = arguments.word("groups") == "in" ? " (groups: in is depthwise, one group per input channel)" : ""
             context.error("groups \(groups) must divide the input channels (\(c)) and out (\(out))\(depthwise)", key: "groups",
@@ -121,7 +121,7 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
         case .word?:  // valid
             break
         default:
-            let padding = arguments.pair("padding") ?? Pair2D(square: 0)
+            guard let padding = arguments.pair("padding") else { return nil }  // invariant: the key has a default
             (top, bottom, left, right) = (padding.height, padding.height, padding.width, padding.width)
         }
         // PyTorch pads with F.pad: reflect needs padding < size, circular at most the size; replicate
@@ -177,17 +177,22 @@ public struct Conv2dOperation: ExecutableOperation, Equatable {
                             dilationWidth: dilation.width, groups: groups, paddingMode: paddingMode)
     }
 
-    /// im2col lowers one column of (in/groups)·kh·kw taps per output position.
-    public func workspaceElementsPerImage(output: TensorShape) -> Double {
-        let (_, height, width) = output.chw
-        return Double(inChannels / groups) * Double(kernel.height * kernel.width) * Double(height) * Double(width)
+    /// The kernel's memory on the backend the model file or the run asks for; for `auto`, the largest of the
+    /// backends that can run the layer (any may win the timing: Toeplitz's matrix, Winograd's weights).
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        let (_, height, width) = sizing.inputShape.chw
+        let geometry = self.geometry(batch: sizing.batchCapacity, height: height, width: width)
+        let candidates: [ConvolutionBackendKind]
+        switch backend ?? sizing.requestedBackend {
+        case .fixed(let kind): candidates = [kind]
+        case .auto: candidates = ConvolutionBackendKind.allCases
+        }
+        return candidates.compactMap { $0.memory(geometry: geometry, threads: sizing.threads) }
+            .max { $0.totalBytes < $1.totalBytes } ?? .zero
     }
 
-    /// The Winograd backend's transformed weights, when it can run this layer (they do not depend on the
-    /// image size, so any plane stands in).
-    public var persistentWorkspaceElements: Double {
-        geometry(batch: 1, height: kernel.height, width: kernel.width).winogradTransformedWeightFloats
-    }
+    /// Backward reads the input and the output gradient only.
+    public var outputReLUFusion: OutputReLUFusion { .inPlace }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         let (_, height, width) = context.wiring.inputShape.chw

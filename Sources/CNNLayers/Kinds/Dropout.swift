@@ -31,6 +31,13 @@ public struct DropoutOperation: ExecutableOperation, Equatable {
             })
     }
 
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
+    /// The mask backward reads, one float per element (per channel for dropout2d) of the batch.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        MemoryFootprint(workspaceBytes: AlignedBuffer<Float>.byteCount(sizing.batchCapacity * DropoutLayer.maskPerImage(sizing.outputShape, channelWise: channelWise)))
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         DropoutLayer(wiring: context.wiring, probability: probability, channelWise: channelWise, batchCapacity: context.batchCapacity,
                      seed: context.layerSeed)
@@ -48,10 +55,12 @@ final class DropoutLayer: RandomizedLayer {
 
     init(wiring: LayerWiring, probability: Float, channelWise: Bool, batchCapacity: Int, seed: UInt64) {
         self.wiring = wiring; self.probability = probability; self.channelWise = channelWise
-        let perImage = channelWise ? wiring.outputShape.chw.channels : wiring.outputShape.elementCount
-        mask = AlignedBuffer(count: batchCapacity * perImage)
+        mask = AlignedBuffer(count: batchCapacity * DropoutLayer.maskPerImage(wiring.outputShape, channelWise: channelWise))
         generator = SeededGenerator(seed: seed)
     }
+
+    /// Mask entries per image: one per element, or one per channel (dropout2d).
+    static func maskPerImage(_ shape: TensorShape, channelWise: Bool) -> Int { channelWise ? shape.chw.channels : shape.elementCount }
 
     var randomState: [UInt64] { generator.state }
 

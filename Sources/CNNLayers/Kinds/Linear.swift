@@ -41,6 +41,12 @@ public struct LinearOperation: ExecutableOperation, Equatable {
         [("in_features", .integer(inFeatures)), ("out_features", .integer(outFeatures)), ("bias", .bool(bias))]
     }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    /// Backward reads the input and the output gradient only.
+    public var outputReLUFusion: OutputReLUFusion { .inPlace }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         LinearLayer(wiring: context.wiring, inFeatures: inFeatures, outFeatures: outFeatures, weight: try context.tensor("weight"),
                     bias: context.optionalTensor("bias"), gradWeight: try context.gradient("weight"),

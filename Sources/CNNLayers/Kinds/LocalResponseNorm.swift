@@ -33,6 +33,11 @@ public struct LocalResponseNormOperation: ExecutableOperation, Equatable {
          ("k", .number(parameters.k))]
     }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         LocalResponseNormLayer(wiring: context.wiring, parameters: parameters, pool: context.pool)
     }

@@ -65,6 +65,18 @@ public struct MergeOperation: ExecutableOperation, Equatable {
 
     public var kindName: String { merge.rawValue }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    /// add's backward passes the gradient on and can mask it itself; concat and mul read nothing of their
+    /// output either, but no fused form exists for them.
+    public var outputReLUFusion: OutputReLUFusion {
+        switch merge {
+        case .add: return .applied
+        case .concat, .mul: return .none
+        }
+    }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         switch merge {
         case .add: return AddLayer(wiring: context.wiring, pool: context.pool)

@@ -15,13 +15,14 @@ extension LayerDefinition {
         shortFormKey: "num_parameters", example: "- prelu: {num_parameters: channels}", jsonFields: ["num_parameters"],
         infer: { arguments, context in
             let channels = context.input.shape.chw.channels
-            let count = arguments.word("num_parameters") == "channels" ? channels : arguments.integer("num_parameters") ?? 1
+            guard let count = arguments.word("num_parameters") == "channels" ? channels : arguments.integer("num_parameters"),
+                  let initialSlope = arguments.number("init") else { return nil }  // invariant: both keys have defaults
             guard count == 1 || count == channels else {
                 context.error("num_parameters must be 1 or the input's \(channels) channels, got \(count)", key: "num_parameters",
                               hint: "write num_parameters: channels for one slope per channel")
                 return nil
             }
-            let operation = PReLUOperation(channels: channels, slopeCount: count, initialSlope: arguments.number("init") ?? 0.25)
+            let operation = PReLUOperation(channels: channels, slopeCount: count, initialSlope: initialSlope)
             return InferredLayer(operation, shape: context.input.shape, macs: 0)
         })
 }
@@ -37,6 +38,11 @@ public struct PReLUOperation: ExecutableOperation, Equatable {
         [ParameterDeclaration("weight", shape: [slopeCount], initialization: .constant(initialSlope))]
     }
     public var jsonFields: [(key: String, value: JSONValue)] { [("num_parameters", .integer(slopeCount))] }
+
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
 
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
         PReLULayer(wiring: context.wiring, slopeCount: slopeCount, slopes: try context.tensor("weight"),

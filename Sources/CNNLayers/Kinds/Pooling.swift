@@ -95,21 +95,45 @@ public struct PoolingOperation: ExecutableOperation, Equatable {
                     height: h, width: w, window: window,
                     suggestion: "use a smaller \(name) window (at most \(smallest) here), or remove a pooling layer or strided convolution before it")
                 else { return nil }
-                let mode: Mode = isMax ? .max : .average(countIncludePad: arguments.bool("count_include_pad") ?? true)
+                // count_include_pad is declared (with its default) for average pooling only.
+                guard let mode: Mode = isMax ? .max : arguments.bool("count_include_pad").map({ .average(countIncludePad: $0) })
+                else { return nil }
                 let operation = PoolingOperation(kindName: name, mode: mode, kernel: kernel, stride: stride, padding: padding,
                                                  ceilMode: ceilMode)
                 return InferredLayer(operation, shape: .image(channels: c, height: oh, width: ow))
             })
     }
 
+    /// The kernel library's description of this pooling over `input`.
+    func geometry(input: TensorShape) -> PoolingGeometry {
+        let (channels, height, width) = input.chw
+        return PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
+                               kernelHeight: kernel.height, kernelWidth: kernel.width,
+                               strideHeight: stride.height, strideWidth: stride.width,
+                               paddingHeight: padding.height, paddingWidth: padding.width, ceilMode: ceilMode)
+    }
+
+    /// Argmax entries (max only), one per output element of the batch.
+    func argmaxCount(batchCapacity: Int, output: TensorShape) -> Int { mode == .max ? batchCapacity * output.elementCount : 0 }
+
+    /// The argmax backward reads; and, since the plan may fuse a ReLU before it into a convolution's epilogue
+    /// (`ReLUPoolingLayer`), that epilogue's scratch (an upper bound: most pools are not fused).
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint {
+        var footprint = MemoryFootprint(workspaceBytes: AlignedBuffer<Int32>.byteCount(
+            argmaxCount(batchCapacity: sizing.batchCapacity, output: sizing.outputShape)))
+        if !ceilMode {
+            footprint = footprint + ReLUPoolingEpilogue.memory(geometry(input: sizing.inputShape), isMax: mode == .max,
+                                                               slots: sizing.threads)
+        }
+        return footprint
+    }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer {
-        let (channels, height, width) = context.wiring.inputShape.chw
-        let geometry = PoolingGeometry(channels: channels, inHeight: height, inWidth: width,
-                                       kernelHeight: kernel.height, kernelWidth: kernel.width,
-                                       strideHeight: stride.height, strideWidth: stride.width,
-                                       paddingHeight: padding.height, paddingWidth: padding.width, ceilMode: ceilMode)
-        return PoolingLayer(wiring: context.wiring, geometry: geometry, mode: mode, batchCapacity: context.batchCapacity,
-                            pool: context.pool)
+        PoolingLayer(wiring: context.wiring, geometry: geometry(input: context.wiring.inputShape), mode: mode,
+                     argmaxCount: argmaxCount(batchCapacity: context.batchCapacity, output: context.wiring.outputShape),
+                     pool: context.pool)
     }
 }
 
@@ -122,9 +146,9 @@ final class PoolingLayer: ExecutableLayer {
     private let argmax: AlignedBuffer<Int32>
     private let pool: ThreadPool
 
-    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, batchCapacity: Int, pool: ThreadPool) {
+    init(wiring: LayerWiring, geometry: PoolingGeometry, mode: PoolingOperation.Mode, argmaxCount: Int, pool: ThreadPool) {
         self.wiring = wiring; self.geometry = geometry; self.mode = mode; self.pool = pool
-        argmax = AlignedBuffer(count: mode == .max ? batchCapacity * wiring.outputShape.elementCount : 0)
+        argmax = AlignedBuffer(count: argmaxCount)
     }
 
     func forward(batch: Int, training: Bool) {

@@ -20,6 +20,11 @@ public struct ViewOperation: ExecutableOperation, Equatable {
     public var kindName: String
     public var isView: Bool { true }
 
+    /// The layer works on the plan's buffers and its parameters only.
+    public func memory(_ sizing: LayerSizing) -> MemoryFootprint { .zero }
+
+    public var outputReLUFusion: OutputReLUFusion { .none }
+
     public func makeLayer(_ context: LayerBuildContext) throws -> any ExecutableLayer { ViewLayer(wiring: context.wiring) }
 }
 

@@ -117,6 +117,17 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case integers([Int])
 
+    /// A key's value as the shapes JSON writes it (a word as a string, a pair as two integers).
+    public init(_ value: LayerValue) {
+        switch value {
+        case .integer(let integer): self = .integer(integer)
+        case .pair(let pair): self = .integers([pair.height, pair.width])
+        case .number(let number): self = .number(number)
+        case .bool(let bool): self = .bool(bool)
+        case .word(let word): self = .string(word)
+        }
+    }
+
     /// The value as the shapes table shows it (strings unquoted).
     public var plainText: String {
         if case .string(let value) = self { return value }

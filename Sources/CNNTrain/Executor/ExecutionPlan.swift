@@ -20,6 +20,12 @@ public final class ExecutionPlan {
     /// Whether the plan fuses back-to-back layers (`train.fuse`), and the fusions it made, one line each.
     public let isFused: Bool
     public private(set) var fusions: [String]
+    /// Fused ReLU → pool node → the convolution node that runs it in its epilogue (direct backend). The
+    /// pool's layer then depends on that convolution both ways: the convolution's forward writes the pooled
+    /// output, and its backward — which runs after the pool's — expands the pooled gradient of the images it
+    /// kept in lanes, which the pool's backward therefore skips (`ReLUPoolingLayer.backward`); the memory plan
+    /// keeps the pooled gradient alive until then (`MemoryPlan`).
+    public private(set) var epilogueFusions: [Int: Int] = [:]
     /// Bytes of the activation buffers (layer outputs, the input batch included) and of the gradient
     /// buffers (scratch included), at the batch capacity, as the memory plan (`MemoryPlan`) pooled them.
     public private(set) var activationBytes = 0
@@ -100,7 +106,8 @@ public final class ExecutionPlan {
         let needsBackward = Self.nodesNeedingBackward(graph, frozen: frozenLayers)
         let fusion = PlanFusion(graph: graph, enabled: fuse, purpose: purpose)
         let memory = MemoryPlan(graph: graph, fusion: fusion, purpose: purpose, needsBackward: needsBackward, reuse: reuseBuffers)
-        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, memory: memory).check(batchKey: batchKey, model: graph.name)
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, memory: memory, threads: threads, backend: backend,
+                           perLayerBackends: perLayerBackends).check(batchKey: batchKey, model: graph.name)
         self.graph = graph
         self.batchCapacity = batchCapacity
         self.needsBackward = needsBackward
@@ -236,6 +243,7 @@ public final class ExecutionPlan {
             guard producer > 0, consumers(of: producer) == 1, consumers(of: runner) == 1,
                   let fused = layers[poolIndex] as? ReLUPoolingLayer,
                   let convolution = layers[runner], fused.fuseForward(into: convolution) else { continue }
+            epilogueFusions[poolIndex] = runner
             descriptions = descriptions.map {
                 $0 == "\(graph.nodes[relu].name) → \(graph.nodes[poolIndex].name)"
                     ? "\(graph.nodes[runner].name) → \($0) (in the convolution's epilogue)" : $0

@@ -268,13 +268,17 @@ public struct PlannedActivationMemory: Sendable, Equatable {
 extension MemoryEstimate {
     /// The estimate of the plan `ExecutionPlan` builds with these settings, from the same planning pass
     /// (so a session can refuse a run before it creates anything, with the figure the plan would check).
-    public init(graph: ModelGraph, batchCapacity: Int, fuse: Bool, frozenLayers: [String], purpose: PlanPurpose) {
+    public init(graph: ModelGraph, batchCapacity: Int, fuse: Bool, frozenLayers: [String], purpose: PlanPurpose, threads: Int,
+                backend: BackendRequest, perLayerBackends: [String: BackendRequest]) {
         self.init(graph: graph, batchCapacity: batchCapacity,
-                  memory: MemoryPlan(graph: graph, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose))
+                  memory: MemoryPlan(graph: graph, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose), threads: threads,
+                  backend: backend, perLayerBackends: perLayerBackends)
     }
 
     /// The estimate of a plan laid out by `memory`.
-    init(graph: ModelGraph, batchCapacity: Int, memory: MemoryPlan) {
-        self.init(graph: graph, batchCapacity: batchCapacity, plannedElementsPerImage: Double(memory.elementsPerImage))
+    init(graph: ModelGraph, batchCapacity: Int, memory: MemoryPlan, threads: Int, backend: BackendRequest,
+         perLayerBackends: [String: BackendRequest]) {
+        self.init(graph: graph, batchCapacity: batchCapacity, plannedElementsPerImage: Double(memory.elementsPerImage),
+                  threads: threads, backend: backend, perLayerBackends: perLayerBackends)
     }
 }

@@ -6,16 +6,18 @@ import CNNSpec
 ///
 /// - ReLU → max/avg pool (the ReLU feeding only the pool): one `ReLUPoolingLayer` at the pool's node;
 ///   the ReLU node runs nothing and gets no buffers.
-/// - A ReLU after a batch norm or an add that nothing else reads (a residual block's conv → bn → relu and
-///   add → relu): the producer applies it (`OutputReLUFusing`) in its own pass — max(y, 0) as it writes
+/// Which producers take a ReLU is each kind's own statement (`ExecutableOperation.outputReLUFusion`).
+///
+/// - A ReLU after a producer declaring `.applied` that nothing else reads (batch norm and add: a residual
+///   block's conv → bn → relu and add → relu): the producer applies it (`OutputReLUFusing`) in its own pass — max(y, 0) as it writes
 ///   its output, the mask inside its backward — and the ReLU node runs nothing; its output and gradient
 ///   are the producer's buffers. Saves the ReLU's pass over memory each way.
 /// - An add whose input has no other reader shares that input's gradient buffer as its own output
 ///   gradient (`sharedAddGradients`), so backward copies nothing to it; and a gradient summed over several
 ///   readers is written directly by the first of them to run backward (`firstWriterDirect`), not
 ///   zeroed, written to scratch and added.
-/// - Any other ReLU whose producer is the only reader of its input and does not need its own output in
-///   backward (conv2d, linear, batch norm, add): the ReLU runs in place on the producer's output, and
+/// - Any other ReLU whose producer is the only reader of its input and declares `.inPlace` (its backward does
+///   not read its output: conv2d, linear; or `.applied` where that cannot be used): the ReLU runs in place on the producer's output, and
 ///   its gradient in place on the producer's output gradient — one activation and one gradient buffer
 ///   fewer, and the ReLU reads data its producer has just written.
 /// - Inference plans only: batch norm after a convolution that nothing else reads is folded into the
@@ -36,13 +38,6 @@ struct PlanFusion {
     private(set) var sharedAddGradients: [Int: Int] = [:]
     /// Whether the memory plan lets the first consumer to run backward write a summed gradient directly.
     private(set) var firstWriterDirect = false
-
-    /// Kinds that can apply the ReLU reading their output themselves.
-    static let producersTakingReLU: Set<String> = ["batchnorm2d", "batchnorm1d", "add"]
-
-    /// Kinds whose backward reads their input and output gradient but not their output, so a ReLU may
-    /// overwrite that output.
-    static let producersWithoutOutputInBackward: Set<String> = ["conv2d", "linear", "batchnorm2d", "batchnorm1d", "add"]
 
     init(graph: ModelGraph, enabled: Bool, purpose: PlanPurpose = .training) {
         guard enabled else { return }
@@ -67,12 +62,12 @@ struct PlanFusion {
         let fusedReLUs = Set(reluIntoPool.values)
         for index in graph.nodes.indices where index > 0 && isReLU(index) && !fusedReLUs.contains(index) {
             let producer = graph.nodes[index].inputs[0]
-            guard producer > 0, consumerCount[producer] == 1,
-                  PlanFusion.producersWithoutOutputInBackward.contains(graph.nodes[producer].op.kindName) else { continue }
-            if PlanFusion.producersTakingReLU.contains(graph.nodes[producer].op.kindName), foldedBatchNorms[producer] == nil {
-                reluIntoProducer[producer] = index
-            } else {
-                inPlaceReLUs.insert(index)
+            guard producer > 0, consumerCount[producer] == 1 else { continue }
+            // What the producer's kind declares (`ExecutableOperation.outputReLUFusion`).
+            switch (graph.nodes[producer].op as? any ExecutableOperation)?.outputReLUFusion ?? .none {
+            case .none: continue
+            case .applied where foldedBatchNorms[producer] == nil: reluIntoProducer[producer] = index
+            case .applied, .inPlace: inPlaceReLUs.insert(index)
             }
         }
         if purpose == .training {

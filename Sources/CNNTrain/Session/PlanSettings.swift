@@ -80,7 +80,8 @@ public struct PlanSettings: Hashable, Sendable {
 
     /// Refuses a plan the machine cannot hold before anything is written (`model` names it in the message).
     public func checkMemory(for graph: ModelGraph, model: String) throws {
-        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose)
+        try MemoryEstimate(graph: graph, batchCapacity: batchCapacity, fuse: fuse, frozenLayers: frozenLayers, purpose: purpose,
+                           threads: threads, backend: backend, perLayerBackends: perLayerBackends)
             .check(batchKey: batchKey, model: model)
     }
 

@@ -1,3 +1,5 @@
+import CNNKernels
+import CNNLayers
 import CNNSpec
 import Foundation
 
@@ -26,8 +28,9 @@ public struct MemoryEstimate: Sendable, Equatable {
     public var parameterBytes: Double
     /// Activations and their gradients for the whole batch capacity.
     public var activationBytes: Double
-    /// The largest convolution workspace (an im2col matrix for the batch), plus what every layer may keep
-    /// whatever the batch (Winograd's transformed weights).
+    /// What every layer allocates beside the activations and parameters, as it states it
+    /// (`ExecutableOperation.memory`): convolution kernels (Toeplitz's matrix, Winograd's transformed weights,
+    /// per-thread scratch), masks, argmax.
     public var workspaceBytes: Double
     /// Activation and workspace bytes per image of the batch (what one less image saves).
     public var bytesPerImage: Double
@@ -35,18 +38,24 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     public var totalBytes: Double { parameterBytes + activationBytes + workspaceBytes + Self.baseBytes }
 
-    /// Estimates the plan `ExecutionPlan(graph:batchCapacity:…)` will build. Computed in Double so that
-    /// no shape, however large, can overflow. `plannedElementsPerImage` is what the plan's memory plan
-    /// allocates per image (activations and gradients, buffers shared by liveness); without it every
-    /// activation counts with its gradient.
-    public init(graph: ModelGraph, batchCapacity: Int, plannedElementsPerImage: Double? = nil) {
+    /// Estimates the plan `ExecutionPlan(graph:batchCapacity:…)` will build with these threads and backends.
+    /// Computed in Double so that no shape, however large, can overflow. `plannedElementsPerImage` is what
+    /// the plan's memory plan allocates per image (activations and gradients, buffers shared by liveness);
+    /// without it every activation counts with its gradient.
+    public init(graph: ModelGraph, batchCapacity: Int, plannedElementsPerImage: Double? = nil, threads: Int = 0,
+                backend: BackendRequest = .auto, perLayerBackends: [String: BackendRequest] = [:]) {
         var activationsPerImage = 0.0
-        var workspacePerImage = 0.0, persistentWorkspace = 0.0
+        var workspace = 0.0, persistent = 0.0
+        let threadCount = ThreadPool.threadCount(requested: threads)
         for node in graph.nodes {
             activationsPerImage += Double(node.outputShape.elementCount)
             if let operation = node.op as? any ExecutableOperation {
-                workspacePerImage = max(workspacePerImage, operation.workspaceElementsPerImage(output: node.outputShape))
-                persistentWorkspace += operation.persistentWorkspaceElements
+                let footprint = operation.memory(LayerSizing(
+                    inputShapes: node.inputs.map { graph.nodes[$0].outputShape }, outputShape: node.outputShape,
+                    batchCapacity: max(1, batchCapacity), threads: threadCount,
+                    requestedBackend: perLayerBackends[node.name] ?? backend))
+                workspace += footprint.workspaceBytes
+                persistent += footprint.persistentBytes
             }
         }
         let batch = Double(max(1, batchCapacity))
@@ -55,15 +64,20 @@ public struct MemoryEstimate: Sendable, Equatable {
         let buffersPerImage = plannedElementsPerImage.map { $0 + activationsPerImage * Self.scratchCopies }
             ?? activationsPerImage * Self.activationCopies
         activationBytes = buffersPerImage * Self.floatBytes * batch
-        workspaceBytes = (workspacePerImage * batch + persistentWorkspace) * Self.floatBytes
-        bytesPerImage = (buffersPerImage + workspacePerImage) * Self.floatBytes
+        workspaceBytes = workspace + persistent
+        // Workspaces mostly grow with the batch; counting all of them per image errs towards a smaller batch.
+        bytesPerImage = buffersPerImage * Self.floatBytes + workspace / batch
+        fixedWorkspaceBytes = persistent
     }
+
+    /// The part of `workspaceBytes` a smaller batch does not shrink (kept weights: Toeplitz, Winograd).
+    var fixedWorkspaceBytes: Double
 
     /// Throws a `MemoryError` when the estimate exceeds `available` (default: what the machine can give now).
     public func check(available: Double? = MemoryEstimate.availableBytes(), batchKey: String = "train.batch_size",
                       model: String) throws(MemoryError) {
         guard let available, totalBytes > available else { return }
-        let fixed = parameterBytes + Self.baseBytes
+        let fixed = parameterBytes + fixedWorkspaceBytes + Self.baseBytes
         let fittingBatch = bytesPerImage > 0 ? Int(max(0, (available - fixed) / bytesPerImage)) : 0
         var hint: String
         if fittingBatch >= 1 {
@@ -75,7 +89,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         throw MemoryError(message: "\(model): training this plan needs about \(Self.format(totalBytes)) "
                               + "(parameters, gradients and optimizer state \(Self.format(parameterBytes)); "
                               + "activations and gradients for a batch of \(batchCapacity) \(Self.format(activationBytes)); "
-                              + "convolution workspace \(Self.format(workspaceBytes))) "
+                              + "layer workspaces \(Self.format(workspaceBytes))) "
                               + "but only \(Self.format(available)) is available",
                           hint: hint)
     }
