@@ -9,21 +9,8 @@ import Testing
 /// `export` (ModelSource) — and reproduce PyTorch's eval logits; what cnnspec refuses is refused by name.
 @Suite struct PyTorchCheckpointTests {
     static let folder = PyTorchFixture.directory.appendingPathComponent("pth")
-    static let model = """
-        name: bn_net
-        input: [1, 12, 12]
-        layers:
-          - conv: {out: 8, kernel: 3, padding: 1, name: conv1}
-          - batchnorm2d: {name: bn1}
-          - relu
-          - maxpool: 2
-          - conv: {out: 16, kernel: 3, padding: 1, bias: false, name: conv2}
-          - batchnorm2d: {name: bn2}
-          - relu
-          - global_avgpool
-          - flatten
-          - linear: {out: 10, name: fc}
-        """
+    /// The network of make_pth_fixtures.py, the same as the native-checkpoint fixtures'.
+    static let model = NativePyTorchCheckpointTests.model
 
     static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 

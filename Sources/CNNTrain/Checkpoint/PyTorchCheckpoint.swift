@@ -13,9 +13,9 @@ public enum PyTorchCheckpoint {
     public static let wrapperKeys = ["state_dict", "model_state_dict", "model"]
 
     /// `data.pkl` larger than this is refused before it is read (a ResNet-152 state_dict's is about 100 KB).
-    static let maximumPickleBytes: UInt64 = 256 << 20
-    /// A storage larger than this is refused before it is read.
-    static let maximumStorageBytes: UInt64 = 16 << 30
+    static let maximumPickleBytes: UInt64 = 64 << 20
+    /// A storage larger than this (a billion float32 values) is refused before it is read.
+    static let maximumStorageBytes: UInt64 = 4 << 30
     /// The tensors read may hold at most this many elements beyond their storages' (views of one storage
     /// repeated, e.g. tied weights); more would let a tiny file claim any amount of memory.
     static let extraElementAllowance = 1 << 24

@@ -77,8 +77,12 @@ struct RestrictedUnpickler {
     private var marks: [Int] = []
     private var memo: [UInt32: Value] = [:]
 
-    /// More objects than this is not a state_dict (a ResNet-152's has about 5,000).
-    static let maximumObjects = 10_000_000
+    /// More objects, stack values or memo entries than these is not a state_dict (a ResNet-152's has about
+    /// 5,000 objects, a stack of at most 2,000 values — pickle batches dict items by 1,000 — and as many memo
+    /// entries as objects and strings); they bound the memory a hostile pickle can claim to a few hundred MB.
+    static let maximumObjects = 4_000_000
+    static let maximumStack = 1_000_000
+    static let maximumMemo = 4_000_000
     /// Longer module or attribute names than this are not PyTorch's.
     static let maximumGlobalName = 256
 
@@ -89,6 +93,9 @@ struct RestrictedUnpickler {
         while true {
             let offset = position
             let opcode = try byte()
+            guard stack.count < Self.maximumStack, memo.count < Self.maximumMemo else {
+                throw Failure(message: "holds more than \(Self.maximumStack) values on its stack or \(Self.maximumMemo) memo entries at byte \(offset); not a state_dict")
+            }
             switch opcode {
             case 0x80: _ = try byte()  // PROTO n
             case 0x95: _ = try take(8)  // FRAME: frames are only a read-ahead hint
