@@ -49,6 +49,10 @@ let package = Package(
         .systemLibrary(
             name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]),
+        /// Zip archives (PyTorch's `torch.save` format) read by the system's libzip.
+        .systemLibrary(
+            name: "CZip", path: "Sources/CZip", pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]),
         /// Counts heap allocations (overrides malloc for the process it is linked into): for `cnnspec time`
         /// and the zero-allocation tests.
         .target(name: "CAllocationCounter"),
@@ -63,7 +67,7 @@ let package = Package(
         /// on the kernels; plus the building blocks layers are made of (parameter store, wiring).
         .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
         /// Data loading, executor, training loop, checkpoints.
-        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: hostCPU),
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG", "CZip"], swiftSettings: hostCPU),
         /// Export to ONNX (protobuf, generated from onnx.proto3) and to a PyTorch module file; reference logits.
         .target(name: "CNNExport", dependencies: ["CNNSpec", "CNNLayers", "CNNTrain",
                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -21,8 +21,11 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "Run config (YAML) the checkpoint was trained with.")
     var config: String
 
-    @Option(help: "Safetensors checkpoint (best.safetensors, last.safetensors, …).")
+    @Option(help: "Checkpoint: safetensors (best.safetensors, last.safetensors, …) or a PyTorch torch.save state_dict (.pth).")
     var checkpoint: String
+
+    @Option(help: "The entry of a PyTorch checkpoint dict that holds the state_dict (default: the dict itself, else 'state_dict', 'model_state_dict' or 'model').")
+    var checkpointKey: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key.path=value"))
     var overrides: [String] = []
@@ -37,7 +40,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingUserErrors {
             let setup = try Experiment(configPath: config, overrides: overrides)
-            let evaluation = try CheckpointEvaluation(experiment: setup, checkpoint: checkpoint)
+            let evaluation = try CheckpointEvaluation(experiment: setup, checkpoint: checkpoint, key: checkpointKey)
             if let mismatch = evaluation.configMismatch {
                 print("note: this config (with its --set overrides) differs from the one the checkpoint was trained with "
                     + "(config hash \(mismatch.configHash), trained with \(mismatch.trainedHash)); the run folder's config.yaml is that one")

@@ -29,8 +29,11 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Run folder, run config (YAML), model file (YAML) or .safetensors checkpoint.")
     var source: String
 
-    @Option(help: "Safetensors checkpoint to export (default: a run folder's best, else last; none for a config or model).")
+    @Option(help: "Checkpoint to export: safetensors or a PyTorch torch.save state_dict (.pth) (default: a run folder's best, else last; none for a config or model).")
     var checkpoint: String?
+
+    @Option(help: "The entry of a PyTorch checkpoint dict that holds the state_dict (default: the dict itself, else 'state_dict', 'model_state_dict' or 'model').")
+    var checkpointKey: String?
 
     @Option(help: "\(ExportFormat.allCases.map(\.rawValue).joined(separator: " or ")).")
     var format: ExportFormat
@@ -58,7 +61,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let exportSource = try ModelSource.resolve(path: source, checkpoint: checkpoint)
+            let exportSource = try ModelSource.resolve(path: source, checkpoint: checkpoint, checkpointKey: checkpointKey)
             let export = try ModelExport(source: exportSource, referenceCount: reference)
             let url = URL(fileURLWithPath: output)
             print(try export.write(format, to: url, opset: opset))

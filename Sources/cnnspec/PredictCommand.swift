@@ -24,8 +24,11 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp).")
     var inputs: [String] = []
 
-    @Option(help: "Safetensors checkpoint (best.safetensors, last.safetensors, …).")
+    @Option(help: "Checkpoint: safetensors (best.safetensors, last.safetensors, …) or a PyTorch torch.save state_dict (.pth).")
     var checkpoint: String?
+
+    @Option(help: "The entry of a PyTorch checkpoint dict that holds the state_dict (default: the dict itself, else 'state_dict', 'model_state_dict' or 'model').")
+    var checkpointKey: String?
 
     @Option(name: .customLong("top-k"), help: "How many classes to list per image.")
     var topK: Int = 3
@@ -57,7 +60,8 @@ struct PredictCommand: ParsableCommand {
         var report = CheckpointPredictor.Report()
         try reportingUserErrors {
             let inputs = try CheckpointPredictor.splitInputs(inputs, checkpoint: checkpoint)
-            let source = try ModelSource.resolve(path: inputs.source, checkpoint: inputs.checkpoint, overrides: overrides)
+            let source = try ModelSource.resolve(path: inputs.source, checkpoint: inputs.checkpoint, checkpointKey: checkpointKey,
+                                                overrides: overrides)
             let predictor = try CheckpointPredictor(source: source, imageCount: inputs.images.count, center: center)
             // invariant: validate() accepted only the Invert and Background names
             report = predictor.classify(paths: inputs.images, invert: CheckpointPredictor.Invert(rawValue: invert)!,

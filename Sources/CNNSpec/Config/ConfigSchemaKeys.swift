@@ -173,13 +173,15 @@ public enum ConfigSchema {
         .custom("train.checkpoint_every", type: "iterations (500), a duration (300s, 5m, 1h; at most a week) or off",
                 summary: "also save resume state inside epochs; a kill loses at most this much work",
                 read: RunConfigDecoder.readCheckpointEvery, write: { .inline("\($0.train.checkpointEvery)") }),
-        .custom("train.init", type: "FILE or {checkpoint: FILE, strict: bool, exclude: [layers]}",
-                summary: "start from a checkpoint's weights; strict: every tensor must match; exclude: layers kept as initialised",
+        .custom("train.init", type: "FILE or {checkpoint: FILE, strict: bool, exclude: [layers], key: KEY}",
+                summary: "start from a checkpoint's weights (safetensors or PyTorch .pth); strict: every tensor must match; "
+                    + "exclude: layers kept as initialised; key: the entry of a .pth dict holding the state_dict",
                 acceptsSubkeys: true, written: .unlessDefault, read: RunConfigDecoder.readInit,
                 write: { config in
                     guard let initial = config.train.initialization else { return .inline("null") }
                     return .inline("{checkpoint: \(JSONText.quoted(initial.checkpoint)), strict: \(initial.strict), "
-                        + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]}")
+                        + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]"
+                        + (initial.key.map { ", key: \(JSONText.quoted($0))" } ?? "") + "}")
                 }),
         .custom("train.freeze", type: "list of layer names", summary: "layers whose parameters stay fixed (fine-tuning)",
                 written: .unlessDefault,

@@ -186,16 +186,19 @@ public struct EarlyStoppingConfig: Hashable, Sendable {
 
 /// `train.init`: a checkpoint whose tensors replace the initial weights.
 public struct InitialWeights: Hashable, Sendable {
-    /// The safetensors file, as given (relative to the current directory).
+    /// The checkpoint file, as given (relative to the current directory): safetensors, or a PyTorch `torch.save` file.
     public var checkpoint: String
     /// True: every tensor the model has must be in the file with its shape. False: missing or
     /// mismatched tensors are listed and keep their seeded initialisation.
     public var strict: Bool
     /// Layers (or tensor names) not taken from the file, e.g. a new classifier `fc1`.
     public var exclude: [String]
+    /// The entry of a PyTorch checkpoint dict that holds the state_dict (`train.init.key`); nil: the dict
+    /// itself when it holds tensors, else its `state_dict`, `model_state_dict` or `model` entry.
+    public var key: String?
 
-    public init(checkpoint: String, strict: Bool = true, exclude: [String] = []) {
-        self.checkpoint = checkpoint; self.strict = strict; self.exclude = exclude
+    public init(checkpoint: String, strict: Bool = true, exclude: [String] = [], key: String? = nil) {
+        self.checkpoint = checkpoint; self.strict = strict; self.exclude = exclude; self.key = key
     }
 }
 

@@ -192,9 +192,9 @@ struct RunConfigDecoder {
     }
 
     /// The keys of `train.init` written as a mapping.
-    static let initKeys = ["checkpoint", "strict", "exclude"]
+    static let initKeys = ["checkpoint", "strict", "exclude", "key"]
 
-    /// `train.init`: a checkpoint path, or {checkpoint, strict, exclude}.
+    /// `train.init`: a checkpoint path, or {checkpoint, strict, exclude, key}.
     static func readInit(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
         let reader = state.reader
         guard let node, !node.isNull else { return }
@@ -206,13 +206,14 @@ struct RunConfigDecoder {
         guard case .mapping = node else { return }
         guard let path = reader.string(keys["checkpoint"], path: "train.init.checkpoint"), !path.isEmpty else {
             if keys["checkpoint"] == nil && reader.isMisspelt("checkpoint", in: "train.init") { return }
-            reader.error("'train.init' needs 'checkpoint', the safetensors file to start from", at: node, fallback: nil,
+            reader.error("'train.init' needs 'checkpoint', the safetensors or PyTorch .pth file to start from", at: node, fallback: nil,
                          hint: "for example 'init: {checkpoint: runs/base/last.safetensors, exclude: [fc1]}'")
             return
         }
         let strict = reader.bool(keys["strict"], path: "train.init.strict", default: true)
         let exclude = names(keys["exclude"], path: "train.init.exclude", reader: reader) ?? []
-        state.config.train.initialization = InitialWeights(checkpoint: path, strict: strict, exclude: exclude)
+        let key = reader.string(keys["key"], path: "train.init.key")
+        state.config.train.initialization = InitialWeights(checkpoint: path, strict: strict, exclude: exclude, key: key)
     }
 
     /// A list of layer names (a single name is accepted as a one-item list).

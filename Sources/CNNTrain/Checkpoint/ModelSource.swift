@@ -8,7 +8,9 @@ import Foundation
 ///   the checkpoint's metadata, else the folder's `config.yaml`;
 /// - a run config or a model file: that model; the weights of `--checkpoint`, else none (initial weights);
 /// - a `.safetensors` checkpoint: the model stored in its metadata (checkpoints written since cnnspec
-///   stores it); an older checkpoint needs the run config it was trained with instead.
+///   stores it); an older checkpoint needs the run config it was trained with instead;
+/// - a PyTorch `torch.save` file (told by its content): weights only, so it comes as `--checkpoint` with a
+///   model file or run config; `checkpointKey` names the entry of its dict holding the state_dict.
 ///
 /// When the checkpoint's metadata holds them, `predictionInfo` has the stored model YAML, class names,
 /// raw sample shape and eval transforms, so no dataset or project directory is needed.
@@ -20,7 +22,8 @@ public struct ModelSource {
     /// Checkpoints a run folder is searched for, in order, when `--checkpoint` is not given.
     public static let runFolderCheckpoints = ["best.safetensors", "last.safetensors"]
     /// What a source path may be, for hints.
-    public static let validPaths = "a run folder (runs/NAME/DATE), a run config, a model file or a .safetensors checkpoint"
+    public static let validPaths = "a run folder (runs/NAME/DATE), a run config, a model file or a .safetensors checkpoint "
+        + "(a PyTorch .pth file goes with a model file or config: MODEL --checkpoint FILE.pth)"
 
     /// The path as given.
     public var path: String
@@ -33,6 +36,8 @@ public struct ModelSource {
     public var config: RunConfig?
     /// The weights; nil means the model's initial weights from the seed.
     public var checkpoint: URL?
+    /// The entry of a PyTorch checkpoint dict holding the state_dict (`--checkpoint-key`); nil detects it.
+    public var checkpointKey: String?
     /// The checkpoint's stored model, class names, sample shape and eval transforms; nil for a checkpoint
     /// older than that metadata, or without a checkpoint.
     public var predictionInfo: PredictionInfo?
@@ -52,7 +57,17 @@ public struct ModelSource {
     /// (`checkpoint` when given, else a run folder's best then last, else a checkpoint path itself, else none).
     /// `overrides` (`key.path=value`) apply to the run config. Problems are `UserError`s naming the path and
     /// what would be valid, `SpecError`s of the YAML, or `CheckpointError`s of the checkpoint file.
-    public static func resolve(path: String, checkpoint: String? = nil, overrides: [String] = []) throws -> ModelSource {
+    public static func resolve(path: String, checkpoint: String? = nil, checkpointKey: String? = nil,
+                               overrides: [String] = []) throws -> ModelSource {
+        var source = try resolveSource(path: path, checkpoint: checkpoint, overrides: overrides)
+        source.checkpointKey = checkpointKey
+        if let url = source.checkpoint, checkpointKey != nil || CheckpointFile.format(of: url) == .pytorch {
+            _ = try CheckpointFile.read(from: url, key: checkpointKey)  // a bad file or key is said before any work
+        }
+        return source
+    }
+
+    private static func resolveSource(path: String, checkpoint: String?, overrides: [String]) throws -> ModelSource {
         let files = FileManager.default
         var isDirectory: ObjCBool = false
         guard files.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -77,7 +92,7 @@ public struct ModelSource {
                 }
                 throw UserError("the run folder has no \(names)", file: path, hint: "pass --checkpoint FILE")
             }
-        } else if path.hasSuffix(".safetensors") {
+        } else if path.hasSuffix(".safetensors") || CheckpointFile.format(of: URL(fileURLWithPath: path)) == .pytorch {
             kind = .checkpoint
             if let checkpoint, checkpoint != path {
                 throw UserError("two checkpoints: \(path) and --checkpoint \(checkpoint)", file: path,
@@ -90,11 +105,15 @@ public struct ModelSource {
             if kind == .runConfig { configPath = path }
         }
         if let checkpointURL, !files.fileExists(atPath: checkpointURL.path) {
-            throw UserError("checkpoint not found", file: checkpointURL.path,
-                             hint: "give a .safetensors file written by cnnspec or by safetensors.torch.save_file")
+            throw UserError("checkpoint not found", file: checkpointURL.path, hint: "give \(CheckpointFile.validFormats)")
+        }
+        let isPyTorch = checkpointURL.map { CheckpointFile.format(of: $0) == .pytorch } ?? false
+        if isPyTorch, kind == .checkpoint {
+            throw UserError("a PyTorch checkpoint holds weights only, not the model", file: path,
+                             hint: "give the model file or run config and the checkpoint: MODEL.yaml --checkpoint \(path)")
         }
         let info = try checkpointURL.flatMap { url in
-            try PredictionInfo(metadata: SafetensorsFile.read(from: url).metadata, path: url.path)
+            isPyTorch ? nil : try PredictionInfo(metadata: CheckpointFile.read(from: url).metadata, path: url.path)
         }
         let config = try configPath.map { path throws(SpecError) in try RunConfigLoader.load(path: path, overrides: overrides) }
         // The stored model is the one the weights were trained as; a config or model file named on the

@@ -76,15 +76,19 @@ public enum SafetensorsFile {
 
     /// Reads and validates a file written by cnnspec or by `safetensors` (F32 tensors only).
     public static func read(from url: URL) throws(CheckpointError) -> Contents {
+        try decode(try contents(of: url), path: url.path)
+    }
+
+    /// The bytes of a checkpoint file, or why it cannot be read (naming it).
+    static func contents(of url: URL) throws(CheckpointError) -> Data {
         if let problem = unreadableFileProblem(url.path) {
             throw CheckpointError(path: url.path, problem: "cannot read the file: \(problem)")
         }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CheckpointError(path: url.path, problem: "cannot read the file (missing or not readable)")
         }
-        return try decode(data, path: url.path)
+        return data
     }
-
 
     /// Headers larger than this are refused before they are read (the safetensors library's own limit).
     public static let maximumHeaderBytes: UInt64 = 100_000_000
@@ -206,26 +210,29 @@ public enum SafetensorsFile {
 
     /// `count` little-endian elements of `dtype` at byte `start`, as Float32 (integers exactly up to 2^24).
     private static func convert(_ bytes: [UInt8], from start: Int, count: Int, dtype: String) -> [Float] {
+        let size = elementBytes[dtype] ?? 4
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
-            func load<T: FixedWidthInteger>(_ index: Int, _: T.Type) -> T {
-                T(littleEndian: raw.loadUnaligned(fromByteOffset: start + index * MemoryLayout<T>.size, as: T.self))
-            }
-            for index in 0..<count {
-                switch dtype {
-                case "F16": values[index] = halfToFloat(load(index, UInt16.self))
-                case "BF16": values[index] = Float(bitPattern: UInt32(load(index, UInt16.self)) << 16)
-                case "F64": values[index] = Float(Double(bitPattern: load(index, UInt64.self)))
-                case "I64": values[index] = Float(load(index, Int64.self))
-                case "I32": values[index] = Float(load(index, Int32.self))
-                case "I16": values[index] = Float(load(index, Int16.self))
-                case "I8": values[index] = Float(load(index, Int8.self))
-                case "U8": values[index] = Float(load(index, UInt8.self))
-                default: values[index] = Float(bitPattern: load(index, UInt32.self))
-                }
-            }
+            for index in 0..<count { values[index] = element(raw, at: start + index * size, dtype: dtype) }
         }
         return values
+    }
+
+    /// The little-endian element of `dtype` (a key of `elementBytes`) at byte `offset` of `raw`, as Float32.
+    /// The caller has checked that it lies inside `raw`.
+    static func element(_ raw: UnsafeRawBufferPointer, at offset: Int, dtype: String) -> Float {
+        func load<T: FixedWidthInteger>(_: T.Type) -> T { T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        switch dtype {
+        case "F16": return halfToFloat(load(UInt16.self))
+        case "BF16": return Float(bitPattern: UInt32(load(UInt16.self)) << 16)
+        case "F64": return Float(Double(bitPattern: load(UInt64.self)))
+        case "I64": return Float(load(Int64.self))
+        case "I32": return Float(load(Int32.self))
+        case "I16": return Float(load(Int16.self))
+        case "I8": return Float(load(Int8.self))
+        case "U8": return Float(load(UInt8.self))
+        default: return Float(bitPattern: load(UInt32.self))
+        }
     }
 
     /// IEEE binary16 → binary32 (exact: every half value is a float).

@@ -32,7 +32,7 @@ public enum InitialWeightsLoader {
     /// Loads `spec.checkpoint` into `store`. Errors name the file, each offending tensor and what the model needs.
     public static func load(_ spec: InitialWeights, into store: ParameterStore) throws(CheckpointError) -> Outcome {
         let url = URL(fileURLWithPath: spec.checkpoint)
-        let contents = try SafetensorsFile.read(from: url)
+        let contents = try CheckpointFile.read(from: url, key: spec.key)
         let names = Set(store.entries.map(\.name))
         for pattern in spec.exclude where !names.contains(where: { matches($0, pattern) }) {
             throw CheckpointError(path: url.path, problem: "train.init.exclude names '\(pattern)', which is not a layer or tensor of the model "

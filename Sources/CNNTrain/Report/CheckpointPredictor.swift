@@ -108,6 +108,9 @@ public final class CheckpointPredictor {
             let data = try TrainingData.load(for: config, graph: source.graph)
             pipeline = data.evalPipeline; classNames = data.classNames
             trainingBorder = PredictionInfo(config: config, data: data).borderMean
+        } else if CheckpointFile.format(of: checkpoint) == .pytorch {
+            throw UserError("a PyTorch checkpoint holds no class names or eval transforms", file: checkpoint.path,
+                             hint: "give a run config (its data gives them): cnnspec predict CONFIG --checkpoint \(checkpoint.path) IMAGE…")
         } else {
             throw UserError("a \(source.kind.rawValue) with a checkpoint older than stored prediction metadata has no class names or eval transforms",
                              file: source.path,

@@ -29,12 +29,12 @@ public final class CheckpointEvaluation {
 
     /// Loads the data (checked against the model), compiles the evaluation plan and loads the checkpoint
     /// (mismatched tensors are errors naming them).
-    public init(experiment: Experiment, checkpoint: String) throws {
+    public init(experiment: Experiment, checkpoint: String, key: String? = nil) throws {
         self.experiment = experiment
         data = try experiment.loadData()
         plan = try experiment.makeEvaluationPlan()
         self.checkpoint = URL(fileURLWithPath: checkpoint)
-        metadata = try CheckpointIO.load(into: plan.parameters, from: self.checkpoint).metadata
+        metadata = try CheckpointIO.load(into: plan.parameters, from: self.checkpoint, key: key).metadata
         plan.parametersDidChange()
     }
 

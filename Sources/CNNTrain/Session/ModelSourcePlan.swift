@@ -9,7 +9,7 @@ extension ModelSource {
         let plan = try PlanSettings.evaluation(config?.train, batchCapacity: batchCapacity, batchKey: batchKey)
             .makePlan(for: graph)
         if let checkpoint {
-            _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint)
+            _ = try CheckpointIO.load(into: plan.parameters, from: checkpoint, key: checkpointKey)
             plan.parametersDidChange()
         }
         return plan

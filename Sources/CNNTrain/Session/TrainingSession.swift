@@ -79,8 +79,16 @@ public final class TrainingSession {
     /// `shouldStop`, and says the closing lines (test result, best validation, throughput, checkpoints, folder)
     /// on the reporter and in train.log.
     public func train(shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
-        let trainer = try Trainer(config: experiment.config, graph: experiment.graph, data: data, folder: folder,
+        let trainer: Trainer
+        do {
+            trainer = try Trainer(config: experiment.config, graph: experiment.graph, data: data, folder: folder,
                                   reporter: reporter, resume: isResumed)
+        } catch {
+            // A new run that cannot start (a bad train.init file, a frozen layer the model lacks) leaves no
+            // folder behind, so fixing the config and rerunning is not refused as "already holds a run".
+            if !isResumed, folder.discardFailedStart() { reporter.line("removed the run folder \(folder.url.path): the run did not start") }
+            throw error
+        }
         self.trainer = trainer
         let summary = try trainer.run(shouldStop: shouldStop)
         for line in closingLines(summary, threads: trainer.plan.pool.threadCount) { say(line) }

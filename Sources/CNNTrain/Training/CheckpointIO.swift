@@ -19,11 +19,12 @@ public enum CheckpointIO {
         try SafetensorsFile.write(tensors: tensors(of: store).merging(extra) { a, _ in a }, metadata: metadata, to: url)
     }
 
-    /// Reads `url` and copies every tensor the network has into `store`. Missing tensors or wrong
+    /// Reads `url` (safetensors, or a PyTorch `torch.save` file whose state_dict `key` names or is detected:
+    /// `CheckpointFile`) and copies every tensor the network has into `store`. Missing tensors or wrong
     /// shapes are errors that list what the network expects. Returns the file's contents (for extra tensors).
     @discardableResult
-    public static func load(into store: ParameterStore, from url: URL) throws(CheckpointError) -> SafetensorsFile.Contents {
-        let contents = try SafetensorsFile.read(from: url)
+    public static func load(into store: ParameterStore, from url: URL, key: String? = nil) throws(CheckpointError) -> SafetensorsFile.Contents {
+        let contents = try CheckpointFile.read(from: url, key: key)
         var problems: [String] = []
         var found: [(entry: ParameterStore.Entry, tensor: SafetensorsFile.Tensor)] = []
         for entry in store.entries {

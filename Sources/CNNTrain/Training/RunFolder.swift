@@ -176,6 +176,22 @@ public final class RunFolder {
         return accuracy.map { String(format: "test accuracy %.2f%%", $0 * 100) } ?? "summary.json has its test figures"
     }
 
+    /// Removes what a run that failed to start wrote (its run files, class names and lock file), and the
+    /// folder itself when nothing else is left in it, so a rerun is not refused as "already holds a run".
+    /// Files the run did not write stay. Returns whether the folder is gone.
+    @discardableResult
+    public func discardFailedStart() -> Bool {
+        let manager = FileManager.default
+        try? logHandle?.close()
+        let names = (try? manager.contentsOfDirectory(atPath: url.path)) ?? []
+        for name in names where Self.isRunFile(name) || name == PredictionInfo.classNamesFile || name == Self.lockFile
+            || AtomicFile.isTemporaryName(name) {
+            try? manager.removeItem(at: url.appendingPathComponent(name))
+        }
+        guard (try? manager.contentsOfDirectory(atPath: url.path))?.isEmpty == true else { return false }
+        return (try? manager.removeItem(at: url)) != nil
+    }
+
     /// The path of a file in the folder.
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
