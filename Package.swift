@@ -10,13 +10,12 @@ let targetCPU = Context.environment["CNNSPEC_TARGET_CPU"].flatMap { $0.isEmpty ?
 /// Swift lowers `addingProduct` to `fmaf` calls, and unoptimised SIMD code is ~100× slower,
 /// which would make even the debug test build unusable for numerics.
 /// Kernels generic over their `KernelTarget` are only specialised (tile constants folded, SIMD operations
-/// inlined) by whole-module optimisation, which release builds always use. `scripts/test` sets
-/// `CNNSPEC_KERNELS_WMO=1` to compile the kernels whole-module in its debug build too (which needs
-/// `--disable-index-store`); a plain debug build runs them correctly but unspecialised, far slower.
-let kernelsWholeModule = Context.environment["CNNSPEC_KERNELS_WMO"] == "1" ? ["-whole-module-optimization"] : []
+/// inlined) by whole-module optimisation, which release builds use; `scripts/test` therefore runs the tests
+/// on a release build (`swift test -c release -Xswiftc -enable-testing`). A debug build runs them correctly
+/// but unspecialised, far slower.
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", targetCPU]),
-    .unsafeFlags(["-O"] + kernelsWholeModule, .when(configuration: .debug)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
