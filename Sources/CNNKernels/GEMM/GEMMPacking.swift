@@ -127,6 +127,16 @@ enum GEMMPacking {
                     for p in 0..<k { out[p * nr + cIndex] = src[p] }
                 }
                 for p in 0..<k { for cIndex in columns..<nr { out[p * nr + cIndex] = 0 } }
+            } else if columns == nr {
+                // Whole panel rows: one 16-float load and store per group (nr is a multiple of 16).
+                for p in 0..<k {
+                    let src = UnsafeRawPointer(b + (row + p) * ldb + column + j0)
+                    let o = UnsafeMutableRawPointer(out + p * nr)
+                    for offset in stride(from: 0, to: nr * MemoryLayout<Float>.stride, by: MemoryLayout<Transpose16.Row>.stride) {
+                        o.storeBytes(of: src.loadUnaligned(fromByteOffset: offset, as: Transpose16.Row.self), toByteOffset: offset,
+                                     as: Transpose16.Row.self)
+                    }
+                }
             } else {
                 for p in 0..<k {
                     let src = b + (row + p) * ldb + column + j0
