@@ -169,13 +169,8 @@ extension WinogradCorrelation {
                     while column < columns {
                         Transpose16.transpose(dmRows + o0 * bandColumns + column, stride: bandColumns, into: stage,
                                               outStride: lanes)
-                        for panel in 0..<panels {
-                            let out = dmTarget + (o0 + panel * mr) * columns + column * mr
-                            for c in 0..<lanes {
-                                let row = stage + c * lanes + panel * mr
-                                for r in 0..<mr { out[c * mr + r] = row[r] }
-                            }
-                        }
+                        GEMMPacking.dealSteps(stage, panels: panels, mr: mr, depth: columns,
+                                              into: dmTarget + o0 * columns + column * mr)
                         column += lanes
                     }
                     o0 += group

@@ -40,6 +40,21 @@ enum GEMMPacking {
     /// Rows and steps of the register transpose `packRowMajorA` works in.
     static let transposeBlock = 16
 
+    /// Deals a transposed 16 × 16 block to A panels: `steps[p·16 + r]` is row r at step p, and rows
+    /// q·mr ..< (q + 1)·mr go to panel q (`depth`·mr floats after panel q − 1), from `out` (panel 0, the
+    /// block's first step) on. Shared by `packRowMajorA` and Winograd's dM panels.
+    @inline(__always)
+    static func dealSteps(_ steps: UnsafePointer<Float>, panels: Int, mr: Int, depth: Int, into out: UnsafeMutablePointer<Float>) {
+        let block = transposeBlock
+        for panel in 0..<panels {
+            let target = out + panel * mr * depth
+            for p in 0..<block {
+                let source = steps + p * block + panel * mr
+                for r in 0..<mr { target[p * mr + r] = source[r] }
+            }
+        }
+    }
+
     /// op(A)[i][p] = a[i·lda + p]: a group of whole mr-row panels (as many as fit in 16 rows) at a time,
     /// 16 steps transposed in registers (rows past the edge read as zeros) and then dealt to the panels;
     /// the last k mod 16 steps are copied one by one.
@@ -72,14 +87,7 @@ enum GEMMPacking {
                                                 load(12, q), load(13, q), load(14, q), load(15, q))
                     v = Transpose16.transpose(v)
                     Transpose16.store(v, into: steps, stride: block)
-                    // steps[p·16 + r] is row r at step p0 + p: rows q·mr ..< (q + 1)·mr go to panel q.
-                    for panel in 0..<panels {
-                        let out = dst + (i0 + panel * mr) * k + p0 * mr
-                        for p in 0..<block {
-                            let source = steps + p * block + panel * mr
-                            for r in 0..<mr { out[p * mr + r] = source[r] }
-                        }
-                    }
+                    dealSteps(steps, panels: panels, mr: mr, depth: k, into: dst + i0 * k + p0 * mr)
                     p0 += block
                 }
                 for r in 0..<(panels * mr) {
