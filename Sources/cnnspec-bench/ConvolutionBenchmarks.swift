@@ -49,7 +49,7 @@ enum ConvolutionBenchmarks {
 
     static let suite = BenchmarkSuite(name: "conv", summary: "convolution backends at tutorial and ResNet shapes (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
-        print("| layer | batch | backend | forward GFLOP/s | backwardData GFLOP/s | backwardWeights GFLOP/s | prepare ms |")
+        print("| layer | batch | backend | forward GFLOP/s (% peak) | backwardData GFLOP/s (% peak) | backwardWeights GFLOP/s (% peak) | prepare ms |")
         print("|---|---|---|---|---|---|---|")
         var timings: [RunKey: Timing] = [:]
         for model in models {
@@ -131,7 +131,7 @@ enum ConvolutionBenchmarks {
             timing.forward[kind] = forward
             timing.data[kind] = data
             timing.weights[kind] = weights
-            let rate = { (seconds: Double) in String(format: "%.1f", flops / seconds / 1e9) }
+            let rate = { (seconds: Double) in BenchmarkTiming.rate(flops: flops, seconds: seconds) }
             print("| \(layer.name) | \(batch) | \(kind) | \(rate(forward)) | \(rate(data)) | \(rate(weights)) | "
                   + String(format: "%.2f", prepare * 1e3) + " |")
         }
@@ -178,7 +178,7 @@ enum DepthwiseBenchmarks {
     static let suite = BenchmarkSuite(name: "depthwise", summary: "depthwise convolution (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         print("Batch \(batch), 2 threads; medians. GB/s: bytes of input + output + weights per pass.\n")
-        print("| layer | backend | forward ms | GB/s | GFLOP/s | backwardData ms | GB/s | GFLOP/s | backwardWeights ms | GB/s | GFLOP/s |")
+        print("| layer | backend | forward ms | GB/s | GFLOP/s (% peak) | backwardData ms | GB/s | GFLOP/s (% peak) | backwardWeights ms | GB/s | GFLOP/s (% peak) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for item in cases { for kind in item.backends { measure(item, kind: kind, gemm: gemm) } }
         copyReference(gemm.pool)
@@ -215,7 +215,7 @@ enum DepthwiseBenchmarks {
         let bytes = 4.0 * Double(inputCount + outputCount + g.weightCount)
         let flops = 2.0 * Double(batch * g.macsPerImage)
         let cells = [forward, data, weights].map { seconds in
-            String(format: "%.2f | %.1f | %.1f", seconds * 1e3, bytes / seconds / 1e9, flops / seconds / 1e9)
+            String(format: "%.2f | %.1f | ", seconds * 1e3, bytes / seconds / 1e9) + BenchmarkTiming.rate(flops: flops, seconds: seconds)
         }
         print("| \(item.name) | \(kind) | " + cells.joined(separator: " | ") + " |")
     }

@@ -13,7 +13,7 @@ enum GEMMBenchmarks {
             (100, 128, 2000, "FC-like"),
             (512, 512, 512, "square"),
         ]
-        print("| M×N×K | transposes | GFLOP/s (2 threads, median) | note |")
+        print("| M×N×K | transposes | GFLOP/s (2 threads, median) (% of FMA peak) | note |")
         print("|---|---|---|---|")
         for shape in shapes {
             for (transposeA, transposeB) in [(false, false), (true, false), (false, true)] {
@@ -29,7 +29,7 @@ enum GEMMBenchmarks {
                                   c: c, ldc: shape.n)
                 }
                 let label = (transposeA ? "Aᵀ" : "A") + "·" + (transposeB ? "Bᵀ" : "B")
-                print("| \(shape.m)×\(shape.n)×\(shape.k) | \(label) | \(String(format: "%.1f", flops / seconds / 1e9)) | \(shape.note) |")
+                print("| \(shape.m)×\(shape.n)×\(shape.k) | \(label) | \(BenchmarkTiming.rate(flops: flops, seconds: seconds)) | \(shape.note) |")
             }
         }
     }
@@ -37,6 +37,18 @@ enum GEMMBenchmarks {
 
 /// Timing helpers shared by the kernel benchmark suites.
 enum BenchmarkTiming {
+    /// Threads every suite but `peak` and `threadpool` runs on.
+    static let threads = 2
+    /// The machine's FMA peak on `threads` threads (`FMAPeak`), measured once per process, the first time a
+    /// rate is printed: every GFLOP/s figure is also given as a share of it.
+    static let peak: Double = FMAPeak.gigaflops(on: ThreadPool(threadCount: threads))
+
+    /// "GFLOP/s (share of the FMA peak)" for `flops` done in `seconds`.
+    static func rate(flops: Double, seconds: Double) -> String {
+        let gigaflops = flops / seconds / 1e9
+        return String(format: "%.1f (%.0f %%)", gigaflops, 100 * gigaflops / peak)
+    }
+
     /// Median wall time of `body` in seconds, over at least 5 runs and about `minimumSeconds` in total
     /// (after one warm-up run).
     static func median(minimumSeconds: Double, _ body: () -> Void) -> Double {

@@ -11,7 +11,7 @@ enum PeakBenchmarks {
         print("|---|---|---|---|---|")
         var peaks: [Int: Double] = [:]
         for threads in [1, 2] {
-            let rate = measure(threads: threads, flopsPerRun: FMAPeak.flopsPerRun) { _ in FMAPeak.run() }
+            let rate = FMAPeak.gigaflops(on: ThreadPool(threadCount: threads))
             peaks[threads] = rate
             print("| FMA peak | \(threads) | \(format(rate)) | 100 | \(FMAPeak.chains) independent \(isa.rawValue) FMA chains of \(isa.vectorWidth) floats per thread |")
         }
@@ -28,7 +28,7 @@ enum PeakBenchmarks {
                 let rate = measure(threads: threads, flopsPerRun: kernel.flopsPerRun) { task in kernel.run(workspace: workspaces[task]) }
                 let share = 100 * rate / (peaks[threads] ?? rate)
                 let native = target == KernelTarget.detected ? " (this CPU's target)" : ""
-                print("| micro-kernel \(target) | \(threads) | \(format(rate)) | \(String(format: "%.0f", share)) | L1-resident panels\(native) |")
+                print("| micro-kernel \(target) | \(threads) | \(format(rate)) | \(String(format: "%.0f", share)) | L1-resident panels, kc \(kernel.depth)\(native) |")
             }
         }
     }

@@ -15,7 +15,7 @@ enum ResNetGEMMBenchmarks {
     static let suite = BenchmarkSuite(name: "gemm-resnet", summary: "GEMM at ResNet-18's 3×3 convolution shapes (GFLOP/s)") {
         let pool = ThreadPool(threadCount: 2)
         let gemm = GEMM(pool: pool)
-        print("| stage | pass | M×N×K | GFLOP/s (2 threads, median) |")
+        print("| stage | pass | M×N×K | GFLOP/s (2 threads, median) (% of FMA peak) |")
         print("|---|---|---|---|")
         for stage in stages {
             let c = stage.channels, plane = stage.side * stage.side, k = 9 * c, n = max(plane, chunkColumns)
@@ -35,8 +35,8 @@ enum ResNetGEMMBenchmarks {
                                   transposeA: shape.ta, b: b, ldb: shape.tb ? shape.k : shape.n, transposeB: shape.tb,
                                   c: out, ldc: shape.n)
                 }
-                let gflops = 2.0 * Double(shape.m * shape.n * shape.k) / seconds / 1e9
-                print("| \(c)×\(stage.side)² | \(shape.pass) | \(shape.m)×\(shape.n)×\(shape.k) | \(String(format: "%.1f", gflops)) |")
+                let rate = BenchmarkTiming.rate(flops: 2.0 * Double(shape.m * shape.n * shape.k), seconds: seconds)
+                print("| \(c)×\(stage.side)² | \(shape.pass) | \(shape.m)×\(shape.n)×\(shape.k) | \(rate) |")
             }
         }
     }
@@ -71,7 +71,7 @@ enum ResNetConvolutionBenchmarks {
                                       summary: "convolution passes at ResNet-18-CIFAR's layer shapes (GFLOP/s)") {
         let gemm = GEMM(pool: ThreadPool(threadCount: 2))
         print("Batch \(batch), 2 threads; medians. Compare im2col with `gemm-resnet`.\n")
-        print("| layer | backend | forward ms | GFLOP/s | backwardData ms | GFLOP/s | backwardWeights ms | GFLOP/s |")
+        print("| layer | backend | forward ms | GFLOP/s (% peak) | backwardData ms | GFLOP/s (% peak) | backwardWeights ms | GFLOP/s (% peak) |")
         print("|---|---|---|---|---|---|---|---|")
         for layer in layers {
             let winograd = layer.kernel == 3 && layer.stride == 1
@@ -96,7 +96,7 @@ enum ResNetConvolutionBenchmarks {
         let (forward, data, weights) = times
         let flops = 2.0 * Double(batch * g.macsPerImage)
         let cells = [forward, data, weights].map { seconds in
-            String(format: "%.2f | %.1f", seconds * 1e3, flops / seconds / 1e9)
+            String(format: "%.2f | ", seconds * 1e3) + BenchmarkTiming.rate(flops: flops, seconds: seconds)
         }
         print("| \(layer.name) | \(kind) | " + cells.joined(separator: " | ") + " |")
     }

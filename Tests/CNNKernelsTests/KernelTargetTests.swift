@@ -17,6 +17,24 @@ import Testing
         #expect(tile.rows <= WinogradCorrelation.PanelRows.scalarCount, "Winograd's U panels")
     }
 
+    /// The convolution tiles' accumulators plus what one step of their loop loads fit the register file. A
+    /// 16-image lane vector is 16 / vectorWidth registers, run as independent halves (so one half of each
+    /// loaded pixel is live at a time); broadcasts are one register each.
+    @Test(arguments: KernelTarget.allCases)
+    func convolutionTilesFitTheRegisterFile(target: KernelTarget) {
+        let registers = target.vectorRegisters, halves = 16 / target.vectorWidth
+        let lane = target.laneTile
+        #expect(lane.channels * lane.pixels * halves + lane.pixels + lane.channels <= registers, "\(target) lane tile \(lane)")
+        #expect(LaneConvolution.blockChannels % lane.channels == 0 && lane.pixels <= LaneConvolution.maximumTilePixels)
+        let correlation = target.correlationTile
+        #expect(correlation.rows * correlation.inputs * halves + correlation.rows + 1 <= registers,
+                "\(target) correlation tile \(correlation)")
+        let wide = target.wideTile, channels = WideConvolution.blockChannels
+        #expect(channels * wide.vectors + wide.vectors + 1 <= registers, "\(target) wide tile \(wide)")
+        #expect(channels * wide.taps + channels + 1 <= registers, "\(target) wide correlation \(wide)")
+        #expect(WideGrid.blockPixels % (wide.vectors * target.vectorWidth) == 0 && wide.taps <= WideConvolution.maximumTaps)
+    }
+
     @Test(arguments: KernelTarget.allCases)
     func blockingKeepsPanelsInL1AndIsWholeTiles(target: KernelTarget) {
         let tile = target.gemmTile
@@ -39,6 +57,44 @@ import Testing
         #expect(throws: KernelTargetError.self) { try KernelTarget.chosen(override: "avx1024") }
         let message = KernelTargetError(value: "sse").description
         #expect(message.contains("CNNSPEC_KERNELS=sse") && message.contains("avx512, avx2, neon, generic"))
+    }
+
+    /// The micro-kernel figure of `cnnspec-bench peak` runs at the depth the GEMM runs on this host, and
+    /// computes the tile's product (each C entry is the depth-long dot product of the constant panels).
+    @Test(arguments: KernelTarget.allCases)
+    func microKernelRateRunsAtTheGEMMsDepth(target: KernelTarget) {
+        let kernel = MicroKernelRate(target: target)
+        #expect(kernel.depth == GEMMBlocking(tile: target.gemmTile, caches: .host).kc)
+        let workspace = UnsafeMutablePointer<Float>.allocate(capacity: kernel.workspaceFloats)
+        defer { workspace.deallocate() }
+        let panels = (target.gemmTile.rows + target.gemmTile.columns) * kernel.depth
+        workspace.initialize(repeating: 0.5, count: panels)
+        (workspace + panels).initialize(repeating: -1, count: kernel.workspaceFloats - panels)
+        kernel.run(workspace: workspace)
+        let tile = UnsafeBufferPointer(start: workspace + panels, count: target.gemmTile.rows * target.gemmTile.columns)
+        #expect(tile.allSatisfy { $0 == 0.25 * Float(kernel.depth) })
+    }
+
+    @Test func fmaPeakIsMeasuredOnThePoolsThreads() {
+        let peak = FMAPeak.gigaflops(on: ThreadPool(threadCount: 1))
+        #expect(peak.isFinite && peak > 0)
+    }
+
+    /// The log names a direct convolution's whole choice: layout, weight-gradient layout, target and tile.
+    @Test(arguments: KernelTarget.allCases)
+    func directAlgorithmNamesTheTargetsTile(target: KernelTarget) throws {
+        let gemm = GEMM(pool: ThreadPool(threadCount: 1), target: target)
+        func algorithm(stride: Int) throws -> String {
+            let g = ConvolutionGeometry(batch: 32, inChannels: 16, inHeight: 14, inWidth: 14, outChannels: 32,
+                                        kernelHeight: 5, kernelWidth: 5, strideHeight: stride, strideWidth: stride,
+                                        paddingTop: 2, paddingBottom: 2, paddingLeft: 2, paddingRight: 2)
+            return try makeConvolution(.direct, geometry: g, gemm: gemm).algorithm
+        }
+        let lane = target.laneTile
+        #expect(try algorithm(stride: 1)
+                == "direct/lanes (wide for the rest), weights stacked, \(target.rawValue) lane tile \(lane.channels)×\(lane.pixels)")
+        let widePixels = target.wideTile.vectors * target.vectorWidth
+        #expect(try algorithm(stride: 2) == "direct/wide, weights wide, \(target.rawValue) wide tile 4×\(widePixels)")
     }
 
     @Test func descriptionNamesTargetAndTile() {

@@ -1,3 +1,16 @@
+// How the convolution code is laid out, after BLIS's layers (the kernel target's register tiles are in
+// ../Target, the GEMM in ../GEMM):
+// - Layouts/: how a pass arranges its data, each with one copy-in/copy-out — lanes (16 images per vector,
+//   `LaneGrid`, `LaneTranspose`), wide (one padded image, `WideGrid`), stacked (a block of images on one pixel
+//   axis, `StackedGrid`), patch panels (im2col straight into the GEMM's packing, `PatchLowering`).
+// - Passes/: the loops that run a pass on a layout in the target's tile — `LaneConvolution` and
+//   `WideConvolution` (forward and data gradient: `convolve`; weight gradient: `correlate`),
+//   `StackedCorrelation` and the shared `CorrelationTile` (weight gradient), Winograd's F(2×2, 3×3)
+//   (`WinogradCorrelation` for forward and data gradient, `WinogradWeightGradient`), the per-thread reduction.
+// - Backends/: one class per `ConvolutionBackendKind` (+ the padding stage and the pooling epilogue), each
+//   choosing its layouts and passes per geometry and naming the choice in `algorithm`.
+// This file: the backend kinds, the kernel protocol, and the one table from a kind to its class (`kernelType`).
+
 /// The ways CNNKernels computes a convolution. A backend that cannot run a geometry makes
 /// `makeConvolution` throw `ConvolutionError.unsupported`, so a picker iterating `allCases` skips it.
 public enum ConvolutionBackendKind: String, CaseIterable, Sendable {

@@ -8,5 +8,7 @@ enum AVX512Target: KernelTargetSpec {
     static let laneTilePixels = 4
     static let correlationRows = 4
     static let correlationInputs = 5
+    static let wideVectors = 4
+    static let wideTaps = 4
     static let gemmColumns = 32
 }

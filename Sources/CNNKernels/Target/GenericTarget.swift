@@ -9,5 +9,7 @@ enum GenericTarget: KernelTargetSpec {
     static let laneTilePixels = 2
     static let correlationRows = 1
     static let correlationInputs = 2
+    static let wideVectors = 2
+    static let wideTaps = 2
     static let gemmColumns = 16
 }

@@ -80,6 +80,9 @@ public enum KernelTarget: String, CaseIterable, Sendable, CustomStringConvertibl
     /// The weight-gradient tile: gradient rows × inputs.
     public var correlationTile: (rows: Int, inputs: Int) { (spec.correlationRows, spec.correlationInputs) }
 
+    /// The wide convolution's tiles: vectors of pixels per output channel, and taps per gradient channel.
+    public var wideTile: (vectors: Int, taps: Int) { (spec.wideVectors, spec.wideTaps) }
+
     /// Vector registers of the instruction set.
     public var vectorRegisters: Int { spec.vectorRegisters }
     /// The GEMM register tile.
@@ -132,6 +135,10 @@ protocol KernelTargetSpec {
     /// The weight-gradient tile (`CorrelationTile`): gradient rows × shifted inputs, one 16-float accumulator each.
     static var correlationRows: Int { get }
     static var correlationInputs: Int { get }
+    /// The "wide" convolution's tiles (`WideConvolution`, one image on the padded grid): 4 output channels ×
+    /// `wideVectors` vectors of pixels, and for its weight gradient 4 gradient channels × `wideTaps` taps.
+    static var wideVectors: Int { get }
+    static var wideTaps: Int { get }
 }
 
 /// A computation generic over the kernel target, run with the concrete target by `KernelTarget.visit` so

@@ -11,5 +11,7 @@ enum NEONTarget: KernelTargetSpec {
     static let laneTilePixels = 3
     static let correlationRows = 2
     static let correlationInputs = 3
+    static let wideVectors = 4
+    static let wideTaps = 4
     static let gemmColumns = 16
 }

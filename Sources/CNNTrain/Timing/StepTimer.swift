@@ -32,6 +32,9 @@ public struct TimingReport: Sendable {
     /// Bytes of an inference plan's activation buffers at this batch (`PlannedActivationMemory`).
     public var inferenceActivationBytes = 0
 
+    /// The machine's FMA peak on the plan's threads (`FMAPeak`), measured in the same run; nil when not measured.
+    public var peakGigaflops: Double? = nil
+
     /// Training FLOP/s counted as 3 × the forward's 2·MACs (forward, input gradient, weight gradient).
     public var trainGigaflopsPerSecond: Double { 6 * Double(macsPerImage) * trainImagesPerSecond / 1e9 }
 
@@ -56,8 +59,13 @@ public struct TimingReport: Sendable {
                             trainImagesPerSecond, batch) + English.count(threads, "thread") + ")")
         lines.append(String(format: "inference:      %.3f ms median, %.0f images/s", inferenceMilliseconds, inferenceImagesPerSecond))
         if macsPerImage > 0 {
-            lines.append(String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %d MACs per image; compare `cnnspec-bench peak`)",
-                                trainGigaflopsPerSecond, macsPerImage))
+            var rate = String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %d MACs per image)",
+                              trainGigaflopsPerSecond, macsPerImage)
+            if let peak = peakGigaflops, peak > 0 {
+                rate += String(format: " = %.0f %% of this machine's FMA peak, %.1f GFLOP/s on ", 100 * trainGigaflopsPerSecond / peak, peak)
+                    + English.count(threads, "thread") + " (\(FMAPeak.isa.rawValue), measured now)"
+            }
+            lines.append(rate)
         }
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         lines.append("activation memory (batch \(batch)): training \(mib(activationBytes + gradientBytes)) "
@@ -127,6 +135,7 @@ public enum StepTimer {
                                   trainStepMilliseconds: median(stepSamples), inferenceMilliseconds: median(inferenceSamples),
                                   allocationsPerStep: allocations)
         report.macsPerImage = plan.graph.nodes.reduce(0) { $0 + $1.macs }
+        report.peakGigaflops = FMAPeak.gigaflops(on: plan.pool)
         report.fusions = plan.isFused ? plan.fusions : nil
         report.activationBytes = plan.activationBytes
         report.gradientBytes = plan.gradientBytes

@@ -245,5 +245,3 @@ public protocol EpilogueConvolution: ConvolutionKernel {
     /// split forward and backward both use — not something the last forward left behind.
     func imagesExpandedByEpilogue(batch: Int) -> Int
 }
-
-extension DirectConvolution: EpilogueConvolution {}

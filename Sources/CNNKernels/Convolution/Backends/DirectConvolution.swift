@@ -19,7 +19,13 @@ final class DirectConvolution: ConvolutionBackend {
     let kind = ConvolutionBackendKind.direct
     var algorithm: String {
         let layout = laneInputGrid != nil ? "direct/lanes (wide for the rest)" : "direct/wide"
-        return layout + (stackedGrid != nil ? ", weights stacked" : ", weights wide")
+        let tile: String
+        if laneInputGrid != nil {
+            tile = "\(target.rawValue) lane tile \(target.laneTile.channels)×\(target.laneTile.pixels)"
+        } else {
+            tile = "\(target.rawValue) wide tile \(WideConvolution.blockChannels)×\(target.wideTile.vectors * target.vectorWidth)"
+        }
+        return layout + (stackedGrid != nil ? ", weights stacked" : ", weights wide") + ", " + tile
     }
     private let pool: ThreadPool
     private let threads: Int
@@ -319,7 +325,7 @@ final class DirectConvolution: ConvolutionBackend {
                                     channelStride: grid.plane, rows: grid.rows, width: grid.width)
             for group in 0..<g.groups { for block in 0..<outBlocks {
                 WideConvolution.convolve(grid: grid, channels: groupIn, x: buffer + group * groupIn * grid.plane,
-                                         weights: forwardWeights + (group * outBlocks + block) * taps * 4, y: y)
+                                         weights: forwardWeights + (group * outBlocks + block) * taps * 4, y: y, target: target)
                 for j in 0..<min(4, groupOut - 4 * block) {
                     let co = group * groupOut + 4 * block + j
                     let out = epilogue?.planeTarget(slot: slot) ?? output + (n * g.outChannels + co) * oh * ow
@@ -427,7 +433,7 @@ final class DirectConvolution: ConvolutionBackend {
                                     channelStride: grid.plane, rows: grid.rows, width: grid.width)
             for group in 0..<g.groups { for block in 0..<inBlocks {
                 WideConvolution.convolve(grid: grid, channels: groupOut, x: buffer + group * groupOut * grid.plane,
-                                         weights: backwardWeights + (group * inBlocks + block) * perBlock * 4, y: y)
+                                         weights: backwardWeights + (group * inBlocks + block) * perBlock * 4, y: y, target: target)
                 for j in 0..<min(4, groupIn - 4 * block) {
                     let ci = group * groupIn + 4 * block + j
                     let target = gradInput + (n * g.inChannels + ci) * g.inHeight * g.inWidth
@@ -526,7 +532,7 @@ final class DirectConvolution: ConvolutionBackend {
                 WideConvolution.correlate(grid: grid, channels: groupIn, outChannels: groupOut,
                                           x: buffer + group * groupIn * grid.plane,
                                           g: gradGrid + group * groupOut * grid.paddedOutput,
-                                          partial: partial + group * groupOut * g.patchSize)
+                                          partial: partial + group * groupOut * g.patchSize, target: target)
             }
         }
         if let gradBias {
@@ -560,3 +566,6 @@ final class DirectConvolution: ConvolutionBackend {
         let gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?
     }
 }
+
+/// The direct backend runs a ReLU → pooling epilogue on its output planes while they are in L1.
+extension DirectConvolution: EpilogueConvolution {}
