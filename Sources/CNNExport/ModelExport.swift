@@ -33,6 +33,9 @@ public final class ModelExport {
         plan = try source.makeInferencePlan(batchCapacity: max(1, referenceCount), batchKey: "--reference")
     }
 
+    /// Class names, input size, mean/std and eval transforms for the exported files (from the checkpoint's metadata).
+    public var metadata: DeploymentMetadata { DeploymentMetadata(graph: source.graph, info: source.predictionInfo) }
+
     /// Every parameter and buffer by state_dict name.
     public var weights: [String: SafetensorsFile.Tensor] { CheckpointIO.tensors(of: plan.parameters) }
 
@@ -47,14 +50,20 @@ public final class ModelExport {
             throw UserError("opset \(opset) is not supported",
                               hint: "use an opset from \(ONNXExporter.supportedOpsets.lowerBound) to \(ONNXExporter.supportedOpsets.upperBound)")
         }
-        let model = try ONNXExporter.model(for: source.graph, weights: weights, opset: opset, producerVersion: CNNSpecVersion.string,
+        var model = try ONNXExporter.model(for: source.graph, weights: weights, opset: opset, producerVersion: CNNSpecVersion.string,
                                            docString: "\(source.graph.name) from \(source.modelFile), \(weightsOrigin)")
+        model.metadataProps = metadata.properties.map { property in
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = property.key.rawValue
+            entry.value = property.value
+            return entry
+        }
         return try ONNXExporter.serialize(model)
     }
 
     /// The PyTorch module file.
     public func pytorch() throws -> String {
-        try PyTorchExporter.source(for: source.graph, source: source.modelFile)
+        try PyTorchExporter.source(for: source.graph, source: source.modelFile, metadata: metadata)
     }
 
     /// `count` reference images and cnnspec's inference logits for them: the first test images of the

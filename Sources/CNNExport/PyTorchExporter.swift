@@ -9,8 +9,10 @@ import Foundation
 /// `nn.Module` containers, which is what makes the keys `layer1.0.conv1.weight`. Each layer's module
 /// and forward expression come from its kind's `exportPyTorch` (Sources/CNNLayers/Kinds).
 public enum PyTorchExporter {
-    /// The Python source for `graph`; `source` names the model file in the header comment.
-    public static func source(for graph: ModelGraph, source: String) throws -> String {
+    /// The Python source for `graph`; `source` names the model file in the header comment. `metadata`
+    /// becomes class attributes (`class_names`, `image_shape`, `mean`, `std`, `eval_transforms`, …), so the
+    /// file alone says how to preprocess a picture.
+    public static func source(for graph: ModelGraph, source: String, metadata: DeploymentMetadata? = nil) throws -> String {
         var variables: [String] = []
         var taken: Set<String> = []
         for node in graph.nodes {
@@ -58,6 +60,7 @@ public enum PyTorchExporter {
                 \"\"\"\(graph.name): input \(shapeText) → \(graph.outputShape.elementCount) logits.\"\"\"
 
                 input_shape = (\(input)\(graph.inputShape.dimensions.count == 1 ? "," : ""))
+            \(metadataLines(metadata))
 
                 def __init__(self):
                     super().__init__()
@@ -79,5 +82,12 @@ public enum PyTorchExporter {
                     return \(variables[variables.count - 1])
 
             """
+    }
+
+    /// The deployment metadata as class attributes (JSON lists are Python literals too); "" without any.
+    static func metadataLines(_ metadata: DeploymentMetadata?) -> String {
+        guard let metadata else { return "" }
+        return metadata.properties.filter { $0.key != .inputShape }
+            .map { "    \($0.key.rawValue) = \($0.value)" }.joined(separator: "\n")
     }
 }

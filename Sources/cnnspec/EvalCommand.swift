@@ -18,11 +18,11 @@ struct EvalCommand: ParsableCommand {
             (the run folder's config.yaml is that one).
             """)
 
-    @Argument(help: "Run config (YAML) the checkpoint was trained with.")
+    @Argument(help: "A run folder (its config.yaml and best.safetensors, else last.safetensors), or the run config (YAML) the checkpoint was trained with.")
     var config: String
 
-    @Option(help: "Checkpoint: safetensors (best.safetensors, last.safetensors, …) or a PyTorch torch.save state_dict (.pth).")
-    var checkpoint: String
+    @Option(help: "Checkpoint: safetensors (best.safetensors, last.safetensors, …) or a PyTorch torch.save state_dict (.pth); a run folder's own by default.")
+    var checkpoint: String?
 
     @Option(help: "The entry of a PyTorch checkpoint dict that holds the state_dict (default: the dict itself, else 'state_dict', 'model_state_dict' or 'model').")
     var checkpointKey: String?
@@ -39,7 +39,8 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingUserErrors {
-            let setup = try Experiment(configPath: config, overrides: overrides)
+            let (configPath, checkpoint) = try CheckpointEvaluation.inputs(path: config, checkpoint: checkpoint)
+            let setup = try Experiment(configPath: configPath, overrides: overrides)
             let evaluation = try CheckpointEvaluation(experiment: setup, checkpoint: checkpoint, key: checkpointKey)
             if let mismatch = evaluation.configMismatch {
                 print("note: this config (with its --set overrides) differs from the one the checkpoint was trained with "
@@ -49,6 +50,11 @@ struct EvalCommand: ParsableCommand {
             let result = try evaluation.evaluate(EvaluationSplit(rawValue: split)!)
             print(String(format: "%@: loss %.4f, accuracy %.2f%% (%d images, %@)", split, result.loss, result.accuracy * 100,
                          result.images, checkpoint))
+            print("")
+            print(result.metrics.reportText)
+            print("")
+            print("confusion matrix (rows: true class, columns: predicted class)")
+            print(result.metrics.confusionText)
         }
     }
 }

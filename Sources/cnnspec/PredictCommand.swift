@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
             An unreadable image is reported and the others are still classified; the exit status is then 1.
             """)
 
-    @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp).")
+    @Argument(help: "A run folder, a .safetensors checkpoint or a run config, then the images (.png, .jpg, .pgm, .ppm, .bmp) or folders of them (walked recursively).")
     var inputs: [String] = []
 
     @Option(help: "Checkpoint: safetensors (best.safetensors, last.safetensors, …) or a PyTorch torch.save state_dict (.pth).")
@@ -42,14 +42,17 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Background for transparent pixels: white or black.")
     var background: String = "white"
 
-    @Option(help: "Output format: text or json.")
+    @Option(help: "Output format: text, json or csv (one row per file).")
     var format: String = "text"
+
+    @Option(name: [.customShort("o"), .long], help: "Write the predictions to this file (atomically: a temporary file, then renamed) instead of standard output.")
+    var output: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key (with a CONFIG argument).", valueName: "key.path=value"))
     var overrides: [String] = []
 
     func validate() throws {
-        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+        guard ["text", "json", "csv"].contains(format) else { throw ValidationError("--format must be text, json or csv") }
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
         guard CheckpointPredictor.Invert(rawValue: invert) != nil else { throw ValidationError("--invert must be auto, yes or no") }
         guard CheckpointPredictor.Background(rawValue: background) != nil else { throw ValidationError("--background must be white or black") }
@@ -62,16 +65,30 @@ struct PredictCommand: ParsableCommand {
             let inputs = try CheckpointPredictor.splitInputs(inputs, checkpoint: checkpoint)
             let source = try ModelSource.resolve(path: inputs.source, checkpoint: inputs.checkpoint, checkpointKey: checkpointKey,
                                                 overrides: overrides)
-            let predictor = try CheckpointPredictor(source: source, imageCount: inputs.images.count, center: center)
+            let images = ImagePaths.expand(inputs.images)
+            for folder in images.emptyFolders { printError("\(folder): note: no pictures in this folder") }
+            if images.skipped > 0 {
+                printError("note: skipped \(images.skipped) file\(images.skipped == 1 ? "" : "s") in the folders that are not pictures "
+                    + "(by extension: \(ImagePaths.extensions.sorted().joined(separator: ", ")))")
+            }
+            guard !images.files.isEmpty else { throw UserError("no pictures to classify in \(inputs.images.joined(separator: ", "))") }
+            let predictor = try CheckpointPredictor(source: source, imageCount: images.files.count, center: center)
             // invariant: validate() accepted only the Invert and Background names
-            report = predictor.classify(paths: inputs.images, invert: CheckpointPredictor.Invert(rawValue: invert)!,
-                                        background: CheckpointPredictor.Background(rawValue: background)!.level)
+            report = predictor.classifyAll(paths: images.files, invert: CheckpointPredictor.Invert(rawValue: invert)!,
+                                           background: CheckpointPredictor.Background(rawValue: background)!.level)
             report.messages.forEach(printError)
             let k = min(topK, predictor.classNames.count)
-            if format == "json" {
-                print(report.json(topK: k))
-            } else if !report.results.isEmpty {
-                print(report.text(topK: k))
+            let text: String
+            switch format {
+            case "json": text = report.json(topK: k) + "\n"
+            case "csv": text = report.csv(topK: k)
+            default: text = report.results.isEmpty ? "" : report.text(topK: k) + "\n"
+            }
+            if let output {
+                try AtomicFile.write(text, to: URL(fileURLWithPath: output))
+                printError("predictions for \(report.order.count) file\(report.order.count == 1 ? "" : "s") written to \(output)")
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
             }
         }
         if let summary = report.failureSummary {

@@ -23,7 +23,7 @@ import CNNLayers
         #expect(cnn1["name"] as? String == "cnn1" && cnn1["kind"] as? String == "conv2d")
         #expect(cnn1["kernel"] as? [Int] == [5, 5] && cnn1["padding"] as? [Int] == [2, 2] && cnn1["stride"] as? [Int] == [1, 1])
         #expect(cnn1["output"] as? [Int] == [16, 28, 28] && cnn1["parameters"] as? Int == 416)
-        #expect(cnn1["inputs"] as? [String] == ["input"] && cnn1["line"] as? Int == 7)
+        #expect(cnn1["inputs"] as? [String] == ["input"] && cnn1["line"] as? Int == 8)
         let totals = try #require(root["totals"] as? [String: Int])
         #expect(totals["parameters"] == 28_938)
         #expect(totals["parameter_bytes"] == 28_938 * 4)

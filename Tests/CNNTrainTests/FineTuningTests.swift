@@ -90,7 +90,7 @@ import CNNLayers
             _ = try FrozenParameters(layers: ["cnn9"], store: plan.parameters)
             Issue.record("expected an error")
         } catch {
-            #expect(error.description.contains("'cnn9' is not a layer with parameters (layers with parameters: cnn1, fc1)"))
+            #expect(error.description.contains("'cnn9' matches no layer with parameters (layers with parameters: cnn1, fc1)"))
         }
     }
 

@@ -125,6 +125,11 @@ import Testing
     @Test func predictInputsSplitIntoSourceAndImages() throws {
         let folder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
+        // A folder without run files holds images: it needs a checkpoint.
+        #expect(throws: UserError.self) { try CheckpointPredictor.splitInputs([folder.path, "a.png"], checkpoint: nil) }
+        let images = try CheckpointPredictor.splitInputs([folder.path], checkpoint: "best.safetensors")
+        #expect(images.source == "best.safetensors" && images.images == [folder.path])
+        try "model: m.yaml\n".write(to: folder.appendingPathComponent(RunFolder.configFile), atomically: true, encoding: .utf8)
         let split = try CheckpointPredictor.splitInputs([folder.path, "a.png", "b.png"], checkpoint: nil)
         #expect(split.source == folder.path && split.images == ["a.png", "b.png"])
         let alone = try CheckpointPredictor.splitInputs(["model.safetensors", "a.png"], checkpoint: nil)

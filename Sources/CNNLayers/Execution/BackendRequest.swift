@@ -11,14 +11,17 @@ public struct BackendSelection: Sendable {
     /// Milliseconds for forward + backward per candidate (auto only); a reason where a candidate could not run.
     public var timings: [(backend: ConvolutionBackendKind, milliseconds: Double?, note: String?)]
 
-    /// One log line: `conv2: im2col/per image, avx2 6×16 (auto: direct 3.10 ms, im2col 1.20 ms, toeplitz unavailable)`.
+    /// One log line: `conv2: im2col/per image, avx2 6×16 (auto: direct 3.10 ms, im2col 1.20 ms, toeplitz ruled out: 31× the
+    /// multiply-adds of direct, depthwise unavailable)`; `auto, cached timings:` when they came from the cache.
     public var summary: String {
         guard requested == .auto else { return "\(layer): \(algorithm)" }
         let parts = timings.map { entry in
-            entry.milliseconds.map { "\(entry.backend.rawValue) \(String(format: "%.2f", $0)) ms" }
-                ?? "\(entry.backend.rawValue) unavailable"
+            if let milliseconds = entry.milliseconds { return "\(entry.backend.rawValue) \(String(format: "%.2f", milliseconds)) ms" }
+            if let note = entry.note, note.hasPrefix("ruled out") { return "\(entry.backend.rawValue) \(note)" }
+            return "\(entry.backend.rawValue) unavailable"
         }
-        return "\(layer): \(algorithm) (auto: \(parts.joined(separator: ", ")))"
+        let cached = timings.contains { $0.note == "cached" }
+        return "\(layer): \(algorithm) (auto\(cached ? ", cached timings" : ""): \(parts.joined(separator: ", ")))"
     }
 }
 

@@ -49,6 +49,10 @@ public struct ConfigOverride: Hashable, Sendable {
             pairs = existing; location = at
         case .scalar(_, _, let at) where node.isNull:
             location = at
+        case .scalar(_, _, let at) where ConfigSchema.key(keyPath[..<path.startIndex].joined(separator: "."))?.shorthand != nil:
+            // A key whose scalar stands for a mapping (`model: FILE` = `model: {file: FILE}`) is extended.
+            let shorthand = ConfigSchema.key(keyPath[..<path.startIndex].joined(separator: "."))?.shorthand ?? ""
+            pairs = [(.scalar(shorthand, isQuoted: false, at), node)]; location = at
         default:
             let prefix = keyPath[..<path.startIndex].joined(separator: ".")
             throw SpecError(Diagnostic("\(origin): '\(prefix)' is \(node.kindDescription), not a mapping of keys",

@@ -41,6 +41,9 @@ public struct ConfigKey: Sendable {
     public let acceptsSubkeys: Bool
     /// A value shown where the key has no default (`model`).
     public internal(set) var example: String?
+    /// For a value key that also takes a mapping: the mapping key a plain scalar stands for (`model: FILE`
+    /// is `model: {file: FILE}`), so `--set model.args.classes=5` can extend a scalar.
+    public internal(set) var shorthand: String?
     let writePolicy: WritePolicy
     /// Reads the key's node (nil when absent) into the config being decoded.
     let read: @Sendable (inout ConfigDecoding, YAMLNode?) -> Void
@@ -259,13 +262,14 @@ extension ConfigKey {
 
     /// A key read and written by its own code (lists, durations, values that fill several fields).
     static func custom(_ path: String, type: String, summary: String, derivedDefault: String? = nil, example: String? = nil,
-                       variant: ConfigVariantFamily? = nil, acceptsSubkeys: Bool = false,
+                       variant: ConfigVariantFamily? = nil, acceptsSubkeys: Bool = false, shorthand: String? = nil,
                        written: WritePolicy = .always,
                        read: @escaping @Sendable (inout ConfigDecoding, YAMLNode?) -> Void,
                        write: @escaping @Sendable (RunConfig) -> ConfigText?) -> ConfigKey {
         var key = ConfigKey(path, type: type, summary: summary, derivedDefault: derivedDefault, variant: variant,
                             acceptsSubkeys: acceptsSubkeys, written: written, read: read, write: write)
         key.example = example
+        key.shorthand = shorthand
         return key
     }
 

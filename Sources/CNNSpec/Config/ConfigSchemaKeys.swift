@@ -10,9 +10,13 @@ public enum ConfigSchema {
         .custom("name", type: "folder name", summary: "the run's name: runs go to runs/<name>/<timestamp>",
                 derivedDefault: "the config file's name without extension",
                 read: RunConfigDecoder.readName, write: { .inline(JSONText.quoted($0.name)) }),
-        .custom("model", type: "path", summary: "the model spec, relative to this config file",
-                derivedDefault: "required", example: "../models/modelA.yaml",
-                read: RunConfigDecoder.readModel, write: { .inline(JSONText.quoted($0.modelPath)) }),
+        .custom("model", type: "path, or {file: path, args: {name: value}}",
+                summary: "the model spec, relative to this config file; args: values for the model file's top-level args (e.g. {classes: 5})",
+                derivedDefault: "required", example: "../models/modelA.yaml", acceptsSubkeys: true, shorthand: "file",
+                read: RunConfigDecoder.readModel, write: { config in
+                    guard !config.modelArguments.isEmpty else { return .inline(JSONText.quoted(config.modelPath)) }
+                    return .inline("{file: \(JSONText.quoted(config.modelPath)), args: \(ModelArgument.flowText(config.modelArguments))}")
+                }),
 
         .section("data", .block, "where the data comes from and how each sample is transformed"),
         .choice("data.dataset", \.data.dataset, "the dataset (folder: torchvision ImageFolder layout; npy: x_train.npy, y_train.npy, x_test.npy, y_test.npy)"),
@@ -175,18 +179,20 @@ public enum ConfigSchema {
                 read: RunConfigDecoder.readCheckpointEvery, write: { .inline("\($0.train.checkpointEvery)") }),
         .custom("train.init", type: "FILE or {checkpoint: FILE, strict: bool, exclude: [layers], key: KEY}",
                 summary: "start from a checkpoint's weights (safetensors or PyTorch .pth); strict: every tensor must match; "
-                    + "exclude: layers kept as initialised; key: the entry of a .pth dict holding the state_dict",
-                acceptsSubkeys: true, written: .unlessDefault, read: RunConfigDecoder.readInit,
+                    + "exclude: layers (names, prefixes or globs) kept as initialised; key: the entry of a .pth dict holding the state_dict",
+                acceptsSubkeys: true, shorthand: "checkpoint", written: .unlessDefault, read: RunConfigDecoder.readInit,
                 write: { config in
                     guard let initial = config.train.initialization else { return .inline("null") }
                     return .inline("{checkpoint: \(JSONText.quoted(initial.checkpoint)), strict: \(initial.strict), "
                         + "exclude: [\(initial.exclude.map(JSONText.quoted).joined(separator: ", "))]"
                         + (initial.key.map { ", key: \(JSONText.quoted($0))" } ?? "") + "}")
                 }),
-        .custom("train.freeze", type: "list of layer names", summary: "layers whose parameters stay fixed (fine-tuning)",
+        .custom("train.freeze", type: "list of layer names, prefixes or globs",
+                summary: "layers whose parameters stay fixed (fine-tuning): names, prefixes (layer1) or globs (features.*)",
                 written: .unlessDefault,
                 read: { state, node in
-                    state.config.train.freeze = RunConfigDecoder.names(node, path: "train.freeze", reader: state.reader) ?? []
+                    let names = RunConfigDecoder.names(node, path: "train.freeze", state: &state)
+                    state.config.train.freeze = names ?? []
                 }, write: { .inline("[\($0.train.freeze.map(JSONText.quoted).joined(separator: ", "))]") }),
         .bool("train.fuse", \.train.fuse,
               "let the plan fuse back-to-back layers (ReLU into pooling, …); false runs each layer alone, for debugging"),

@@ -11,9 +11,13 @@ public struct RunConfig: Hashable, Sendable {
     public var configPath: String
     /// The model spec, resolved against the config file's folder.
     public var modelPath: String
+    /// Values for the model file's top-level `args:` (`model: {file: …, args: {classes: 5}}`), in the order given.
+    public var modelArguments: [ModelArgument] = []
     public var data: DataConfig
     public var train: TrainConfig
     public var output: OutputConfig
+    /// Where list entries checked against the model were written (`train.freeze[0]`), for located errors.
+    public var locations = KeyLocations()
 
     public init(name: String, configPath: String, modelPath: String, data: DataConfig = DataConfig(),
                 train: TrainConfig = TrainConfig(), output: OutputConfig = OutputConfig()) {

@@ -116,6 +116,30 @@ struct RunConfigDecoder {
     }
 
     static func readModel(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        if let node { state.config.locations["model"] = node.location }
+        if let node, case .mapping = node {
+            let keys = state.reader.mapping(node, path: "model", allowed: ["file", "args"])
+            if let file = state.reader.string(keys["file"], path: "model.file"), !file.isEmpty {
+                state.config.modelPath = resolve(file, relativeTo: state.configPath)
+            } else if !state.reader.isMisspelt("file", in: "model") {
+                state.reader.error("'model' needs 'file', the model spec", at: keys["file"] ?? node, fallback: nil,
+                                   hint: "for example model: {file: ../models/mobilenet_v2.yaml, args: {classes: 5}}")
+            }
+            guard let args = keys["args"], !args.isNull else { return }
+            guard case .mapping(let pairs, _) = args else {
+                state.reader.error("'model.args' must be a mapping of the model's argument names to values, found \(args.kindDescription)",
+                                   at: args, fallback: nil, hint: "for example args: {classes: 5}")
+                return
+            }
+            for (key, value) in pairs {
+                guard let name = key.scalarText, !key.isNull else {
+                    state.reader.error("'model.args' keys must be argument names, found \(key.kindDescription)", at: key, fallback: nil)
+                    continue
+                }
+                state.config.modelArguments.append(ModelArgument(name: name, node: value, location: key.location))
+            }
+            return
+        }
         if let model = state.reader.string(node, path: "model"), !model.isEmpty {
             state.config.modelPath = resolve(model, relativeTo: state.configPath)
         } else if node == nil || node?.isNull == true {
@@ -211,21 +235,35 @@ struct RunConfigDecoder {
             return
         }
         let strict = reader.bool(keys["strict"], path: "train.init.strict", default: true)
-        let exclude = names(keys["exclude"], path: "train.init.exclude", reader: reader) ?? []
+        let exclude = names(keys["exclude"], path: "train.init.exclude", state: &state) ?? []
         let key = reader.string(keys["key"], path: "train.init.key")
         state.config.train.initialization = InitialWeights(checkpoint: path, strict: strict, exclude: exclude, key: key)
     }
 
-    /// A list of layer names (a single name is accepted as a one-item list).
-    static func names(_ node: YAMLNode?, path: String, reader: ValueReader) -> [String]? {
+    /// A list of layer names, prefixes or globs (a single one is accepted as a one-item list); where each
+    /// entry was written is kept in `config.locations` as `path[i]`, for errors found against the model.
+    static func names(_ node: YAMLNode?, path: String, state: inout ConfigDecoding) -> [String]? {
         guard let node, !node.isNull else { return nil }
-        if node.scalarText != nil { return reader.string(node, path: path).map { [$0] } }
-        guard case .sequence(let items, _) = node else {
-            reader.error("'\(path)' must be a list of layer names, found \(node.kindDescription)", at: node, fallback: nil,
-                         hint: "for example [cnn1, cnn2]")
-            return nil
+        let items: [YAMLNode]
+        if node.scalarText != nil { items = [node] } else {
+            guard case .sequence(let list, _) = node else {
+                state.reader.error("'\(path)' must be a list of layer names, found \(node.kindDescription)", at: node, fallback: nil,
+                                   hint: "for example [cnn1, cnn2], [layer1, layer2] or ['features.*']")
+                return nil
+            }
+            items = list
         }
-        return items.compactMap { reader.string($0, path: path) }
+        var names: [String] = []
+        for item in items {
+            guard let name = state.reader.string(item, path: path) else { continue }
+            guard !name.isEmpty else {
+                state.reader.error("'\(path)' holds an empty name", at: item, fallback: nil, hint: "remove it, or name a layer")
+                continue
+            }
+            state.config.locations["\(path)[\(names.count)]"] = item.location
+            names.append(name)
+        }
+        return names
     }
 
     // MARK: transforms

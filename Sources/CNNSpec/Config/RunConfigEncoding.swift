@@ -86,3 +86,8 @@ enum TransformText {
         }
     }
 }
+
+extension TransformSpec {
+    /// The step as a config writes it (`resize: [32, 32]`, `normalize: {mean: [0.5], std: [0.25]}`).
+    public var yamlText: String { TransformText.yaml(self) }
+}

@@ -207,7 +207,7 @@ final class LayerListExpander {
         }
         guard depth < SpecLimits.maximumExpansionDepth else { return reportTooDeep(at: location) }
         var nameNode = explicitName
-        var arguments: [String: YAMLNode] = [:]
+        var given: [(name: String, location: SourceLocation, value: YAMLNode)] = []
         var ok = true
         switch value {
         case .mapping(let pairs, _)?:
@@ -216,17 +216,8 @@ final class LayerListExpander {
                 if word == "name" {
                     if nameNode != nil { diagnostics.error("'name' is written twice for this block use", at: key.location); ok = false }
                     nameNode = argument
-                } else if block.arguments.contains(where: { $0.name == word }) {
-                    arguments[word] = argument
                 } else {
-                    ok = false
-                    let names = block.arguments.map(\.name)
-                    let suggestion = DidYouMean.suggestion(for: word, among: names + ["name"])
-                    if let suggestion { diagnostics.noteMisspelling(of: suggestion, in: "block use at \(location)") }
-                    let takes = names.isEmpty ? "block '\(block.name)' takes no arguments"
-                        : "block '\(block.name)' takes \(names.joined(separator: ", ")) and name"
-                    diagnostics.error("unknown argument '\(word)' for block '\(block.name)'", at: key.location,
-                                      hint: suggestion.map { "did you mean '\($0)'? \(takes)" } ?? takes)
+                    given.append((word, key.location, argument))
                 }
             }
         case nil:
@@ -235,18 +226,11 @@ final class LayerListExpander {
             break
         case .some(let other):
             diagnostics.error("a block use takes a mapping of arguments, got \(other.kindDescription)", at: other.location,
-                              hint: "write '- \(block.name): {\(block.arguments.map { "\($0.name): …" }.joined(separator: ", "))}'")
+                              hint: "write '- \(block.name): {\(block.arguments.names.map { "\($0): …" }.joined(separator: ", "))}'")
             return
         }
-        for argument in block.arguments where arguments[argument.name] == nil {
-            if let defaultValue = argument.defaultValue {
-                arguments[argument.name] = defaultValue
-            } else {
-                ok = false
-                if diagnostics.isMisspelt(argument.name, in: "block use at \(location)") { continue }
-                diagnostics.error("block '\(block.name)' needs argument '\(argument.name)'", at: location)
-            }
-        }
+        let arguments = block.arguments.bind(given, owner: "block '\(block.name)'", takesName: true, at: location,
+                                             diagnostics: diagnostics, misspellingScope: "block use at \(location)")
         let name: String
         if let nameNode {
             guard let checked = checkedName(nameNode) else { return }
@@ -256,7 +240,7 @@ final class LayerListExpander {
             automaticBlockCounts[prefixes[0] + block.name] = count
             name = "\(block.name)\(count)"
         }
-        guard ok else { return }
+        guard ok, let arguments else { return }
         let body = BlockTemplate.substitute(block.layers, arguments)
         expand(body, prefixes: [prefixes[0] + name + "."] + prefixes, scopeInput: layers.count - 1, depth: depth + 1,
                activeBlocks: activeBlocks.union([block.name]))

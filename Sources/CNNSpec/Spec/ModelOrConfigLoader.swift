@@ -11,8 +11,23 @@ public enum ModelOrConfigLoader {
                                                  catalog: catalog, inputOverride: inputOverride)
             return (graph, path)
         }
-        switch model {
-        case .scalar(let text, _, let location) where !model.isNull:
+        // `model: {file: FILE, args: {…}}` names a file with values for its args; any other mapping is the model itself.
+        var fileNode = model
+        var arguments: [ModelArgument] = []
+        if case .mapping = model, let file = model["file"] {
+            fileNode = file
+            if let args = model["args"], !args.isNull {
+                guard case .mapping(let pairs, _) = args else {
+                    throw SpecError(Diagnostic("model.args must be a mapping of argument names to values, got \(args.kindDescription)",
+                                               at: args.location, hint: "for example args: {classes: 5}"))
+                }
+                arguments = pairs.compactMap { pair in
+                    pair.key.scalarText.map { ModelArgument(name: $0, node: pair.value, location: pair.key.location) }
+                }
+            }
+        }
+        switch fileNode {
+        case .scalar(let text, _, let location) where !fileNode.isNull:
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             let modelPath = text.hasPrefix("/") ? text : directory.appendingPathComponent(text).standardizedFileURL.path
             let relativePath = text.hasPrefix("/") || path.hasPrefix("/") ? modelPath : relative(modelPath)
@@ -20,7 +35,8 @@ public enum ModelOrConfigLoader {
                 throw SpecError(Diagnostic("model file '\(text)' not found (looked for \(relativePath))", at: location,
                                            hint: "model: is a path relative to the config file"))
             }
-            return (try ModelSpecLoader.load(path: relativePath, catalog: catalog, inputOverride: inputOverride), relativePath)
+            return (try ModelSpecLoader.load(path: relativePath, catalog: catalog, inputOverride: inputOverride, arguments: arguments),
+                    relativePath)
         case .mapping:
             let graph = try ModelSpecLoader.load(document: model, defaultName: ModelSpecLoader.modelName(fromPath: path),
                                                  catalog: catalog, inputOverride: inputOverride)

@@ -5,25 +5,35 @@ import Foundation
 /// All problems in the file are reported together in one `SpecError`, sorted by line.
 public enum ModelSpecLoader {
     /// Top-level keys of a model file.
-    static let topLevelKeys = ["name", "description", "input", "layers", "blocks"]
+    static let topLevelKeys = ["name", "description", "args", "input", "layers", "blocks"]
 
-    /// Reads a model file. `inputOverride` replaces the file's `input:` (e.g. `--input 3,64,64`).
-    public static func load(path: String, catalog: LayerCatalog, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+    /// Reads a model file. `inputOverride` replaces the file's `input:` (e.g. `--input 3,64,64`);
+    /// `arguments` are values for the file's top-level `args:` (a config's `model.args`).
+    public static func load(path: String, catalog: LayerCatalog, inputOverride: TensorShape? = nil,
+                            arguments: [ModelArgument] = []) throws(SpecError) -> ModelGraph {
         let document = try YAMLParser.parse(contentsOf: path)
-        return try load(document: document, defaultName: modelName(fromPath: path), catalog: catalog, inputOverride: inputOverride)
+        return try load(document: document, defaultName: modelName(fromPath: path), catalog: catalog, inputOverride: inputOverride,
+                        arguments: arguments)
+    }
+
+    /// The model a run config names, with its `model.args`.
+    public static func load(config: RunConfig, catalog: LayerCatalog, inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+        try load(path: config.modelPath, catalog: catalog, inputOverride: inputOverride, arguments: config.modelArguments)
     }
 
     /// Parses a model from YAML text; `file` names it in messages.
     public static func load(yaml: String, file: String = "model.yaml", catalog: LayerCatalog,
-                            inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+                            inputOverride: TensorShape? = nil, arguments: [ModelArgument] = []) throws(SpecError) -> ModelGraph {
         let document = try YAMLParser.parse(yaml, file: file)
-        return try load(document: document, defaultName: modelName(fromPath: file), catalog: catalog, inputOverride: inputOverride)
+        return try load(document: document, defaultName: modelName(fromPath: file), catalog: catalog, inputOverride: inputOverride,
+                        arguments: arguments)
     }
 
     /// Builds a model from an already parsed document (a run config may embed its model as a mapping).
-    public static func load(document: YAMLNode, defaultName: String, catalog: LayerCatalog,
-                            inputOverride: TensorShape? = nil) throws(SpecError) -> ModelGraph {
+    public static func load(document original: YAMLNode, defaultName: String, catalog: LayerCatalog,
+                            inputOverride: TensorShape? = nil, arguments: [ModelArgument] = []) throws(SpecError) -> ModelGraph {
         let diagnostics = DiagnosticCollector()
+        let document = bindModelArguments(original, arguments, defaultName: defaultName, diagnostics: diagnostics)
         guard case .mapping(let pairs, let location) = document else {
             throw SpecError(Diagnostic("a model file is a mapping with 'input:' and 'layers:', got \(document.kindDescription)",
                                        at: document.location, hint: exampleHint))
@@ -81,6 +91,51 @@ public enum ModelSpecLoader {
         return graph
     }
 
+    /// The document with the model's top-level `args:` bound — `arguments` (from a config's `model.args`,
+    /// located where they were written) over the declared defaults — and every `$name` outside `args:`
+    /// replaced, as a block use does for its body (`TemplateArguments`). A block's own argument of the same
+    /// name shadows the model's inside that block. Problems are recorded in `diagnostics`.
+    static func bindModelArguments(_ document: YAMLNode, _ arguments: [ModelArgument], defaultName: String,
+                                   diagnostics: DiagnosticCollector) -> YAMLNode {
+        guard case .mapping(let pairs, let location) = document else { return document }
+        let owner = "model '\(defaultName)'"
+        let declared = document["args"].map { TemplateArguments.parse($0, owner: owner, diagnostics: diagnostics) } ?? TemplateArguments()
+        let given = arguments.map { (name: $0.name, location: $0.location ?? location, value: $0.node) }
+        let values = declared.bind(given, owner: owner, takesName: false, at: document["args"]?.location ?? location,
+                                   diagnostics: diagnostics, misspellingScope: "model arguments")
+            ?? Dictionary(declared.declared.compactMap { item in item.defaultValue.map { (item.name, $0) } }) { first, _ in first }
+        let known = Set(declared.names)
+        var bound: [(key: YAMLNode, value: YAMLNode)] = []
+        for (key, value) in pairs {
+            switch key.scalarText {
+            case "args":
+                bound.append((key, value))
+            case "blocks":
+                guard case .mapping(let blocks, let blocksLocation) = value else { bound.append((key, value)); continue }
+                let substituted = blocks.map { block -> (key: YAMLNode, value: YAMLNode) in
+                    // Inside a block, its own arguments shadow the model's.
+                    var visible = values
+                    if case .mapping(let fields, _) = block.value, case .mapping(let own, _)? = block.value["args"] {
+                        for argument in own { if let name = argument.key.scalarText { visible[name] = nil } }
+                        let body = fields.map { field in
+                            (key: field.key, value: field.key.scalarText == "args" ? field.value
+                                : BlockTemplate.substitute(field.value, visible))
+                        }
+                        return (block.key, YAMLNode.mapping(body, block.value.location))
+                    }
+                    return (block.key, BlockTemplate.substitute(block.value, visible))
+                }
+                bound.append((key, .mapping(substituted, blocksLocation)))
+            default:
+                if key.scalarText == "input" || key.scalarText == "layers" {
+                    TemplateArguments.reportUnknownReferences(in: value, known: known, owner: owner, diagnostics: diagnostics)
+                }
+                bound.append((key, BlockTemplate.substitute(value, values)))
+            }
+        }
+        return .mapping(bound, location)
+    }
+
     /// Parses `--input C,H,W` (also `CxHxW`, `C×H×W`).
     public static func parseInputShape(_ text: String) throws(SpecError) -> TensorShape {
         let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" || $0 == "×" || $0 == " " })
@@ -136,21 +191,13 @@ public enum ModelSpecLoader {
                 diagnostics.error("block '\(name)' must be a mapping with 'layers:' (and optional 'args:')", at: value.location)
                 continue
             }
-            var arguments: [(name: String, defaultValue: YAMLNode?)] = []
+            var arguments = TemplateArguments()
             var layers: YAMLNode?
             for (fieldKey, fieldValue) in fields {
                 switch fieldKey.scalarText {
                 case "layers": layers = fieldValue
                 case "args":
-                    guard case .mapping(let argumentPairs, _) = fieldValue else {
-                        diagnostics.error("args of block '\(name)' must be a mapping of names to defaults (~ for required)",
-                                          at: fieldValue.location)
-                        continue
-                    }
-                    for (argumentKey, defaultValue) in argumentPairs {
-                        guard let argumentName = argumentKey.scalarText else { continue }
-                        arguments.append((argumentName, defaultValue.isNull ? nil : defaultValue))
-                    }
+                    arguments = TemplateArguments.parse(fieldValue, owner: "block '\(name)'", diagnostics: diagnostics)
                 default:
                     let word = fieldKey.scalarText ?? fieldKey.kindDescription
                     let suggestion = DidYouMean.suggestion(for: word, among: ["args", "layers"])
@@ -162,6 +209,8 @@ public enum ModelSpecLoader {
                 diagnostics.error("block '\(name)' has no 'layers:'", at: key.location)
                 continue
             }
+            TemplateArguments.reportUnknownReferences(in: layers, known: Set(arguments.names), owner: "block '\(name)'",
+                                                      diagnostics: diagnostics)
             blocks[name] = BlockTemplate(name: name, arguments: arguments, layers: layers, location: key.location)
         }
         return blocks

@@ -120,14 +120,15 @@ public struct ModelSource {
         // command line (or changed by --set) is what the user asked for instead.
         if let info, let checkpointURL, kind == .checkpoint || (kind == .runFolder && overrides.isEmpty) {
             let label = checkpointURL.path + " (stored model)"
-            let graph = try ModelSpecLoader.load(yaml: info.modelYAML, file: label, catalog: .standard)
+            let graph = try ModelSpecLoader.load(yaml: info.modelYAML, file: label, catalog: .standard,
+                                                 arguments: info.modelArguments)
             return ModelSource(path: path, kind: kind, graph: graph, modelFile: config?.modelPath ?? label, config: config,
                                checkpoint: checkpointURL, predictionInfo: info, overridden: false)
         }
         if let config, let configPath {
             let (graph, modelFile) = overrides.isEmpty
                 ? try ModelOrConfigLoader.load(path: configPath, catalog: .standard)
-                : (try ModelSpecLoader.load(path: config.modelPath, catalog: .standard), config.modelPath)
+                : (try ModelSpecLoader.load(config: config, catalog: .standard), config.modelPath)
             return ModelSource(path: path, kind: kind, graph: graph, modelFile: modelFile, config: config,
                                checkpoint: checkpointURL, predictionInfo: info, overridden: !overrides.isEmpty)
         }

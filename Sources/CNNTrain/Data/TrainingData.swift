@@ -58,9 +58,10 @@ public struct TrainingData: Sendable {
         }
     }
 
-    /// Writes progress and notes to standard error (progress lines end in `\r` and are overwritten).
+    /// Writes progress and notes to standard error: progress lines (ending in `\r`) are redrawn in place and
+    /// cut to a terminal's width, or written as plain lines now and then when standard error is not a terminal.
     public static let standardErrorReport: @Sendable (String) -> Void = { text in
-        FileHandle.standardError.write(Data(text.utf8))
+        TerminalLine.standardError.report(text)
     }
 
     /// Builds from datasets already in memory (tests, custom data). `fixedSplit` replaces the seeded

@@ -131,6 +131,7 @@ public final class ExecutionPlan {
         gradients = []
         allocateBuffers()
         try makeFoldings()
+        defer { AutoBackendTuning.shared?.save() }  // what `auto` timed, for the next start-up
         for index in 1..<count where !fusion.isFusedAway(index) {
             layers[index] = try makeLayer(index, backend: backend, perLayerBackends: perLayerBackends, seed: seed)
         }
@@ -151,7 +152,7 @@ public final class ExecutionPlan {
         guard !frozen.isEmpty else { return graph.nodes.indices.map { $0 > 0 } }
         var needs: [Bool] = []
         for node in graph.nodes {
-            let isFrozen = frozen.contains { node.name == $0 || node.name.hasPrefix($0 + ".") }
+            let isFrozen = LayerPattern.matchesAny(node.name, frozen)
             let learns = !isFrozen && node.op.parameters.contains { $0.isTrainable }
             needs.append(learns || node.inputs.contains { needs[$0] })
         }

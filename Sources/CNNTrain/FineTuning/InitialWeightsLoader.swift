@@ -26,8 +26,8 @@ public enum InitialWeightsLoader {
         }
     }
 
-    /// True when tensor `name` belongs to layer or tensor `pattern`.
-    static func matches(_ name: String, _ pattern: String) -> Bool { name == pattern || name.hasPrefix(pattern + ".") }
+    /// True when tensor `name` belongs to `pattern`: a layer or tensor name, a prefix or a glob (`LayerPattern`).
+    static func matches(_ name: String, _ pattern: String) -> Bool { LayerPattern.matches(name, pattern) }
 
     /// Loads `spec.checkpoint` into `store`. Errors name the file, each offending tensor and what the model needs.
     public static func load(_ spec: InitialWeights, into store: ParameterStore) throws(CheckpointError) -> Outcome {
@@ -35,7 +35,7 @@ public enum InitialWeightsLoader {
         let contents = try CheckpointFile.read(from: url, key: spec.key)
         let names = Set(store.entries.map(\.name))
         for pattern in spec.exclude where !names.contains(where: { matches($0, pattern) }) {
-            throw CheckpointError(path: url.path, problem: "train.init.exclude names '\(pattern)', which is not a layer or tensor of the model "
+            throw CheckpointError(path: url.path, problem: "train.init.exclude: '\(pattern)' matches no layer or tensor of the model "
                 + "(its layers: \(Set(store.entries.map { $0.name.split(separator: ".").dropLast().joined(separator: ".") }).sorted().joined(separator: ", ")))")
         }
         var outcome = Outcome()
@@ -85,7 +85,7 @@ public final class FrozenParameters {
             let entries = store.entries.filter { $0.isTrainable && InitialWeightsLoader.matches($0.name, layer) }
             guard !entries.isEmpty else {
                 let layers = Set(store.entries.filter(\.isTrainable).map { $0.name.split(separator: ".").dropLast().joined(separator: ".") }).sorted()
-                throw FineTuningError("train.freeze: '\(layer)' is not a layer with parameters (layers with parameters: \(layers.joined(separator: ", ")))")
+                throw FineTuningError("train.freeze: '\(layer)' matches no layer with parameters (layers with parameters: \(layers.joined(separator: ", ")))")
             }
             for entry in entries { ranges.append((entry.offset, entry.count)); names.append(entry.name) }
         }

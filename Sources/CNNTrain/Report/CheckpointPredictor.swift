@@ -34,6 +34,8 @@ public final class CheckpointPredictor {
         public var messages: [String] = []
         public var failures = 0
         public var imageCount = 0
+        /// Each unreadable file and why, in input order.
+        public var failed: [(path: String, problem: String)] = []
 
         public init(imageCount: Int = 0) { self.imageCount = imageCount }
 
@@ -45,15 +47,80 @@ public final class CheckpointPredictor {
             }.joined(separator: "\n")
         }
 
-        /// A JSON array of `{"image": PATH, "top": [{"class", "index", "probability"}, …]}`.
+        /// A JSON array, one entry per file in input order: `{"image": PATH, "top": [{"class", "index",
+        /// "probability"}, …]}`, or `{"image": PATH, "error": TEXT}` for a file that could not be read.
         public func json(topK: Int) -> String {
-            let entries = results.map { result in
-                let top = result.ranked.prefix(topK).map {
-                    "{\"class\": \(JSONText.quoted($0.className)), \"index\": \($0.index), \"probability\": \(String(format: "%.6f", $0.probability))}"
+            let entries = rows.map { row in
+                switch row {
+                case .result(let result):
+                    let top = result.ranked.prefix(topK).map {
+                        "{\"class\": \(JSONText.quoted($0.className)), \"index\": \($0.index), \"probability\": \(String(format: "%.6f", $0.probability))}"
+                    }
+                    return "  {\"image\": \(JSONText.quoted(result.path)), \"top\": [\(top.joined(separator: ", "))]}"
+                case .failure(let path, let problem):
+                    return "  {\"image\": \(JSONText.quoted(path)), \"error\": \(JSONText.quoted(problem))}"
                 }
-                return "  {\"image\": \(JSONText.quoted(result.path)), \"top\": [\(top.joined(separator: ", "))]}"
             }
-            return "[\n" + entries.joined(separator: ",\n") + "\n]"
+            return entries.isEmpty ? "[]" : "[\n" + entries.joined(separator: ",\n") + "\n]"
+        }
+
+        /// CSV (RFC 4180), one row per file in input order: `image,class,index,probability`, then
+        /// `class_2,probability_2` … up to `topK`, and `error` (empty unless the file could not be read).
+        public func csv(topK: Int) -> String {
+            var header = ["image", "class", "index", "probability"]
+            for rank in stride(from: 2, through: topK, by: 1) { header += ["class_\(rank)", "probability_\(rank)"] }
+            header.append("error")
+            var lines = [header.joined(separator: ",")]
+            for row in rows {
+                var fields: [String]
+                switch row {
+                case .result(let result):
+                    let ranked = Array(result.ranked.prefix(topK))
+                    fields = [result.path, ranked.first?.className ?? "", ranked.first.map { String($0.index) } ?? "",
+                              ranked.first.map { String(format: "%.6f", $0.probability) } ?? ""]
+                    for rank in stride(from: 1, to: topK, by: 1) {
+                        fields += rank < ranked.count ? [ranked[rank].className, String(format: "%.6f", ranked[rank].probability)] : ["", ""]
+                    }
+                    fields.append("")
+                case .failure(let path, let problem):
+                    fields = [path, "", "", ""] + Array(repeating: "", count: 2 * max(0, topK - 1)) + [problem]
+                }
+                lines.append(fields.map(Self.csvField).joined(separator: ","))
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+
+        /// A field quoted when it holds a comma, quote or line break (quotes doubled).
+        static func csvField(_ text: String) -> String {
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+
+        /// One file's outcome.
+        public enum Row: Sendable {
+            case result(Result)
+            case failure(path: String, problem: String)
+        }
+
+        /// Results and failures in the order the files were given.
+        public var rows: [Row] {
+            var byPath: [String: Result] = [:]
+            for result in results { byPath[result.path] = result }
+            var problems: [String: String] = [:]
+            for failure in failed { problems[failure.path] = failure.problem }
+            return order.compactMap { path -> Row? in
+                if let result = byPath[path] { return .result(result) }
+                return problems[path].map { .failure(path: path, problem: $0) }
+            }
+        }
+
+        /// Every file classified or refused, in input order.
+        public var order: [String] = []
+
+        /// Adds `other`'s files after these (chunks of a long list).
+        public mutating func append(_ other: Report) {
+            results += other.results; messages += other.messages; failures += other.failures
+            failed += other.failed; order += other.order
         }
 
         /// The closing line when some images could not be read, else nil.
@@ -82,13 +149,17 @@ public final class CheckpointPredictor {
     public static func splitInputs(_ inputs: [String], checkpoint: String?) throws -> (source: String, checkpoint: String?, images: [String]) {
         guard let first = inputs.first else { throw UserError("give a run folder or checkpoint and at least one image file") }
         var isFolder: ObjCBool = false
-        let isSource = (FileManager.default.fileExists(atPath: first, isDirectory: &isFolder) && isFolder.boolValue)
-            || first.hasSuffix(".yaml") || first.hasSuffix(".yml") || (first.hasSuffix(".safetensors") && checkpoint == nil)
+        // A folder is the source when it is a run folder; any other folder holds images to classify.
+        let isRunFolder = FileManager.default.fileExists(atPath: first, isDirectory: &isFolder) && isFolder.boolValue
+            && ([RunFolder.configFile] + ModelSource.runFolderCheckpoints).contains { name in
+                FileManager.default.fileExists(atPath: (first as NSString).appendingPathComponent(name))
+            }
+        let isSource = isRunFolder || first.hasSuffix(".yaml") || first.hasSuffix(".yml") || (first.hasSuffix(".safetensors") && checkpoint == nil)
         let images = isSource ? Array(inputs.dropFirst()) : inputs
         guard isSource || checkpoint != nil else {
             throw UserError("no checkpoint: give a run folder, a .safetensors file, or --checkpoint FILE before the images")
         }
-        guard !images.isEmpty else { throw UserError("give at least one image file after \(first)") }
+        guard !images.isEmpty else { throw UserError("give at least one image file or folder after \(first)") }
         return isSource ? (first, checkpoint, images) : (checkpoint!, nil, images)  // invariant: checked above
     }
 
@@ -131,6 +202,19 @@ public final class CheckpointPredictor {
         predictor.pipeline.inputChannels == 1 && (trainingBorder < Self.clearlyDark || trainingBorder > 255 - Self.clearlyDark)
     }
 
+    /// Files classified per chunk: bounds the decoded samples held at once for a folder of any size.
+    public static let chunkSize = 256
+
+    /// Classifies `paths` chunk by chunk (`classify(paths:)` on each), the same report as one call.
+    public func classifyAll(paths: [String], invert: Invert = .auto, background: UInt8 = 255) -> Report {
+        var report = Report(imageCount: paths.count)
+        for start in stride(from: 0, to: paths.count, by: Self.chunkSize) {
+            report.append(classify(paths: Array(paths[start..<min(start + Self.chunkSize, paths.count)]), invert: invert,
+                                   background: background))
+        }
+        return report
+    }
+
     /// Classifies the files; an unreadable one is an error message in the report, and the others are still classified.
     /// `background` (0…255) replaces transparent pixels.
     public func classify(paths: [String], invert: Invert = .auto, background: UInt8 = 255) -> Report {
@@ -145,6 +229,8 @@ public final class CheckpointPredictor {
             } catch {
                 report.messages.append("\(error)")
                 report.failures += 1
+                report.failed.append((path, "\(error)"))
+                report.order.append(path)
                 continue
             }
             var conversion = predictor.conversion
@@ -163,6 +249,7 @@ public final class CheckpointPredictor {
             }
             samples.append(conversion.sample(from: image))
             readable.append(path)
+            report.order.append(path)
         }
         let names = classNames
         report.results = zip(readable, predictor.predict(samples)).map { path, prediction in

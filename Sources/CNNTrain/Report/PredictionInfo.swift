@@ -16,6 +16,8 @@ public struct PredictionInfo: Sendable {
     public var sampleShape: [Int]
     public var evalTransforms: [TransformSpec]
     public var modelYAML: String
+    /// The values the run gave the model file's `args:` (from the stored config's `model.args`).
+    public var modelArguments: [ModelArgument]
     public var borderMean: Double
 
     static let keys = (classes: "cnnspec.classes", shape: "cnnspec.sample_shape", config: "cnnspec.config",
@@ -34,6 +36,7 @@ public struct PredictionInfo: Sendable {
         resolved.data = data.resolving(config.data)
         evalTransforms = resolved.data.evalTransforms
         modelYAML = (try? String(contentsOfFile: config.modelPath, encoding: .utf8)) ?? ""
+        modelArguments = config.modelArguments
         var sum = 0.0, count = 0
         let plane = file.height * file.width
         for sample in 0..<min(file.count, Self.borderSamples) {
@@ -70,7 +73,7 @@ public struct PredictionInfo: Sendable {
             throw CheckpointError(path: path, problem: "the stored run config does not parse: \(error)")
         }
         classNames = names; sampleShape = dimensions; evalTransforms = parsed.data.evalTransforms
-        modelYAML = model; borderMean = Double(metadata[Self.keys.border] ?? "") ?? 0; configText = config
+        modelYAML = model; modelArguments = parsed.modelArguments; borderMean = Double(metadata[Self.keys.border] ?? "") ?? 0; configText = config
     }
 
     /// Writes `classes.txt` (one name per line) into a run folder.

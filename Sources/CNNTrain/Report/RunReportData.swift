@@ -39,7 +39,7 @@ public struct RunReportData: Sendable {
         do {
             let config = try RunConfigLoader.load(path: configURL.path)
             data.name = "\(config.name) / \(folder.lastPathComponent)"
-            let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
+            let graph = try ModelSpecLoader.load(config: config, catalog: .standard)
             data.name = "\(graph.name) / \(folder.lastPathComponent)"
             data.shapesTable = ShapeReport(graph: graph, file: config.modelPath).render(.table)
             let experiment = try Experiment(config: config, graph: graph)

@@ -18,6 +18,36 @@ public final class CheckpointEvaluation {
         public var loss: Double
         public var accuracy: Double
         public var images: Int
+        /// Per-class precision, recall, F1 and the confusion matrix.
+        public var metrics: ClassificationMetrics
+    }
+
+    /// `eval`'s arguments: a run folder is its `config.yaml` and (unless `checkpoint` is given) its
+    /// best, else last checkpoint, as `predict` and `export` take it; a config needs `checkpoint`.
+    public static func inputs(path: String, checkpoint: String?) throws -> (config: String, checkpoint: String) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw UserError("no such file or folder", file: path, hint: "give a run folder or a run config")
+        }
+        guard isFolder.boolValue else {
+            guard let checkpoint else {
+                throw UserError("no checkpoint", file: path, hint: "give --checkpoint FILE with a run config, or the run folder itself")
+            }
+            return (path, checkpoint)
+        }
+        let folder = URL(fileURLWithPath: path)
+        let config = folder.appendingPathComponent(RunFolder.configFile).path
+        guard FileManager.default.fileExists(atPath: config) else {
+            throw UserError("not a run folder (no \(RunFolder.configFile))", file: path,
+                            hint: "give the run folder `cnnspec run` printed, or a run config with --checkpoint FILE")
+        }
+        if let checkpoint { return (config, checkpoint) }
+        guard let found = ModelSource.runFolderCheckpoints.map({ folder.appendingPathComponent($0).path })
+            .first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw UserError("the run folder has no \(ModelSource.runFolderCheckpoints.joined(separator: " or "))", file: path,
+                            hint: "pass --checkpoint FILE")
+        }
+        return (config, found)
     }
 
     public let experiment: Experiment
@@ -62,6 +92,8 @@ public final class CheckpointEvaluation {
         }
         let labels = AlignedBuffer<Int32>(count: plan.batchCapacity)
         let result = Trainer.evaluate(plan: plan, loader: loader, labels: labels)
-        return Result(loss: result.loss, accuracy: result.accuracy, images: loader.sampleCount)
+        let predictions = TestPredictions.compute(plan: plan, loader: loader, classNames: data.classNames)
+        return Result(loss: result.loss, accuracy: result.accuracy, images: loader.sampleCount,
+                      metrics: ClassificationMetrics(predictions))
     }
 }

@@ -13,14 +13,19 @@ public struct Experiment {
     /// input when given — and checks them against each other (`checked(config:graph:)`).
     public init(configPath: String, overrides: [String] = [], input: TensorShape? = nil) throws {
         let config = try RunConfigLoader.load(path: configPath, overrides: overrides)
-        let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard, inputOverride: input)
+        let graph = try ModelSpecLoader.load(config: config, catalog: .standard, inputOverride: input)
         try self.init(config: config, graph: graph)
     }
 
     /// Pairs a loaded config and model; every `train.layer_backends` entry must name a convolution layer
     /// of the model (a `SpecError` located at the entry, with a did-you-mean or the conv layers otherwise).
+    /// `train.freeze` and `train.init.exclude` patterns must each match something (`LayerPattern.problems`).
     public init(config: RunConfig, graph: ModelGraph) throws(SpecError) {
         let problems = Self.layerBackendProblems(config: config, graph: graph)
+            + LayerPattern.problems(config.train.freeze, key: "train.freeze", graph: graph, trainableOnly: true,
+                                    locations: config.locations)
+            + LayerPattern.problems(config.train.initialization?.exclude ?? [], key: "train.init.exclude", graph: graph,
+                                    trainableOnly: false, locations: config.locations)
         if !problems.isEmpty { throw SpecError(problems) }
         self.config = config
         self.graph = graph
@@ -43,8 +48,10 @@ public struct Experiment {
     }
 
     /// Loads the data and checks that its samples and classes fit the model (errors name the config).
+    /// The class count is checked first, from folder names or label files (`checkClassCount`).
     public func loadData() throws -> TrainingData {
-        try TrainingData.load(for: config, graph: graph)
+        try checkClassCount()
+        return try TrainingData.load(for: config, graph: graph)
     }
 
     /// How the trainer's plan is compiled (training and its evaluations share it).

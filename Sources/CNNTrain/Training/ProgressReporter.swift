@@ -3,18 +3,28 @@ import Foundation
 import Glibc
 #endif
 
-/// Shows training progress: a live bar redrawn in place on a terminal, plain periodic lines otherwise (CI, logs).
+/// Shows training progress: a live bar redrawn in place on a terminal and cut to its width (a narrow
+/// terminal gets a shorter bar, then none, then a cut line), plain periodic lines otherwise (CI, logs),
+/// which never contain `\r`.
 public final class ProgressReporter {
     public let isTerminal: Bool
+    private let output: TerminalLine
     private let plainInterval: Double
     private var lastDraw: Double = 0
     private var lastPlain: Double = 0
-    private var hasLiveLine = false
+    /// Fixed columns, for tests; nil asks the terminal at every draw (it may be resized).
+    private let fixedColumns: Int?
+
+    /// Widest and narrowest progress bar, in characters.
+    static let barWidth = 28
+    static let narrowestBar = 8
 
     /// `plainInterval`: seconds between plain lines when output is not a terminal.
-    public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 10) {
+    public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 10, columns: Int? = nil) {
         self.isTerminal = isTerminal
         self.plainInterval = plainInterval
+        fixedColumns = columns
+        output = TerminalLine(descriptor: STDOUT_FILENO, isTerminal: isTerminal, plainInterval: 0)
     }
 
     /// Current progress within an epoch; cheap to call every step (draws at most ~10 times a second).
@@ -27,28 +37,32 @@ public final class ProgressReporter {
                             imagesPerSecond, Self.duration(etaSeconds))
         if isTerminal {
             lastDraw = now
-            let width = 28
-            let filled = steps > 0 ? min(width, width * step / steps) : 0
-            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            write("\r\u{1B}[2K" + "epoch \(epoch)/\(epochs) \(bar) \(step)/\(steps)  \(status)")
-            hasLiveLine = true
+            output.update(Self.liveText(epoch: epoch, epochs: epochs, step: step, steps: steps, status: status,
+                                        columns: fixedColumns ?? output.columns))
         } else {
             lastPlain = now
-            write("  epoch \(epoch)/\(epochs) step \(step)/\(steps)  \(status)\n")
+            output.update("  epoch \(epoch)/\(epochs) step \(step)/\(steps)  \(status)", force: true)
         }
+    }
+
+    /// The live line for a terminal of `columns`: the full bar when it fits, a shorter bar, no bar, then
+    /// the text cut (`TerminalLine.fitted`), so it never wraps.
+    static func liveText(epoch: Int, epochs: Int, step: Int, steps: Int, status: String, columns: Int) -> String {
+        let head = "epoch \(epoch)/\(epochs) "
+        let tail = " \(step)/\(steps)  \(status)"
+        let room = columns - 1 - head.count - tail.count
+        if room >= narrowestBar {
+            let width = min(barWidth, room)
+            let filled = steps > 0 ? min(width, width * step / steps) : 0
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            return head + bar + tail
+        }
+        return TerminalLine.fitted("epoch \(epoch)/\(epochs) \(step)/\(steps)  \(status)", columns: columns)
     }
 
     /// Prints a permanent line (per-epoch summary, messages), clearing a live bar first.
     public func line(_ text: String) {
-        if hasLiveLine {
-            write("\r\u{1B}[2K")
-            hasLiveLine = false
-        }
-        write(text + "\n")
-    }
-
-    private func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        output.line(text)
     }
 
     /// `1h02m`, `3m05s` or `12s`.
