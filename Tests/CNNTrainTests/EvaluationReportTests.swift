@@ -7,7 +7,7 @@ import Testing
 @Suite struct EvaluationReportTests {
     @Test func precisionRecallAndF1FollowScikitLearn() {
         // sklearn.metrics.classification_report on y_true/y_pred with this confusion matrix.
-        let metrics = ClassificationMetrics(confusion: [[5, 1, 0], [2, 3, 1], [0, 0, 4], [0, 1, 0]], classNames: ["a", "b", "c", "d"])
+        let metrics = ClassificationMetrics(confusion: [[5, 1, 0, 0], [2, 3, 1, 0], [0, 0, 4, 0], [0, 1, 0, 0]], classNames: ["a", "b", "c", "d"])
         let expected: [(Double, Double, Double, Int)] = [(5.0 / 7, 5.0 / 6, 2 * (5.0 / 7) * (5.0 / 6) / (5.0 / 7 + 5.0 / 6), 6),
                                                          (0.6, 0.5, 2 * 0.6 * 0.5 / 1.1, 6), (0.8, 1, 2 * 0.8 / 1.8, 4), (0, 0, 0, 1)]
         for (got, want) in zip(metrics.classes, expected) {

@@ -45,7 +45,10 @@ struct ConvolutionBackendChooser {
         var estimates: [(kind: ConvolutionBackendKind, flops: Double, bytes: Double)] = []
         for kind in ConvolutionBackendKind.allCases {
             guard let memory = kind.memory(geometry: geometry, threads: gemm.pool.threadCount) else {
-                notes[kind] = "cannot run this layer"
+                // The statement is nil exactly when building throws, before it allocates: that error says why.
+                do { _ = try makeConvolution(kind, geometry: geometry, gemm: gemm); notes[kind] = "cannot run this layer" } catch {
+                    notes[kind] = "\(error)"
+                }
                 continue
             }
             estimates.append((kind, kind.estimatedFLOPs(geometry, needsDataGradient: needsDataGradient), memory.totalBytes))

@@ -33,7 +33,11 @@ public enum ModelSpecLoader {
     public static func load(document original: YAMLNode, defaultName: String, catalog: LayerCatalog,
                             inputOverride: TensorShape? = nil, arguments: [ModelArgument] = []) throws(SpecError) -> ModelGraph {
         let diagnostics = DiagnosticCollector()
-        let document = bindModelArguments(original, arguments, defaultName: defaultName, diagnostics: diagnostics)
+        guard let document = bindModelArguments(original, arguments, defaultName: defaultName, diagnostics: diagnostics) else {
+            // Arguments that do not bind leave `$name`s the layers would misread: report just the arguments.
+            try diagnostics.throwIfAny()
+            throw SpecError(Diagnostic("the model's arguments could not be bound", at: original.location))  // invariant: bind reported why
+        }
         guard case .mapping(let pairs, let location) = document else {
             throw SpecError(Diagnostic("a model file is a mapping with 'input:' and 'layers:', got \(document.kindDescription)",
                                        at: document.location, hint: exampleHint))
@@ -94,16 +98,16 @@ public enum ModelSpecLoader {
     /// The document with the model's top-level `args:` bound — `arguments` (from a config's `model.args`,
     /// located where they were written) over the declared defaults — and every `$name` outside `args:`
     /// replaced, as a block use does for its body (`TemplateArguments`). A block's own argument of the same
-    /// name shadows the model's inside that block. Problems are recorded in `diagnostics`.
+    /// name shadows the model's inside that block. Problems are recorded in `diagnostics`; nil when the
+    /// arguments do not bind (unknown or missing ones).
     static func bindModelArguments(_ document: YAMLNode, _ arguments: [ModelArgument], defaultName: String,
-                                   diagnostics: DiagnosticCollector) -> YAMLNode {
+                                   diagnostics: DiagnosticCollector) -> YAMLNode? {
         guard case .mapping(let pairs, let location) = document else { return document }
         let owner = "model '\(defaultName)'"
         let declared = document["args"].map { TemplateArguments.parse($0, owner: owner, diagnostics: diagnostics) } ?? TemplateArguments()
         let given = arguments.map { (name: $0.name, location: $0.location ?? location, value: $0.node) }
-        let values = declared.bind(given, owner: owner, takesName: false, at: document["args"]?.location ?? location,
-                                   diagnostics: diagnostics, misspellingScope: "model arguments")
-            ?? Dictionary(declared.declared.compactMap { item in item.defaultValue.map { (item.name, $0) } }) { first, _ in first }
+        guard let values = declared.bind(given, owner: owner, takesName: false, at: document["args"]?.location ?? location,
+                                         diagnostics: diagnostics, misspellingScope: "model arguments") else { return nil }
         let known = Set(declared.names)
         var bound: [(key: YAMLNode, value: YAMLNode)] = []
         for (key, value) in pairs {
