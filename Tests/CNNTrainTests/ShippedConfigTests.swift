@@ -23,7 +23,7 @@ import CNNLayers
     @Test(arguments: configs)
     func configFitsItsModel(path: String) throws {
         let config = try RunConfigLoader.load(path: path)
-        let graph = try ModelSpecLoader.load(path: config.modelPath, catalog: .standard)
+        let graph = try ModelSpecLoader.load(config: config, catalog: .standard)
         let (channels, size) = config.data.dataset == .cifar10 ? (3, 32) : (1, 28)
         let statistics = try Dataset(name: "blank", images: [UInt8](repeating: 128, count: 2 * channels * size * size),
                                      labels: [0, 1], channels: channels, height: size, width: size,

@@ -167,7 +167,7 @@ public enum ConfigSchema {
                  "seed of initialisation, shuffling, augmentation and (unless data.split_seed) the split"),
         .integer("train.threads", \.train.threads, 0...ConfigLimits.largestThreadCount, "worker threads; 0 = all cores"),
         .choice("train.backend", \.train.backend,
-                "convolution backend of every conv layer; auto times them at start-up and skips those that refuse a layer"),
+                "convolution backend of every conv layer; auto rules out backends from a FLOP/memory estimate, times the rest at start-up and caches the timings per user (README)"),
         .custom("train.layer_backends", type: "mapping layer name → backend", summary: "per-layer backends, e.g. {cnn1: im2col}",
                 acceptsSubkeys: true, read: RunConfigDecoder.readLayerBackends,
                 write: { config in

@@ -72,9 +72,10 @@ public struct ClassificationMetrics: Sendable {
     /// indices (a legend maps them to names when a name is longer than its column).
     public var confusionText: String {
         let cellWidth = max(String(confusion.flatMap { $0 }.max() ?? 0).count, String(classes.count - 1).count, 3)
-        let nameWidth = max(4, classes.map(\.name.count).max() ?? 0) + 5
+        let corner = "true \\ predicted"
+        let nameWidth = max(corner.count, (classes.map { "\($0.name)".count }.max() ?? 0) + String(classes.count).count + 1)
         func cell(_ text: String) -> String { String(repeating: " ", count: max(0, cellWidth - text.count)) + text }
-        var lines = ["true \\ predicted".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        var lines = [corner.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                         + classes.indices.map { " " + cell(String($0)) }.joined()]
         for (index, counts) in confusion.enumerated() {
             let label = "\(index) \(classes[index].name)"
