@@ -10,7 +10,7 @@ private let base = "model: m.yaml\ntrain:\n  batch_size: 32\n  optimizer: {name:
     ])
     #expect(config.train.optimizer.learningRate == 0.05)
     #expect(config.train.batchSize == 64)
-    #expect(config.data.trainTransforms == [.resize(height: 32, width: 32), .scale])
+    #expect(config.data.trainTransforms == [.resizeShorter(size: 32), .scale])
     #expect(config.train.schedule.name == .cosine)
 }
 

@@ -46,7 +46,7 @@ output:
     #expect(config.data.trainTransforms == [.resize(height: 32, width: 32), .randomRotation(degrees: 25),
                                             .horizontalFlip(probability: 0.5), .scale,
                                             .normalize(.fixed(mean: [0.286], std: [0.353]))])
-    #expect(config.data.evalTransforms == [.resize(height: 32, width: 32), .scale, .normalize(.auto)])
+    #expect(config.data.evalTransforms == [.resizeShorter(size: 32), .scale, .normalize(.auto)])
     #expect(config.train.batchSize == 100)
     #expect(config.train.evalBatchSize == 100)
     #expect(config.train.length == .iterations(3000))
@@ -87,7 +87,7 @@ output:
 @Test func evalTransformsDefaultToTheDeterministicTrainSteps() throws {
     let text = "model: m.yaml\ndata:\n  train_transforms: [random_rotation: 10, resize: 32, scale]\n"
     let config = try RunConfigLoader.parse(text, file: "c.yaml")
-    #expect(config.data.evalTransforms == [.resize(height: 32, width: 32), .scale])
+    #expect(config.data.evalTransforms == [.resizeShorter(size: 32), .scale])
 }
 
 @Test func adamDefaultsFollowPyTorch() throws {

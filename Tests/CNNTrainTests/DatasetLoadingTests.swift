@@ -24,7 +24,9 @@ private func syntheticDataset(count: Int) throws -> Dataset {
     let pipeline = try TransformPipeline(steps: [.randomCrop(height: 4, width: 4, padding: 1), .horizontalFlip(probability: 0.5),
                                                  .scale], channels: 2, height: 5, width: 5)
     let pool = ThreadPool(threadCount: 2)
-    let single = BatchLoader(dataset: dataset, indices: Array(0..<37), pipeline: pipeline, batchSize: 16, shuffle: true, seed: 5)
+    let single = BatchLoader(dataset: dataset, indices: Array(0..<37), pipeline: pipeline, batchSize: 16, shuffle: true, seed: 5,
+                             prefetch: false)
+    let prefetched = BatchLoader(dataset: dataset, indices: Array(0..<37), pipeline: pipeline, batchSize: 16, shuffle: true, seed: 5)
     let parallel = BatchLoader(dataset: dataset, indices: Array(0..<37), pipeline: pipeline, batchSize: 16, shuffle: true,
                                seed: 5, threadPool: pool)
     #expect(single.batchCount == 3 && single.samples(inBatch: 2) == 5)
@@ -42,6 +44,16 @@ private func syntheticDataset(count: Int) throws -> Dataset {
     }
     let first = epochBatches(single, epoch: 0)
     #expect(epochBatches(parallel, epoch: 0) == first)
+    // Prefetching on a background thread (the next batch while the caller works) gives the same batches,
+    // also across an epoch change and when a batch is asked for out of order (a resumed run).
+    #expect(epochBatches(prefetched, epoch: 0) == first)
+    #expect(epochBatches(prefetched, epoch: 1) == epochBatches(single, epoch: 1))
+    prefetched.startEpoch(0)
+    var imageBuffer = [Float](repeating: 0, count: 16 * pipeline.outputCount), labelBuffer = [Int32](repeating: -1, count: 16)
+    _ = prefetched.fill(batch: 2, images: &imageBuffer, labels: &labelBuffer)
+    #expect(Array(labelBuffer[0..<5]) == Array(first.1[32..<37]))
+    _ = prefetched.fill(batch: 0, images: &imageBuffer, labels: &labelBuffer)
+    #expect(Array(imageBuffer) == Array(first.0[0..<(16 * pipeline.outputCount)]))
     #expect(epochBatches(single, epoch: 0) == first)
     let second = epochBatches(single, epoch: 1)
     #expect(second.1 != first.1)

@@ -28,8 +28,8 @@ import Testing
             pictures.append(try ImageFile.read(path: url.path))
             inverted.append(RasterImage(width: 28, height: 28, channels: 1, pixels: pixels.map { 255 - $0 }))
         }
-        let predicted = ImagePredictor(plan: plan, pipeline: data.evalPipeline, invert: false).predict(pictures)
-        let fromInverted = ImagePredictor(plan: plan, pipeline: data.evalPipeline, invert: true).predict(inverted)
+        let predicted = try ImagePredictor(plan: plan, pipeline: data.evalPipeline, invert: false).predict(pictures)
+        let fromInverted = try ImagePredictor(plan: plan, pipeline: data.evalPipeline, invert: true).predict(inverted)
         let labels = predicted.map { Int32($0.ranked[0].index) }
         #expect(labels == reference.predicted)
         #expect(fromInverted.map { Int32($0.ranked[0].index) } == reference.predicted)

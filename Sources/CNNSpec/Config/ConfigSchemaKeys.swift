@@ -20,14 +20,17 @@ public enum ConfigSchema {
 
         .section("data", .block, "where the data comes from and how each sample is transformed"),
         .choice("data.dataset", \.data.dataset, "the dataset (folder: torchvision ImageFolder layout; npy: x_train.npy, y_train.npy, x_test.npy, y_test.npy)"),
-        .optionalString("data.root", \.data.root,
-                        "folder with the files; null searches data/<dataset>, then system folders; required for folder and npy"),
+        .custom("data.root", type: "path or null",
+                summary: "folder with the files, relative to this config file (like model); null searches data/<dataset> "
+                    + "in the current directory, then system folders; required for folder and npy",
+                read: RunConfigDecoder.readDataRoot, write: { .inline($0.data.root.map(JSONText.quoted) ?? "null") }),
         .number("data.validation_split", \.data.validationSplit, .halfOpen(0, 1),
                 "fraction of the training file held out for validation; 0 = no validation set"),
         .optionalInteger("data.split_seed", \.data.splitSeed, 0...ConfigLimits.largestSeed,
                          "seed of the train/validation split; null = train.seed"),
         .custom("data.train_transforms", type: "list of transforms", summary:
-                    "applied to training samples in order: resize, random_rotation, random_crop, horizontal_flip, then scale, normalize",
+                    "applied to training samples in order: resize, center_crop, random_resized_crop, random_crop, random_rotation, "
+                    + "horizontal_flip, vertical_flip, color_jitter, then scale, normalize (see docs/photos.md)",
                 read: { state, node in
                     state.config.data.trainTransforms = RunConfigDecoder.transforms(node, path: "data.train_transforms", state: state)
                         ?? state.config.data.trainTransforms
@@ -42,6 +45,12 @@ public enum ConfigSchema {
               "reshuffle the training samples every epoch; false replays the file order"),
         .choice("data.on_bad_file", \.data.onBadFile, written: .unlessDefault,
                 "folder datasets: error lists every undecodable file and stops, skip lists them and trains without"),
+        .optionalNumber("data.test_split", \.data.testSplit, .open(0, 1), written: .unlessDefault,
+                        "folder datasets without a test/ folder: fraction of train/ held out as the test set (seeded by "
+                            + "split_seed); null = 0.2 when there is no test/ folder"),
+        .optionalInteger("data.cache_size", \.data.cacheSize, 1...ConfigLimits.largestImageSide, written: .unlessDefault,
+                         "folder datasets whose transforms resize or crop: keep pictures with this shorter side (PIL bilinear) "
+                            + "instead of their full size; null = full size"),
 
         .section("train", .block, "the training recipe"),
         .integer("train.batch_size", \.train.batchSize, 1...ConfigLimits.largestBatchSize, "images per optimizer step"),

@@ -48,7 +48,8 @@ public enum BadFilePolicy: String, Hashable, Sendable, CaseIterable {
 /// Where the data comes from and how each sample is transformed.
 public struct DataConfig: Hashable, Sendable {
     public var dataset: DatasetName
-    /// Folder holding the dataset files; nil searches `data/<dataset>` (current directory), then system folders.
+    /// Folder holding the dataset files, made absolute against the config file's folder (as `model:`);
+    /// nil searches `data/<dataset>` (current directory), then system folders.
     public var root: String?
     /// Fraction of the training file held out for validation, in [0, 1).
     public var validationSplit: Double
@@ -62,6 +63,12 @@ public struct DataConfig: Hashable, Sendable {
     public var shuffle: Bool
     /// Folder datasets: skip or refuse undecodable files.
     public var onBadFile: BadFilePolicy
+    /// Folder datasets without a `test/` folder: the fraction of `train/` held out as the test set;
+    /// nil = `FolderDataset.defaultTestSplit` when there is no `test/` folder.
+    public var testSplit: Double? = nil
+    /// Folder datasets whose pictures keep their own size: store them with this shorter side (PIL
+    /// bilinear, as `resize: N`) instead of their full size; nil = full size.
+    public var cacheSize: Int? = nil
 
     public init(dataset: DatasetName = .mnist, root: String? = nil, validationSplit: Double = 0.1,
                 splitSeed: Int? = nil, trainTransforms: [TransformSpec] = [.scale],
@@ -83,6 +90,21 @@ public enum TransformSpec: Hashable, Sendable {
     case normalize(NormalizeSpec)
     /// PIL bilinear resize of the 8-bit image to `height`×`width` (torchvision `Resize((h, w))`).
     case resize(height: Int, width: Int)
+    /// PIL bilinear resize (with PIL's antialiasing when shrinking, torchvision's default for PIL
+    /// images) so that the shorter side becomes `size` and the longer `int(size · long / short)`
+    /// (torchvision `Resize(size)` with an int).
+    case resizeShorter(size: Int)
+    /// The central `height`×`width` box, zero-padded first where the image is smaller
+    /// (torchvision `CenterCrop((h, w))`).
+    case centerCrop(height: Int, width: Int)
+    /// A random box of `scale` of the area and `ratio` aspect (w/h, log-uniform), resized to
+    /// `height`×`width` (torchvision `RandomResizedCrop`, with its 10 tries and central fallback).
+    case randomResizedCrop(RandomResizedCropSpec)
+    /// Brightness, contrast, saturation and hue changed by random factors, in a random order
+    /// (torchvision `ColorJitter` on PIL images).
+    case colorJitter(ColorJitterSpec)
+    /// Mirror top–bottom with probability `probability` (torchvision `RandomVerticalFlip(p)`).
+    case verticalFlip(probability: Double)
     /// Rotate by an angle drawn uniformly from [−degrees, degrees], nearest neighbour, fill 0
     /// (torchvision `RandomRotation(degrees, fill=0)`).
     case randomRotation(degrees: Double)
@@ -95,9 +117,62 @@ public enum TransformSpec: Hashable, Sendable {
     /// True for steps that draw random numbers.
     public var isRandom: Bool {
         switch self {
-        case .randomRotation, .randomCrop, .horizontalFlip: return true
-        case .scale, .normalize, .resize: return false
+        case .randomRotation, .randomCrop, .horizontalFlip, .randomResizedCrop, .colorJitter, .verticalFlip: return true
+        case .scale, .normalize, .resize, .resizeShorter, .centerCrop: return false
         }
+    }
+
+    /// True for steps that give every picture the same size whatever size it came in (after which
+    /// the list's output shape is fixed).
+    public var fixesSize: Bool {
+        switch self {
+        case .resize, .centerCrop, .randomResizedCrop, .randomCrop: return true
+        case .scale, .normalize, .resizeShorter, .randomRotation, .horizontalFlip, .colorJitter, .verticalFlip: return false
+        }
+    }
+
+    /// True for steps that change the picture's size (some lists of a folder dataset use them: then
+    /// its pictures are kept at their own size, see `FolderDataset`).
+    public var setsSize: Bool {
+        switch self {
+        case .resize, .resizeShorter, .centerCrop, .randomResizedCrop: return true
+        case .scale, .normalize, .randomCrop, .randomRotation, .horizontalFlip, .colorJitter, .verticalFlip: return false
+        }
+    }
+}
+
+/// torchvision `RandomResizedCrop(size, scale, ratio)` (bilinear, PIL antialias).
+public struct RandomResizedCropSpec: Hashable, Sendable {
+    public var height: Int
+    public var width: Int
+    /// Range of the crop's area as a fraction of the picture's: torchvision's default (0.08, 1).
+    public var scale: ClosedRange<Double>
+    /// Range of the crop's aspect ratio width/height, drawn log-uniformly: default (3/4, 4/3).
+    public var ratio: ClosedRange<Double>
+
+    public static let defaultScale: ClosedRange<Double> = 0.08...1
+    public static let defaultRatio: ClosedRange<Double> = (3.0 / 4)...(4.0 / 3)
+
+    public init(height: Int, width: Int, scale: ClosedRange<Double> = Self.defaultScale,
+                ratio: ClosedRange<Double> = Self.defaultRatio) {
+        self.height = height; self.width = width; self.scale = scale; self.ratio = ratio
+    }
+}
+
+/// torchvision `ColorJitter`: each factor range, nil when that adjustment is off. Brightness, contrast
+/// and saturation factors multiply (1 = unchanged); hue shifts by a fraction of the colour circle.
+public struct ColorJitterSpec: Hashable, Sendable {
+    public var brightness: ClosedRange<Double>?
+    public var contrast: ClosedRange<Double>?
+    public var saturation: ClosedRange<Double>?
+    public var hue: ClosedRange<Double>?
+
+    /// Hue shifts are at most half the colour circle either way (torchvision's limit).
+    public static let largestHue = 0.5
+
+    public init(brightness: ClosedRange<Double>? = nil, contrast: ClosedRange<Double>? = nil,
+                saturation: ClosedRange<Double>? = nil, hue: ClosedRange<Double>? = nil) {
+        self.brightness = brightness; self.contrast = contrast; self.saturation = saturation; self.hue = hue
     }
 }
 
@@ -108,6 +183,9 @@ public enum NormalizeSpec: Hashable, Sendable {
     case auto
     /// Given per channel; a single value applies to every channel.
     case fixed(mean: [Double], std: [Double])
+
+    /// `normalize: imagenet`: the ImageNet statistics every torchvision pretrained model expects.
+    public static let imagenet = NormalizeSpec.fixed(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 }
 
 /// The training recipe.

@@ -10,6 +10,10 @@ struct RunConfigDecoder {
         case randomRotation = "random_rotation"
         case randomCrop = "random_crop"
         case horizontalFlip = "horizontal_flip"
+        case verticalFlip = "vertical_flip"
+        case centerCrop = "center_crop"
+        case randomResizedCrop = "random_resized_crop"
+        case colorJitter = "color_jitter"
     }
 
     static let transformNames = TransformName.allCases.map(\.rawValue)
@@ -69,6 +73,14 @@ struct RunConfigDecoder {
                          at: data["dataset"], fallback: fileStart,
                          hint: config.data.dataset == .folder ? "for example 'root: data/my-images' with train/<class>/*.png inside"
                                                               : "for example 'root: data/arrays' with x_train.npy, y_train.npy, x_test.npy, y_test.npy")
+        }
+        if config.data.dataset != .folder, config.data.testSplit != nil {
+            reader.error("'data.test_split' applies to folder datasets; \(config.data.dataset.rawValue) has its own test files",
+                         at: data["test_split"], fallback: fileStart, hint: "remove data.test_split")
+        }
+        if config.data.dataset != .folder, config.data.cacheSize != nil {
+            reader.error("'data.cache_size' applies to folder datasets; \(config.data.dataset.rawValue) images have one size",
+                         at: data["cache_size"], fallback: fileStart, hint: "remove data.cache_size")
         }
         if case .iterations(let iterations) = config.train.length, let epochs = train["epochs"]?.intValue,
            (1...ConfigLimits.largestEpochs).contains(epochs) {
@@ -146,6 +158,19 @@ struct RunConfigDecoder {
             state.reader.error("the config names no model spec", at: node, fallback: state.fileStart,
                                hint: "add 'model: ../models/modelA.yaml' (a path relative to this config file)")
         }
+    }
+
+    /// `data.root`: made absolute against the config file's folder, as `model:` is, so error messages
+    /// and the run folder's config name the folder actually used.
+    static func readDataRoot(_ state: inout ConfigDecoding, _ node: YAMLNode?) {
+        guard let text = state.reader.string(node, path: "data.root") else { return }
+        guard !text.isEmpty else {
+            state.reader.error("'data.root' is empty text", at: node, fallback: nil,
+                               hint: "give a folder (relative to this config file), or write null (~) or leave the key out for the default")
+            return
+        }
+        let expanded = (text as NSString).expandingTildeInPath
+        state.config.data.root = resolve(expanded, relativeTo: state.configPath)
     }
 
     /// A transform list; nil when absent or null (the caller's default applies).
@@ -291,10 +316,11 @@ struct RunConfigDecoder {
                     reader.error("'\(itemPath)': normalize must come after scale", at: item, fallback: nil,
                                  hint: "torchvision normalizes ToTensor()'s [0, 1] values: list '- scale' first")
                 }
-            case .resize, .randomRotation, .randomCrop, .horizontalFlip:
+            case .resize, .resizeShorter, .centerCrop, .randomResizedCrop, .randomRotation, .randomCrop, .horizontalFlip,
+                 .verticalFlip, .colorJitter:
                 if scaleSeen {
                     reader.error("'\(itemPath)': \(name) must come before scale", at: item, fallback: nil,
-                                 hint: "geometric transforms work on the 8-bit image, as torchvision's do on PIL images before ToTensor()")
+                                 hint: "geometric and colour transforms work on the 8-bit image, as torchvision's do on PIL images before ToTensor()")
                 }
             }
             transforms.append(transform)
@@ -340,8 +366,22 @@ struct RunConfigDecoder {
         case .normalize:
             return decodeNormalize(argument, path: path + ".normalize", channels: channels, at: nameNode)
         case .resize:
+            // torchvision: Resize(256) sets the shorter side, Resize((h, w)) the exact size.
             guard let size = decodeSize(argument, path: path + ".resize", at: nameNode) else { return nil }
-            return .resize(height: size.0, width: size.1)
+            return size.single ? .resizeShorter(size: size.0) : .resize(height: size.0, width: size.1)
+        case .centerCrop:
+            guard let size = decodeSize(argument, path: path + ".center_crop", at: nameNode) else { return nil }
+            return .centerCrop(height: size.0, width: size.1)
+        case .randomResizedCrop:
+            return decodeRandomResizedCrop(argument, path: path + ".random_resized_crop", at: nameNode)
+        case .colorJitter:
+            return decodeColorJitter(argument, path: path + ".color_jitter", at: nameNode)
+        case .verticalFlip:
+            var value = argument
+            if let argument, case .mapping = argument {
+                value = reader.mapping(argument, path: path + ".vertical_flip", allowed: ["p"])["p"]
+            }
+            return .verticalFlip(probability: reader.double(value, path: path + ".vertical_flip", default: 0.5, range: 0...1))
         case .randomRotation:
             var value = argument
             if let argument, case .mapping = argument {
@@ -381,8 +421,16 @@ struct RunConfigDecoder {
         guard let node else { return .normalize(.auto) }
         if let text = node.scalarText {
             if text == "auto" { return .normalize(.auto) }
-            reader.error("'\(path)' must be 'auto' or {mean: [...], std: [...]}, found \(node.kindDescription)",
-                         at: node, fallback: nil, hint: "for MNIST: 'normalize: {mean: [0.1307], std: [0.3081]}'")
+            if text == "imagenet" {
+                guard channels == 3 else {
+                    reader.error("'\(path)': imagenet statistics are for RGB images, but these have \(channels) channel", at: node,
+                                 fallback: nil, hint: "use 'normalize: auto' or {mean: [...], std: [...]}")
+                    return nil
+                }
+                return .normalize(.imagenet)
+            }
+            reader.error("'\(path)' must be 'auto', 'imagenet' or {mean: [...], std: [...]}, found \(node.kindDescription)",
+                         at: node, fallback: nil, hint: "for MNIST: 'normalize: {mean: [0.1307], std: [0.3081]}'; for pretrained torchvision models: 'normalize: imagenet'")
             return nil
         }
         let keys = reader.mapping(node, path: path, allowed: ["mean", "std"])
@@ -402,16 +450,84 @@ struct RunConfigDecoder {
         return .normalize(.fixed(mean: mean, std: std))
     }
 
-    /// A size written `32` or `[32, 28]` (height, width).
-    func decodeSize(_ node: YAMLNode?, path: String, at nameNode: YAMLNode) -> (Int, Int)? {
+    /// `random_resized_crop: 224` or `{size: 224, scale: [0.08, 1], ratio: [0.75, 1.333]}`.
+    func decodeRandomResizedCrop(_ argument: YAMLNode?, path: String, at nameNode: YAMLNode) -> TransformSpec? {
+        var sizeNode = argument
+        var scale = RandomResizedCropSpec.defaultScale, ratio = RandomResizedCropSpec.defaultRatio
+        if let argument, case .mapping = argument {
+            let keys = reader.mapping(argument, path: path, allowed: ["size", "scale", "ratio"])
+            sizeNode = keys["size"]
+            if let node = keys["scale"], let range = decodeRange(node, path: path + ".scale", within: 0...1, excludingZero: true,
+                                                                 hint: "fractions of the picture's area, e.g. [0.08, 1]") {
+                scale = range
+            }
+            if let node = keys["ratio"], let range = decodeRange(node, path: path + ".ratio", within: 0...Self.largestAspectRatio,
+                                                                 excludingZero: true, hint: "width/height, e.g. [0.75, 1.3333]") {
+                ratio = range
+            }
+        }
+        guard let size = decodeSize(sizeNode, path: path + ".size", at: nameNode) else { return nil }
+        return .randomResizedCrop(RandomResizedCropSpec(height: size.0, width: size.1, scale: scale, ratio: ratio))
+    }
+
+    /// Widest aspect ratio `random_resized_crop` accepts (a typo guard: photos are far from it).
+    static let largestAspectRatio = 100.0
+
+    /// `color_jitter: {brightness: 0.4, contrast: [0.6, 1.4], saturation: 0.4, hue: 0.1}`: a number v
+    /// means [max(0, 1 − v), 1 + v] (hue: [−v, v]), as torchvision's ColorJitter.
+    func decodeColorJitter(_ argument: YAMLNode?, path: String, at nameNode: YAMLNode) -> TransformSpec? {
+        let names = ["brightness", "contrast", "saturation", "hue"]
+        guard let argument, case .mapping = argument else {
+            reader.error("'\(path)' needs a mapping of the adjustments", at: argument ?? nameNode, fallback: nil,
+                         hint: "for example 'color_jitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}'")
+            return nil
+        }
+        let keys = reader.mapping(argument, path: path, allowed: names)
+        var ranges: [String: ClosedRange<Double>] = [:]
+        for name in names {
+            guard let node = keys[name], !node.isNull else { continue }
+            let keyPath = path + "." + name
+            let isHue = name == "hue"
+            if node.scalarText != nil {
+                let limit = isHue ? ColorJitterSpec.largestHue : Self.largestJitterFactor
+                guard let value = reader.optionalDouble(node, path: keyPath, range: 0...limit) else { continue }
+                if value > 0 { ranges[name] = isHue ? -value...value : max(0, 1 - value)...(1 + value) }
+            } else {
+                let bounds = isHue ? -ColorJitterSpec.largestHue...ColorJitterSpec.largestHue : 0...Self.largestJitterFactor
+                if let range = decodeRange(node, path: keyPath, within: bounds, excludingZero: false,
+                                           hint: isHue ? "[min, max] within [-0.5, 0.5]" : "[min, max] factors ≥ 0, 1 = unchanged") {
+                    ranges[name] = range
+                }
+            }
+        }
+        return .colorJitter(ColorJitterSpec(brightness: ranges["brightness"], contrast: ranges["contrast"],
+                                            saturation: ranges["saturation"], hue: ranges["hue"]))
+    }
+
+    /// Largest brightness/contrast/saturation factor accepted (a typo guard; 1 is unchanged).
+    static let largestJitterFactor = 100.0
+
+    /// `[min, max]` within `bounds` with min ≤ max (min > 0 when `excludingZero`).
+    func decodeRange(_ node: YAMLNode, path: String, within bounds: ClosedRange<Double>, excludingZero: Bool,
+                     hint: String) -> ClosedRange<Double>? {
+        guard let values = reader.doubles(node, path: path, range: bounds, excludingLower: excludingZero) else { return nil }
+        guard values.count == 2, values[0] <= values[1] else {
+            reader.error("'\(path)' must be [min, max] with min ≤ max", at: node, fallback: nil, hint: hint)
+            return nil
+        }
+        return values[0]...values[1]
+    }
+
+    /// A size written `32` (`single`: torchvision's int form) or `[32, 28]` (height, width).
+    func decodeSize(_ node: YAMLNode?, path: String, at nameNode: YAMLNode) -> (Int, Int, single: Bool)? {
         guard let node, !node.isNull else {
             reader.error("'\(path)' needs a size", at: nameNode, fallback: nil, hint: "write 32 or [height, width]")
             return nil
         }
         guard let values = reader.ints(node, path: path, minimum: 1, maximum: ConfigLimits.largestImageSide) else { return nil }
         switch values.count {
-        case 1: return (values[0], values[0])
-        case 2: return (values[0], values[1])
+        case 1: return (values[0], values[0], true)
+        case 2: return (values[0], values[1], false)
         default:
             reader.error("'\(path)' must be one number or [height, width], found \(values.count) numbers",
                          at: node, fallback: nil)

@@ -83,7 +83,20 @@ enum TransformText {
         case .randomCrop(let height, let width, let padding):
             return "random_crop: {size: [\(height), \(width)], padding: \(padding)}"
         case .horizontalFlip(let probability): return "horizontal_flip: \(ConfigSchema.number(probability))"
+        case .verticalFlip(let probability): return "vertical_flip: \(ConfigSchema.number(probability))"
+        case .resizeShorter(let size): return "resize: \(size)"
+        case .centerCrop(let height, let width): return "center_crop: [\(height), \(width)]"
+        case .randomResizedCrop(let crop):
+            return "random_resized_crop: {size: [\(crop.height), \(crop.width)], scale: \(range(crop.scale)), ratio: \(range(crop.ratio))}"
+        case .colorJitter(let jitter):
+            let parts = [("brightness", jitter.brightness), ("contrast", jitter.contrast), ("saturation", jitter.saturation),
+                         ("hue", jitter.hue)].compactMap { name, value in value.map { "\(name): \(range($0))" } }
+            return "color_jitter: {\(parts.joined(separator: ", "))}"
         }
+    }
+
+    private static func range(_ range: ClosedRange<Double>) -> String {
+        "[\(ConfigSchema.number(range.lowerBound)), \(ConfigSchema.number(range.upperBound))]"
     }
 }
 

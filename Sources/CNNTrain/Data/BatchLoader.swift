@@ -1,11 +1,17 @@
 import CNNKernels
 import CNNSpec
+import Dispatch
 
 /// Assembles batches of transformed samples into caller-provided buffers.
 ///
 /// The order of samples is reshuffled per epoch from (seed, epoch) when `shuffle` is on; random
 /// transforms draw from a generator seeded by (seed, epoch, sample index), so a batch is the same
-/// whatever the thread count. Scratch is allocated once at init; `fill` allocates nothing.
+/// whatever the thread count. Scratch is allocated once at init; `fill` allocates nothing for samples of
+/// one size (pictures of varying size compute their resize coefficients per sample).
+///
+/// With `prefetch` (the default), once `fill` has returned batch b, batch b + 1 of the same epoch is
+/// transformed on a background thread while the caller runs its step; the next `fill` then only waits
+/// for it (if it is not ready yet) and copies it. Batches are the same either way.
 public final class BatchLoader: @unchecked Sendable {
     public let dataset: Dataset
     public let pipeline: TransformPipeline
@@ -23,13 +29,25 @@ public final class BatchLoader: @unchecked Sendable {
     private let slots: Int
     private let scratch: UnsafeMutablePointer<UInt8>
 
+    /// Prefetching state: the next batch is prepared into `staging` on `prefetchQueue`; `staged` says
+    /// which (epoch, batch) it holds. Written there, read here only after `prefetchGroup.wait()`.
+    private let prefetches: Bool
+    private let prefetchQueue = DispatchQueue(label: "cnnspec.batch-prefetch")
+    private let prefetchGroup = DispatchGroup()
+    private var staging: UnsafeMutablePointer<Float>?
+    private var stagingLabels: UnsafeMutablePointer<Int32>?
+    private var prefetchScratch: UnsafeMutablePointer<UInt8>?
+    private var staged: (epoch: Int, batch: Int)?
+
     public var sampleCount: Int { indices.count }
 
     /// - Parameters:
     ///   - indices: which samples of `dataset` this loader serves (e.g. a `DatasetSplit` part).
     ///   - threadPool: spreads a batch's samples over threads; nil runs on the caller's thread.
+    ///   - prefetch: prepare the next batch on a background thread while the caller's step runs.
     public init(dataset: Dataset, indices: [Int], pipeline: TransformPipeline, batchSize: Int, shuffle: Bool,
-                seed: UInt64, threadPool: ThreadPool? = nil) {
+                seed: UInt64, threadPool: ThreadPool? = nil, prefetch: Bool = true) {
+        prefetches = prefetch
         self.dataset = dataset; self.indices = indices; self.pipeline = pipeline
         self.batchSize = max(1, batchSize); self.shuffle = shuffle; self.seed = seed; self.threadPool = threadPool
         batchCount = (indices.count + self.batchSize - 1) / self.batchSize
@@ -39,10 +57,16 @@ public final class BatchLoader: @unchecked Sendable {
         startEpoch(0)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        prefetchGroup.wait()
+        scratch.deallocate()
+        staging?.deallocate(); stagingLabels?.deallocate(); prefetchScratch?.deallocate()
+    }
 
     /// Sets the sample order for 0-based `epoch` (a seeded shuffle when `shuffle` is on).
     public func startEpoch(_ epoch: Int) {
+        prefetchGroup.wait()  // a batch being prefetched reads `order`
+        staged = nil
         self.epoch = epoch
         order = indices
         if shuffle {
@@ -60,38 +84,78 @@ public final class BatchLoader: @unchecked Sendable {
     /// ([n, C, H, W] with the pipeline's output shape) and their labels into `labels`. Returns n.
     @discardableResult
     public func fill(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
+        prefetchGroup.wait()
         let count = samples(inBatch: batch)
         guard count > 0 else { return 0 }
-        let parts = min(slots, count)
-        dataset.images.withUnsafeBufferPointer { pixels in
-            dataset.labels.withUnsafeBufferPointer { allLabels in
-                order.withUnsafeBufferPointer { order in
-                    // invariant: count > 0 implies a non-empty dataset and order
-                    let job = FillJob(loader: Unmanaged.passUnretained(self), pixels: pixels.baseAddress!,
-                                      allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize,
-                                      images: images, labels: labels)
-                    if let threadPool, parts > 1 {
-                        threadPool.forEachPart(of: count, parts: parts, context: job) { raw, part, start, end in
-                            let job = raw.load(as: FillJob.self)
-                            job.loader.takeUnretainedValue().fill(job, part: part, positions: start..<end)
-                        }
-                    } else {
-                        fill(job, part: 0, positions: 0..<count)
-                    }
-                }
-            }
+        if let staged, staged.epoch == epoch, staged.batch == batch, let staging, let stagingLabels {
+            images.update(from: staging, count: count * pipeline.outputCount)
+            labels.update(from: stagingLabels, count: count)
+        } else {
+            fillNow(batch: batch, count: count, images: images, labels: labels)
         }
+        staged = nil
+        if prefetches, batch + 1 < batchCount { startPrefetch(batch + 1) }
         return count
     }
 
-    /// Transforms the samples at `positions` of a batch, using part `part`'s scratch.
-    private func fill(_ job: FillJob, part: Int, positions: Range<Int>) {
-        let workspace = scratch + part * pipeline.scratchBytes
-        let sampleBytes = dataset.sampleSize, outputCount = pipeline.outputCount
+    /// Transforms batch `batch` into the staging buffers on the prefetch thread (one thread: the step
+    /// runs on the pool meanwhile). The buffers are allocated on first use.
+    private func startPrefetch(_ batch: Int) {
+        if staging == nil {
+            staging = .allocate(capacity: batchSize * pipeline.outputCount)
+            stagingLabels = .allocate(capacity: batchSize)
+            prefetchScratch = .allocate(capacity: max(1, pipeline.scratchBytes))
+        }
+        let epoch = self.epoch
+        prefetchQueue.async(group: prefetchGroup) { [self] in
+            // invariant: allocated above, before the work was queued
+            let count = samples(inBatch: batch)
+            withJob(batch: batch, images: staging!, labels: stagingLabels!) { job in
+                transform(job, workspace: prefetchScratch!, positions: 0..<count)
+            }
+            staged = (epoch, batch)
+        }
+    }
+
+    /// The pointers one batch's transforms read and write.
+    private func withJob(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
+                         _ body: (FillJob) -> Void) {
+        dataset.images.withUnsafeBufferPointer { pixels in
+            dataset.labels.withUnsafeBufferPointer { allLabels in
+                order.withUnsafeBufferPointer { order in
+                    // invariant: callers pass a batch with samples, so dataset and order are non-empty
+                    body(FillJob(loader: Unmanaged.passUnretained(self), pixels: pixels.baseAddress!,
+                                 allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize,
+                                 images: images, labels: labels))
+                }
+            }
+        }
+    }
+
+    /// Transforms batch `batch` now, spread over the thread pool.
+    private func fillNow(batch: Int, count: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
+        let parts = min(slots, count)
+        withJob(batch: batch, images: images, labels: labels) { job in
+            if let threadPool, parts > 1 {
+                threadPool.forEachPart(of: count, parts: parts, context: job) { raw, part, start, end in
+                    let job = raw.load(as: FillJob.self)
+                    let loader = job.loader.takeUnretainedValue()
+                    loader.transform(job, workspace: loader.scratch + part * loader.pipeline.scratchBytes, positions: start..<end)
+                }
+            } else {
+                transform(job, workspace: scratch, positions: 0..<count)
+            }
+        }
+    }
+
+    /// Transforms the samples at `positions` of a batch, using `workspace` (`pipeline.scratchBytes`).
+    private func transform(_ job: FillJob, workspace: UnsafeMutablePointer<UInt8>, positions: Range<Int>) {
+        let outputCount = pipeline.outputCount
         for position in positions {
             let sample = job.order[position]
             var random = SplitMix64(seed: seed, epoch: epoch, sample: sample)
-            pipeline.apply(job.pixels + sample * sampleBytes, into: job.images + position * outputCount,
+            let (offset, size) = dataset.sample(sample)
+            pipeline.apply(job.pixels + offset, height: size.height, width: size.width, into: job.images + position * outputCount,
                            scratch: workspace, random: &random)
             job.labels[position] = job.allLabels[sample]
         }

@@ -4,15 +4,16 @@ public struct ChannelStatistics: Sendable, Equatable {
     /// Unbiased (n − 1) standard deviation, as `torch.Tensor.std()`.
     public var std: [Double]
 
-    /// Statistics over every pixel of `dataset` (the whole training file, as the Fashion-MNIST tutorial's
+    /// Statistics over every pixel of `dataset` as stored (pictures of varying size at their stored size; the whole training file, as the Fashion-MNIST tutorial's
     /// `train_data.data.float().mean() / 255` and `.std() / 255`). Exact: built from a 256-bin histogram.
     public init(of dataset: Dataset) {
         var histograms = [[Int]](repeating: [Int](repeating: 0, count: 256), count: dataset.channels)
-        let plane = dataset.height * dataset.width
         dataset.images.withUnsafeBufferPointer { pixels in
             for sample in 0..<dataset.count {
+                let (offset, size) = dataset.sample(sample)
+                let plane = size.plane
                 for channel in 0..<dataset.channels {
-                    let start = (sample * dataset.channels + channel) * plane
+                    let start = offset + channel * plane
                     histograms[channel].withUnsafeMutableBufferPointer { bins in
                         for index in start..<(start + plane) { bins[Int(pixels[index])] += 1 }
                     }

@@ -13,7 +13,79 @@ public struct Dataset: Sendable {
     /// datasets built in memory.
     public var imageFiles: [String]
 
+    /// Each sample's size when the pictures keep their own size (folder datasets whose transforms
+    /// resize or crop, see `FolderDataset`); nil when every sample is `channels`×`height`×`width`.
+    /// With a layout, `height` and `width` are the largest of the sizes.
+    public var layout: VariableLayout?
+
+    /// Where each sample of a dataset of varying picture sizes lies in `images`.
+    public struct VariableLayout: Sendable {
+        public var sizes: [CropGeometry.Size]
+        /// Byte offset of each sample in `images`, then the total.
+        public var offsets: [Int]
+    }
+
     public var count: Int { labels.count }
+
+    /// Byte offset and size of sample `index`.
+    @inline(__always)
+    public func sample(_ index: Int) -> (offset: Int, size: CropGeometry.Size) {
+        guard let layout else { return (index * sampleSize, CropGeometry.Size(height: height, width: width)) }
+        return (layout.offsets[index], layout.sizes[index])
+    }
+
+    /// The distinct sample sizes (one for fixed-size datasets).
+    public var inputSizes: [CropGeometry.Size] {
+        guard let layout else { return [CropGeometry.Size(height: height, width: width)] }
+        return Array(Set(layout.sizes))
+    }
+
+    /// Samples of varying size: `images` holds each sample's `channels` planes at its own size, in order.
+    public init(name: String, images: [UInt8], labels: [Int32], channels: Int, sizes: [CropGeometry.Size],
+                classNames: [String], imageFiles: [String] = []) throws(DataError) {
+        guard sizes.count == labels.count, !sizes.isEmpty else {
+            throw DataError("\(name): \(sizes.count) picture sizes for \(labels.count) labels")
+        }
+        var offsets = [0]
+        offsets.reserveCapacity(sizes.count + 1)
+        for size in sizes { offsets.append(offsets[offsets.count - 1] + channels * size.plane) }
+        guard offsets.last == images.count else {
+            throw DataError("\(name): \(images.count) pixel bytes do not make the \(labels.count) pictures' sizes")
+        }
+        self.name = name; self.images = images; self.labels = labels; self.channels = channels
+        height = sizes.map(\.height).max() ?? 0; width = sizes.map(\.width).max() ?? 0
+        self.classNames = classNames; self.imageFiles = imageFiles
+        layout = VariableLayout(sizes: sizes, offsets: offsets)
+    }
+
+    /// The samples at `indices`, in that order (a held-out split).
+    public func subset(_ indices: [Int], name: String) throws(DataError) -> Dataset {
+        var pixels: [UInt8] = []
+        var sizes: [CropGeometry.Size] = []
+        for index in indices {
+            let (offset, size) = sample(index)
+            pixels += images[offset..<(offset + channels * size.plane)]
+            sizes.append(size)
+        }
+        let kept = indices.map { labels[$0] }
+        if layout == nil {
+            return try Dataset(name: name, images: pixels, labels: kept, channels: channels, height: height, width: width,
+                               classNames: classNames, imageFiles: imageFiles)
+        }
+        return try Dataset(name: name, images: pixels, labels: kept, channels: channels, sizes: sizes, classNames: classNames,
+                           imageFiles: imageFiles)
+    }
+
+    /// `self`'s samples followed by `other`'s (same channels and classes).
+    public func appending(_ other: Dataset, name: String) throws(DataError) -> Dataset {
+        if layout == nil, other.layout == nil {
+            return try Dataset(name: name, images: images + other.images, labels: labels + other.labels, channels: channels,
+                               height: height, width: width, classNames: classNames)
+        }
+        let sizes = (0..<count).map { sample($0).size } + (0..<other.count).map { other.sample($0).size }
+        return try Dataset(name: name, images: images + other.images, labels: labels + other.labels, channels: channels,
+                           sizes: sizes, classNames: classNames)
+    }
     /// Labels above this are refused as corrupt (no CPU classifier here has more classes).
     public static let maximumClasses = 100_000
     public var sampleSize: Int { channels * height * width }
@@ -27,11 +99,12 @@ public struct Dataset: Sendable {
         self.name = name; self.images = images; self.labels = labels
         self.channels = channels; self.height = height; self.width = width; self.classNames = classNames
         self.imageFiles = imageFiles
+        layout = nil
     }
 
     /// "3×32×32 images", followed by the files they came from when known: for messages.
     var shapeAndSource: String {
-        let shape = "\(channels)×\(height)×\(width)"
+        let shape = layout == nil ? "\(channels)×\(height)×\(width)" : "\(channels)-channel pictures of their own size"
         return imageFiles.isEmpty ? shape : "\(shape) (\(imageFiles.joined(separator: ", ")))"
     }
 

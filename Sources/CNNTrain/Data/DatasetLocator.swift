@@ -3,7 +3,7 @@ import Foundation
 
 /// Finds and loads a dataset's training and test files.
 ///
-/// Search order: the config's `data.root` when given (relative to the current directory), else
+/// Search order: the config's `data.root` when given (made absolute against the config file's folder), else
 /// `data/<dataset>` under the current directory, then the system folder of Debian's package
 /// (`/usr/share/datasets/fashion-mnist` for Fashion-MNIST). File names may end in `.gz`.
 public enum DatasetLocator {
@@ -56,7 +56,7 @@ public enum DatasetLocator {
             }
             if found.count == parts.count { return found }
         }
-        let tried = folders.map { "\($0)/{\(parts.joined(separator: ","))}[.gz]" }.joined(separator: ", ")
+        let tried = folders.map { "\(absolutePath($0))/{\(parts.joined(separator: ","))}[.gz]" }.joined(separator: ", ")
         throw DataError("the \(dataset.rawValue) dataset is missing: looked for \(tried)",
                         hint: "run '\(fetchCommand(for: dataset, root: root))'"
                             + (dataset == .cifar10 ? " (needs internet; see docs/run-config.md)" : ""))

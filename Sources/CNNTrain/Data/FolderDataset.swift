@@ -1,19 +1,24 @@
 import CNNSpec
 import Foundation
 
-/// An image folder in torchvision's `ImageFolder` layout, decoded once into an 8-bit cache.
+/// An image folder in torchvision's `ImageFolder` layout, decoded once into compact 8-bit samples.
 ///
-/// `root/train/<class>/*.png|jpg|jpeg|pgm|ppm|bmp`, `root/test/<class>/…` and optionally `root/val/<class>/…`.
-/// Classes are the sorted folder names of `train/` (as torchvision sorts them), label = position.
+/// `root/train/<class>/…`, optionally `root/test/<class>/…` (else `data.test_split` of train/ is held
+/// out) and `root/val/<class>/…`. Classes are the sorted folder names of `train/` (as torchvision sorts
+/// them), label = position. As ImageFolder, only files with its picture extensions are listed
+/// (`ImageFile.folderExtensions`, any case); the others (`Thumbs.db`, `notes.txt`) are counted and
+/// reported. Pictures are decoded by their content, whatever their extension says (as PIL does).
 /// Every picture is converted to the model's channels (Pillow's grey weights, grey copied to RGB),
-/// alpha composited onto white, and resized to the model's input with Pillow's bilinear filter —
-/// what `transforms.Resize((h, w))` does to a PIL image — so the transform lists then run on
-/// fixed-size 8-bit samples exactly as for the built-in datasets.
+/// alpha composited onto white, and stored at the size `PictureSizing` decides: resized to the model's
+/// input (Pillow's bilinear filter, what `transforms.Resize((h, w))` does to a PIL image) when the
+/// transform lists do not resize or crop, else at its own size for the lists to resize and crop.
 public enum FolderDataset {
     /// The picture files of one split, sorted by class then file name.
     public struct Listing: Sendable {
         public var split: String
         public var files: [(path: String, label: Int32, size: Int, modified: Double)]
+        /// Files left out because their extension is not a picture's (ImageFolder's rule).
+        public var ignored: [String] = []
     }
 
     /// Decoded splits; `bad` lists every file that could not be used, with its path and the reason.
@@ -22,7 +27,15 @@ public enum FolderDataset {
         public var validation: Dataset?
         public var test: Dataset
         public var bad: [String]
+        /// Non-picture files left out (by extension), over every split.
+        public var ignored: [String] = []
     }
+
+    /// Fraction of `train/` held out as the test set when there is no `test/` folder and
+    /// `data.test_split` is not given.
+    public static let defaultTestSplit = 0.2
+    /// Salt of the held-out test split's seed, so it differs from the validation split drawn from the same seed.
+    static let testSplitSalt: UInt64 = 0x7E57_5917
 
     /// At most this many bytes of decoded samples per split (a mistaken root must not exhaust memory).
     public static let maximumSplitBytes = 8 << 30
@@ -37,7 +50,7 @@ public enum FolderDataset {
         let trainFolder = (root as NSString).appendingPathComponent("train")
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: trainFolder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw DataError("\(trainFolder): no such folder; a folder dataset needs \(root)/train/<class>/<images> and \(root)/test/<class>/<images>",
+            throw DataError("\(trainFolder): no such folder; a folder dataset needs \(root)/train/<class>/<images> (and optionally \(root)/test/<class>/<images>)",
                             hint: "see docs/run-config.md (Folder datasets), or make the example: scripts/make-example-folder")
         }
         let names = subfolders(trainFolder)
@@ -74,6 +87,10 @@ public enum FolderDataset {
                 let path = (classFolder as NSString).appendingPathComponent(entry)
                 let attributes = try? FileManager.default.attributesOfItem(atPath: path)
                 guard (attributes?[.type] as? FileAttributeType) != .typeDirectory else { continue }
+                guard ImageFile.folderExtensions.contains((entry as NSString).pathExtension.lowercased()) else {
+                    listing.ignored.append(path)
+                    continue
+                }
                 let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
                 let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
                 listing.files.append((path, Int32(label), size, modified))
@@ -82,25 +99,47 @@ public enum FolderDataset {
         return listing
     }
 
-    /// Loads train, test and (when `root/val` exists) validation, from the cache when it is current.
+    /// Loads train, test (from `root/test`, else `testSplit` of train — `defaultTestSplit` when nil — held
+    /// out with `splitSeed`) and (when `root/val` exists) validation, from the cache when it is current.
+    /// `sizing` decides the stored picture size (nil: the model's input, `height`×`width`).
     /// `report` receives progress lines (`\r`-terminated while decoding) and notes.
     public static func load(root: String, channels: Int, height: Int, width: Int, onBadFile: BadFilePolicy,
+                            sizing: PictureSizing? = nil, testSplit: Double? = nil, splitSeed: UInt64 = 0,
                             threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                             report: @escaping @Sendable (String) -> Void) throws(DataError) -> Loaded {
+        let sizing = sizing ?? .model(height: height, width: width)
         let classes = try classNames(root: root)
-        var splits = ["train", "test"]
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent("val"), isDirectory: &isFolder),
-           isFolder.boolValue { splits.insert("val", at: 1) }
+        func isFolder(_ name: String) -> Bool {
+            var isFolder: ObjCBool = false
+            return FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(name), isDirectory: &isFolder)
+                && isFolder.boolValue
+        }
+        let hasTest = isFolder("test")
+        if hasTest, let testSplit {
+            throw DataError("\((root as NSString).appendingPathComponent("test")) exists, and data.test_split (\(testSplit)) would hold out another test set",
+                            hint: "remove data.test_split to test on the test/ folder, or move test/ away")
+        }
+        var splits = hasTest ? ["train", "test"] : ["train"]
+        if isFolder("val") { splits.insert("val", at: 1) }
         var bad: [String] = []
+        var ignored: [String] = []
         var datasets: [String: Dataset] = [:]
         var pending: [(Listing, ImageCache.Key)] = []
         for split in splits {
             let listing = try list(root: root, split: split, classes: classes)
+            ignored += listing.ignored
             guard !listing.files.isEmpty else {
-                throw DataError("\((root as NSString).appendingPathComponent(split)): no image files (expected \(split)/<class>/*.png, *.jpg, …)")
+                throw DataError("\((root as NSString).appendingPathComponent(split)): no picture files (expected \(split)/<class>/*.png, *.jpg, …)"
+                                    + (listing.ignored.isEmpty ? "" : "; \(listing.ignored.count) other files were ignored, e.g. \(listing.ignored[0])"),
+                                hint: "pictures must end in " + ImageFile.folderExtensions.sorted().map { "." + $0 }.joined(separator: ", "))
             }
-            let key = ImageCache.Key(listing: listing, channels: channels, height: height, width: width, classes: classes)
+            // Pictures of their own size are decoded every run (the cache holds fixed-size samples).
+            guard !sizing.varies else {
+                pending.append((listing, ImageCache.Key(listing: listing, channels: channels, height: 0, width: 0, classes: classes)))
+                continue
+            }
+            let stored = sizing.storedSize(of: CropGeometry.Size(height: height, width: width))
+            let key = ImageCache.Key(listing: listing, channels: channels, height: stored.height, width: stored.width, classes: classes)
             if let cached = ImageCache.read(root: root, key: key, report: report) {
                 bad += cached.bad
                 datasets[split] = cached.dataset
@@ -108,9 +147,14 @@ public enum FolderDataset {
                 pending.append((listing, key))
             }
         }
+        if !ignored.isEmpty {
+            let examples = ignored.prefix(3).map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            let what = ignored.count == 1 ? "1 file that is not a picture" : "\(ignored.count) files that are not pictures"
+            report("ignored \(what) by extension (\(examples)\(ignored.count > 3 ? ", …" : "")), as torchvision's ImageFolder does\n")
+        }
         var decoded: [String: (Dataset, [String])] = [:]
         for (listing, _) in pending {
-            decoded[listing.split] = try decode(listing, classes: classes, channels: channels, height: height, width: width,
+            decoded[listing.split] = try decode(listing, classes: classes, channels: channels, sizing: sizing,
                                                 threads: threads, report: report)
             bad += decoded[listing.split]?.1 ?? []
         }
@@ -125,6 +169,7 @@ public enum FolderDataset {
         for (listing, key) in pending {
             guard let (dataset, splitBad) = decoded[listing.split] else { continue }
             datasets[listing.split] = dataset
+            guard !sizing.varies else { continue }
             do {
                 let url = try ImageCache.write(dataset, bad: splitBad, root: root, key: key)
                 report("cached \(listing.split) images in \(url.path)\n")
@@ -133,23 +178,40 @@ public enum FolderDataset {
             }
         }
         // invariant: every split was either read from the cache or decoded above
-        guard let train = datasets["train"], let test = datasets["test"] else { throw DataError("internal: a split was not loaded") }
-        return Loaded(train: train, validation: datasets["val"], test: test, bad: bad)
+        guard var train = datasets["train"] else { throw DataError("internal: a split was not loaded") }
+        let test: Dataset
+        if let tested = datasets["test"] {
+            test = tested
+        } else {
+            let fraction = testSplit ?? defaultTestSplit
+            let split = DatasetSplit(count: train.count, validationFraction: fraction, seed: splitSeed ^ testSplitSalt)
+            guard !split.trainIndices.isEmpty, !split.validationIndices.isEmpty else {
+                throw DataError("\(root): \(train.count) pictures in train/ are too few to hold out \(fraction) of them as the test set",
+                                hint: "add pictures, set data.test_split, or add a test/<class>/ folder")
+            }
+            test = try train.subset(split.validationIndices.sorted(), name: "folder test (held out of train)")
+            train = try train.subset(split.trainIndices.sorted(), name: "folder train")
+            report("no test/ folder: testing on \(test.count) of the \(train.count + test.count) pictures of train/ (data.test_split \(fraction), seeded)\n")
+        }
+        return Loaded(train: train, validation: datasets["val"], test: test, bad: bad, ignored: ignored)
     }
 
     /// Decodes every file of `listing` on `threads` threads, with a progress line; returns the good
     /// samples and one line per bad file.
-    static func decode(_ listing: Listing, classes: [String], channels: Int, height: Int, width: Int, threads: Int,
+    static func decode(_ listing: Listing, classes: [String], channels: Int, sizing: PictureSizing, threads: Int,
                        report: @escaping @Sendable (String) -> Void) throws(DataError) -> (Dataset, [String]) {
-        let sampleSize = channels * height * width
         let count = listing.files.count
-        let (bytes, overflow) = count.multipliedReportingOverflow(by: sampleSize)
-        guard !overflow, bytes <= maximumSplitBytes else {
-            throw DataError("\(listing.split): \(count) images of \(channels)×\(height)×\(width) need more than \(maximumSplitBytes >> 30) GiB decoded",
-                            hint: "use a smaller model input or fewer images")
+        let fixed: CropGeometry.Size? = sizing.varies ? nil : sizing.storedSize(of: CropGeometry.Size(height: 1, width: 1))
+        let sampleSize = fixed.map { channels * $0.plane } ?? 0
+        if let fixed {
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: sampleSize)
+            guard !overflow, bytes <= maximumSplitBytes else {
+                throw DataError("\(listing.split): \(count) images of \(channels)×\(fixed.height)×\(fixed.width) need more than \(maximumSplitBytes >> 30) GiB decoded",
+                                hint: "use a smaller model input or fewer images")
+            }
         }
-        let work = DecodeWork(count: count, sampleSize: sampleSize)
-        let conversion = SampleConversion(channels: channels, height: height, width: width, invert: false)
+        let work = DecodeWork(count: count, sampleSize: sampleSize, limit: maximumSplitBytes)
+        let conversion = SampleConversion(channels: channels, height: fixed?.height ?? 1, width: fixed?.width ?? 1, invert: false)
         let files = listing.files
         let started = Date()
         let chunk = filesPerChunk
@@ -158,21 +220,19 @@ public enum FolderDataset {
         let workers = max(1, min(threads, chunks))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var next = worker
-            while next < chunks {
+            while next < chunks, !work.overLimit {
                 for index in (next * chunk)..<min(count, (next + 1) * chunk) {
                     let path = files[index].path
                     do throws(ImageError) {
-                        let bytes = try ImageFile.readBytes(path: path)
-                        let suffix = (path as NSString).pathExtension.lowercased()
-                        guard let promised = ImageFile.extensions[suffix] else {
-                            throw ImageError(path: path, problem: "unsupported extension '.\(suffix)'; images must be .png, .jpg, .jpeg, .pgm, .ppm or .bmp")
+                        // By content, as PIL opens a PNG named .jpg; the extension only selected the file.
+                        let image = try ImageFile.decode(ImageFile.readBytes(path: path), path: path)
+                        if fixed != nil {
+                            work.store(conversion.sample(from: image), at: index)
+                        } else {
+                            let stored = sizing.stored(conversion.planes(of: image), channels: channels,
+                                                       size: CropGeometry.Size(height: image.height, width: image.width))
+                            work.store(stored.pixels, size: stored.size, at: index)
                         }
-                        let found = ImageFile.format(of: bytes)
-                        if let found, found != promised {
-                            throw ImageError(path: path, problem: "named .\(suffix) but holds a \(found.rawValue.uppercased()) image (wrong extension)")
-                        }
-                        let image = try ImageFile.decode(bytes, path: path)
-                        work.store(conversion.sample(from: image), at: index)
                     } catch {
                         work.fail(index, error.description)
                     }
@@ -186,11 +246,25 @@ public enum FolderDataset {
                 next += workers
             }
         }
+        if work.overLimit {
+            throw DataError("\(listing.split): the pictures at their own size need more than \(maximumSplitBytes >> 30) GiB",
+                            hint: "set data.cache_size (e.g. 256) to keep them with that shorter side")
+        }
         let seconds = Date().timeIntervalSince(started)
         report("decoded \(split): \(count) images in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-6))) images/s, \(English.count(workers, "thread")))\n")
-        let (pixels, labels, bad) = work.collect(labels: files.map(\.label))
-        let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: labels, channels: channels, height: height,
-                                  width: width, classNames: classes)
+        let labels = files.map(\.label)
+        if let fixed {
+            let (pixels, kept, bad) = work.collect(labels: labels)
+            let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: kept, channels: channels, height: fixed.height,
+                                      width: fixed.width, classNames: classes)
+            return (dataset, bad)
+        }
+        let (pixels, sizes, kept, bad) = work.collectVariable(labels: labels)
+        guard !kept.isEmpty else {
+            throw DataError("\(listing.split): none of the \(count) pictures could be decoded:\n" + bad.prefix(10).map { "    " + $0 }.joined(separator: "\n"))
+        }
+        let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: kept, channels: channels, sizes: sizes,
+                                  classNames: classes)
         return (dataset, bad)
     }
 }
@@ -202,10 +276,38 @@ private final class DecodeWork: @unchecked Sendable {
     private var failures: [Int: String] = [:]
     private var chunksDone = 0
     private let sampleSize: Int
+    /// Pictures of their own size, by index, and the bytes they hold so far (checked against `limit`).
+    private var variable: [Int: ([UInt8], CropGeometry.Size)] = [:]
+    private var variableBytes = 0
+    private let limit: Int
+    private var exceeded = false
 
-    init(count: Int, sampleSize: Int) {
-        self.sampleSize = sampleSize
+    init(count: Int, sampleSize: Int, limit: Int) {
+        self.sampleSize = sampleSize; self.limit = limit
         pixels = [UInt8](repeating: 0, count: count * sampleSize)
+    }
+
+    /// True once the pictures of their own size passed `limit` bytes (the decode then stops).
+    var overLimit: Bool { lock.lock(); defer { lock.unlock() }; return exceeded }
+
+    func store(_ sample: [UInt8], size: CropGeometry.Size, at index: Int) {
+        lock.lock(); defer { lock.unlock() }
+        variableBytes += sample.count
+        if variableBytes > limit { exceeded = true; return }
+        variable[index] = (sample, size)
+    }
+
+    /// The good pictures in order (concatenated), their sizes and labels, and the bad files' messages.
+    func collectVariable(labels: [Int32]) -> ([UInt8], [CropGeometry.Size], [Int32], [String]) {
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(variableBytes)
+        var sizes: [CropGeometry.Size] = [], kept: [Int32] = []
+        for index in labels.indices {
+            guard let (sample, size) = variable[index] else { continue }
+            pixels += sample; sizes.append(size); kept.append(labels[index])
+        }
+        variable = [:]
+        return (pixels, sizes, kept, failures.keys.sorted().compactMap { failures[$0] })
     }
 
     func store(_ sample: [UInt8], at index: Int) {

@@ -36,15 +36,15 @@ public struct TrainingData: Sendable {
             guard modelInput[0] == 1 || modelInput[0] == 3 else {
                 throw DataError("a folder dataset gives grey (1 channel) or RGB (3 channel) images, but the model's input has \(modelInput[0]) channels")
             }
+            let sizing = PictureSizing(data: config, height: modelInput[1], width: modelInput[2])
             let loaded = try FolderDataset.load(root: root, channels: modelInput[0], height: modelInput[1], width: modelInput[2],
-                                                onBadFile: config.onBadFile, report: report)
+                                                onBadFile: config.onBadFile, sizing: sizing, testSplit: config.testSplit,
+                                                splitSeed: UInt64(config.splitSeed ?? seed), report: report)
             guard let validation = loaded.validation else {
                 return try TrainingData(trainFile: loaded.train, test: loaded.test, config: config, seed: seed)
             }
             // root/val replaces the seeded split: appended after the training samples, served by index.
-            let combined = try Dataset(name: "folder train+val", images: loaded.train.images + validation.images,
-                                       labels: loaded.train.labels + validation.labels, channels: loaded.train.channels,
-                                       height: loaded.train.height, width: loaded.train.width, classNames: loaded.train.classNames)
+            let combined = try loaded.train.appending(validation, name: "folder train+val")
             let split = DatasetSplit(trainIndices: Array(0..<loaded.train.count),
                                      validationIndices: Array(loaded.train.count..<combined.count))
             return try TrainingData(trainFile: combined, test: loaded.test, config: config, seed: seed, fixedSplit: split)
@@ -69,7 +69,8 @@ public struct TrainingData: Sendable {
     /// `normalize: auto` uses the training part only).
     public init(trainFile: Dataset, test: Dataset, config: DataConfig, seed: Int,
                 fixedSplit: DatasetSplit? = nil) throws(DataError) {
-        guard trainFile.channels == test.channels, trainFile.height == test.height, trainFile.width == test.width else {
+        guard trainFile.channels == test.channels,
+              trainFile.layout != nil || (trainFile.height == test.height && trainFile.width == test.width) else {
             throw DataError("training images are \(trainFile.shapeAndSource) but test images are \(test.shapeAndSource)",
                             hint: "the training and test files must hold images of one size; fetch them again or fix the files")
         }
@@ -78,19 +79,22 @@ public struct TrainingData: Sendable {
         if needsStatistics {
             // A dataset's own validation part (appended after the training samples) is not training data.
             if let fixedSplit, fixedSplit.trainIndices.count < trainFile.count {
-                let count = fixedSplit.trainIndices.count
-                let trainPart = try Dataset(name: trainFile.name, images: Array(trainFile.images.prefix(count * trainFile.sampleSize)),
-                                            labels: Array(trainFile.labels.prefix(count)), channels: trainFile.channels,
-                                            height: trainFile.height, width: trainFile.width, classNames: trainFile.classNames)
+                let trainPart = try trainFile.subset(Array(0..<fixedSplit.trainIndices.count), name: trainFile.name)
                 statistics = ChannelStatistics(of: trainPart)
             } else {
                 statistics = ChannelStatistics(of: trainFile)
             }
         }
-        let trainPipeline = try TransformPipeline(steps: config.trainTransforms, channels: trainFile.channels,
-                                                  height: trainFile.height, width: trainFile.width, statistics: statistics)
-        let evalPipeline = try TransformPipeline(steps: config.evalTransforms, channels: trainFile.channels,
-                                                 height: trainFile.height, width: trainFile.width, statistics: statistics)
+        let sizes = trainFile.inputSizes + (trainFile.layout == nil ? [] : test.inputSizes)
+        let trainPipeline: TransformPipeline, evalPipeline: TransformPipeline
+        do {
+            trainPipeline = try TransformPipeline(steps: config.trainTransforms, channels: trainFile.channels, inputSizes: sizes,
+                                                  statistics: statistics)
+        } catch { throw DataError("data.train_transforms: " + error.message, hint: error.hint) }
+        do {
+            evalPipeline = try TransformPipeline(steps: config.evalTransforms, channels: trainFile.channels, inputSizes: sizes,
+                                                 statistics: statistics)
+        } catch { throw DataError("data.eval_transforms: " + error.message, hint: error.hint) }
         let trainShape = [trainPipeline.outputChannels, trainPipeline.outputHeight, trainPipeline.outputWidth]
         let evalShape = [evalPipeline.outputChannels, evalPipeline.outputHeight, evalPipeline.outputWidth]
         guard trainShape == evalShape else {

@@ -6,8 +6,10 @@ public enum ImageFile {
     /// The formats cnnspec decodes.
     public enum Format: String, Sendable { case png, jpeg, netpbm, bmp }
 
-    /// File name extensions of pictures, with the format each promises.
-    public static let extensions: [String: Format] = ["png": .png, "jpg": .jpeg, "jpeg": .jpeg, "pgm": .netpbm, "ppm": .netpbm, "bmp": .bmp]
+    /// The extensions torchvision's `ImageFolder` lists (`IMG_EXTENSIONS`, compared lower-cased): a
+    /// folder dataset takes these files and ignores the others. TIFF and WebP are listed but not decoded
+    /// here; such a file is reported as a bad picture.
+    public static let folderExtensions: Set<String> = ["jpg", "jpeg", "png", "ppm", "bmp", "pgm", "tif", "tiff", "webp"]
 
     /// Larger files are refused before they are read (a picture for a CPU CNN is far smaller).
     public static let maximumFileBytes = 256 << 20

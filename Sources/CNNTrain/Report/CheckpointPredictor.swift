@@ -171,13 +171,15 @@ public final class CheckpointPredictor {
             throw UserError("no checkpoint", file: source.path, hint: "give a run folder, a .safetensors file, or --checkpoint FILE")
         }
         let pipeline: TransformPipeline
+        let sizing: PictureSizing
         if let info = source.predictionInfo, !source.overridden || source.config == nil {
             pipeline = try TransformPipeline(steps: info.evalTransforms, channels: info.sampleShape[0],
                                              height: info.sampleShape[1], width: info.sampleShape[2])
-            classNames = info.classNames; trainingBorder = info.borderMean
+            classNames = info.classNames; trainingBorder = info.borderMean; sizing = info.sizing
         } else if let config = source.config {
             let data = try TrainingData.load(for: config, graph: source.graph)
             pipeline = data.evalPipeline; classNames = data.classNames
+            sizing = PictureSizing(data: config.data, height: data.trainFile.height, width: data.trainFile.width)
             trainingBorder = PredictionInfo(config: config, data: data).borderMean
         } else if CheckpointFile.format(of: checkpoint) == .pytorch {
             throw UserError("a PyTorch checkpoint holds no class names or eval transforms", file: checkpoint.path,
@@ -193,7 +195,7 @@ public final class CheckpointPredictor {
         guard classNames.count == plan.classCount else {
             throw UserError("\(classNames.count) class names but the model gives \(plan.classCount) outputs", file: checkpoint.path)
         }
-        predictor = ImagePredictor(plan: plan, pipeline: pipeline, invert: false, center: center)
+        predictor = ImagePredictor(plan: plan, pipeline: pipeline, invert: false, center: center, sizing: sizing)
     }
 
     /// Whether `--invert auto` inverts at all: only drawings-like training sets (one channel, borders clearly
@@ -220,7 +222,7 @@ public final class CheckpointPredictor {
     public func classify(paths: [String], invert: Invert = .auto, background: UInt8 = 255) -> Report {
         var report = Report(imageCount: paths.count)
         let trainingLight = trainingBorder > Self.lightBorder
-        var samples: [[UInt8]] = []
+        var samples: [ImagePredictor.Sample] = []
         var readable: [String] = []
         for path in paths {
             let image: RasterImage
@@ -247,12 +249,22 @@ public final class CheckpointPredictor {
                                                   path, light ? "light" : "dark", border, trainingLight ? "light" : "dark", trainingBorder))
                 }
             }
-            samples.append(conversion.sample(from: image))
+            let sample = predictor.sample(from: image, conversion: conversion)
+            do {
+                _ = try predictor.pipeline.scratchBytes(height: sample.size.height, width: sample.size.width)
+            } catch {
+                report.messages.append("\(path): error: \(error.message)")
+                report.failures += 1
+                continue
+            }
+            samples.append(sample)
             readable.append(path)
             report.order.append(path)
         }
         let names = classNames
-        report.results = zip(readable, predictor.predict(samples)).map { path, prediction in
+        // invariant: every sample's size was checked above, so predict does not throw
+        let predictions = (try? predictor.predict(samples)) ?? []
+        report.results = zip(readable, predictions).map { path, prediction in
             Result(path: path, ranked: prediction.ranked.map { (index: $0.index, className: names[$0.index], probability: $0.probability) })
         }
         return report

@@ -5,7 +5,8 @@ import Foundation
 /// checkpoint (or run folder) alone is enough — no dataset, no project directory:
 ///
 /// - `cnnspec.classes`: the class names in label order (JSON array);
-/// - `cnnspec.sample_shape`: the raw sample shape `C,H,W` the eval transforms start from;
+/// - `cnnspec.sample_shape`: the raw sample shape `C,H,W` the eval transforms start from (the largest
+///   picture's for a folder dataset kept at its pictures' own sizes, see `PictureSizing`);
 /// - `cnnspec.config`: the resolved run config (eval transforms with `normalize: auto` resolved);
 /// - `cnnspec.model_yaml`: the model spec's text;
 /// - `cnnspec.border_mean`: the mean brightness (0…255) of the training images' borders, which tells
@@ -19,6 +20,8 @@ public struct PredictionInfo: Sendable {
     /// The values the run gave the model file's `args:` (from the stored config's `model.args`).
     public var modelArguments: [ModelArgument]
     public var borderMean: Double
+    /// How pictures are sized before the eval transforms (from the stored config's data section).
+    public var sizing: PictureSizing
 
     static let keys = (classes: "cnnspec.classes", shape: "cnnspec.sample_shape", config: "cnnspec.config",
                        model: "cnnspec.model_yaml", border: "cnnspec.border_mean")
@@ -35,14 +38,15 @@ public struct PredictionInfo: Sendable {
         var resolved = config
         resolved.data = data.resolving(config.data)
         evalTransforms = resolved.data.evalTransforms
+        sizing = PictureSizing(data: config.data, height: file.height, width: file.width)
         modelYAML = (try? String(contentsOfFile: config.modelPath, encoding: .utf8)) ?? ""
         modelArguments = config.modelArguments
         var sum = 0.0, count = 0
-        let plane = file.height * file.width
         for sample in 0..<min(file.count, Self.borderSamples) {
+            let (offset, size) = file.sample(sample)
             for channel in 0..<file.channels {
-                let base = (sample * file.channels + channel) * plane
-                sum += Self.borderMean(of: file.images, start: base, height: file.height, width: file.width)
+                let base = offset + channel * size.plane
+                sum += Self.borderMean(of: file.images, start: base, height: size.height, width: size.width)
                 count += 1
             }
         }
@@ -73,6 +77,7 @@ public struct PredictionInfo: Sendable {
             throw CheckpointError(path: path, problem: "the stored run config does not parse: \(error)")
         }
         classNames = names; sampleShape = dimensions; evalTransforms = parsed.data.evalTransforms
+        sizing = PictureSizing(data: parsed.data, height: dimensions[1], width: dimensions[2])
         modelYAML = model; modelArguments = parsed.modelArguments; borderMean = Double(metadata[Self.keys.border] ?? "") ?? 0; configText = config
     }
 

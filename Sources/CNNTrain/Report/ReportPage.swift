@@ -164,14 +164,21 @@ public struct ReportPage: Sendable {
         return html + "</table>\n"
     }
 
+    /// Shorter side of the test pictures shown, at most (larger pictures are scaled down).
+    static let galleryPictureSide = 96
+
     private func grid(_ indices: [Int], _ predictions: TestPredictions, _ images: Dataset) -> String {
         var html = "<div class=\"grid\">\n"
-        let size = images.sampleSize
         images.images.withUnsafeBufferPointer { pixels in
             for index in indices where index < images.count {
-                let sample = UnsafeBufferPointer(rebasing: pixels[(index * size)..<((index + 1) * size)])
-                let picture = RasterImage(planar: sample, channels: images.channels, height: images.height, width: images.width)
-                let factor = max(1, 56 / max(images.width, images.height))
+                var (offset, size) = images.sample(index)
+                var planes = Array(pixels[offset..<(offset + images.channels * size.plane)])
+                // Pictures kept at their own size are shown with a shorter side of at most `galleryPictureSide`.
+                (planes, size) = PictureSizing.own(cacheSide: Self.galleryPictureSide).stored(planes, channels: images.channels, size: size)
+                let picture = planes.withUnsafeBufferPointer {
+                    RasterImage(planar: $0, channels: images.channels, height: size.height, width: size.width)
+                }
+                let factor = max(1, 56 / max(size.width, size.height))
                 let upscaled = picture.upscaled(by: factor)
                 let truth = predictions.classNames[Int(predictions.labels[index])]
                 let guess = predictions.classNames[Int(predictions.predicted[index])]
