@@ -148,7 +148,7 @@ final class ReportLog: @unchecked Sendable {
         let loaded = try FolderDataset.load(root: root.path, channels: 1, height: 12, width: 12, onBadFile: .skip, report: log.report)
         #expect(loaded.train.count == 10 && loaded.test.count == 6)
         #expect(log.text.contains("skipping 2 bad image files"))
-        #expect(log.text.contains("ignored 1 file that is not a picture by extension (readme.txt)"), "\(log.text)")
+        #expect(log.text.contains("ignored 1 file that is not a picture by extension (test/circle/readme.txt)"), "\(log.text)")
         let cachedLog = ReportLog()
         _ = try FolderDataset.load(root: root.path, channels: 1, height: 12, width: 12, onBadFile: .skip, report: cachedLog.report)
         #expect(cachedLog.text.contains("skipping 2 bad image files"), "a cached run still lists them")

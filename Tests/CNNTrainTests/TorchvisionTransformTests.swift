@@ -238,4 +238,15 @@ private func gradient(height: Int, width: Int, channels: Int = 3) -> Picture {
     var aloneScratch = [UInt8](repeating: 0, count: single.scratchBytes)
     large.pixels.withUnsafeBufferPointer { single.apply($0.baseAddress!, into: &alone, scratch: &aloneScratch, random: &random) }
     #expect(alone.map { UInt8($0) } == output.map { UInt8(($0 * 255).rounded()) })
+    // A pipeline compiled for small training pictures takes a larger picture with the scratch it asks for.
+    let small = try TransformPipeline(steps: [.resizeShorter(size: 16), .centerCrop(height: 16, width: 16)], channels: 3,
+                                      height: 12, width: 12)
+    var fromSmall = [Float](repeating: .nan, count: small.outputCount)
+    let needed = try small.scratchBytes(height: 300, width: 200)
+    #expect(needed > small.scratchBytes)
+    // Guard bytes after the scratch must stay untouched.
+    var guarded = [UInt8](repeating: 0xA5, count: needed + 64)
+    large.pixels.withUnsafeBufferPointer { small.apply($0.baseAddress!, height: 300, width: 200, into: &fromSmall, scratch: &guarded, random: &random) }
+    #expect(guarded[needed...].allSatisfy { $0 == 0xA5 })
+    #expect(fromSmall == alone)
 }

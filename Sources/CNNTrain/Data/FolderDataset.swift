@@ -148,7 +148,8 @@ public enum FolderDataset {
             }
         }
         if !ignored.isEmpty {
-            let examples = ignored.prefix(3).map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            let examples = ignored.prefix(3).map { $0.hasPrefix(root + "/") ? String($0.dropFirst(root.count + 1)) : $0 }
+                .joined(separator: ", ")
             let what = ignored.count == 1 ? "1 file that is not a picture" : "\(ignored.count) files that are not pictures"
             report("ignored \(what) by extension (\(examples)\(ignored.count > 3 ? ", …" : "")), as torchvision's ImageFolder does\n")
         }

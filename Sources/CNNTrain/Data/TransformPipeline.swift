@@ -231,7 +231,9 @@ public final class TransformPipeline: @unchecked Sendable {
                       scratch: UnsafeMutablePointer<UInt8>, random: inout SplitMix64) {
         let channels = inputChannels
         var size = Size(height: height, width: width)
-        let buffer = inputSizesVary ? bufferBytes(for: size) : bufferBytes
+        // A size not given at init (a picture to classify) may need larger buffers: the layout then
+        // follows `scratchBytes(height:width:)`.
+        let buffer = inputSizesVary || height != inputHeight || width != inputWidth ? bufferBytes(for: size) : bufferBytes
         let first = scratch, second = scratch + buffer
         let resizeScratch = scratch + 2 * buffer
         var current = source
