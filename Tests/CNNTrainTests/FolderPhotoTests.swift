@@ -138,4 +138,49 @@ import CNNLayers
         let predictions = try predictor.predict([sample])
         #expect(predictions.count == 1 && predictions[0].ranked.count == 3)
     }
+
+    @Test func picturesBeyondTheMemoryBudgetAreMemoryMappedAndGiveTheSameBatches() throws {
+        let root = try Self.makeMixedSizes(perClass: 8)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let sizing = PictureSizing.own(cacheSide: nil)
+        let inMemory = try FolderDataset.load(root: root.path, channels: 1, height: 12, width: 12, onBadFile: .error, sizing: sizing,
+                                              splitSeed: 1, report: FolderFixture.silent)
+        let log = ReportLog()
+        let mapped = try FolderDataset.load(root: root.path, channels: 1, height: 12, width: 12, onBadFile: .error, sizing: sizing,
+                                            splitSeed: 1, memoryBudget: 1000, report: log.report)
+        #expect(inMemory.train.store?.isMapped == false && mapped.train.store?.isMapped == true)
+        #expect(mapped.test.store === mapped.train.store, "the held-out test set is a view of the same store")
+        #expect(log.text.contains("memory-mapped from an unlinked file"), "\(log.text)")
+        for (memory, file) in [(inMemory.train, mapped.train), (inMemory.test, mapped.test)] {
+            #expect(memory.labels == file.labels && memory.count == file.count)
+            for index in 0..<memory.count {
+                let (memoryOffset, memorySize) = memory.sample(index), (fileOffset, fileSize) = file.sample(index)
+                #expect(memorySize == fileSize)
+                let bytes = memorySize.plane
+                let same = memory.withPixels { a in file.withPixels { b in
+                    Array(a[memoryOffset..<(memoryOffset + bytes)]) == Array(b[fileOffset..<(fileOffset + bytes)]) } }
+                #expect(same, "picture \(index)")
+            }
+        }
+        let config = DataConfig(dataset: .folder, validationSplit: 0.25,
+                                trainTransforms: [.randomResizedCrop(RandomResizedCropSpec(height: 12, width: 12)), .scale, .normalize(.auto)],
+                                evalTransforms: [.resizeShorter(size: 12), .centerCrop(height: 12, width: 12), .scale, .normalize(.auto)])
+        let memoryData = try TrainingData(trainFile: inMemory.train, test: inMemory.test, config: config, seed: 2)
+        let fileData = try TrainingData(trainFile: mapped.train, test: mapped.test, config: config, seed: 2)
+        #expect(memoryData.statistics == fileData.statistics)
+        for (memoryLoader, fileLoader) in [(memoryData.trainLoader(batchSize: 5, seed: 2), fileData.trainLoader(batchSize: 5, seed: 2)),
+                                           (memoryData.testLoader(batchSize: 5, seed: 2), fileData.testLoader(batchSize: 5, seed: 2))] {
+            var a = [Float](repeating: 0, count: 5 * 144), b = a
+            var labelsA = [Int32](repeating: 0, count: 5), labelsB = labelsA
+            for batch in 0..<memoryLoader.batchCount {
+                memoryLoader.fill(batch: batch, images: &a, labels: &labelsA)
+                fileLoader.fill(batch: batch, images: &b, labels: &labelsB)
+                #expect(a == b && labelsA == labelsB, "batch \(batch)")
+            }
+        }
+        // The spill file was unlinked as soon as it was opened: nothing is left in the folder.
+        let cache = root.appendingPathComponent(ImageCache.folderName).path
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+        #expect(!left.contains { $0.hasPrefix(".cnnspec-pictures") }, "\(left)")
+    }
 }

@@ -120,7 +120,7 @@ public final class BatchLoader: @unchecked Sendable {
     /// The pointers one batch's transforms read and write.
     private func withJob(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
                          _ body: (FillJob) -> Void) {
-        dataset.images.withUnsafeBufferPointer { pixels in
+        dataset.withPixels { pixels in
             dataset.labels.withUnsafeBufferPointer { allLabels in
                 order.withUnsafeBufferPointer { order in
                     // invariant: callers pass a batch with samples, so dataset and order are non-empty
@@ -158,6 +158,7 @@ public final class BatchLoader: @unchecked Sendable {
             pipeline.apply(job.pixels + offset, height: size.height, width: size.width, into: job.images + position * outputCount,
                            scratch: workspace, random: &random)
             job.labels[position] = job.allLabels[sample]
+            dataset.release(sample)  // a memory-mapped store lets the kernel page the picture out again
         }
     }
 }

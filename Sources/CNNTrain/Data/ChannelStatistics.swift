@@ -8,7 +8,7 @@ public struct ChannelStatistics: Sendable, Equatable {
     /// `train_data.data.float().mean() / 255` and `.std() / 255`). Exact: built from a 256-bin histogram.
     public init(of dataset: Dataset) {
         var histograms = [[Int]](repeating: [Int](repeating: 0, count: 256), count: dataset.channels)
-        dataset.images.withUnsafeBufferPointer { pixels in
+        dataset.withPixels { pixels in
             for sample in 0..<dataset.count {
                 let (offset, size) = dataset.sample(sample)
                 let plane = size.plane
@@ -18,6 +18,7 @@ public struct ChannelStatistics: Sendable, Equatable {
                         for index in start..<(start + plane) { bins[Int(pixels[index])] += 1 }
                     }
                 }
+                dataset.release(sample)
             }
         }
         mean = []; std = []

@@ -18,11 +18,46 @@ public struct Dataset: Sendable {
     /// With a layout, `height` and `width` are the largest of the sizes.
     public var layout: VariableLayout?
 
-    /// Where each sample of a dataset of varying picture sizes lies in `images`.
+    /// Where each sample of a dataset of varying picture sizes lies in `images` (or `store`).
     public struct VariableLayout: Sendable {
         public var sizes: [CropGeometry.Size]
-        /// Byte offset of each sample in `images`, then the total.
+        /// Byte offset of each sample in `images` (or `store`).
         public var offsets: [Int]
+    }
+
+    /// The pixels when they are not in `images` (then empty): pictures of their own size, in memory or
+    /// memory-mapped (see `PixelStore`); several datasets (splits, subsets) may share one store.
+    public var store: PixelStore?
+
+    /// Calls `body` with the pixel bytes that `sample(_:)` offsets index.
+    @inline(__always)
+    public func withPixels<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        if let store { return try body(UnsafeBufferPointer(start: store.pointer, count: store.count)) }
+        return try images.withUnsafeBufferPointer(body)
+    }
+
+    /// Lets a memory-mapped store drop sample `index`'s pages from memory once they have been read.
+    @inline(__always)
+    public func release(_ index: Int) {
+        guard let store, store.isMapped else { return }
+        let (offset, size) = sample(index)
+        store.release(offset: offset, length: channels * size.plane)
+    }
+
+    /// Pictures of varying size held in `store` at `offsets`.
+    init(name: String, store: PixelStore, offsets: [Int], sizes: [CropGeometry.Size], labels: [Int32], channels: Int,
+         classNames: [String]) throws(DataError) {
+        guard offsets.count == labels.count, sizes.count == labels.count, !labels.isEmpty else {
+            throw DataError("\(name): \(offsets.count) offsets and \(sizes.count) sizes for \(labels.count) labels")
+        }
+        for (offset, size) in zip(offsets, sizes) where offset < 0 || offset + channels * size.plane > store.count {
+            throw DataError("internal: \(name): a picture lies outside its store")
+        }
+        self.name = name; images = []; self.labels = labels; self.channels = channels
+        height = sizes.map(\.height).max() ?? 0; width = sizes.map(\.width).max() ?? 0
+        self.classNames = classNames; imageFiles = []
+        layout = VariableLayout(sizes: sizes, offsets: offsets)
+        self.store = store
     }
 
     public var count: Int { labels.count }
@@ -60,6 +95,11 @@ public struct Dataset: Sendable {
 
     /// The samples at `indices`, in that order (a held-out split).
     public func subset(_ indices: [Int], name: String) throws(DataError) -> Dataset {
+        if let store, let layout {  // a view: the store is shared, nothing is copied
+            return try Dataset(name: name, store: store, offsets: indices.map { layout.offsets[$0] },
+                               sizes: indices.map { layout.sizes[$0] }, labels: indices.map { labels[$0] }, channels: channels,
+                               classNames: classNames)
+        }
         var pixels: [UInt8] = []
         var sizes: [CropGeometry.Size] = []
         for index in indices {
@@ -78,6 +118,14 @@ public struct Dataset: Sendable {
 
     /// `self`'s samples followed by `other`'s (same channels and classes).
     public func appending(_ other: Dataset, name: String) throws(DataError) -> Dataset {
+        if let store, let layout, let otherLayout = other.layout, other.store === store {
+            return try Dataset(name: name, store: store, offsets: layout.offsets + otherLayout.offsets,
+                               sizes: layout.sizes + otherLayout.sizes, labels: labels + other.labels, channels: channels,
+                               classNames: classNames)
+        }
+        guard store == nil, other.store == nil else {
+            throw DataError("internal: \(name): datasets in different picture stores cannot be joined")
+        }
         if layout == nil, other.layout == nil {
             return try Dataset(name: name, images: images + other.images, labels: labels + other.labels, channels: channels,
                                height: height, width: width, classNames: classNames)

@@ -101,10 +101,11 @@ public enum FolderDataset {
 
     /// Loads train, test (from `root/test`, else `testSplit` of train — `defaultTestSplit` when nil — held
     /// out with `splitSeed`) and (when `root/val` exists) validation, from the cache when it is current.
-    /// `sizing` decides the stored picture size (nil: the model's input, `height`×`width`).
+    /// `sizing` decides the stored picture size (nil: the model's input, `height`×`width`); pictures of
+    /// their own size beyond `memoryBudget` bytes (nil: `FolderDataset.memoryBudget`) are memory-mapped.
     /// `report` receives progress lines (`\r`-terminated while decoding) and notes.
     public static func load(root: String, channels: Int, height: Int, width: Int, onBadFile: BadFilePolicy,
-                            sizing: PictureSizing? = nil, testSplit: Double? = nil, splitSeed: UInt64 = 0,
+                            sizing: PictureSizing? = nil, testSplit: Double? = nil, splitSeed: UInt64 = 0, memoryBudget: Int? = nil,
                             threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                             report: @escaping @Sendable (String) -> Void) throws(DataError) -> Loaded {
         let sizing = sizing ?? .model(height: height, width: width)
@@ -153,11 +154,28 @@ public enum FolderDataset {
             let what = ignored.count == 1 ? "1 file that is not a picture" : "\(ignored.count) files that are not pictures"
             report("ignored \(what) by extension (\(examples)\(ignored.count > 3 ? ", …" : "")), as torchvision's ImageFolder does\n")
         }
-        var decoded: [String: (Dataset, [String])] = [:]
+        // Pictures of their own size go into one store shared by the splits (views, no copies), memory-mapped
+        // from a file once they exceed the memory budget.
+        var builder: PixelStore.Builder?
+        if sizing.varies {
+            let cacheFolder = (root as NSString).appendingPathComponent(ImageCache.folderName)
+            try? FileManager.default.createDirectory(atPath: cacheFolder, withIntermediateDirectories: true)
+            builder = PixelStore.Builder(memoryBudget: memoryBudget ?? Self.memoryBudget, folder: cacheFolder)
+        }
+        var decoded: [String: Decoded] = [:]
         for (listing, _) in pending {
-            decoded[listing.split] = try decode(listing, classes: classes, channels: channels, sizing: sizing,
-                                                threads: threads, report: report)
-            bad += decoded[listing.split]?.1 ?? []
+            let result = try decode(listing, classes: classes, channels: channels, sizing: sizing, builder: builder,
+                                    threads: threads, report: report)
+            decoded[listing.split] = result
+            bad += result.bad
+        }
+        var store: PixelStore?
+        if let builder {
+            store = try builder.finish()
+            if let store, store.isMapped {
+                report("pictures: \(store.count >> 20) MiB at their stored size, more than the memory budget of "
+                       + "\((memoryBudget ?? Self.memoryBudget) >> 20) MiB: memory-mapped from an unlinked file in \(builder.spillPath.map { ($0 as NSString).deletingLastPathComponent } ?? "?")\n")
+            }
         }
         if !bad.isEmpty {
             let list = bad.map { "    " + $0 }.joined(separator: "\n")
@@ -168,9 +186,16 @@ public enum FolderDataset {
             report("skipping \(bad.count) bad image file\(bad.count == 1 ? "" : "s") (data.on_bad_file: skip):\n\(list)\n")
         }
         for (listing, key) in pending {
-            guard let (dataset, splitBad) = decoded[listing.split] else { continue }
+            guard let result = decoded[listing.split] else { continue }
+            if let pictures = result.pictures, let store {
+                datasets[listing.split] = try Dataset(name: "folder \(listing.split)", store: store, offsets: pictures.offsets,
+                                                      sizes: pictures.sizes, labels: pictures.labels, channels: channels,
+                                                      classNames: classes)
+                continue
+            }
+            guard let dataset = result.dataset else { continue }
             datasets[listing.split] = dataset
-            guard !sizing.varies else { continue }
+            let splitBad = result.bad
             do {
                 let url = try ImageCache.write(dataset, bad: splitBad, root: root, key: key)
                 report("cached \(listing.split) images in \(url.path)\n")
@@ -197,10 +222,21 @@ public enum FolderDataset {
         return Loaded(train: train, validation: datasets["val"], test: test, bad: bad, ignored: ignored)
     }
 
+    /// One decoded split: a fixed-size dataset, or its pictures' places in the shared store; and the bad files.
+    struct Decoded {
+        var dataset: Dataset?
+        var pictures: (offsets: [Int], sizes: [CropGeometry.Size], labels: [Int32])?
+        var bad: [String]
+    }
+
+    /// Decoded pictures of their own size stay in memory up to this many bytes (a quarter of the
+    /// machine's memory, at most `maximumSplitBytes`); beyond it they are memory-mapped from a file.
+    public static var memoryBudget: Int { min(maximumSplitBytes, Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)) }
+
     /// Decodes every file of `listing` on `threads` threads, with a progress line; returns the good
-    /// samples and one line per bad file.
-    static func decode(_ listing: Listing, classes: [String], channels: Int, sizing: PictureSizing, threads: Int,
-                       report: @escaping @Sendable (String) -> Void) throws(DataError) -> (Dataset, [String]) {
+    /// samples (appended to `builder` when pictures keep their own size) and one line per bad file.
+    static func decode(_ listing: Listing, classes: [String], channels: Int, sizing: PictureSizing, builder: PixelStore.Builder?,
+                       threads: Int, report: @escaping @Sendable (String) -> Void) throws(DataError) -> Decoded {
         let count = listing.files.count
         let fixed: CropGeometry.Size? = sizing.varies ? nil : sizing.storedSize(of: CropGeometry.Size(height: 1, width: 1))
         let sampleSize = fixed.map { channels * $0.plane } ?? 0
@@ -211,7 +247,7 @@ public enum FolderDataset {
                                 hint: "use a smaller model input or fewer images")
             }
         }
-        let work = DecodeWork(count: count, sampleSize: sampleSize, limit: maximumSplitBytes)
+        let work = DecodeWork(count: count, sampleSize: sampleSize)
         let conversion = SampleConversion(channels: channels, height: fixed?.height ?? 1, width: fixed?.width ?? 1, invert: false)
         let files = listing.files
         let started = Date()
@@ -221,7 +257,7 @@ public enum FolderDataset {
         let workers = max(1, min(threads, chunks))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var next = worker
-            while next < chunks, !work.overLimit {
+            while next < chunks {
                 for index in (next * chunk)..<min(count, (next + 1) * chunk) {
                     let path = files[index].path
                     do throws(ImageError) {
@@ -232,7 +268,9 @@ public enum FolderDataset {
                         } else {
                             let stored = sizing.stored(conversion.planes(of: image), channels: channels,
                                                        size: CropGeometry.Size(height: image.height, width: image.width))
-                            work.store(stored.pixels, size: stored.size, at: index)
+                            // invariant: builder is given whenever sizing varies (load creates it)
+                            guard let offset = builder!.append(stored.pixels) else { continue }  // finish() reports the failure
+                            work.place(offset: offset, size: stored.size, at: index)
                         }
                     } catch {
                         work.fail(index, error.description)
@@ -247,10 +285,6 @@ public enum FolderDataset {
                 next += workers
             }
         }
-        if work.overLimit {
-            throw DataError("\(listing.split): the pictures at their own size need more than \(maximumSplitBytes >> 30) GiB",
-                            hint: "set data.cache_size (e.g. 256) to keep them with that shorter side")
-        }
         let seconds = Date().timeIntervalSince(started)
         report("decoded \(split): \(count) images in \(String(format: "%.1f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-6))) images/s, \(English.count(workers, "thread")))\n")
         let labels = files.map(\.label)
@@ -258,15 +292,13 @@ public enum FolderDataset {
             let (pixels, kept, bad) = work.collect(labels: labels)
             let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: kept, channels: channels, height: fixed.height,
                                       width: fixed.width, classNames: classes)
-            return (dataset, bad)
+            return Decoded(dataset: dataset, pictures: nil, bad: bad)
         }
-        let (pixels, sizes, kept, bad) = work.collectVariable(labels: labels)
+        let (offsets, sizes, kept, bad) = work.collectPlaces(labels: labels)
         guard !kept.isEmpty else {
             throw DataError("\(listing.split): none of the \(count) pictures could be decoded:\n" + bad.prefix(10).map { "    " + $0 }.joined(separator: "\n"))
         }
-        let dataset = try Dataset(name: "folder \(split)", images: pixels, labels: kept, channels: channels, sizes: sizes,
-                                  classNames: classes)
-        return (dataset, bad)
+        return Decoded(dataset: nil, pictures: (offsets, sizes, kept), bad: bad)
     }
 }
 
@@ -277,38 +309,27 @@ private final class DecodeWork: @unchecked Sendable {
     private var failures: [Int: String] = [:]
     private var chunksDone = 0
     private let sampleSize: Int
-    /// Pictures of their own size, by index, and the bytes they hold so far (checked against `limit`).
-    private var variable: [Int: ([UInt8], CropGeometry.Size)] = [:]
-    private var variableBytes = 0
-    private let limit: Int
-    private var exceeded = false
+    /// Where the pictures of their own size went in the shared store, by index.
+    private var places: [Int: (offset: Int, size: CropGeometry.Size)] = [:]
 
-    init(count: Int, sampleSize: Int, limit: Int) {
-        self.sampleSize = sampleSize; self.limit = limit
+    init(count: Int, sampleSize: Int) {
+        self.sampleSize = sampleSize
         pixels = [UInt8](repeating: 0, count: count * sampleSize)
     }
 
-    /// True once the pictures of their own size passed `limit` bytes (the decode then stops).
-    var overLimit: Bool { lock.lock(); defer { lock.unlock() }; return exceeded }
-
-    func store(_ sample: [UInt8], size: CropGeometry.Size, at index: Int) {
+    func place(offset: Int, size: CropGeometry.Size, at index: Int) {
         lock.lock(); defer { lock.unlock() }
-        variableBytes += sample.count
-        if variableBytes > limit { exceeded = true; return }
-        variable[index] = (sample, size)
+        places[index] = (offset, size)
     }
 
-    /// The good pictures in order (concatenated), their sizes and labels, and the bad files' messages.
-    func collectVariable(labels: [Int32]) -> ([UInt8], [CropGeometry.Size], [Int32], [String]) {
-        var pixels: [UInt8] = []
-        pixels.reserveCapacity(variableBytes)
-        var sizes: [CropGeometry.Size] = [], kept: [Int32] = []
+    /// The good pictures' offsets and sizes in file order, their labels, and the bad files' messages.
+    func collectPlaces(labels: [Int32]) -> ([Int], [CropGeometry.Size], [Int32], [String]) {
+        var offsets: [Int] = [], sizes: [CropGeometry.Size] = [], kept: [Int32] = []
         for index in labels.indices {
-            guard let (sample, size) = variable[index] else { continue }
-            pixels += sample; sizes.append(size); kept.append(labels[index])
+            guard let place = places[index] else { continue }
+            offsets.append(place.offset); sizes.append(place.size); kept.append(labels[index])
         }
-        variable = [:]
-        return (pixels, sizes, kept, failures.keys.sorted().compactMap { failures[$0] })
+        return (offsets, sizes, kept, failures.keys.sorted().compactMap { failures[$0] })
     }
 
     func store(_ sample: [UInt8], at index: Int) {

@@ -46,9 +46,10 @@ public struct PredictionInfo: Sendable {
             let (offset, size) = file.sample(sample)
             for channel in 0..<file.channels {
                 let base = offset + channel * size.plane
-                sum += Self.borderMean(of: file.images, start: base, height: size.height, width: size.width)
+                sum += file.withPixels { Self.borderMean(of: $0, start: base, height: size.height, width: size.width) }
                 count += 1
             }
+            file.release(sample)
         }
         borderMean = count > 0 ? sum / Double(count) : 0
         configText = resolved.yamlText
@@ -92,6 +93,11 @@ public struct PredictionInfo: Sendable {
 
     /// Mean of the border strip of one plane starting at `start` in `pixels`.
     static func borderMean(of pixels: [UInt8], start: Int, height: Int, width: Int) -> Double {
+        pixels.withUnsafeBufferPointer { borderMean(of: $0, start: start, height: height, width: width) }
+    }
+
+    /// Mean of the border strip of one plane starting at `start` in `pixels`.
+    static func borderMean(of pixels: UnsafeBufferPointer<UInt8>, start: Int, height: Int, width: Int) -> Double {
         let strip = borderWidth(height: height, width: width)
         var sum = 0, count = 0
         for y in 0..<height {

@@ -169,7 +169,7 @@ public struct ReportPage: Sendable {
 
     private func grid(_ indices: [Int], _ predictions: TestPredictions, _ images: Dataset) -> String {
         var html = "<div class=\"grid\">\n"
-        images.images.withUnsafeBufferPointer { pixels in
+        images.withPixels { pixels in
             for index in indices where index < images.count {
                 var (offset, size) = images.sample(index)
                 var planes = Array(pixels[offset..<(offset + images.channels * size.plane)])
