@@ -160,7 +160,8 @@ public enum FolderDataset {
         if sizing.varies {
             let cacheFolder = (root as NSString).appendingPathComponent(ImageCache.folderName)
             try? FileManager.default.createDirectory(atPath: cacheFolder, withIntermediateDirectories: true)
-            builder = PixelStore.Builder(memoryBudget: memoryBudget ?? Self.memoryBudget, folder: cacheFolder)
+            builder = PixelStore.Builder(memoryBudget: memoryBudget ?? Self.memoryBudget, folder: cacheFolder,
+                                         expectedCount: pending.reduce(0) { $0 + $1.0.files.count })
         }
         var decoded: [String: Decoded] = [:]
         for (listing, _) in pending {

@@ -35,11 +35,17 @@ public final class PixelStore: @unchecked Sendable {
     }
 
     /// Collects pictures from decoding threads: `append` copies one and returns its offset. Spills to a
-    /// temporary file in `folder` (else the system's temporary folder) once `memoryBudget` bytes are exceeded.
+    /// temporary file in `folder` (else the system's temporary folder) once `memoryBudget` bytes are
+    /// exceeded, or as soon as the first `estimateAfter` pictures project `expectedCount` pictures beyond it
+    /// (so a folder larger than memory never fills memory first).
     final class Builder: @unchecked Sendable {
         private let lock = NSLock()
         private let memoryBudget: Int
         private let folder: String
+        private let expectedCount: Int
+        private var appended = 0
+        /// Pictures whose mean size predicts the total.
+        static let estimateAfter = 64
         private var buffer: UnsafeMutablePointer<UInt8>?
         private var capacity = 0
         private var used = 0
@@ -47,7 +53,9 @@ public final class PixelStore: @unchecked Sendable {
         private(set) var spillPath: String?
         private(set) var failure: String?
 
-        init(memoryBudget: Int, folder: String) { self.memoryBudget = memoryBudget; self.folder = folder }
+        init(memoryBudget: Int, folder: String, expectedCount: Int) {
+            self.memoryBudget = memoryBudget; self.folder = folder; self.expectedCount = expectedCount
+        }
 
         deinit { buffer?.deallocate(); if file >= 0 { close(file) } }
 
@@ -56,7 +64,10 @@ public final class PixelStore: @unchecked Sendable {
             lock.lock(); defer { lock.unlock() }
             guard failure == nil else { return nil }
             let offset = used
-            if file < 0, used + bytes.count > memoryBudget {
+            appended += 1
+            let projected = appended >= Self.estimateAfter
+                ? Double(used + bytes.count) / Double(appended) * Double(max(expectedCount, appended)) : 0
+            if file < 0, used + bytes.count > memoryBudget || projected > Double(memoryBudget) {
                 spill()
                 guard failure == nil else { return nil }
             }
