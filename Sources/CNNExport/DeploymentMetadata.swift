@@ -20,6 +20,9 @@ public struct DeploymentMetadata: Sendable, Equatable {
     public var mean: [Double]?
     public var std: [Double]?
 
+    /// How pictures are sized before the eval transforms (`PictureSizing`); nil without run metadata.
+    public var sizing: PictureSizing?
+
     /// The metadata keys, each defined once.
     public enum Key: String, CaseIterable, Sendable {
         case classNames = "class_names", inputShape = "input_shape", imageShape = "image_shape",
@@ -31,6 +34,7 @@ public struct DeploymentMetadata: Sendable, Equatable {
         guard let info else { return }
         classNames = info.classNames
         imageShape = info.sampleShape
+        sizing = info.sizing
         evalTransforms = info.evalTransforms.map(\.yamlText)
         for step in info.evalTransforms {
             guard case .normalize(.fixed(let mean, let std)) = step else { continue }
@@ -45,7 +49,14 @@ public struct DeploymentMetadata: Sendable, Equatable {
         guard let imageShape, let evalTransforms else {
             return "no run metadata: the input is float32 [N, \(inputShape.map(String.init).joined(separator: ", "))]"
         }
-        return "convert to \(imageShape[0] == 1 ? "grey (L)" : "RGB"), resize to \(imageShape[1])×\(imageShape[2]) (PIL bilinear), "
+        let resize: String
+        switch sizing ?? .model(height: imageShape[1], width: imageShape[2]) {
+        case .model(let height, let width): resize = "resize to \(height)×\(width) (PIL bilinear), "
+        case .firstStep: resize = ""  // the eval transforms' own first step
+        case .own(let side?): resize = "when the shorter side is above \(side), resize it to \(side) (PIL bilinear, torchvision Resize(\(side))), "
+        case .own(nil): resize = "keep the picture's own size, "
+        }
+        return "convert to \(imageShape[0] == 1 ? "grey (L)" : "RGB"), \(resize)"
             + "then the eval transforms in order: \(evalTransforms.joined(separator: "; ")); logits → softmax for probabilities"
     }
 
