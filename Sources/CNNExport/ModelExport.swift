@@ -76,7 +76,8 @@ public final class ModelExport {
         var origin = ""
         if let config = source.config {
             do {
-                let data = try TrainingData.load(config.data, seed: config.train.seed)
+                // Folder datasets take their picture size from the model's input.
+                let data = try TrainingData.load(config.data, seed: config.train.seed, modelInput: inputShape)
                 if data.sampleShape != inputShape {
                     origin = "pseudo-random images (\(config.data.dataset.rawValue) samples do not fit the model's input)"
                 } else if data.test.count < count {
