@@ -60,15 +60,25 @@ public final class BatchLoader: @unchecked Sendable {
     /// ([n, C, H, W] with the pipeline's output shape) and their labels into `labels`. Returns n.
     @discardableResult
     public func fill(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
-        let count = samples(inBatch: batch)
+        fill(batch: batch, positions: 0..<samples(inBatch: batch), images: images, labels: labels)
+    }
+
+    /// Writes only the samples at `positions` of batch `batch` (a data-parallel rank's shard, `BatchShard`),
+    /// from the start of `images` and `labels`: the same transformed samples (same random draws) a whole-batch
+    /// `fill` puts at those positions, and only those are decoded. Returns their number.
+    @discardableResult
+    public func fill(batch: Int, positions: Range<Int>, images: UnsafeMutablePointer<Float>,
+                     labels: UnsafeMutablePointer<Int32>) -> Int {
+        let count = min(positions.count, max(0, samples(inBatch: batch) - positions.lowerBound))
         guard count > 0 else { return 0 }
+        let first = batch * batchSize + positions.lowerBound
         let parts = min(slots, count)
         dataset.images.withUnsafeBufferPointer { pixels in
             dataset.labels.withUnsafeBufferPointer { allLabels in
                 order.withUnsafeBufferPointer { order in
                     // invariant: count > 0 implies a non-empty dataset and order
                     let job = FillJob(loader: Unmanaged.passUnretained(self), pixels: pixels.baseAddress!,
-                                      allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize,
+                                      allLabels: allLabels.baseAddress!, order: order.baseAddress! + first,
                                       images: images, labels: labels)
                     if let threadPool, parts > 1 {
                         threadPool.forEachPart(of: count, parts: parts, context: job) { raw, part, start, end in
