@@ -45,7 +45,7 @@ public final class LocalTransport: MessageTransport, @unchecked Sendable {
         guard bytes.count == receive.count else {
             throw DistributedError("rank \(rank) expected \(receive.count) bytes from rank \(source), got \(bytes.count)")
         }
-        if !bytes.isEmpty { receive.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) }
+        bytes.withUnsafeBytes { receive.copyMemory(from: $0) }
     }
 
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws(DistributedError) {
@@ -56,7 +56,7 @@ public final class LocalTransport: MessageTransport, @unchecked Sendable {
             guard received.count == bytes.count else {
                 throw DistributedError("rank \(rank) expected a broadcast of \(bytes.count) bytes, got \(received.count)")
             }
-            if !received.isEmpty { bytes.copyMemory(from: UnsafeRawBufferPointer(start: received, count: received.count)) }
+            received.withUnsafeBytes { bytes.copyMemory(from: $0) }
         }
     }
 }

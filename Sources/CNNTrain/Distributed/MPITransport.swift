@@ -28,7 +28,7 @@ public final class MPITransport: MessageTransport, @unchecked Sendable {
     static func describe(_ status: Int32) -> String {
         var text = [CChar](repeating: 0, count: Int(cnnspec_mpi_max_error_string()) + 1)
         cnnspec_mpi_error_string(status, &text, Int32(text.count))
-        let message = String(cString: text)
+        let message = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return message.isEmpty ? "MPI error \(status)" : message
     }
 
