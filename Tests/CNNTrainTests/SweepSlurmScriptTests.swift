@@ -99,10 +99,11 @@ import Testing
     #expect(script.contains("#SBATCH --job-name=modelA\n#SBATCH --nodes=8\n#SBATCH --ntasks-per-node=2\n#SBATCH --cpus-per-task=16\n"))
     #expect(script.contains("#SBATCH --output=/data/runs/modelA/x/slurm-%j.out\n"))
     #expect(script.contains("if [ -f \"$FOLDER/resume.safetensors\" ]; then exec srun --kill-on-bad-exit=1"))
-    #expect(script.contains("\"$CNNSPEC\" run /p/configs/modelA.yaml --overwrite --set train.iterations=200 --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"\n"))
+    #expect(script.contains("\"$CNNSPEC\" run /p/configs/modelA.yaml --overwrite --set train.iterations=200 \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"\n"))
+    #expect(script.contains("run --resume \"$FOLDER\" \"$@\"; fi\n"))
     let single = SlurmScript.runText(configPath: "/p/c.yaml", overrides: [], name: "c", folder: folder, executable: "/opt/cnnspec",
                                      workingDirectory: URL(fileURLWithPath: "/p"), cpusPerTask: 4, ranks: .single)
     #expect(single.contains("#SBATCH --signal=B:TERM@120\n"))
     #expect(!single.contains("srun"))
-    #expect(single.contains("exec \"$CNNSPEC\" run /p/c.yaml --overwrite --set \"output.dir=$FOLDER\""))
+    #expect(single.contains("exec \"$CNNSPEC\" run /p/c.yaml --overwrite \"$@\" --set \"output.dir=$FOLDER\""))
 }

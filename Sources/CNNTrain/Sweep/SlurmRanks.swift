@@ -83,8 +83,9 @@ extension SlurmScript {
             "  echo \"finished earlier ($FOLDER)\"; exit 0",
             "fi",
             "# exec: the launcher replaces this shell, so Slurm's SIGTERM reaches cnnspec, which saves before exiting.",
-            "if [ -f \"$FOLDER/resume.safetensors\" ]; then exec \(ranks.launcher)\"$CNNSPEC\" run --resume \"$FOLDER\"; fi",
-            "exec \(ranks.launcher)\"$CNNSPEC\" run \(quote(configPath)) --overwrite \(sets)\(sets.isEmpty ? "" : " ")--set \"output.dir=$FOLDER\" "
+            "# Arguments to this script (`sbatch slurm.sh --set train.iterations=5000`) go on to cnnspec run.",
+            "if [ -f \"$FOLDER/resume.safetensors\" ]; then exec \(ranks.launcher)\"$CNNSPEC\" run --resume \"$FOLDER\" \"$@\"; fi",
+            "exec \(ranks.launcher)\"$CNNSPEC\" run \(quote(configPath)) --overwrite \(sets)\(sets.isEmpty ? "" : " ")\"$@\" --set \"output.dir=$FOLDER\" "
                 + "--set \"train.threads=$THREADS\"",
         ]
         return lines.joined(separator: "\n") + "\n"
