@@ -65,7 +65,11 @@ public final class TrainingSession {
         }
         reporter.line("cnnspec \(CNNSpecVersion.string): \(experiment.config.name) — model \(experiment.graph.name) "
             + "(\(experiment.graph.totalParameters.formatted()) parameters)")
+        // Rank 0 loads the data first: a folder dataset is decoded once, into its cache (ImageCache, under the
+        // data root), which the other ranks then read instead of decoding it again.
+        if let world, !world.isWriter { _ = try world.transport.broadcast(bytes: []) }
         let data = try experiment.loadData()
+        if let world, world.isWriter { _ = try world.transport.broadcast(bytes: [1]) }
         try experiment.checkTrainingMemory()
         let folder: RunFolder
         var scratch: URL?
