@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 /// The CPU the code is compiled for: the build host (`native`) unless `CNNSPEC_TARGET_CPU` names another
@@ -19,6 +20,26 @@ let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+
+/// Open MPI (Debian's `libopenmpi-dev`) for data-parallel training (`mpirun -np N cnnspec run …`,
+/// docs/distributed.md). Optional: built in (the `CMPI` target and `-D CNNSPEC_MPI`) only when its pkg-config
+/// file is installed; without it cnnspec builds and trains single-process. `CNNSPEC_MPI=0` leaves it out even
+/// when installed (how CI proves the build without MPI), `CNNSPEC_MPI=1` insists on it.
+let mpiPackage = "ompi-c"
+let mpiRequest = Context.environment["CNNSPEC_MPI"] ?? ""
+let mpiInstalled: Bool = {
+    let defaults = ["/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig",
+                    "/usr/share/pkgconfig", "/usr/local/lib/pkgconfig", "/opt/homebrew/lib/pkgconfig"]
+    let extra = (Context.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
+    return (extra + defaults).contains { FileManager.default.fileExists(atPath: $0 + "/" + mpiPackage + ".pc") }
+}()
+let usesMPI = mpiRequest == "1" || (mpiRequest != "0" && mpiInstalled)
+let mpiTargets: [Target] = usesMPI
+    ? [.systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: mpiPackage,
+                      providers: [.apt(["libopenmpi-dev", "openmpi-bin"])])]
+    : []
+let mpiDependency: [Target.Dependency] = usesMPI ? ["CMPI"] : []
+let mpiDefine: [SwiftSetting] = usesMPI ? [.define("CNNSPEC_MPI")] : []
 
 let package = Package(
     name: "cnnspec",
@@ -67,7 +88,8 @@ let package = Package(
         /// on the kernels; plus the building blocks layers are made of (parameter store, wiring).
         .target(name: "CNNLayers", dependencies: ["CNNSpec", "CNNKernels"], swiftSettings: hostCPU),
         /// Data loading, executor, training loop, checkpoints.
-        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG", "CZip"], swiftSettings: hostCPU),
+        .target(name: "CNNTrain", dependencies: ["CNNSpec", "CNNKernels", "CNNLayers", "CZlib", "CPNG", "CTurboJPEG", "CZip"] + mpiDependency,
+                swiftSettings: hostCPU + mpiDefine),
         /// Export to ONNX (protobuf, generated from onnx.proto3) and to a PyTorch module file; reference logits.
         .target(name: "CNNExport", dependencies: ["CNNSpec", "CNNLayers", "CNNTrain",
                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -87,5 +109,5 @@ let package = Package(
                     swiftSettings: hostCPU),
         .testTarget(name: "CNNTrainTests", dependencies: ["CNNTrain", "CNNSpec", "CNNKernels", "CNNLayers", "PyTorchFixtures", "CAllocationCounter"],
                     swiftSettings: hostCPU),
-    ]
+    ] + mpiTargets
 )

@@ -30,17 +30,7 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Only gather the points' run folders into the results table (e.g. after a Slurm run).")
     var collect = false
 
-    @Option(name: .customLong("cpus-per-task"),
-            help: "With --emit slurm: CPUs (threads) per array task; default the config's train.threads, else 4.")
-    var cpusPerTask: Int?
-
-    @Option(name: .customLong("slurm-option"),
-            help: ArgumentHelp("With --emit slurm: an extra #SBATCH option, e.g. partition=cpu or time=02:00:00 (repeatable).",
-                               valueName: "key=value"))
-    var slurmOptions: [String] = []
-
-    @Flag(help: "With --emit slurm: #SBATCH --requeue, so a preempted task restarts (and resumes).")
-    var requeue = false
+    @OptionGroup var slurm: SlurmJobOptions
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -51,16 +41,8 @@ struct SweepCommand: ParsableCommand {
         if [dryRun, emit != nil, collect].filter({ $0 }).count > 1 {
             throw ValidationError("use only one of --dry-run, --emit and --collect")
         }
-        if emit == nil && (cpusPerTask != nil || !slurmOptions.isEmpty || requeue) {
-            throw ValidationError("--cpus-per-task, --slurm-option and --requeue go with --emit slurm")
-        }
-        if let cpusPerTask, !(1...ConfigLimits.largestThreadCount).contains(cpusPerTask) {
-            throw ValidationError("--cpus-per-task must be in 1...\(ConfigLimits.largestThreadCount)")
-        }
-        for option in slurmOptions where SlurmOption(argument: option) == nil {
-            let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let problem = SlurmOption.problem(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : "") ?? ""
-            throw ValidationError("--slurm-option '\(option)': \(problem); write KEY=VALUE, e.g. partition=cpu")
+        if emit == nil && slurm.isUsed {
+            throw ValidationError("--cpus-per-task, --slurm-option, --requeue, --nodes, --ntasks-per-node and --srun-mpi go with --emit slurm")
         }
         if jobs > ConfigLimits.largestThreadCount {
             throw ValidationError("--jobs must be in 1...\(ConfigLimits.largestThreadCount)")
@@ -81,8 +63,8 @@ struct SweepCommand: ParsableCommand {
             } else if emit != nil {
                 let configs = try plan.checkEveryPoint()
                 let url = try plan.writeSlurmScript(executable: executablePath, workingDirectory: workingDirectory,
-                                                    cpusPerTask: SweepPlan.cpusPerTask(requested: cpusPerTask, configs: configs),
-                                                    options: slurmOptions.compactMap(SlurmOption.init(argument:)), requeue: requeue)
+                                                    cpusPerTask: SweepPlan.cpusPerTask(requested: slurm.cpusPerTask, configs: configs),
+                                                    options: slurm.options, requeue: slurm.requeue, ranks: slurm.ranks)
                 print("wrote \(plan.display(url, relativeTo: workingDirectory)): \(plan.points.count) array tasks "
                     + "(sbatch it; or run one task here with SLURM_ARRAY_TASK_ID=0 bash \(plan.display(url, relativeTo: workingDirectory)))")
             } else if collect {

@@ -68,3 +68,42 @@ import Testing
     #expect(table.rows.allSatisfy { $0.result.status == .finished })
     #expect(table.rows.map(\.point.index) == [0, 2, 1])
 }
+
+/// Data-parallel points (docs/distributed.md): nodes × tasks per node, srun starts the ranks, and the
+/// time-limit SIGTERM goes to the step's tasks rather than the batch shell.
+@Test func slurmScriptStartsDataParallelRanksWithSrun() throws {
+    let fake = try FakeCNNSpec()
+    defer { fake.remove() }
+    let plan = try fake.plan(rates: ["0.1", "0.01"])
+    let script = SlurmScript.text(plan: plan, executable: "/opt/cnnspec", workingDirectory: fake.root, cpusPerTask: 8,
+                                  ranks: SlurmRanks(nodes: 4, tasksPerNode: 2))
+    #expect(script.contains("#SBATCH --nodes=4\n#SBATCH --ntasks-per-node=2\n#SBATCH --cpus-per-task=8\n#SBATCH --signal=TERM@120\n"))
+    #expect(!script.contains("B:TERM"))
+    #expect(script.contains("exec srun --kill-on-bad-exit=1 --cpus-per-task=\"$THREADS\" --mpi=pmix \"$CNNSPEC\" run --resume \"$FOLDER\"; fi\n"))
+    #expect(script.contains("exec srun --kill-on-bad-exit=1 --cpus-per-task=\"$THREADS\" --mpi=pmix \"$CNNSPEC\" run base.yaml --overwrite"))
+    let clusterDefault = SlurmScript.text(plan: plan, executable: "/opt/cnnspec", workingDirectory: fake.root, cpusPerTask: 8,
+                                          ranks: SlurmRanks(nodes: 1, tasksPerNode: 2, mpiPlugin: nil))
+    #expect(clusterDefault.contains("exec srun --kill-on-bad-exit=1 --cpus-per-task=\"$THREADS\" \"$CNNSPEC\""))
+    #expect(clusterDefault.contains("#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=2\n"))
+    #expect(SlurmRanks.check(nodes: 0, tasksPerNode: 1) != nil)
+    #expect(SlurmRanks.check(nodes: 2, tasksPerNode: 70_000) != nil)
+    #expect(SlurmRanks.check(nodes: 2, tasksPerNode: 4) == nil)
+}
+
+/// `cnnspec run CONFIG --emit slurm`: one run's job in its own folder; resubmitted, it resumes.
+@Test func runSlurmScriptTrainsOneRunAndResumes() throws {
+    let folder = URL(fileURLWithPath: "/data/runs/modelA/x")
+    let script = SlurmScript.runText(configPath: "/p/configs/modelA.yaml", overrides: ["train.iterations=200"], name: "modelA",
+                                     folder: folder, executable: "/opt/cnnspec", workingDirectory: URL(fileURLWithPath: "/p"),
+                                     cpusPerTask: 16, ranks: SlurmRanks(nodes: 8, tasksPerNode: 2))
+    #expect(script.contains("#SBATCH --job-name=modelA\n#SBATCH --nodes=8\n#SBATCH --ntasks-per-node=2\n#SBATCH --cpus-per-task=16\n"))
+    #expect(script.contains("#SBATCH --output=/data/runs/modelA/x/slurm-%j.out\n"))
+    #expect(script.contains("if [ -f \"$FOLDER/resume.safetensors\" ]; then exec srun --kill-on-bad-exit=1"))
+    #expect(script.contains("\"$CNNSPEC\" run /p/configs/modelA.yaml --overwrite --set train.iterations=200 \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"\n"))
+    #expect(script.contains("run --resume \"$FOLDER\" \"$@\"; fi\n"))
+    let single = SlurmScript.runText(configPath: "/p/c.yaml", overrides: [], name: "c", folder: folder, executable: "/opt/cnnspec",
+                                     workingDirectory: URL(fileURLWithPath: "/p"), cpusPerTask: 4, ranks: .single)
+    #expect(single.contains("#SBATCH --signal=B:TERM@120\n"))
+    #expect(!single.contains("srun"))
+    #expect(single.contains("exec \"$CNNSPEC\" run /p/c.yaml --overwrite \"$@\" --set \"output.dir=$FOLDER\""))
+}

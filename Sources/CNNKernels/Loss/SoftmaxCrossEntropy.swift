@@ -9,15 +9,18 @@ public enum SoftmaxCrossEntropy {
     /// With `labelSmoothing` ε the target is (1 − ε)·onehot + ε/K over the K classes, as PyTorch's
     /// `CrossEntropyLoss(label_smoothing=ε)`: loss = (1 − ε)·(−log p_label) + ε/K·Σₖ(−log pₖ).
     /// Labels must lie in `0..<classes` (the caller validates data); a label outside makes the loss NaN.
+    /// `meanOver` (default `batch`) is the count the loss and gradient are averaged over: a data-parallel
+    /// rank holding a shard of a global batch of n averages over n, so that the ranks' sums are the
+    /// single-process mean with the same rounding.
     public static func forwardBackward(batch: Int, classes: Int, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                        gradLogits: UnsafeMutablePointer<Float>?,
-                                       labelSmoothing: Float = 0) -> (loss: Float, correct: Int) {
+                                       labelSmoothing: Float = 0, meanOver: Int? = nil) -> (loss: Float, correct: Int) {
         guard batch > 0, classes > 0 else { return (0, 0) }
         let smoothing = Double(labelSmoothing)
         let uniform = smoothing / Double(classes)
         var totalLoss: Double = 0
         var correct = 0
-        let scale = 1 / Double(batch)
+        let scale = 1 / Double(meanOver ?? batch)
         for sample in 0..<batch {
             let row = logits + sample * classes
             var maximum = row[0]

@@ -205,6 +205,8 @@ public enum ConfigSchema {
                 }, write: { .inline("[\($0.train.freeze.map(JSONText.quoted).joined(separator: ", "))]") }),
         .bool("train.fuse", \.train.fuse,
               "let the plan fuse back-to-back layers (ReLU into pooling, …); false runs each layer alone, for debugging"),
+        .number("train.allreduce_bucket_mb", \.train.allreduceBucketMB, .positive(upTo: 4096), written: .unlessDefault,
+                "data-parallel runs (mpirun/srun; docs/distributed.md): gradients are all-reduced in buckets of about this many MB while backward goes on (DDP's bucket_cap_mb)"),
         .optionalNumber("train.clip_grad_norm", \.train.clipGradNorm, .positive(), written: .unlessDefault,
                         "rescale the gradients so their global L2 norm is at most this (clip_grad_norm_); null = off"),
         .optionalNumber("train.clip_grad_value", \.train.clipGradValue, .positive(), written: .unlessDefault,

@@ -217,6 +217,11 @@ public struct TrainConfig: Hashable, Sendable {
     /// Let the execution plan fuse layers that run back to back (ReLU into pooling, …); false runs every
     /// layer on its own, for debugging and the fused-equals-unfused tests.
     public var fuse: Bool = true
+    /// `train.allreduce_bucket_mb`: in a data-parallel run, gradients are all-reduced in buckets of about
+    /// this many megabytes (2^20 bytes) as backward produces them (PyTorch DDP's `bucket_cap_mb`, whose
+    /// default this is): large enough that a bucket's latency is small against its transfer, small enough
+    /// that the reduction of the last layers overlaps the backward pass of the first.
+    public var allreduceBucketMB: Double = 25
     /// `train.clip_grad_norm`: rescale all gradients together so that their global L2 norm is at most
     /// this (PyTorch `clip_grad_norm_(params, max_norm)`); nil = no clipping.
     public var clipGradNorm: Double? = nil

@@ -30,14 +30,14 @@ public final class BatchLoader: @unchecked Sendable {
     private let scratch: UnsafeMutablePointer<UInt8>
 
     /// Prefetching state: the next batch is prepared into `staging` on `prefetchQueue`; `staged` says
-    /// which (epoch, batch) it holds. Written there, read here only after `prefetchGroup.wait()`.
+    /// which (epoch, batch, positions) it holds. Written there, read here only after `prefetchGroup.wait()`.
     private let prefetches: Bool
     private let prefetchQueue = DispatchQueue(label: "cnnspec.batch-prefetch")
     private let prefetchGroup = DispatchGroup()
     private var staging: UnsafeMutablePointer<Float>?
     private var stagingLabels: UnsafeMutablePointer<Int32>?
     private var prefetchScratch: UnsafeMutablePointer<UInt8>?
-    private var staged: (epoch: Int, batch: Int)?
+    private var staged: (epoch: Int, batch: Int, positions: Range<Int>)?
 
     public var sampleCount: Int { indices.count }
 
@@ -84,23 +84,42 @@ public final class BatchLoader: @unchecked Sendable {
     /// ([n, C, H, W] with the pipeline's output shape) and their labels into `labels`. Returns n.
     @discardableResult
     public func fill(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
-        prefetchGroup.wait()
-        let count = samples(inBatch: batch)
-        guard count > 0 else { return 0 }
-        if let staged, staged.epoch == epoch, staged.batch == batch, let staging, let stagingLabels {
-            images.update(from: staging, count: count * pipeline.outputCount)
-            labels.update(from: stagingLabels, count: count)
-        } else {
-            fillNow(batch: batch, count: count, images: images, labels: labels)
-        }
-        staged = nil
-        if prefetches, batch + 1 < batchCount { startPrefetch(batch + 1) }
-        return count
+        fill(batch: batch, positions: 0..<samples(inBatch: batch), images: images, labels: labels)
     }
 
-    /// Transforms batch `batch` into the staging buffers on the prefetch thread (one thread: the step
-    /// runs on the pool meanwhile). The buffers are allocated on first use.
-    private func startPrefetch(_ batch: Int) {
+    /// Writes only the samples at `positions` of batch `batch` (a data-parallel rank's shard, `BatchShard`),
+    /// from the start of `images` and `labels`: the same transformed samples (same random draws) a whole-batch
+    /// `fill` puts at those positions, and only those are transformed. Returns their number. With prefetching,
+    /// the same positions of the next batch are prepared meanwhile (a rank's shard of the next batch).
+    @discardableResult
+    public func fill(batch: Int, positions: Range<Int>, images: UnsafeMutablePointer<Float>,
+                     labels: UnsafeMutablePointer<Int32>) -> Int {
+        prefetchGroup.wait()
+        guard let shard = clipped(positions, batch: batch) else {
+            staged = nil
+            return 0
+        }
+        if let staged, staged.epoch == epoch, staged.batch == batch, staged.positions == shard, let staging, let stagingLabels {
+            images.update(from: staging, count: shard.count * pipeline.outputCount)
+            labels.update(from: stagingLabels, count: shard.count)
+        } else {
+            fillNow(batch: batch, positions: shard, images: images, labels: labels)
+        }
+        staged = nil
+        if prefetches, batch + 1 < batchCount { startPrefetch(batch + 1, positions: positions) }
+        return shard.count
+    }
+
+    /// `positions` cut to the samples batch `batch` has; nil when none are left.
+    private func clipped(_ positions: Range<Int>, batch: Int) -> Range<Int>? {
+        let end = min(positions.upperBound, samples(inBatch: batch))
+        return positions.lowerBound < end ? positions.lowerBound..<end : nil
+    }
+
+    /// Transforms `positions` of batch `batch` into the staging buffers on the prefetch thread (one thread:
+    /// the step runs on the pool meanwhile). The buffers are allocated on first use.
+    private func startPrefetch(_ batch: Int, positions: Range<Int>) {
+        guard let shard = clipped(positions, batch: batch) else { return }
         if staging == nil {
             staging = .allocate(capacity: batchSize * pipeline.outputCount)
             stagingLabels = .allocate(capacity: batchSize)
@@ -109,33 +128,34 @@ public final class BatchLoader: @unchecked Sendable {
         let epoch = self.epoch
         prefetchQueue.async(group: prefetchGroup) { [self] in
             // invariant: allocated above, before the work was queued
-            let count = samples(inBatch: batch)
-            withJob(batch: batch, images: staging!, labels: stagingLabels!) { job in
-                transform(job, workspace: prefetchScratch!, positions: 0..<count)
+            withJob(batch: batch, first: shard.lowerBound, images: staging!, labels: stagingLabels!) { job in
+                transform(job, workspace: prefetchScratch!, positions: 0..<shard.count)
             }
-            staged = (epoch, batch)
+            staged = (epoch, batch, shard)
         }
     }
 
-    /// The pointers one batch's transforms read and write.
-    private func withJob(batch: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
+    /// The pointers one batch's transforms read and write: the batch's samples from position `first` on,
+    /// written from the start of `images` and `labels`.
+    private func withJob(batch: Int, first: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
                          _ body: (FillJob) -> Void) {
         dataset.withPixels { pixels in
             dataset.labels.withUnsafeBufferPointer { allLabels in
                 order.withUnsafeBufferPointer { order in
                     // invariant: callers pass a batch with samples, so dataset and order are non-empty
                     body(FillJob(loader: Unmanaged.passUnretained(self), pixels: pixels.baseAddress!,
-                                 allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize,
+                                 allLabels: allLabels.baseAddress!, order: order.baseAddress! + batch * batchSize + first,
                                  images: images, labels: labels))
                 }
             }
         }
     }
 
-    /// Transforms batch `batch` now, spread over the thread pool.
-    private func fillNow(batch: Int, count: Int, images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
-        let parts = min(slots, count)
-        withJob(batch: batch, images: images, labels: labels) { job in
+    /// Transforms `positions` of batch `batch` now, spread over the thread pool.
+    private func fillNow(batch: Int, positions: Range<Int>, images: UnsafeMutablePointer<Float>,
+                         labels: UnsafeMutablePointer<Int32>) {
+        let count = positions.count, parts = min(slots, count)
+        withJob(batch: batch, first: positions.lowerBound, images: images, labels: labels) { job in
             if let threadPool, parts > 1 {
                 threadPool.forEachPart(of: count, parts: parts, context: job) { raw, part, start, end in
                     let job = raw.load(as: FillJob.self)

@@ -285,18 +285,25 @@ public final class ExecutionPlan {
     }
 
     /// Mean cross-entropy of the last forward pass against `labels`, writing the logits' gradient.
+    /// `meanOver`: the count the mean divides by (default `batch`; a data-parallel shard's global batch).
     public func loss(batch: Int, labels: UnsafePointer<Int32>, computeGradient: Bool,
-                     labelSmoothing: Float = 0) -> (loss: Float, correct: Int) {
+                     labelSmoothing: Float = 0, meanOver: Int? = nil) -> (loss: Float, correct: Int) {
         let last = activations.count - 1
         return SoftmaxCrossEntropy.forwardBackward(batch: batch, classes: classCount, logits: activations[last],
                                                    labels: labels, gradLogits: computeGradient ? gradients[last] : nil,
-                                                   labelSmoothing: labelSmoothing)
+                                                   labelSmoothing: labelSmoothing, meanOver: meanOver)
     }
+
+    /// Called after each node's backward step (index from the last node down to 1, skipped nodes included):
+    /// from then on the parameter gradients of that node and every later one are final. A data-parallel run's
+    /// `GradientReducer` starts reducing finished buckets here, while earlier layers' backward goes on.
+    public var backwardObserver: ((Int) -> Void)?
 
     /// Back-propagates the logits' gradient (from `loss`) to every parameter gradient.
     public func backward(batch: Int) {
         precondition(purpose == .training, "an inference plan has no gradients")  // invariant: callers build training plans to train
         for index in stride(from: layers.count - 1, through: 1, by: -1) {
+            defer { backwardObserver?(index) }
             for fill in zeroing[index] { Elementwise.fill(count: batch * fill.perImage, value: 0, fill.pointer) }
             guard let layer = layers[index], needsBackward[index] else { continue }
             let start = isProfiling ? DispatchTime.now().uptimeNanoseconds : 0
@@ -313,9 +320,10 @@ public final class ExecutionPlan {
     public var labelSmoothing: Float = 0
 
     /// One training pass: forward in training mode, loss and its gradient, backward.
-    public func trainStep(batch: Int, labels: UnsafePointer<Int32>) -> (loss: Float, correct: Int) {
+    /// `meanOver`: the count the loss averages over (default `batch`; a data-parallel shard's global batch).
+    public func trainStep(batch: Int, labels: UnsafePointer<Int32>, meanOver: Int? = nil) -> (loss: Float, correct: Int) {
         forward(batch: batch, training: true)
-        let result = loss(batch: batch, labels: labels, computeGradient: true, labelSmoothing: labelSmoothing)
+        let result = loss(batch: batch, labels: labels, computeGradient: true, labelSmoothing: labelSmoothing, meanOver: meanOver)
         backward(batch: batch)
         return result
     }

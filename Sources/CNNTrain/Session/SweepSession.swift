@@ -40,9 +40,9 @@ extension SweepPlan {
 
     /// Writes the sweep's Slurm job-array script (`slurm.sh`, executable) into its folder and returns it.
     public func writeSlurmScript(executable: String, workingDirectory: URL, cpusPerTask: Int, options: [SlurmOption],
-                                 requeue: Bool) throws -> URL {
+                                 requeue: Bool, ranks: SlurmRanks = .single) throws -> URL {
         let script = SlurmScript.text(plan: self, executable: executable, workingDirectory: workingDirectory,
-                                      cpusPerTask: cpusPerTask, options: spec.slurmOptions + options, requeue: requeue)
+                                      cpusPerTask: cpusPerTask, options: spec.slurmOptions + options, requeue: requeue, ranks: ranks)
         let url = folder.appendingPathComponent("slurm.sh")
         try AtomicFile.write(script, to: url)
         chmod(url.path, 0o755)

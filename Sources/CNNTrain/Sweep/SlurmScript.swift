@@ -19,8 +19,9 @@ public enum SlurmScript {
     /// The script text. `executable` is the default cnnspec binary, `workingDirectory` the folder that the
     /// run folders (and the base config, if relative) are relative to, `cpusPerTask` the threads per task;
     /// `options` become extra `#SBATCH` lines, `requeue` adds `--requeue` (a preempted task restarts and resumes).
+    /// `ranks`: each point trains data-parallel on this many srun-started ranks (`SlurmRanks`).
     public static func text(plan: SweepPlan, executable: String, workingDirectory: URL, cpusPerTask: Int,
-                            options: [SlurmOption] = [], requeue: Bool = false) -> String {
+                            options: [SlurmOption] = [], requeue: Bool = false, ranks: SlurmRanks = .single) -> String {
         let count = plan.points.count
         let base = plan.display(URL(fileURLWithPath: plan.spec.basePath), relativeTo: workingDirectory)
         let sweepFolder = plan.display(plan.folder, relativeTo: workingDirectory)
@@ -28,10 +29,9 @@ public enum SlurmScript {
             "#!/bin/bash",
             "#SBATCH --job-name=\(plan.spec.name)",
             "#SBATCH --array=0-\(count - 1)",
-            "#SBATCH --cpus-per-task=\(cpusPerTask)",
+        ] + ranks.sbatchLines(cpusPerTask: cpusPerTask, warningSeconds: signalWarningSeconds) + [
             "#SBATCH --chdir=\(workingDirectory.standardizedFileURL.path)",
             "#SBATCH --output=\(plan.folder.path)/slurm-%A_%a.out",
-            "#SBATCH --signal=B:TERM@\(signalWarningSeconds)",
         ]
         if requeue { lines += ["#SBATCH --requeue", "#SBATCH --open-mode=append"] }
         for option in options { lines.append("#SBATCH --\(option.key)" + (option.value.isEmpty ? "" : "=\(option.value)")) }
@@ -60,8 +60,8 @@ public enum SlurmScript {
             "  echo \"point $TASK: finished earlier ($FOLDER)\"; exit 0",
             "fi",
             "# exec: cnnspec replaces this shell, so Slurm's SIGTERM reaches it and it saves before exiting.",
-            "if [ -f \"$FOLDER/resume.safetensors\" ]; then exec \"$CNNSPEC\" run --resume \"$FOLDER\"; fi",
-            "exec \"$CNNSPEC\" run \(quote(base)) --overwrite \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"",
+            "if [ -f \"$FOLDER/resume.safetensors\" ]; then exec \(ranks.launcher)\"$CNNSPEC\" run --resume \"$FOLDER\"; fi",
+            "exec \(ranks.launcher)\"$CNNSPEC\" run \(quote(base)) --overwrite \"$@\" --set \"output.dir=$FOLDER\" --set \"train.threads=$THREADS\"",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -17,20 +17,28 @@ public enum InterruptFlag {
     /// Installs the SIGINT and SIGTERM handlers, and unblocks both signals: a blocked signal mask is
     /// inherited through fork and exec, so a parent that blocks them (some launchers and test runners do)
     /// would otherwise leave a SIGTERM pending until the run ends on its own.
-    public static func install() {
+    ///
+    /// `repeatedTermExits: false` (the ranks of a data-parallel run) keeps SIGTERM caught after the first:
+    /// a Slurm job's tasks get SIGTERM both from Slurm and from the srun that forwards its own, and a second
+    /// one must not kill a rank before it has saved; Slurm's SIGKILL after KillWait remains the hard stop.
+    public static func install(repeatedTermExits: Bool = true) {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-        for number in [SIGINT, SIGTERM] {
-            signal(number) { received in
-                InterruptFlag.signalNumber.store(received, ordering: .relaxed)
-                InterruptFlag.raised.store(true, ordering: .relaxed)
-                signal(SIGINT, SIG_DFL)
-                signal(SIGTERM, SIG_DFL)
-            }
+        let handler: @convention(c) (Int32) -> Void = { received in
+            InterruptFlag.signalNumber.store(received, ordering: .relaxed)
+            InterruptFlag.raised.store(true, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
         }
+        let keepingTerm: @convention(c) (Int32) -> Void = { received in
+            if !InterruptFlag.raised.load(ordering: .relaxed) { InterruptFlag.signalNumber.store(received, ordering: .relaxed) }
+            InterruptFlag.raised.store(true, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)
+        }
+        for number in [SIGINT, SIGTERM] { signal(number, repeatedTermExits ? handler : keepingTerm) }
     }
 
     /// True once Ctrl-C was pressed or SIGTERM arrived.

@@ -20,16 +20,22 @@ public final class ProgressReporter {
     static let narrowestBar = 8
 
     /// `plainInterval`: seconds between plain lines when output is not a terminal.
-    public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 10, columns: Int? = nil) {
+    /// Prints nothing: the ranks other than 0 of a data-parallel run (rank 0 speaks for the run).
+    public let isSilent: Bool
+
+    public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 10, columns: Int? = nil,
+                silent: Bool = false) {
         self.isTerminal = isTerminal
         self.plainInterval = plainInterval
         fixedColumns = columns
+        isSilent = silent
         output = TerminalLine(descriptor: STDOUT_FILENO, isTerminal: isTerminal, plainInterval: 0)
     }
 
     /// Current progress within an epoch; cheap to call every step (draws at most ~10 times a second).
     public func update(epoch: Int, epochs: Int, step: Int, steps: Int, imagesPerSecond: Double,
                        runningLoss: Double, runningAccuracy: Double, etaSeconds: Double) {
+        guard !isSilent else { return }
         let now = ProcessInfo.processInfo.systemUptime
         let isDue = isTerminal ? now - lastDraw >= 0.1 || step == steps : now - lastPlain >= plainInterval
         guard isDue else { return }
@@ -62,6 +68,7 @@ public final class ProgressReporter {
 
     /// Prints a permanent line (per-epoch summary, messages), clearing a live bar first.
     public func line(_ text: String) {
+        guard !isSilent else { return }
         output.line(text)
     }
 

@@ -126,9 +126,14 @@ public final class RunFolder {
     /// A new folder `runs/<name>/<timestamp>` under `base` (or `directory` when the config names one).
     public static func create(for config: RunConfig, base: URL, date: Date = Date(),
                               overwrite: Bool = false) throws(FileWriteError) -> RunFolder {
+        try RunFolder(url: newURL(for: config, base: base, date: date), mode: overwrite ? .overwrite : .fresh)
+    }
+
+    /// Where `create` puts a new run: `output.dir` (relative to `base`), else `runs/<name>/<timestamp>` under
+    /// `base`, with a suffix when that exists.
+    public static func newURL(for config: RunConfig, base: URL, date: Date = Date()) -> URL {
         if let directory = config.output.directory {
-            return try RunFolder(url: URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL,
-                                 mode: overwrite ? .overwrite : .fresh)
+            return URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -140,7 +145,7 @@ public final class RunFolder {
             url = url.deletingLastPathComponent().appendingPathComponent(formatter.string(from: date) + "-\(suffix)")
             suffix += 1
         }
-        return try RunFolder(url: url, mode: overwrite ? .overwrite : .fresh)
+        return url
     }
 
     /// Why a run folder can hold a run but no resume file.

@@ -28,14 +28,21 @@ public final class Trainer {
     private let startTime = DispatchTime.now().uptimeNanoseconds
     /// What `cnnspec predict` needs, stored in every checkpoint's metadata.
     private let predictionMetadata: [String: String]
+    /// The ranks of a data-parallel run (nil: one process) and what its steps need.
+    public let world: DistributedWorld?
+    private let parallel: ParallelStep?
 
     /// Builds the plan for `graph` and the loaders for `data`. With `resumeFrom`, restores parameters,
     /// optimizer state and progress from a run folder's `resume.safetensors`.
+    /// In a data-parallel run (`world`), every rank builds the same plan and takes rank 0's parameters
+    /// (and, resuming, rank 0's state, which `TrainingSession` hands to every rank).
     public init(config: RunConfig, graph: ModelGraph, data: TrainingData, folder: RunFolder,
-                reporter: ProgressReporter, resume: Bool = false) throws {
-        self.config = config; self.data = data; self.folder = folder; self.reporter = reporter
+                reporter: ProgressReporter, resume: Bool = false, world: DistributedWorld? = nil) throws {
+        self.config = config; self.data = data; self.folder = folder; self.reporter = reporter; self.world = world
         let train = config.train
-        let settings = PlanSettings.training(train)
+        var settings = PlanSettings.training(train)
+        // Each rank's dropout draws its own masks (its parameters are rank 0's, broadcast below).
+        if let world { settings.seed = settings.seed &+ UInt64(world.rank) &* ParallelStep.rankSeedStride }
         let capacity = settings.batchCapacity
         plan = try settings.makePlan(for: graph)
         update = try ParameterUpdate(train: train, plan: plan,
@@ -67,8 +74,25 @@ public final class Trainer {
         earlyStopping = train.earlyStopping.map(EarlyStopping.init)
         metrics = MetricsLog(folder: folder)
         progress = TrainingProgress()
+        if let world {
+            parallel = ParallelStep(world: world, plan: plan, bucketBytes: Int(train.allreduceBucketMB * 1_048_576))
+        } else {
+            parallel = nil
+        }
         if resume { try restore() }
+        if let world {
+            // Every rank starts from rank 0's weights and running statistics, whatever its seed drew.
+            try world.transport.broadcast(plan.parameters.values.pointer, count: plan.parameters.values.count)
+            try world.transport.broadcast(plan.parameters.buffers.pointer, count: plan.parameters.buffers.count)
+            plan.parametersDidChange()
+        }
     }
+
+    /// Ends the reducer's thread (a data-parallel run); the trainer is done.
+    public func close() { parallel?.reducer.stop() }
+
+    /// Data and compute time of this run's training steps (the all-reduce's share is against it).
+    private var stepNanoseconds: UInt64 = 0
 
     private var elapsed: Double {
         progress.elapsedSeconds + Double(DispatchTime.now().uptimeNanoseconds - startTime) / 1e9
@@ -78,6 +102,9 @@ public final class Trainer {
         reporter.line(line)
         folder.log(line)
     }
+
+    /// Whether this process writes the run's files (a single process, or rank 0 of a data-parallel run).
+    private var isWriter: Bool { world?.isWriter ?? true }
 
     /// A loss above this multiple of the first batch's loss stops the run as diverged (as does a NaN or
     /// infinite loss). Cross-entropy starts near ln(classes) (2.3 for ten); a run that is learning never
@@ -91,12 +118,18 @@ public final class Trainer {
     /// leaving the last good resume state and checkpoints as they were.
     public func run(shouldStop: () -> Bool = { false }) throws -> TrainingSummary {
         say(plan.kernelsLine)
+        if let world, let parallel {
+            say(world.line(threads: plan.pool.threadCount))
+            say("all-reduce: \(English.count(parallel.reducer.buckets.count, "bucket")) of gradients (train.allreduce_bucket_mb "
+                + String(format: "%g", config.train.allreduceBucketMB) + "), fixed-order ring sum, "
+                + (parallel.reducer.overlapsBackward ? "overlapped with backward" : "after backward (no MPI thread support)"))
+        }
         for selection in plan.backendSelections { say("backend " + selection.summary) }
         let trainCount = trainLoader.sampleCount
         say("training on \(trainCount) images, validating on \(validationLoader?.sampleCount ?? 0), testing on \(testLoader.sampleCount); "
             + "\(English.count(trainLoader.batchCount, "batch", "batches")) of \(config.train.batchSize) per epoch, "
             + English.count(totalEpochs, "epoch") + (totalIterations.map { " (\(English.count($0, "iteration")))" } ?? ""))
-        if config.output.tensorboard && metrics.tensorboard == nil {
+        if config.output.tensorboard && metrics.tensorboard == nil && isWriter {
             metrics.tensorboard = try TensorBoardWriter(folder: folder.url, resumedAt: progress.iteration > 0 ? progress.iteration : nil)
         }
         let lastIteration = plannedIterations
@@ -125,10 +158,23 @@ public final class Trainer {
             for batch in firstBatch..<trainLoader.batchCount {
                 if let total = totalIterations, progress.iteration >= total { break }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let count = trainLoader.fill(batch: batch, images: plan.input, labels: labels.pointer)
-                let t1 = DispatchTime.now().uptimeNanoseconds
+                let count: Int, loss: Float, batchCorrect: Int, t1: UInt64
+                var stopRequested = false
                 let learningRate = schedule.learningRate(globalIteration: progress.iteration)
-                let (loss, batchCorrect) = plan.trainStep(batch: count, labels: labels.pointer)
+                if let parallel {
+                    // This rank's shard of the global batch; the loss, accuracy and stop request of the whole batch.
+                    count = trainLoader.samples(inBatch: batch)
+                    let shard = BatchShard.positions(batchCount: count, rank: parallel.world.rank, size: parallel.world.size)
+                    trainLoader.fill(batch: batch, positions: shard, images: plan.input, labels: labels.pointer)
+                    t1 = DispatchTime.now().uptimeNanoseconds
+                    let step = try parallel.train(shard: shard.count, globalBatch: count, labels: labels.pointer,
+                                                  stop: shouldStop())
+                    (loss, batchCorrect, stopRequested) = (step.loss, step.correct, step.stop)
+                } else {
+                    count = trainLoader.fill(batch: batch, images: plan.input, labels: labels.pointer)
+                    t1 = DispatchTime.now().uptimeNanoseconds
+                    (loss, batchCorrect) = plan.trainStep(batch: count, labels: labels.pointer)
+                }
                 if let problem = divergence(loss: Double(loss)) {
                     try stopDiverged(problem, iteration: progress.iteration + 1, learningRate: learningRate,
                                      checkpoints: checkpoints)
@@ -161,7 +207,7 @@ public final class Trainer {
                 // An epoch's last iteration is evaluated by `endEpoch` when `eval_every_epoch` is on: one row, not two.
                 if let every = config.train.evalEveryIterations, progress.iteration % every == 0, let validationLoader,
                    !(endsEpoch && config.train.evalEveryEpoch) {
-                    let result = evaluate(validationLoader)
+                    let result = try evaluate(validationLoader)
                     try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                                   loss: result.loss, accuracy: result.accuracy,
                                                   learningRate: learningRate, seconds: elapsed, epochsTrained: epochsTrained))
@@ -173,7 +219,8 @@ public final class Trainer {
                 progress.epochLossSum = lossSum
                 progress.epochCorrect = correct
                 progress.epochSeen = seen
-                if shouldStop() {
+                // A data-parallel run stops when any rank was asked to, at the same step on every rank.
+                if parallel == nil ? shouldStop() : stopRequested {
                     interrupted = true
                     break epochs
                 }
@@ -210,17 +257,25 @@ public final class Trainer {
             dataShare: Double(dataNanoseconds) / max(Double(dataNanoseconds + computeNanoseconds), 1),
             checkpoints: checkpoints)
         summary.stopReason = earlyStopping?.stopReason
+        stepNanoseconds = dataNanoseconds + computeNanoseconds
+        if let line = parallel?.costLine(stepNanoseconds: stepNanoseconds) { say(line) }
         if let reason = summary.stopReason, !interrupted { say("stopped: " + reason) }
         if !interrupted {
             if config.output.checkpoint.last { try saveCheckpoint("last.safetensors", into: &summary.checkpoints) }
             let best = folder.file("best.safetensors")
-            if config.output.checkpoint.best, let bestEpoch = progress.bestEpoch,
-               FileManager.default.fileExists(atPath: best.path) {
-                try CheckpointIO.load(into: plan.parameters, from: best)
+            var testsBest = config.output.checkpoint.best && progress.bestEpoch != nil && FileManager.default.fileExists(atPath: best.path)
+            // Rank 0 holds the checkpoints: its decision and its best weights go to every rank.
+            if let world { testsBest = try world.transport.broadcast(bytes: [testsBest ? 1 : 0]) == [1] }
+            if testsBest, let bestEpoch = progress.bestEpoch {
+                if isWriter { try CheckpointIO.load(into: plan.parameters, from: best) }
+                if let world {
+                    try world.transport.broadcast(plan.parameters.values.pointer, count: plan.parameters.values.count)
+                    try world.transport.broadcast(plan.parameters.buffers.pointer, count: plan.parameters.buffers.count)
+                }
                 plan.parametersDidChange()
                 summary.testWeights = "best validation epoch \(bestEpoch)"
             }
-            let test = evaluate(testLoader)
+            let test = try evaluate(testLoader)
             summary.testLoss = test.loss
             summary.testAccuracy = test.accuracy
             try metrics.append(MetricsRow(epoch: progress.epoch, iteration: progress.iteration, split: "test", loss: test.loss,
@@ -314,7 +369,7 @@ public final class Trainer {
         var line = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch + 1, totalEpochs, trainLoss, trainAccuracy * 100)
         // After an early stop at a mid-epoch validation the epoch ends without another one.
         if config.train.evalEveryEpoch, let validationLoader, earlyStopping?.hasStopped != true {
-            let result = evaluate(validationLoader)
+            let result = try evaluate(validationLoader)
             try metrics.append(MetricsRow(epoch: epoch + 1, iteration: progress.iteration, split: "validation",
                                           loss: result.loss, accuracy: result.accuracy, learningRate: learningRate, seconds: elapsed,
                                           epochsTrained: epochsTrained))
@@ -353,8 +408,20 @@ public final class Trainer {
     }
 
     /// Mean loss and accuracy of the model (inference mode) over every batch of `loader`.
-    public func evaluate(_ loader: BatchLoader) -> (loss: Double, accuracy: Double) {
-        Self.evaluate(plan: plan, loader: loader, labels: labels)
+    /// A data-parallel run evaluates each rank's share of the batches (`BatchShard.evaluationBatches`) and
+    /// sums loss, correct count and images over the ranks: the single-process figures.
+    public func evaluate(_ loader: BatchLoader) throws -> (loss: Double, accuracy: Double) {
+        guard let world else { return Self.evaluate(plan: plan, loader: loader, labels: labels) }
+        var sums = [0.0, 0.0, 0.0]
+        for batch in BatchShard.evaluationBatches(batchCount: loader.batchCount, rank: world.rank, size: world.size) {
+            let count = loader.fill(batch: batch, images: plan.input, labels: labels.pointer)
+            let (loss, batchCorrect) = plan.evaluate(batch: count, labels: labels.pointer)
+            sums[0] += Double(loss) * Double(count)
+            sums[1] += Double(batchCorrect)
+            sums[2] += Double(count)
+        }
+        try RingAllReduce.sum(&sums, transport: world.transport)
+        return (sums[0] / max(sums[2], 1), sums[1] / max(sums[2], 1))
     }
 
     /// Mean loss and accuracy of `plan` (inference mode) over every batch of `loader`.
@@ -376,6 +443,7 @@ public final class Trainer {
     }
 
     private func saveCheckpoint(_ name: String, into list: inout [String]) throws {
+        guard isWriter else { return }
         let url = folder.file(name)
         try CheckpointIO.save(plan.parameters, metadata: checkpointMetadata, to: url)
         if !list.contains(url.path) { list.append(url.path) }
@@ -385,8 +453,12 @@ public final class Trainer {
     /// resumed run draws the same masks as an uninterrupted one. Older resume files without it resume
     /// with freshly seeded generators.
     static let randomStateKey = "random_state"
+    /// Resume metadata: how many ranks trained the run (1 for a single process; absent in older files).
+    static let worldSizeKey = "world_size"
 
     private func saveResumeState() throws {
+        // Rank 0's state resumes every rank (`TrainingSession` hands it to the others).
+        guard isWriter else { return }
         var extra: [String: SafetensorsFile.Tensor] = [:]
         for (name, buffer) in optimizer.stateBuffers {
             extra[name] = SafetensorsFile.Tensor(shape: [buffer.count], data: Array(buffer.buffer))
@@ -397,6 +469,7 @@ public final class Trainer {
         snapshot.metricsRows = metrics.rowCount
         var metadata = checkpointMetadata.merging(snapshot.metadata) { a, _ in a }
         metadata["optimizer_steps"] = "\(optimizer.stepCount)"
+        metadata[Self.worldSizeKey] = "\(world?.size ?? 1)"
         metadata.merge(schedule.plateau?.metadata ?? [:]) { _, new in new }
         metadata.merge(earlyStopping?.metadata ?? [:]) { _, new in new }
         metadata[Self.randomStateKey] = plan.randomStates.sorted { $0.key < $1.key }
@@ -422,7 +495,8 @@ public final class Trainer {
             throw CheckpointError(path: url.path, problem: "its progress is at batch \(restored.batch) of epoch \(restored.epoch + 1) "
                 + "but this config has \(trainLoader.batchCount) batches per epoch (was train.batch_size or the data changed?)")
         }
-        if let text = contents.metadata[Self.randomStateKey] {
+        // Ranks other than 0 keep their own dropout streams (rank 0's saved state would make them draw its masks).
+        if let text = contents.metadata[Self.randomStateKey], isWriter {
             var states: [String: [UInt64]] = [:]
             for entry in text.split(separator: ";") {
                 let parts = entry.split(separator: ":", maxSplits: 1)
@@ -448,6 +522,13 @@ public final class Trainer {
         }
         optimizer.stepCount = steps
         progress = restored
+        let savedWorld = contents.metadata[Self.worldSizeKey].flatMap(Int.init) ?? 1
+        if savedWorld != (world?.size ?? 1) {
+            say("note: the resume state was saved by \(English.count(savedWorld, "process", "processes")), this run has \(world?.size ?? 1); "
+                + "the global batch (train.batch_size \(config.train.batchSize)) and the data order are unchanged, so training continues "
+                + "as one run, but the shards' float rounding, local batch-norm statistics and dropout masks differ from an "
+                + "uninterrupted run at either size")
+        }
         if restored.metricsRows >= 0 { try metrics.truncate(toRows: restored.metricsRows) }
         plan.parametersDidChange()
         say("resumed at epoch \(restored.epoch + 1), batch \(restored.batch), iteration \(restored.iteration)")
@@ -471,6 +552,13 @@ public final class Trainer {
         add("train_images_per_second", String(format: "%.1f", summary.imagesPerSecond))
         add("data_pipeline_share", String(format: "%.4f", summary.dataShare))
         add("seconds", String(format: "%.2f", elapsed))
+        if let world, let parallel {
+            let shares = parallel.shares(stepNanoseconds: stepNanoseconds)
+            add("world_size", "\(world.size)")
+            add("ranks_per_node", "\(world.ranksPerNode)")
+            add("allreduce_share", String(format: "%.4f", shares.reducing))
+            add("allreduce_wait_share", String(format: "%.4f", shares.waiting))
+        }
         let header = RunHeader.current(threads: plan.pool.threadCount, kernels: plan.gemm.target.description,
                                        backends: plan.backendSelections.map { ($0.layer, $0.chosen.rawValue) })
         for field in header.jsonFields { add(field.key, field.value) }
