@@ -21,4 +21,11 @@ import Testing
         let text = Self.report(peak: nil).render()
         #expect(text.contains("training FLOP rate: 12.0 GFLOP/s") && !text.contains("FMA peak"))
     }
+
+    /// ResNet-50's 4.1 G MACs per image do not fit 32 bits (`%d` printed them negative).
+    @Test func macsAbove32BitsPrintWhole() {
+        var report = Self.report(peak: nil)
+        report.macsPerImage = 4_111_514_624
+        #expect(report.render().contains("3 × 2 × 4111514624 MACs per image"))
+    }
 }

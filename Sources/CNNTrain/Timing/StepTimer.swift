@@ -59,7 +59,7 @@ public struct TimingReport: Sendable {
                             trainImagesPerSecond, batch) + English.count(threads, "thread") + ")")
         lines.append(String(format: "inference:      %.3f ms median, %.0f images/s", inferenceMilliseconds, inferenceImagesPerSecond))
         if macsPerImage > 0 {
-            var rate = String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %d MACs per image)",
+            var rate = String(format: "training FLOP rate: %.1f GFLOP/s (3 × 2 × %ld MACs per image)",
                               trainGigaflopsPerSecond, macsPerImage)
             if let peak = peakGigaflops, peak > 0 {
                 rate += String(format: " = %.0f %% of this machine's FMA peak, %.1f GFLOP/s on ", 100 * trainGigaflopsPerSecond / peak, peak)
