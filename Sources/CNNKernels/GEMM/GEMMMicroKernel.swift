@@ -95,18 +95,15 @@ enum GEMMMicroKernel {
         if rows == tileRows && columns == 2 * V.scalarCount {
             // A full tile goes straight from the registers to C (the common case; small-K GEMMs feel the spill).
             let second = GEMMMicroKernel.columnOffset(V.scalarCount, high: high)
-            @inline(__always) func row(_ r: Int, _ x0: V, _ x1: V) {
-                let start = c + r * ldc
-                put(x0, start, overwrite, cScale); put(x1, start + second, overwrite, cScale)
-            }
-            row(0, c00, c01)
-            if tileRows > 1 { row(1, c10, c11) }
-            if tileRows > 2 { row(2, c20, c21) }
-            if tileRows > 3 { row(3, c30, c31) }
-            if tileRows > 4 { row(4, c40, c41) }
-            if tileRows > 5 { row(5, c50, c51) }
-            if tileRows > 6 { row(6, c60, c61) }
-            if tileRows > 7 { row(7, c70, c71) }
+            var row = c
+            put(c00, row, overwrite, cScale); put(c01, row + second, overwrite, cScale)
+            if tileRows > 1 { row += ldc; put(c10, row, overwrite, cScale); put(c11, row + second, overwrite, cScale) }
+            if tileRows > 2 { row += ldc; put(c20, row, overwrite, cScale); put(c21, row + second, overwrite, cScale) }
+            if tileRows > 3 { row += ldc; put(c30, row, overwrite, cScale); put(c31, row + second, overwrite, cScale) }
+            if tileRows > 4 { row += ldc; put(c40, row, overwrite, cScale); put(c41, row + second, overwrite, cScale) }
+            if tileRows > 5 { row += ldc; put(c50, row, overwrite, cScale); put(c51, row + second, overwrite, cScale) }
+            if tileRows > 6 { row += ldc; put(c60, row, overwrite, cScale); put(c61, row + second, overwrite, cScale) }
+            if tileRows > 7 { row += ldc; put(c70, row, overwrite, cScale); put(c71, row + second, overwrite, cScale) }
             return
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { tile in
@@ -154,17 +151,29 @@ enum GEMMMicroKernel {
             let o1 = GEMMMicroKernel.columnOffset(V.scalarCount, high: high)
             let o2 = GEMMMicroKernel.columnOffset(2 * V.scalarCount, high: high)
             let o3 = GEMMMicroKernel.columnOffset(3 * V.scalarCount, high: high)
-            @inline(__always) func row(_ r: Int, _ x0: V, _ x1: V, _ x2: V, _ x3: V) {
-                let start = c + r * ldc
-                put(x0, start, overwrite, cScale); put(x1, start + o1, overwrite, cScale)
-                put(x2, start + o2, overwrite, cScale); put(x3, start + o3, overwrite, cScale)
+            var row = c
+            put(c00, row, overwrite, cScale); put(c01, row + o1, overwrite, cScale)
+            put(c02, row + o2, overwrite, cScale); put(c03, row + o3, overwrite, cScale)
+            if tileRows > 1 {
+                row += ldc; put(c10, row, overwrite, cScale); put(c11, row + o1, overwrite, cScale)
+                put(c12, row + o2, overwrite, cScale); put(c13, row + o3, overwrite, cScale)
             }
-            row(0, c00, c01, c02, c03)
-            if tileRows > 1 { row(1, c10, c11, c12, c13) }
-            if tileRows > 2 { row(2, c20, c21, c22, c23) }
-            if tileRows > 3 { row(3, c30, c31, c32, c33) }
-            if tileRows > 4 { row(4, c40, c41, c42, c43) }
-            if tileRows > 5 { row(5, c50, c51, c52, c53) }
+            if tileRows > 2 {
+                row += ldc; put(c20, row, overwrite, cScale); put(c21, row + o1, overwrite, cScale)
+                put(c22, row + o2, overwrite, cScale); put(c23, row + o3, overwrite, cScale)
+            }
+            if tileRows > 3 {
+                row += ldc; put(c30, row, overwrite, cScale); put(c31, row + o1, overwrite, cScale)
+                put(c32, row + o2, overwrite, cScale); put(c33, row + o3, overwrite, cScale)
+            }
+            if tileRows > 4 {
+                row += ldc; put(c40, row, overwrite, cScale); put(c41, row + o1, overwrite, cScale)
+                put(c42, row + o2, overwrite, cScale); put(c43, row + o3, overwrite, cScale)
+            }
+            if tileRows > 5 {
+                row += ldc; put(c50, row, overwrite, cScale); put(c51, row + o1, overwrite, cScale)
+                put(c52, row + o2, overwrite, cScale); put(c53, row + o3, overwrite, cScale)
+            }
             return
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 24) { tile in
