@@ -29,43 +29,18 @@ enum GEMMMicroKernel {
                                             overwrite: Bool, cScale: Float, high: Int) {
         let vectors = Spec.gemmColumns / Spec.Vector.scalarCount
         precondition(vectors == 2 || vectors == 4, "a GEMM tile row is 2 or 4 vectors")  // invariant: the targets' constants
-        // The last tile of an M that is not a multiple of the tile's rows runs a 2- or 4-row kernel over the
-        // same A panel (`aStride` = the tile's rows): accumulators it would not store cost as much as used ones
-        // (M = 16 or 32 on a 6-row tile wastes 11–12 % of the FMAs otherwise).
-        let full = Spec.gemmRows, aStride = Spec.gemmRows
-        if rows <= edgeRows.small && full > edgeRows.small {
-            tile(vectors, rows: edgeRows.small, aStride: aStride, Spec.Vector.self, k: k, a: a, b: b, c: c, ldc: ldc,
-                 rows: rows, columns: columns, overwrite: overwrite, cScale: cScale, high: high)
-        } else if rows <= edgeRows.medium && full > edgeRows.medium {
-            tile(vectors, rows: edgeRows.medium, aStride: aStride, Spec.Vector.self, k: k, a: a, b: b, c: c, ldc: ldc,
-                 rows: rows, columns: columns, overwrite: overwrite, cScale: cScale, high: high)
-        } else {
-            tile(vectors, rows: full, aStride: aStride, Spec.Vector.self, k: k, a: a, b: b, c: c, ldc: ldc,
-                 rows: rows, columns: columns, overwrite: overwrite, cScale: cScale, high: high)
-        }
-    }
-
-    /// Row counts of the shorter kernels a partial tile runs.
-    static let edgeRows = (small: 2, medium: 4)
-
-    /// A `tileRows`-row kernel of 2 or 4 vectors per row.
-    @inline(__always)
-    static func tile<V: SIMD>(_ vectors: Int, rows tileRows: Int, aStride: Int, _ vector: V.Type, k: Int, a: UnsafePointer<Float>,
-                              b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
-                              overwrite: Bool, cScale: Float, high: Int) where V.Scalar == Float {
         if vectors == 2 {
-            twoVectorRows(rows: tileRows, aStride: aStride, V.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows,
+            twoVectorRows(rows: Spec.gemmRows, Spec.Vector.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows,
                           columns: columns, overwrite: overwrite, cScale: cScale, high: high)
         } else {
-            fourVectorRows(rows: tileRows, aStride: aStride, V.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows,
+            fourVectorRows(rows: Spec.gemmRows, Spec.Vector.self, k: k, a: a, b: b, c: c, ldc: ldc, rows: rows,
                            columns: columns, overwrite: overwrite, cScale: cScale, high: high)
         }
     }
 
-    /// Tiles of up to 8 rows × 2 vectors (16 accumulators): AVX-512's 8×32 and AVX2's 6×16. The A panel
-    /// holds `aStride` ≥ `tileRows` floats per step.
+    /// Tiles of up to 8 rows × 2 vectors (16 accumulators): AVX-512's 8×32 and AVX2's 6×16.
     @inline(__always)
-    static func twoVectorRows<V: SIMD>(rows tileRows: Int, aStride: Int, _ : V.Type, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func twoVectorRows<V: SIMD>(rows tileRows: Int, _ : V.Type, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, overwrite: Bool,
                           cScale: Float, high: Int) where V.Scalar == Float {
         precondition(tileRows <= 8, "twoVectorRows holds at most 8 rows")  // invariant: the targets' constants
@@ -89,22 +64,8 @@ enum GEMMMicroKernel {
             if tileRows > 5 { let s = V(repeating: ap[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
             if tileRows > 6 { let s = V(repeating: ap[6]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1) }
             if tileRows > 7 { let s = V(repeating: ap[7]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1) }
-            ap += aStride
+            ap += tileRows
             bp += 2 * stride
-        }
-        if rows == tileRows && columns == 2 * V.scalarCount {
-            // A full tile goes straight from the registers to C (the common case; small-K GEMMs feel the spill).
-            let second = GEMMMicroKernel.columnOffset(V.scalarCount, high: high)
-            var row = c
-            put(c00, row, overwrite, cScale); put(c01, row + second, overwrite, cScale)
-            if tileRows > 1 { row += ldc; put(c10, row, overwrite, cScale); put(c11, row + second, overwrite, cScale) }
-            if tileRows > 2 { row += ldc; put(c20, row, overwrite, cScale); put(c21, row + second, overwrite, cScale) }
-            if tileRows > 3 { row += ldc; put(c30, row, overwrite, cScale); put(c31, row + second, overwrite, cScale) }
-            if tileRows > 4 { row += ldc; put(c40, row, overwrite, cScale); put(c41, row + second, overwrite, cScale) }
-            if tileRows > 5 { row += ldc; put(c50, row, overwrite, cScale); put(c51, row + second, overwrite, cScale) }
-            if tileRows > 6 { row += ldc; put(c60, row, overwrite, cScale); put(c61, row + second, overwrite, cScale) }
-            if tileRows > 7 { row += ldc; put(c70, row, overwrite, cScale); put(c71, row + second, overwrite, cScale) }
-            return
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { tile in
             do { tile[0] = c00; tile[1] = c01 }
@@ -115,15 +76,14 @@ enum GEMMMicroKernel {
             if tileRows > 5 { tile[10] = c50; tile[11] = c51 }
             if tileRows > 6 { tile[12] = c60; tile[13] = c61 }
             if tileRows > 7 { tile[14] = c70; tile[15] = c71 }
-            GEMMMicroKernel.store(tile: tile.baseAddress!, vectorsPerRow: 2, c: c, ldc: ldc,  // invariant: capacity 16
+            GEMMMicroKernel.store(tile: tile.baseAddress!, vectorsPerRow: 2, tileRows: tileRows, c: c, ldc: ldc,  // invariant: capacity 16
                                   rows: rows, columns: columns, overwrite: overwrite, cScale: cScale, high: high)
         }
     }
 
     /// Tiles of up to 6 rows × 4 vectors (24 accumulators): NEON's 6×16 and the generic 2×16, in 4-float vectors.
-    /// The A panel holds `aStride` ≥ `tileRows` floats per step.
     @inline(__always)
-    static func fourVectorRows<V: SIMD>(rows tileRows: Int, aStride: Int, _ : V.Type, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func fourVectorRows<V: SIMD>(rows tileRows: Int, _ : V.Type, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, overwrite: Bool,
                           cScale: Float, high: Int) where V.Scalar == Float {
         precondition(tileRows <= 6, "fourVectorRows holds at most 6 rows")  // invariant: the targets' constants
@@ -143,38 +103,8 @@ enum GEMMMicroKernel {
             if tileRows > 3 { let s = V(repeating: ap[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1); c32 = c32.addingProduct(s, b2); c33 = c33.addingProduct(s, b3) }
             if tileRows > 4 { let s = V(repeating: ap[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1); c42 = c42.addingProduct(s, b2); c43 = c43.addingProduct(s, b3) }
             if tileRows > 5 { let s = V(repeating: ap[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1); c52 = c52.addingProduct(s, b2); c53 = c53.addingProduct(s, b3) }
-            ap += aStride
+            ap += tileRows
             bp += 4 * stride
-        }
-        if rows == tileRows && columns == 4 * V.scalarCount {
-            // A full tile goes straight from the registers to C (the common case; small-K GEMMs feel the spill).
-            let o1 = GEMMMicroKernel.columnOffset(V.scalarCount, high: high)
-            let o2 = GEMMMicroKernel.columnOffset(2 * V.scalarCount, high: high)
-            let o3 = GEMMMicroKernel.columnOffset(3 * V.scalarCount, high: high)
-            var row = c
-            put(c00, row, overwrite, cScale); put(c01, row + o1, overwrite, cScale)
-            put(c02, row + o2, overwrite, cScale); put(c03, row + o3, overwrite, cScale)
-            if tileRows > 1 {
-                row += ldc; put(c10, row, overwrite, cScale); put(c11, row + o1, overwrite, cScale)
-                put(c12, row + o2, overwrite, cScale); put(c13, row + o3, overwrite, cScale)
-            }
-            if tileRows > 2 {
-                row += ldc; put(c20, row, overwrite, cScale); put(c21, row + o1, overwrite, cScale)
-                put(c22, row + o2, overwrite, cScale); put(c23, row + o3, overwrite, cScale)
-            }
-            if tileRows > 3 {
-                row += ldc; put(c30, row, overwrite, cScale); put(c31, row + o1, overwrite, cScale)
-                put(c32, row + o2, overwrite, cScale); put(c33, row + o3, overwrite, cScale)
-            }
-            if tileRows > 4 {
-                row += ldc; put(c40, row, overwrite, cScale); put(c41, row + o1, overwrite, cScale)
-                put(c42, row + o2, overwrite, cScale); put(c43, row + o3, overwrite, cScale)
-            }
-            if tileRows > 5 {
-                row += ldc; put(c50, row, overwrite, cScale); put(c51, row + o1, overwrite, cScale)
-                put(c52, row + o2, overwrite, cScale); put(c53, row + o3, overwrite, cScale)
-            }
-            return
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 24) { tile in
             do { tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03 }
@@ -183,40 +113,39 @@ enum GEMMMicroKernel {
             if tileRows > 3 { tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33 }
             if tileRows > 4 { tile[16] = c40; tile[17] = c41; tile[18] = c42; tile[19] = c43 }
             if tileRows > 5 { tile[20] = c50; tile[21] = c51; tile[22] = c52; tile[23] = c53 }
-            GEMMMicroKernel.store(tile: tile.baseAddress!, vectorsPerRow: 4, c: c, ldc: ldc,  // invariant: capacity 24
+            GEMMMicroKernel.store(tile: tile.baseAddress!, vectorsPerRow: 4, tileRows: tileRows, c: c, ldc: ldc,  // invariant: capacity 24
                                   rows: rows, columns: columns, overwrite: overwrite, cScale: cScale, high: high)
         }
     }
 
-    /// Offset from a C row's start to tile column `j` (a column group boundary moves by `high`).
+    /// Writes the top-left `rows`×`columns` of the spilled tile (`tileRows` rows of `vectorsPerRow` vectors) to
+    /// C: `C = tile` when `overwrite`, else `C = cScale·C + tile`. Full tiles go by vectors, edges element-wise.
     @inline(__always)
-    static func columnOffset(_ j: Int, high: Int) -> Int { (j / columnGroup) * high + j % columnGroup }
-
-    /// One vector of a full tile into C: `C = value` when `overwrite`, else `C = cScale·C + value`.
-    @inline(__always)
-    static func put<V: SIMD>(_ value: V, _ target: UnsafeMutablePointer<Float>, _ overwrite: Bool, _ cScale: Float)
-    where V.Scalar == Float {
-        let p = UnsafeMutableRawPointer(target)
-        if overwrite {
-            p.storeBytes(of: value, as: V.self)
-        } else {
-            p.storeBytes(of: value.addingProduct(p.loadUnaligned(as: V.self), cScale), as: V.self)
-        }
-    }
-
-    /// Writes the top-left `rows`×`columns` of a partial tile, spilled to `tile` (`tileRows` rows of
-    /// `vectorsPerRow` vectors), to C element-wise: `C = tile` when `overwrite`, else `C = cScale·C + tile`.
-    /// Full tiles never come here: they go from the registers (`put`).
-    @inline(__always)
-    static func store<V: SIMD>(tile: UnsafeMutablePointer<V>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>,
+    static func store<V: SIMD>(tile: UnsafeMutablePointer<V>, vectorsPerRow: Int, tileRows: Int, c: UnsafeMutablePointer<Float>,
                                ldc: Int, rows: Int, columns: Int, overwrite: Bool, cScale: Float, high: Int)
     where V.Scalar == Float {
-        let tileColumns = vectorsPerRow * V.scalarCount
+        let width = V.scalarCount, tileColumns = vectorsPerRow * width
+        if rows == tileRows && columns == tileColumns {
+            for r in 0..<tileRows {
+                let row = c + r * ldc
+                for v in 0..<vectorsPerRow {
+                    let j = v * width
+                    let target = UnsafeMutableRawPointer(row + (j / columnGroup) * high + j % columnGroup)
+                    let value = tile[r * vectorsPerRow + v]
+                    if overwrite {
+                        target.storeBytes(of: value, as: V.self)
+                    } else {
+                        target.storeBytes(of: value.addingProduct(target.loadUnaligned(as: V.self), cScale), as: V.self)
+                    }
+                }
+            }
+            return
+        }
         let values = UnsafeRawPointer(tile).assumingMemoryBound(to: Float.self)
         for r in 0..<rows {
             let row = c + r * ldc, source = values + r * tileColumns
             for j in 0..<columns {
-                let target = row + columnOffset(j, high: high)
+                let target = row + (j / columnGroup) * high + j % columnGroup
                 target.pointee = overwrite ? source[j] : target.pointee * cScale + source[j]
             }
         }
