@@ -3,15 +3,21 @@ import Foundation
 import Testing
 @testable import CNNTrain
 
-/// The cnnspec binary built next to the tests (`swift build --build-tests` builds it).
-private let binary = TrainingTestSupport.repository.appendingPathComponent(".build/debug/cnnspec")
+/// The cnnspec binary of the build these tests run from: `swift build --build-tests` (debug or release) puts it
+/// beside the test bundle. A missing binary fails the tests; they are never skipped.
+private let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("cnnspec")
 private let hasBinary = FileManager.default.isExecutableFile(atPath: binary.path)
 
 /// The command line's safety behaviours, end to end through the real binary on a tiny synthetic dataset:
 /// SIGTERM saves and exits 143 and the run resumes; a second run into a locked folder is refused and
 /// changes nothing; resuming a finished run touches nothing.
-@Suite(.serialized, .enabled(if: hasBinary, "no .build/debug/cnnspec (run swift build)"))
+@Suite(.serialized)
 struct CommandLineSafetyTests {
+    @Test func theBinaryIsBuiltBesideTheTests() {
+        #expect(hasBinary, "no cnnspec at \(binary.path): run swift build --build-tests")
+    }
+
     /// A folder with 8×8 IDX files (64 training, 16 test images), a tiny model and a config of `iterations`.
     private func project(iterations: Int) throws -> (folder: URL, config: String) {
         let folder = TrainingTestSupport.temporaryFolder()
