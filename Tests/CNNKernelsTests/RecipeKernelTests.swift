@@ -133,13 +133,20 @@ import PyTorchFixtures
         }
         step()
         cnnspec_count_this_thread(1)
+        // The fewest allocations over three windows of 20 steps: a kernel that allocates does so in every
+        // window, while a one-off allocation of the Swift runtime on this thread (seen once in a few hundred
+        // runs of the suite) lands in one window only.
+        var allocations = UInt64.max
+        for _ in 0..<3 {
+            let before = cnnspec_counted_allocation_count()
+            for _ in 0..<20 { step() }
+            allocations = min(allocations, cnnspec_counted_allocation_count() &- before)
+        }
         let before = cnnspec_counted_allocation_count()
-        for _ in 0..<20 { step() }
-        let allocations = cnnspec_counted_allocation_count() &- before
         let control = [Float](repeating: 1, count: 1000 + Int(allocations))
         let withControl = cnnspec_counted_allocation_count() &- before
         cnnspec_count_this_thread(0)
         #expect(allocations == 0)
-        #expect(withControl > allocations && control.count >= 1000)
+        #expect(withControl > 0 && control.count >= 1000)
     }
 }
