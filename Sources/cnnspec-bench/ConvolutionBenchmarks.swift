@@ -48,7 +48,7 @@ enum ConvolutionBenchmarks {
     struct RunKey: Hashable { let layer: Layer; let batch: Int }
 
     static let suite = BenchmarkSuite(name: "conv", summary: "convolution backends at tutorial and ResNet shapes (GFLOP/s)") {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let gemm = GEMM(pool: ThreadPool(threadCount: BenchmarkTiming.threads))
         print("| layer | batch | backend | forward GFLOP/s (% peak) | backwardData GFLOP/s (% peak) | backwardWeights GFLOP/s (% peak) | prepare ms |")
         print("|---|---|---|---|---|---|---|")
         var timings: [RunKey: Timing] = [:]
@@ -176,7 +176,7 @@ enum DepthwiseBenchmarks {
     ]
 
     static let suite = BenchmarkSuite(name: "depthwise", summary: "depthwise convolution (GFLOP/s)") {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let gemm = GEMM(pool: ThreadPool(threadCount: BenchmarkTiming.threads))
         print("Batch \(batch), 2 threads; medians. GB/s: bytes of input + output + weights per pass.\n")
         print("| layer | backend | forward ms | GB/s | GFLOP/s (% peak) | backwardData ms | GB/s | GFLOP/s (% peak) | backwardWeights ms | GB/s | GFLOP/s (% peak) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -39,7 +39,7 @@ enum ElementwiseBenchmarks {
     }
 
     private static func runAll() {
-        let pool = ThreadPool(threadCount: 2)
+        let pool = ThreadPool(threadCount: BenchmarkTiming.threads)
         print("kernel                            | shape           |    median |  effective")
         print("----------------------------------|-----------------|-----------|-----------")
         for (channels, side) in [(16, 28), (32, 14)] {

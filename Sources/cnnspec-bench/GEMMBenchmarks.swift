@@ -4,7 +4,7 @@ import Foundation
 /// Benchmarks of the GEMM kernels: GFLOP/s of C = A·B at the CNN-shaped sizes, 2 threads.
 enum GEMMBenchmarks {
     static let suite = BenchmarkSuite(name: "gemm", summary: "single-precision GEMM (GFLOP/s)") {
-        let pool = ThreadPool(threadCount: 2)
+        let pool = ThreadPool(threadCount: BenchmarkTiming.threads)
         let gemm = GEMM(pool: pool)
         let shapes: [(m: Int, n: Int, k: Int, note: String)] = [
             (16, 78400, 25, "conv1 as one GEMM, batch 100"),

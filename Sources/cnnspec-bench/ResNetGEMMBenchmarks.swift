@@ -13,7 +13,7 @@ enum ResNetGEMMBenchmarks {
     static let chunkColumns = 1024
 
     static let suite = BenchmarkSuite(name: "gemm-resnet", summary: "GEMM at ResNet-18's 3×3 convolution shapes (GFLOP/s)") {
-        let pool = ThreadPool(threadCount: 2)
+        let pool = ThreadPool(threadCount: BenchmarkTiming.threads)
         let gemm = GEMM(pool: pool)
         print("| stage | pass | M×N×K | GFLOP/s (2 threads, median) (% of FMA peak) |")
         print("|---|---|---|---|")
@@ -69,7 +69,7 @@ enum ResNetConvolutionBenchmarks {
 
     static let suite = BenchmarkSuite(name: "conv-resnet",
                                       summary: "convolution passes at ResNet-18-CIFAR's layer shapes (GFLOP/s)") {
-        let gemm = GEMM(pool: ThreadPool(threadCount: 2))
+        let gemm = GEMM(pool: ThreadPool(threadCount: BenchmarkTiming.threads))
         print("Batch \(batch), 2 threads; medians. Compare im2col with `gemm-resnet`.\n")
         print("| layer | backend | forward ms | GFLOP/s (% peak) | backwardData ms | GFLOP/s (% peak) | backwardWeights ms | GFLOP/s (% peak) |")
         print("|---|---|---|---|---|---|---|---|")

@@ -1,8 +1,8 @@
 /// The wide grid's passes (`WideGrid`, one image at a time): the forward convolution and the data gradient
 /// (`convolve`) and the weight gradient (`correlate`), in the kernel target's tiles (`wideVectors`, `wideTaps`).
 enum WideConvolution {
-    /// Output channels of a block (the packed weights' group of 4).
-    static let blockChannels = 4
+    /// Output channels of a block: the direct backend's packed weights, shared with the lanes layout.
+    static let blockChannels = LaneConvolution.blockChannels
     /// The most taps any target's `correlate` tile holds.
     static let maximumTaps = 4
     /// `correlate` sums the grid in whole groups of this many floats (the gradient is zero beyond the grid).
